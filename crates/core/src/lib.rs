@@ -1,0 +1,20 @@
+//! hvrouter's routing core: every decision the router makes, as pure logic.
+//!
+//! Depends on `wire` only. No I/O, no clock (time is a parameter, see [`time::Instant`]),
+//! no locks. The dataplane runs frames through [`router`] stages and does the I/O.
+
+#![forbid(unsafe_code)]
+
+pub mod drop;
+pub mod guests;
+pub mod ids;
+pub mod lpm;
+pub mod neighbor;
+pub mod network;
+pub mod ratelimit;
+pub mod routes;
+pub mod tables;
+pub mod time;
+
+pub use ids::{GuestId, NetworkId, PortId};
+pub use time::Instant;

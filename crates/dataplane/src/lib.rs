@@ -1,0 +1,2 @@
+//! Port trait, in-memory ports and the burst pipeline.
+#![forbid(unsafe_code)]

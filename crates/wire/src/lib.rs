@@ -1,0 +1,45 @@
+//! Wire formats for hvrouter: Ethernet II, 802.1Q, ARP (Ethernet/IPv4), IPv4, ICMPv4, UDP.
+//!
+//! Each format has a zero-copy view `Packet<T: AsRef<[u8]>>` (field offsets are constants;
+//! `new_unchecked` / `new_checked` / `check_len`; getters on `AsRef`, setters on `AsMut`)
+//! and, where it helps, a `Repr` with `parse` / `buffer_len` / `emit`.
+//!
+//! Promise: once `check_len` (or `new_checked`) has succeeded, no accessor of a view panics,
+//! whatever the bytes are. The fuzz targets in `fuzz/` hold the crate to it.
+//!
+//! No I/O, no `unsafe`, no allocation on the packet path.
+
+pub mod ethernet;
+
+pub use ethernet::EthernetAddress;
+pub use std::net::Ipv4Addr;
+
+/// Why a buffer could not be viewed or parsed as a packet. Small and `Copy`, so the packet
+/// path can return it without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Error {
+    /// The buffer is shorter than the header or the length a header field claims.
+    Truncated,
+    /// A field holds a value this format does not allow (bad version, header length ...).
+    Malformed,
+    /// A checksum does not verify.
+    Checksum,
+    /// A well-formed packet of a kind this repr does not model (e.g. ARP for IPv6).
+    Unsupported,
+}
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Error::Truncated => "truncated packet",
+            Error::Malformed => "malformed packet",
+            Error::Checksum => "bad checksum",
+            Error::Unsupported => "unsupported packet",
+        })
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Result of a wire operation.
+pub type Result<T> = core::result::Result<T, Error>;
