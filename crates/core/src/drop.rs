@@ -1,1 +1,127 @@
-//! (in progress)
+//! Why a frame was dropped. Every drop the router makes has a named reason, and each
+//! reason indexes a per-port counter (grout's `GR_DROP_REGISTER`), so the CLI and metrics
+//! can print them by name. Ignored ARP requests count here too: proxy ARP that stays
+//! silent is a decision, and operators must be able to see how often and why.
+
+use core::fmt;
+
+macro_rules! drop_reasons {
+    ($( $(#[$doc:meta])* $variant:ident => $name:literal, )*) => {
+        /// The reason a frame did not go anywhere.
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+        #[repr(u8)]
+        pub enum DropReason {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl DropReason {
+            /// Every reason, in counter order.
+            pub const ALL: &'static [DropReason] = &[ $( DropReason::$variant, )* ];
+            /// Number of reasons (size of a per-port counter array).
+            pub const COUNT: usize = Self::ALL.len();
+
+            /// Stable snake_case name, used by the CLI and metrics.
+            pub const fn name(self) -> &'static str {
+                match self { $( DropReason::$variant => $name, )* }
+            }
+
+            /// Index into a counter array.
+            pub const fn index(self) -> usize {
+                self as usize
+            }
+        }
+    };
+}
+
+drop_reasons! {
+    /// The frame arrived on a port the router does not know.
+    UnknownPort => "unknown_port",
+    /// Shorter than the headers it claims to carry.
+    Truncated => "truncated",
+    /// Destination MAC is neither ours nor broadcast.
+    NotForUs => "not_for_us",
+    /// An EtherType the router does not forward (IPv6, LLDP, ...).
+    UnsupportedEthertype => "unsupported_ethertype",
+    /// An 802.1Q-tagged frame (the uplink is already the VLAN; guests may not tag).
+    VlanTagged => "vlan_tagged",
+    /// ARP that is not Ethernet/IPv4 or whose fields are inconsistent.
+    ArpMalformed => "arp_malformed",
+    /// ARP operation other than request or reply.
+    ArpUnsupportedOp => "arp_unsupported_op",
+    /// Uplink who-has for an address that is not a guest hosted here.
+    ArpNotHostedGuest => "arp_not_hosted_guest",
+    /// Uplink who-has for a guest hosted here whose port is down.
+    ArpGuestDown => "arp_guest_down",
+    /// Who-has for an address outside the network's subnet.
+    ArpOutsideSubnet => "arp_outside_subnet",
+    /// A guest asked for its own address (duplicate address detection, RFC 5227).
+    ArpOwnAddress => "arp_own_address",
+    /// An RFC 5227 probe (sender 0.0.0.0): never answered.
+    ArpProbe => "arp_probe",
+    /// A guest asked for an address the router will not claim (broadcast, network address).
+    ArpReservedTarget => "arp_reserved_target",
+    /// A gratuitous ARP (sender == target): never answered, never learned from a guest.
+    ArpGratuitous => "arp_gratuitous",
+    /// An ARP reply from a guest, or an unsolicited reply on the uplink: no state changes.
+    ArpReplyIgnored => "arp_reply_ignored",
+    /// ARP reply consumed by the neighbor cache (not a loss; counted to explain rx).
+    ArpReplyConsumed => "arp_reply_consumed",
+    /// Frame from a guest whose port is down or that was removed.
+    GuestDown => "guest_down",
+    /// Source MAC of a guest frame is not the guest's.
+    SpoofedSourceMac => "spoofed_source_mac",
+    /// ARP sender fields of a guest frame are not the guest's MAC and addresses.
+    SpoofedArpSender => "spoofed_arp_sender",
+    /// Source IPv4 of a guest frame is not one of the guest's addresses or prefixes.
+    SpoofedSourceIp => "spoofed_source_ip",
+    /// IPv4 header invalid: version, header length, total length (RFC 1812 5.2.2).
+    Ipv4Malformed => "ipv4_malformed",
+    /// IPv4 header checksum does not verify (RFC 1812 5.2.2).
+    Ipv4BadChecksum => "ipv4_bad_checksum",
+    /// Source address a router must not forward from (RFC 1812 5.3.7).
+    MartianSource => "martian_source",
+    /// Destination broadcast, multicast, zero or loopback: not forwarded (RFC 1812 5.3.4).
+    MartianDestination => "martian_destination",
+    /// No route matches the destination. Never falls through to another table.
+    NoRoute => "no_route",
+    /// Would leave on the port it arrived on.
+    Hairpin => "hairpin",
+    /// Routed to a guest whose port is down.
+    DestinationGuestDown => "destination_guest_down",
+    /// TTL expired in transit (RFC 1812 5.3.1).
+    TtlExceeded => "ttl_exceeded",
+    /// Larger than the egress MTU with DF set (RFC 1191).
+    FragmentationNeeded => "fragmentation_needed",
+    /// Larger than the egress MTU without DF: fragmentation is not implemented yet.
+    TooBig => "too_big",
+    /// The neighbor's resolution queue was full; the oldest waiting frame was dropped.
+    NeighborQueueFull => "neighbor_queue_full",
+    /// The neighbor could not be resolved; its waiting frames were dropped.
+    NeighborUnresolved => "neighbor_unresolved",
+    /// The neighbor cache is full and refused a new entry.
+    NeighborTableFull => "neighbor_table_full",
+    /// Addressed to the router itself; the router has no local IP stack.
+    LocalDelivery => "local_delivery",
+}
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_indices_dense() {
+        let mut names: Vec<_> = DropReason::ALL.iter().map(|r| r.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), DropReason::COUNT);
+        for (i, r) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(r.index(), i);
+        }
+    }
+}

@@ -4,7 +4,7 @@ use core::fmt;
 
 /// A port the dataplane owns: a VLAN uplink or a guest's tap/veth. Indexes per-port
 /// counters, so ids are dense and small.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
 pub struct PortId(pub u16);
 
 /// A network, one per VLAN (the kernel setup's table `public_NN`).

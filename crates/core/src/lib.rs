@@ -5,12 +5,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod counters;
 pub mod drop;
 pub mod guests;
 pub mod ids;
 pub mod lpm;
 pub mod neighbor;
 pub mod network;
+pub mod outbox;
 pub mod ratelimit;
 pub mod routes;
 pub mod tables;
