@@ -1,7 +1,14 @@
 //! Ethernet II (IEEE 802.3 with EtherType) addresses and frames.
+//!
+//! [`EthernetFrame`] is a zero-copy view; once its `check_len` has succeeded no accessor
+//! panics, whatever the bytes are.
 
 use core::fmt;
 use core::str::FromStr;
+
+use crate::Error;
+
+type WireResult<T> = crate::Result<T>;
 
 /// A 48-bit Ethernet (MAC) address.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -92,6 +99,213 @@ impl FromStr for EthernetAddress {
             return Err(ParseMacError);
         }
         Ok(EthernetAddress(out))
+    }
+}
+
+/// EtherType of an Ethernet II frame or an 802.1Q tag (IEEE 802 numbers). Unknown values are
+/// kept so that parse then emit gives back the same bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EtherType {
+    /// 0x0800
+    Ipv4,
+    /// 0x0806 (RFC 826)
+    Arp,
+    /// 0x8100, an IEEE 802.1Q tag follows.
+    Vlan,
+    /// 0x86DD
+    Ipv6,
+    /// Any other value.
+    Unknown(u16),
+}
+
+impl From<u16> for EtherType {
+    #[inline]
+    fn from(value: u16) -> Self {
+        match value {
+            0x0800 => EtherType::Ipv4,
+            0x0806 => EtherType::Arp,
+            0x8100 => EtherType::Vlan,
+            0x86dd => EtherType::Ipv6,
+            other => EtherType::Unknown(other),
+        }
+    }
+}
+
+impl From<EtherType> for u16 {
+    #[inline]
+    fn from(value: EtherType) -> Self {
+        match value {
+            EtherType::Ipv4 => 0x0800,
+            EtherType::Arp => 0x0806,
+            EtherType::Vlan => 0x8100,
+            EtherType::Ipv6 => 0x86dd,
+            EtherType::Unknown(other) => other,
+        }
+    }
+}
+
+impl fmt::Display for EtherType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EtherType::Ipv4 => f.write_str("IPv4"),
+            EtherType::Arp => f.write_str("ARP"),
+            EtherType::Vlan => f.write_str("802.1Q"),
+            EtherType::Ipv6 => f.write_str("IPv6"),
+            EtherType::Unknown(v) => write!(f, "0x{v:04x}"),
+        }
+    }
+}
+
+mod field {
+    use core::ops::{Range, RangeFrom};
+    pub const DESTINATION: Range<usize> = 0..6;
+    pub const SOURCE: Range<usize> = 6..12;
+    pub const ETHERTYPE: Range<usize> = 12..14;
+    pub const PAYLOAD: RangeFrom<usize> = 14..;
+}
+
+/// Length of an Ethernet II header (no 802.1Q tag, no FCS).
+pub const HEADER_LEN: usize = field::PAYLOAD.start;
+
+/// A zero-copy view of an Ethernet II frame (without FCS).
+///
+/// Once [`check_len`](Self::check_len) has succeeded no accessor panics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EthernetFrame<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl EthernetFrame<&[u8]> {
+    /// Length of an Ethernet II header. Also [`HEADER_LEN`] at module level, which works in
+    /// generic code too.
+    pub const HEADER_LEN: usize = HEADER_LEN;
+}
+
+impl<T: AsRef<[u8]>> EthernetFrame<T> {
+    /// Wrap a buffer without checking its length.
+    #[inline]
+    pub const fn new_unchecked(buffer: T) -> EthernetFrame<T> {
+        EthernetFrame { buffer }
+    }
+
+    /// Wrap a buffer and [`check_len`](Self::check_len) it.
+    #[inline]
+    pub fn new_checked(buffer: T) -> WireResult<EthernetFrame<T>> {
+        let frame = Self::new_unchecked(buffer);
+        frame.check_len()?;
+        Ok(frame)
+    }
+
+    /// `Err(Truncated)` if the buffer is shorter than the 14-byte header.
+    #[inline]
+    pub fn check_len(&self) -> WireResult<()> {
+        if self.buffer.as_ref().len() < HEADER_LEN {
+            Err(Error::Truncated)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The underlying buffer.
+    #[inline]
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    /// Destination address.
+    #[inline]
+    pub fn dst_addr(&self) -> EthernetAddress {
+        EthernetAddress::from_bytes(&self.buffer.as_ref()[field::DESTINATION])
+    }
+
+    /// Source address.
+    #[inline]
+    pub fn src_addr(&self) -> EthernetAddress {
+        EthernetAddress::from_bytes(&self.buffer.as_ref()[field::SOURCE])
+    }
+
+    /// EtherType.
+    #[inline]
+    pub fn ethertype(&self) -> EtherType {
+        let d = &self.buffer.as_ref()[field::ETHERTYPE];
+        EtherType::from(u16::from_be_bytes([d[0], d[1]]))
+    }
+
+    /// Everything after the header (including any padding; the frame has no length field).
+    #[inline]
+    pub fn payload(&self) -> &[u8] {
+        &self.buffer.as_ref()[field::PAYLOAD]
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> EthernetFrame<T> {
+    /// Set the destination address.
+    #[inline]
+    pub fn set_dst_addr(&mut self, value: EthernetAddress) {
+        self.buffer.as_mut()[field::DESTINATION].copy_from_slice(value.as_bytes())
+    }
+
+    /// Set the source address.
+    #[inline]
+    pub fn set_src_addr(&mut self, value: EthernetAddress) {
+        self.buffer.as_mut()[field::SOURCE].copy_from_slice(value.as_bytes())
+    }
+
+    /// Set the EtherType.
+    #[inline]
+    pub fn set_ethertype(&mut self, value: EtherType) {
+        self.buffer.as_mut()[field::ETHERTYPE].copy_from_slice(&u16::from(value).to_be_bytes())
+    }
+
+    /// Everything after the header, mutable.
+    #[inline]
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        &mut self.buffer.as_mut()[field::PAYLOAD]
+    }
+}
+
+impl<T: AsRef<[u8]>> AsRef<[u8]> for EthernetFrame<T> {
+    fn as_ref(&self) -> &[u8] {
+        self.buffer.as_ref()
+    }
+}
+
+/// The header fields of an Ethernet II frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EthernetRepr {
+    /// Source address.
+    pub src_addr: EthernetAddress,
+    /// Destination address.
+    pub dst_addr: EthernetAddress,
+    /// EtherType.
+    pub ethertype: EtherType,
+}
+
+impl EthernetRepr {
+    /// Read the header of a frame. Fails only if the frame is shorter than its header.
+    #[inline]
+    pub fn parse<T: AsRef<[u8]>>(frame: &EthernetFrame<T>) -> WireResult<EthernetRepr> {
+        frame.check_len()?;
+        Ok(EthernetRepr {
+            src_addr: frame.src_addr(),
+            dst_addr: frame.dst_addr(),
+            ethertype: frame.ethertype(),
+        })
+    }
+
+    /// Bytes needed for the header (14).
+    #[inline]
+    pub const fn buffer_len(&self) -> usize {
+        HEADER_LEN
+    }
+
+    /// Write the header into `frame`. Panics if the frame is shorter than
+    /// [`buffer_len`](Self::buffer_len).
+    #[inline]
+    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, frame: &mut EthernetFrame<T>) {
+        frame.set_src_addr(self.src_addr);
+        frame.set_dst_addr(self.dst_addr);
+        frame.set_ethertype(self.ethertype);
     }
 }
 

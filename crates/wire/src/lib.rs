@@ -9,9 +9,14 @@
 //!
 //! No I/O, no `unsafe`, no allocation on the packet path.
 
+pub mod arp;
+pub mod checksum;
 pub mod ethernet;
+pub mod ipv4;
 
-pub use ethernet::EthernetAddress;
+pub use arp::{ArpHardware, ArpOperation, ArpPacket, ArpRepr};
+pub use ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
+pub use ipv4::{Ipv4Packet, Ipv4Repr, Protocol};
 pub use std::net::Ipv4Addr;
 
 /// Why a buffer could not be viewed or parsed as a packet. Small and `Copy`, so the packet
