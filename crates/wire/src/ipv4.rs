@@ -394,9 +394,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     }
 
     /// Decrement the TTL by one and update the header checksum incrementally, as a router
-    /// does when forwarding (RFC 1812 section 5.3.1; RFC 1624 eqn. 3 on the TTL/protocol
-    /// word, RFC 1812 section 5.3.1 / RFC 1141). Returns the new TTL. A TTL of 0 is left
-    /// alone (the caller must have dropped the datagram: RFC 1812 section 5.3.1).
+    /// does when forwarding (RFC 1812 section 5.3.1; the checksum update is RFC 1624
+    /// eqn. 3 on the 16-bit TTL/protocol word). Returns the new TTL. A TTL of 0 is left
+    /// alone: the caller must already have dropped such a datagram (RFC 1812 5.3.1).
     #[inline]
     pub fn decrement_ttl(&mut self) -> u8 {
         let ttl = self.ttl();

@@ -12,12 +12,18 @@
 pub mod arp;
 pub mod checksum;
 pub mod ethernet;
+pub mod icmpv4;
 pub mod ipv4;
+pub mod udp;
+pub mod vlan;
 
 pub use arp::{ArpHardware, ArpOperation, ArpPacket, ArpRepr};
 pub use ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
+pub use icmpv4::{Icmpv4Packet, Icmpv4Repr};
 pub use ipv4::{Ipv4Packet, Ipv4Repr, Protocol};
 pub use std::net::Ipv4Addr;
+pub use udp::{UdpPacket, UdpRepr};
+pub use vlan::{VlanPacket, VlanRepr};
 
 /// Why a buffer could not be viewed or parsed as a packet. Small and `Copy`, so the packet
 /// path can return it without allocating.
