@@ -15,7 +15,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use wire::{EthernetAddress, Ipv4Addr};
 
 use super::queue::FrameQueue;
-use super::NeighborState;
+use super::{NeighborInfo, NeighborState};
 use crate::time::Instant;
 
 /// An Fx-style multiplicative hasher for the neighbor table's `u32` keys.
@@ -113,6 +113,19 @@ impl Entry {
     /// The MAC, if the state has one.
     pub(super) fn valid_mac(&self) -> Option<EthernetAddress> {
         self.state.has_mac().then_some(self.mac)
+    }
+
+    /// The entry as `show neighbors` prints it.
+    pub(super) fn info(&self, now: Instant) -> NeighborInfo {
+        NeighborInfo {
+            ip: self.ip,
+            state: self.state,
+            mac: self.valid_mac(),
+            queued: self.queue.len(),
+            probes: self.probes,
+            age: now.saturating_duration_since(self.updated),
+            idle: now.saturating_duration_since(self.used),
+        }
     }
 }
 
