@@ -1,0 +1,82 @@
+//! The steering program's verdicts, checked with BPF_PROG_TEST_RUN: needs root (bpf(2))
+//! but no network. Run: `cargo test --test xdp_program`.
+
+mod common;
+
+use common::{arp_frame, icmp_echo_frame, skip_unless_root};
+use hvrouter_sys::{Steering, XdpAction, XdpError, XdpProgram};
+use std::net::Ipv4Addr;
+
+const GUEST: [u8; 4] = [192, 0, 2, 10];
+const OTHER: [u8; 4] = [192, 0, 2, 99];
+const PEER: [u8; 4] = [192, 0, 2, 2];
+const MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 2];
+const BCAST: [u8; 6] = [0xff; 6];
+
+fn load(steering: Steering) -> Option<XdpProgram> {
+    match XdpProgram::load(steering) {
+        Ok(p) => Some(p),
+        Err(e @ XdpError::CreateMap { .. }) => {
+            eprintln!(
+                "SKIP: bpf(2) unavailable here: {e} ({:?})",
+                std::error::Error::source(&e)
+            );
+            None
+        }
+        Err(e) => panic!("load {steering:?}: {e}"),
+    }
+}
+
+#[test]
+fn uplink_steers_only_guest_arp_and_ipv4() {
+    if skip_unless_root("uplink_steers_only_guest_arp_and_ipv4") {
+        return;
+    }
+    let Some(p) = load(Steering::Uplink) else {
+        return;
+    };
+    p.insert_guest_ip(Ipv4Addr::from(GUEST))
+        .expect("insert guest");
+    p.insert_guest_ip(Ipv4Addr::from(GUEST))
+        .expect("insert is idempotent");
+
+    let arp_guest = arp_frame(1, MAC, PEER, [0; 6], GUEST, BCAST);
+    let arp_other = arp_frame(1, MAC, PEER, [0; 6], OTHER, BCAST);
+    let ip_guest = icmp_echo_frame(PEER, GUEST, 32);
+    let ip_other = icmp_echo_frame(PEER, OTHER, 32);
+    let mut ipv6 = ip_guest.clone();
+    ipv6[12..14].copy_from_slice(&[0x86, 0xdd]);
+    let truncated_arp = arp_guest[..40].to_vec();
+
+    // Guest traffic is meant for the socket; with no socket in the XSKMAP the
+    // redirect falls back to XDP_DROP (fail closed).
+    assert_eq!(p.test_run(&arp_guest).expect("run"), XdpAction::Drop);
+    assert_eq!(p.test_run(&ip_guest).expect("run"), XdpAction::Drop);
+    // Everything else is the kernel's.
+    assert_eq!(p.test_run(&arp_other).expect("run"), XdpAction::Pass);
+    assert_eq!(p.test_run(&ip_other).expect("run"), XdpAction::Pass);
+    assert_eq!(p.test_run(&ipv6).expect("run"), XdpAction::Pass);
+    assert_eq!(p.test_run(&truncated_arp).expect("run"), XdpAction::Pass);
+
+    p.remove_guest_ip(Ipv4Addr::from(GUEST)).expect("remove");
+    p.remove_guest_ip(Ipv4Addr::from(GUEST))
+        .expect("remove absent is fine");
+    assert_eq!(p.test_run(&arp_guest).expect("run"), XdpAction::Pass);
+    assert_eq!(p.test_run(&ip_guest).expect("run"), XdpAction::Pass);
+}
+
+#[test]
+fn guest_steers_everything() {
+    if skip_unless_root("guest_steers_everything") {
+        return;
+    }
+    let Some(p) = load(Steering::Guest) else {
+        return;
+    };
+    let arp = arp_frame(1, MAC, PEER, [0; 6], OTHER, BCAST);
+    assert_eq!(p.test_run(&arp).expect("run"), XdpAction::Drop);
+    assert!(matches!(
+        p.insert_guest_ip(Ipv4Addr::from(GUEST)),
+        Err(XdpError::NotUplink)
+    ));
+}
