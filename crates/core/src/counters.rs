@@ -23,8 +23,8 @@ pub struct PortCounters {
     pub arp_sent: u64,
     /// ICMP errors sent out of this port.
     pub icmp_errors_sent: u64,
-    /// ICMP errors that RFC 1812 allowed but the rate limit suppressed.
-    pub icmp_errors_rate_limited: u64,
+    /// ICMP errors RFC 1812 allowed but not sent: rate limit, or no source address on that side.
+    pub icmp_errors_suppressed: u64,
     /// Frames dropped, indexed by [`DropReason::index`].
     pub drops: [u64; DropReason::COUNT],
 }
@@ -39,7 +39,7 @@ impl Default for PortCounters {
             arp_answered: 0,
             arp_sent: 0,
             icmp_errors_sent: 0,
-            icmp_errors_rate_limited: 0,
+            icmp_errors_suppressed: 0,
             drops: [0; DropReason::COUNT],
         }
     }

@@ -102,6 +102,10 @@ drop_reasons! {
     NeighborTableFull => "neighbor_table_full",
     /// Addressed to the router itself; the router has no local IP stack.
     LocalDelivery => "local_delivery",
+    /// Routed to a port that is not attached (its device is gone).
+    EgressPortMissing => "egress_port_missing",
+    /// The egress port's transmit ring had no room.
+    TxRingFull => "tx_ring_full",
 }
 
 impl fmt::Display for DropReason {

@@ -8,13 +8,17 @@
 pub mod counters;
 pub mod drop;
 pub mod guests;
+pub mod icmp_error;
 pub mod ids;
 pub mod lpm;
 pub mod neighbor;
 pub mod network;
 pub mod outbox;
+pub mod proxy_arp;
 pub mod ratelimit;
+pub mod router;
 pub mod routes;
+pub mod spoof;
 pub mod tables;
 pub mod time;
 

@@ -69,6 +69,9 @@ mod tests {
             Instant::from_secs(3).saturating_duration_since(t),
             Duration::from_millis(1500)
         );
-        assert_eq!(t.saturating_duration_since(Instant::from_secs(3)), Duration::ZERO);
+        assert_eq!(
+            t.saturating_duration_since(Instant::from_secs(3)),
+            Duration::ZERO
+        );
     }
 }

@@ -1,2 +1,12 @@
-//! Port trait, in-memory ports and the burst pipeline.
+//! The dataplane: the [`Port`] trait, an in-memory port, and the burst [`Pipeline`]
+//! that runs frames through the router's stages and fills transmit bursts.
+
 #![forbid(unsafe_code)]
+
+pub mod mem_port;
+pub mod pipeline;
+pub mod port;
+
+pub use mem_port::MemPort;
+pub use pipeline::{PassStats, Pipeline, DEFAULT_BURST};
+pub use port::{Frame, Port, TxResult};

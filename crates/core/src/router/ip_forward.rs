@@ -1,0 +1,359 @@
+//! IPv4 input and forwarding (RFC 1812 section 5): header validation, martian
+//! filtering, longest-prefix match in the ingress network's table only, TTL, MTU, MAC
+//! rewrite, next-hop resolution on the VLAN, and ICMP errors.
+
+use wire::{EthernetAddress, EthernetFrame, Ipv4Addr, Ipv4Packet};
+
+use super::arp_input::send_request;
+use super::{Action, Parts, Router};
+use crate::drop::DropReason;
+use crate::guests::Guest;
+use crate::icmp_error::{self, ErrorRoute, IcmpError};
+use crate::ids::{GuestId, NetworkId, PortId};
+use crate::neighbor::{EnqueueDrop, EnqueueOutcome};
+use crate::network::Network;
+use crate::outbox::Outbox;
+use crate::routes::NextHop;
+use crate::spoof;
+use crate::time::Instant;
+
+const ETH_HEADER: usize = 14;
+
+/// What validation learned about the IPv4 header.
+#[derive(Clone, Copy, Debug)]
+struct IpMeta {
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ttl: u8,
+    total_len: usize,
+    dont_frag: bool,
+}
+
+/// Addresses that define no single reachable host (RFC 1812 5.3.7, 4.2.2.11): "this"
+/// network (0/8), loopback (127/8), multicast and class E / limited broadcast.
+#[inline]
+fn is_martian(ip: Ipv4Addr) -> bool {
+    let first = ip.octets()[0];
+    first == 0 || first == 127 || first >= 224
+}
+
+/// RFC 1812 5.2.2: a router MUST verify the version, header length, total length and
+/// header checksum of every datagram it forwards; then RFC 1812 5.3.7 martian filters.
+#[inline]
+fn validate(frame: &[u8]) -> Result<IpMeta, DropReason> {
+    let payload = frame.get(ETH_HEADER..).ok_or(DropReason::Truncated)?;
+    let ip = Ipv4Packet::new_checked(payload).map_err(|_| DropReason::Ipv4Malformed)?;
+    if ip.version() != 4 {
+        return Err(DropReason::Ipv4Malformed);
+    }
+    if !ip.verify_checksum() {
+        return Err(DropReason::Ipv4BadChecksum);
+    }
+    let meta = IpMeta {
+        src: ip.src_addr(),
+        dst: ip.dst_addr(),
+        ttl: ip.ttl(),
+        total_len: ip.total_len() as usize,
+        dont_frag: ip.dont_frag(),
+    };
+    if is_martian(meta.src) {
+        return Err(DropReason::MartianSource);
+    }
+    if is_martian(meta.dst) {
+        return Err(DropReason::MartianDestination);
+    }
+    Ok(meta)
+}
+
+/// Egress checks shared by every forwarded datagram: TTL (RFC 1812 5.3.1) then MTU
+/// (RFC 1812 5.2.6, RFC 1191). Returns the error to send, if any, with the drop reason.
+#[inline]
+fn egress_check(meta: &IpMeta, mtu: u16) -> Result<(), (DropReason, Option<IcmpError>)> {
+    if meta.ttl <= 1 {
+        return Err((DropReason::TtlExceeded, Some(IcmpError::TtlExceeded)));
+    }
+    if meta.total_len > mtu as usize {
+        if meta.dont_frag {
+            return Err((
+                DropReason::FragmentationNeeded,
+                Some(IcmpError::FragmentationNeeded { mtu }),
+            ));
+        }
+        return Err((DropReason::TooBig, None));
+    }
+    Ok(())
+}
+
+/// Decrement TTL (incremental checksum, RFC 1624) and rewrite the MACs for the next hop.
+#[inline]
+pub(super) fn rewrite(frame: &mut [u8], src: EthernetAddress, dst: EthernetAddress) {
+    let mut eth = EthernetFrame::new_unchecked(&mut *frame);
+    eth.set_src_addr(src);
+    eth.set_dst_addr(dst);
+    Ipv4Packet::new_unchecked(&mut frame[ETH_HEADER..]).decrement_ttl();
+}
+
+/// Which side an ICMP error goes back to.
+#[derive(Clone, Copy)]
+enum Side {
+    Uplink,
+    Guest,
+}
+
+/// Where a datagram came from, for ICMP errors about it.
+#[derive(Clone, Copy)]
+struct Ingress<'a> {
+    network: &'a Network,
+    port: PortId,
+    side: Side,
+    /// The previous hop's MAC: the frame's source MAC as received.
+    prev_hop: EthernetAddress,
+}
+
+/// Send an ICMP error about the datagram in `frame` back out of the ingress port, if
+/// RFC 1812 allows it, the rate limit has a token, and the side has a source address:
+/// toward guests the gateway's address (the guest's view of its router); toward the VLAN
+/// the network's configured source address, or nothing.
+fn icmp_back(
+    parts: &mut Parts<'_>,
+    ingress: &Ingress<'_>,
+    frame: &[u8],
+    error: IcmpError,
+    now: Instant,
+    out: &mut Outbox,
+) {
+    let ip_bytes = &frame[ETH_HEADER..];
+    let ip = Ipv4Packet::new_unchecked(ip_bytes);
+    if !icmp_error::may_send_error(&ip, false) {
+        return;
+    }
+    let network = ingress.network;
+    let (src_mac, src_ip) = match ingress.side {
+        Side::Guest => (network.guest_mac, Some(network.gateway)),
+        Side::Uplink => (network.uplink_mac, network.arp_source),
+    };
+    let counters = parts.counters.port_mut(ingress.port);
+    let Some(src_ip) = src_ip else {
+        counters.icmp_errors_suppressed += 1;
+        return;
+    };
+    if !parts.icmp_limit.try_take(now) {
+        counters.icmp_errors_suppressed += 1;
+        return;
+    }
+    counters.icmp_errors_sent += 1;
+    let total = (ip.total_len() as usize).min(ip_bytes.len());
+    let route = ErrorRoute {
+        port: ingress.port,
+        src_mac,
+        dst_mac: ingress.prev_hop,
+        src_ip,
+    };
+    icmp_error::emit_error(out, route, &ip_bytes[..total], error);
+}
+
+/// IPv4 received on the uplink of `net`: only guests are reachable from here.
+pub(super) fn from_uplink(
+    router: &mut Router,
+    net: NetworkId,
+    port: PortId,
+    frame: &mut [u8],
+    now: Instant,
+    out: &mut Outbox,
+) -> Action {
+    let mut parts = router.parts();
+    let tables = parts.tables;
+    let Some(network) = tables.network(net) else {
+        return Action::Drop(DropReason::UnknownPort);
+    };
+    let dst_mac = EthernetAddress::from_bytes(&frame[..6]);
+    if dst_mac != network.uplink_mac {
+        // RFC 1812 5.3.4: unicast IP received as link-layer broadcast is discarded.
+        return Action::Drop(DropReason::NotForUs);
+    }
+    let meta = match validate(frame) {
+        Ok(m) => m,
+        Err(reason) => return Action::Drop(reason),
+    };
+    let ingress = Ingress {
+        network,
+        port,
+        side: Side::Uplink,
+        prev_hop: EthernetAddress::from_bytes(&frame[6..12]),
+    };
+    if Some(meta.dst) == network.arp_source {
+        return Action::Drop(DropReason::LocalDelivery);
+    }
+    let Some(route) = tables.lookup_route(net, meta.dst) else {
+        icmp_back(
+            &mut parts,
+            &ingress,
+            frame,
+            IcmpError::NetUnreachable,
+            now,
+            out,
+        );
+        return Action::Drop(DropReason::NoRoute);
+    };
+    let NextHop::Guest(gid) = route.next_hop else {
+        return Action::Drop(DropReason::Hairpin);
+    };
+    let Some(guest) = tables.guests().by_id(gid).filter(|g| g.up) else {
+        icmp_back(
+            &mut parts,
+            &ingress,
+            frame,
+            IcmpError::HostUnreachable,
+            now,
+            out,
+        );
+        return Action::Drop(DropReason::DestinationGuestDown);
+    };
+    if let Err((reason, error)) = egress_check(&meta, network.mtu) {
+        if let Some(error) = error {
+            icmp_back(&mut parts, &ingress, frame, error, now, out);
+        }
+        return Action::Drop(reason);
+    }
+    rewrite(frame, network.guest_mac, guest.mac);
+    Action::Forward(guest.port)
+}
+
+/// IPv4 received from a guest: anti-spoofing, then routed in the guest's network only.
+pub(super) fn from_guest(
+    router: &mut Router,
+    gid: GuestId,
+    port: PortId,
+    frame: &mut [u8],
+    now: Instant,
+    out: &mut Outbox,
+) -> Action {
+    let mut parts = router.parts();
+    let tables = parts.tables;
+    let Some(guest) = tables.guests().by_id(gid).filter(|g| g.up) else {
+        return Action::Drop(DropReason::GuestDown);
+    };
+    let Some(network) = tables.network(guest.network) else {
+        return Action::Drop(DropReason::GuestDown);
+    };
+    let dst_mac = EthernetAddress::from_bytes(&frame[..6]);
+    let src_mac = EthernetAddress::from_bytes(&frame[6..12]);
+    if let Err(reason) = spoof::check_source_mac(guest, src_mac) {
+        return Action::Drop(reason);
+    }
+    if dst_mac != network.guest_mac {
+        return Action::Drop(if dst_mac.is_multicast() {
+            DropReason::MartianDestination
+        } else {
+            DropReason::NotForUs
+        });
+    }
+    let meta = match validate(frame) {
+        Ok(m) => m,
+        Err(reason) => return Action::Drop(reason),
+    };
+    if let Err(reason) = spoof::check_source_ip(guest, meta.src) {
+        return Action::Drop(reason);
+    }
+    let ingress = Ingress {
+        network,
+        port,
+        side: Side::Guest,
+        prev_hop: guest.mac,
+    };
+    let Some(route) = tables.lookup_route(guest.network, meta.dst) else {
+        icmp_back(
+            &mut parts,
+            &ingress,
+            frame,
+            IcmpError::NetUnreachable,
+            now,
+            out,
+        );
+        return Action::Drop(DropReason::NoRoute);
+    };
+    let next_hop = match route.next_hop {
+        NextHop::Guest(other) => {
+            return to_other_guest(&mut parts, &ingress, guest, other, &meta, frame, now, out)
+        }
+        NextHop::Gateway(gw) => gw,
+        NextHop::Connected => meta.dst,
+    };
+    if network.is_subnet_broadcast(meta.dst) {
+        // Directed broadcast: not forwarded (RFC 1812 5.3.5.2 default).
+        return Action::Drop(DropReason::MartianDestination);
+    }
+    if let Err((reason, error)) = egress_check(&meta, network.mtu) {
+        if let Some(error) = error {
+            icmp_back(&mut parts, &ingress, frame, error, now, out);
+        }
+        return Action::Drop(reason);
+    }
+    let Some(Some(cache)) = parts.neighbors.get_mut(network.id.0 as usize) else {
+        return Action::Drop(DropReason::NoRoute);
+    };
+    if let Some(mac) = cache.lookup(next_hop, now) {
+        rewrite(frame, network.uplink_mac, mac);
+        return Action::Forward(network.uplink);
+    }
+    // Not resolved yet: keep a copy of the datagram as received in the neighbor's
+    // bounded queue (RFC 1122 2.3.2.2) and ask; it is rewritten when released.
+    let len = (ETH_HEADER + meta.total_len).min(frame.len());
+    match cache.enqueue(next_hop, &frame[..len], now) {
+        EnqueueOutcome::Queued { dropped, solicit } => {
+            if dropped > 0 {
+                parts.counters.port_mut(port).drops[DropReason::NeighborQueueFull.index()] +=
+                    u64::from(dropped);
+            }
+            if let Some(solicit) = solicit {
+                send_request(network, solicit, parts.counters, out);
+            }
+            Action::Consumed
+        }
+        EnqueueOutcome::Resolved(mac) => {
+            rewrite(frame, network.uplink_mac, mac);
+            Action::Forward(network.uplink)
+        }
+        EnqueueOutcome::Dropped(EnqueueDrop::ResolutionFailed) => {
+            icmp_back(
+                &mut parts,
+                &ingress,
+                frame,
+                IcmpError::HostUnreachable,
+                now,
+                out,
+            );
+            Action::Drop(DropReason::NeighborUnresolved)
+        }
+        EnqueueOutcome::Dropped(_) => Action::Drop(DropReason::NeighborTableFull),
+    }
+}
+
+/// Guest to guest, routed at layer 3 through the router (never bridged).
+#[allow(clippy::too_many_arguments)]
+fn to_other_guest(
+    parts: &mut Parts<'_>,
+    ingress: &Ingress<'_>,
+    guest: &Guest,
+    other: GuestId,
+    meta: &IpMeta,
+    frame: &mut [u8],
+    now: Instant,
+    out: &mut Outbox,
+) -> Action {
+    if other == guest.id {
+        return Action::Drop(DropReason::Hairpin);
+    }
+    let Some(dest) = parts.tables.guests().by_id(other).filter(|g| g.up) else {
+        icmp_back(parts, ingress, frame, IcmpError::HostUnreachable, now, out);
+        return Action::Drop(DropReason::DestinationGuestDown);
+    };
+    if let Err((reason, error)) = egress_check(meta, ingress.network.mtu) {
+        if let Some(error) = error {
+            icmp_back(parts, ingress, frame, error, now, out);
+        }
+        return Action::Drop(reason);
+    }
+    rewrite(frame, ingress.network.guest_mac, dest.mac);
+    Action::Forward(dest.port)
+}

@@ -1,0 +1,216 @@
+//! The router: all tables plus the stages that decide what happens to each frame.
+//!
+//! `Router::process` takes one received frame, decides, and returns an [`Action`]; it may
+//! rewrite the frame in place (MACs, TTL, an ARP request turned into its reply) and may
+//! queue frames it originates on an [`Outbox`]. It never does I/O: the dataplane loop
+//! receives bursts, calls `process` for each frame, transmits, and calls [`Router::poll`]
+//! for timers. Stages live one per file: [`arp_input`] and [`ip_forward`].
+
+mod arp_input;
+mod ip_forward;
+
+use wire::{EtherType, EthernetFrame};
+
+use crate::counters::{Counters, PortCounters};
+use crate::drop::DropReason;
+use crate::guests::{Guest, GuestSpec};
+use crate::ids::{GuestId, NetworkId, PortId};
+use crate::neighbor::{NeighborCache, NeighborConfig};
+use crate::network::NetworkSpec;
+use crate::outbox::Outbox;
+use crate::ratelimit::TokenBucket;
+use crate::tables::{PortRole, Tables, TablesError};
+use crate::time::Instant;
+
+/// What the dataplane should do with a frame after [`Router::process`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Action {
+    /// Transmit the frame (rewritten in place) on this port.
+    Forward(PortId),
+    /// The router kept what it needed (an ARP reply it learned from, a frame it queued
+    /// while resolving its next hop); the receive buffer can be recycled.
+    Consumed,
+    /// Dropped for this reason (already counted).
+    Drop(DropReason),
+}
+
+/// Router-wide settings.
+#[derive(Clone, Debug)]
+pub struct RouterConfig {
+    /// ICMP errors per second, all ports together (RFC 1812 4.3.2.8).
+    pub icmp_rate_per_sec: u32,
+    /// ICMP error burst.
+    pub icmp_burst: u32,
+    /// Settings of each network's neighbor cache.
+    pub neighbor: NeighborConfig,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        RouterConfig {
+            icmp_rate_per_sec: 100,
+            icmp_burst: 50,
+            neighbor: NeighborConfig::default(),
+        }
+    }
+}
+
+/// The router's whole state.
+#[derive(Debug)]
+pub struct Router {
+    tables: Tables,
+    /// One neighbor cache per network, indexed by `NetworkId`.
+    neighbors: Vec<Option<NeighborCache>>,
+    icmp_limit: TokenBucket,
+    counters: Counters,
+    config: RouterConfig,
+}
+
+impl Router {
+    /// An empty router: no networks, no guests. It answers nothing (fails closed).
+    pub fn new(config: RouterConfig, now: Instant) -> Router {
+        Router {
+            tables: Tables::new(),
+            neighbors: Vec::new(),
+            icmp_limit: TokenBucket::new(config.icmp_rate_per_sec, config.icmp_burst, now),
+            counters: Counters::default(),
+            config,
+        }
+    }
+
+    /// The tables (networks, routes, guests, ports).
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
+    /// Mutable tables, for operator route changes. Guests and networks are added
+    /// through the router so its per-network state follows.
+    pub fn tables_mut(&mut self) -> &mut Tables {
+        &mut self.tables
+    }
+
+    /// Per-port counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Mutable counters (the dataplane counts rx/tx here).
+    pub fn counters_mut(&mut self) -> &mut Counters {
+        &mut self.counters
+    }
+
+    /// Counters of one port.
+    pub fn port_counters(&self, port: PortId) -> PortCounters {
+        self.counters.port(port)
+    }
+
+    /// The neighbor cache of a network.
+    pub fn neighbors(&self, network: NetworkId) -> Option<&NeighborCache> {
+        self.neighbors.get(network.0 as usize)?.as_ref()
+    }
+
+    /// Add a network (a VLAN) with its uplink port.
+    pub fn add_network(
+        &mut self,
+        spec: NetworkSpec,
+        now: Instant,
+    ) -> Result<NetworkId, TablesError> {
+        let uplink = spec.uplink;
+        let id = self.tables.add_network(spec)?;
+        let idx = id.0 as usize;
+        if self.neighbors.len() <= idx {
+            self.neighbors.resize_with(idx + 1, || None);
+        }
+        self.neighbors[idx] = Some(NeighborCache::new(self.config.neighbor.clone(), now));
+        self.counters.ensure(uplink);
+        Ok(id)
+    }
+
+    /// Register a guest (idempotent for identical data).
+    pub fn add_guest(&mut self, spec: GuestSpec) -> Result<GuestId, TablesError> {
+        let port = spec.port;
+        let id = self.tables.add_guest(spec)?;
+        self.counters.ensure(port);
+        Ok(id)
+    }
+
+    /// Remove a guest by name: from this moment it is not answered for nor forwarded to.
+    pub fn remove_guest(&mut self, name: &str) -> Result<Guest, TablesError> {
+        self.tables.remove_guest(name)
+    }
+
+    /// Mark a guest port up or down (link events).
+    pub fn set_port_up(&mut self, port: PortId, up: bool) -> bool {
+        self.tables.set_port_up(port, up)
+    }
+
+    /// Run timers: neighbor retransmissions and aging. Requests go on `out`.
+    pub fn poll(&mut self, now: Instant, out: &mut Outbox) {
+        for (idx, cache) in self.neighbors.iter_mut().enumerate() {
+            let Some(cache) = cache else { continue };
+            let Some(network) = self.tables.network(NetworkId(idx as u16)) else {
+                continue;
+            };
+            arp_input::poll_neighbors(network, cache, &mut self.counters, now, out);
+        }
+    }
+
+    /// Decide what to do with one frame received on `port`. The frame may be rewritten
+    /// in place; frames the router originates are queued on `out`.
+    pub fn process(
+        &mut self,
+        port: PortId,
+        frame: &mut [u8],
+        now: Instant,
+        out: &mut Outbox,
+    ) -> Action {
+        let action = self.decide(port, frame, now, out);
+        if let Action::Drop(reason) = action {
+            self.counters.count_drop(port, reason);
+        }
+        action
+    }
+
+    fn decide(&mut self, port: PortId, frame: &mut [u8], now: Instant, out: &mut Outbox) -> Action {
+        let Some(role) = self.tables.port_role(port) else {
+            return Action::Drop(DropReason::UnknownPort);
+        };
+        let Ok(eth) = EthernetFrame::new_checked(&*frame) else {
+            return Action::Drop(DropReason::Truncated);
+        };
+        let ethertype = eth.ethertype();
+        match role {
+            PortRole::Uplink(net) => match ethertype {
+                EtherType::Ipv4 => ip_forward::from_uplink(self, net, port, frame, now, out),
+                EtherType::Arp => arp_input::from_uplink(self, net, port, frame, now, out),
+                EtherType::Vlan => Action::Drop(DropReason::VlanTagged),
+                _ => Action::Drop(DropReason::UnsupportedEthertype),
+            },
+            PortRole::Guest(guest) => match ethertype {
+                EtherType::Ipv4 => ip_forward::from_guest(self, guest, port, frame, now, out),
+                EtherType::Arp => arp_input::from_guest(self, guest, frame),
+                EtherType::Vlan => Action::Drop(DropReason::VlanTagged),
+                _ => Action::Drop(DropReason::UnsupportedEthertype),
+            },
+        }
+    }
+
+    /// Split borrows for the stages.
+    fn parts(&mut self) -> Parts<'_> {
+        Parts {
+            tables: &self.tables,
+            neighbors: &mut self.neighbors,
+            icmp_limit: &mut self.icmp_limit,
+            counters: &mut self.counters,
+        }
+    }
+}
+
+/// The router's fields borrowed separately, so a stage can hold `&Network` and `&Guest`
+/// from the tables while it updates counters and caches.
+struct Parts<'a> {
+    tables: &'a Tables,
+    neighbors: &'a mut Vec<Option<NeighborCache>>,
+    icmp_limit: &'a mut TokenBucket,
+    counters: &'a mut Counters,
+}

@@ -1,0 +1,169 @@
+//! The burst pipeline: receive a burst on each port, run every frame through the
+//! router's stages, hand forwarded frames to their egress port's transmit burst, send
+//! what the router originated, and run timers. The router decides; this loop does I/O.
+
+use hvrouter_core::drop::DropReason;
+use hvrouter_core::outbox::Outbox;
+use hvrouter_core::router::{Action, Router};
+use hvrouter_core::{Instant, PortId};
+
+use crate::port::{Frame, Port};
+
+/// Default number of frames taken from a port per poll.
+pub const DEFAULT_BURST: usize = 64;
+
+/// What one pass over the ports did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PassStats {
+    /// Frames received.
+    pub rx: usize,
+    /// Frames transmitted (forwarded, answered or originated).
+    pub tx: usize,
+}
+
+/// A router plus the ports it owns.
+#[derive(Debug)]
+pub struct Pipeline<P: Port> {
+    router: Router,
+    ports: Vec<Option<P>>,
+    rx: Vec<P::Frame>,
+    tx: Vec<Vec<P::Frame>>,
+    outbox: Outbox,
+    burst: usize,
+}
+
+impl<P: Port> Pipeline<P> {
+    /// A pipeline around `router` with no ports yet.
+    pub fn new(router: Router, burst: usize) -> Pipeline<P> {
+        Pipeline {
+            router,
+            ports: Vec::new(),
+            rx: Vec::with_capacity(burst),
+            tx: Vec::new(),
+            outbox: Outbox::new(),
+            burst: burst.max(1),
+        }
+    }
+
+    /// Attach a port under `id` (replacing any port with that id).
+    pub fn attach(&mut self, id: PortId, port: P) -> Option<P> {
+        let idx = id.index();
+        if self.ports.len() <= idx {
+            self.ports.resize_with(idx + 1, || None);
+            self.tx
+                .resize_with(idx + 1, || Vec::with_capacity(self.burst));
+        }
+        self.router.counters_mut().ensure(id);
+        self.ports[idx].replace(port)
+    }
+
+    /// Detach the port `id` (its link went away). Frames routed to it are dropped.
+    pub fn detach(&mut self, id: PortId) -> Option<P> {
+        self.ports.get_mut(id.index())?.take()
+    }
+
+    /// The port `id`.
+    pub fn port_mut(&mut self, id: PortId) -> Option<&mut P> {
+        self.ports.get_mut(id.index())?.as_mut()
+    }
+
+    /// The router.
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    /// The router, for control changes between passes.
+    pub fn router_mut(&mut self) -> &mut Router {
+        &mut self.router
+    }
+
+    /// One pass: every port's receive burst, then transmits, then timers.
+    pub fn run_once(&mut self, now: Instant) -> PassStats {
+        let mut stats = PassStats::default();
+        for idx in 0..self.ports.len() {
+            stats.rx += self.rx_port(PortId(idx as u16), now);
+        }
+        self.router.poll(now, &mut self.outbox);
+        stats.tx += self.transmit();
+        stats
+    }
+
+    fn rx_port(&mut self, id: PortId, now: Instant) -> usize {
+        let Some(port) = self.ports[id.index()].as_mut() else {
+            return 0;
+        };
+        let n = port.rx_burst(&mut self.rx, self.burst);
+        if n == 0 {
+            return 0;
+        }
+        let mut bytes = 0u64;
+        for mut frame in self.rx.drain(..) {
+            bytes += frame.data().len() as u64;
+            match self
+                .router
+                .process(id, frame.data_mut(), now, &mut self.outbox)
+            {
+                Action::Forward(egress) => match self.tx.get_mut(egress.index()) {
+                    Some(q) if self.ports[egress.index()].is_some() => q.push(frame),
+                    _ => {
+                        self.router
+                            .counters_mut()
+                            .count_drop(id, DropReason::EgressPortMissing);
+                        recycle(&mut self.ports, id, frame);
+                    }
+                },
+                Action::Consumed | Action::Drop(_) => recycle(&mut self.ports, id, frame),
+            }
+        }
+        let c = self.router.counters_mut().port_mut(id);
+        c.rx_packets += n as u64;
+        c.rx_bytes += bytes;
+        n
+    }
+
+    fn transmit(&mut self) -> usize {
+        let mut sent = 0;
+        for (idx, queue) in self.tx.iter_mut().enumerate() {
+            if queue.is_empty() {
+                continue;
+            }
+            let id = PortId(idx as u16);
+            let Some(port) = self.ports[idx].as_mut() else {
+                queue.clear();
+                continue;
+            };
+            let r = port.tx_burst(queue);
+            let c = self.router.counters_mut().port_mut(id);
+            c.tx_packets += r.sent as u64;
+            c.tx_bytes += r.bytes as u64;
+            c.drops[DropReason::TxRingFull.index()] += r.dropped as u64;
+            sent += r.sent;
+        }
+        for f in self.outbox.frames() {
+            let Some(Some(port)) = self.ports.get_mut(f.port.index()) else {
+                continue;
+            };
+            let ok = port.tx_copy(&f.data);
+            let c = self.router.counters_mut().port_mut(f.port);
+            if ok {
+                c.tx_packets += 1;
+                c.tx_bytes += f.data.len() as u64;
+                sent += 1;
+            } else {
+                c.drops[DropReason::TxRingFull.index()] += 1;
+            }
+        }
+        self.outbox.clear();
+        for port in self.ports.iter_mut().flatten() {
+            port.flush();
+        }
+        sent
+    }
+}
+
+/// Return a frame to the port it came from.
+fn recycle<P: Port>(ports: &mut [Option<P>], from: PortId, frame: P::Frame) {
+    if let Some(Some(port)) = ports.get_mut(from.index()) {
+        port.recycle(frame);
+    }
+}

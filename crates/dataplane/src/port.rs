@@ -1,0 +1,57 @@
+//! The `Port` trait: what the pipeline needs from anything that moves frames.
+//!
+//! A port receives bursts of frames and transmits bursts of frames. All ports of one
+//! pipeline share a frame type, so a frame received on one port can be handed to another
+//! port's transmit burst without copying (with AF_XDP and a shared UMEM, the frame is an
+//! address in the UMEM).
+
+/// Read and write access to a frame's bytes, Ethernet header first.
+pub trait Frame {
+    /// The frame's bytes.
+    fn data(&self) -> &[u8];
+    /// The frame's bytes, mutable (the router rewrites MACs and TTL in place).
+    fn data_mut(&mut self) -> &mut [u8];
+}
+
+impl Frame for Vec<u8> {
+    fn data(&self) -> &[u8] {
+        self
+    }
+    fn data_mut(&mut self) -> &mut [u8] {
+        self
+    }
+}
+
+/// What `tx_burst` did with the frames it was given.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TxResult {
+    /// Frames queued for transmission.
+    pub sent: usize,
+    /// Bytes in those frames.
+    pub bytes: usize,
+    /// Frames the port could not take (ring full); they were recycled.
+    pub dropped: usize,
+}
+
+/// A device the dataplane polls: a VLAN uplink or a guest's tap/veth.
+pub trait Port {
+    /// The frame handle this port family uses.
+    type Frame: Frame;
+
+    /// Append up to `max` received frames to `out`. Returns how many were appended.
+    fn rx_burst(&mut self, out: &mut Vec<Self::Frame>, max: usize) -> usize;
+
+    /// Transmit the frames in `frames`, draining it. Frames the port cannot take are
+    /// recycled and reported as dropped.
+    fn tx_burst(&mut self, frames: &mut Vec<Self::Frame>) -> TxResult;
+
+    /// Transmit a copy of `data` (frames the router originates). False if no buffer or
+    /// ring slot was free.
+    fn tx_copy(&mut self, data: &[u8]) -> bool;
+
+    /// Give back a frame the pipeline consumed or dropped.
+    fn recycle(&mut self, frame: Self::Frame);
+
+    /// Push pending transmissions to the device (e.g. a `sendto` kick). Default: nothing.
+    fn flush(&mut self) {}
+}
