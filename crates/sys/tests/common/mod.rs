@@ -61,6 +61,8 @@ pub struct Lab {
     pub peer: String,
     pub router_if: String,
     pub peer_if: String,
+    /// Extra namespaces to delete on drop (see [`Lab::add_peer`]).
+    pub extra: Vec<String>,
 }
 
 impl Lab {
@@ -73,6 +75,7 @@ impl Lab {
             // hvrs + pid (<= 7 digits) + tag + a/b <= 15 chars
             router_if: format!("hvrs{pid}{tag}a"),
             peer_if: format!("hvrs{pid}{tag}b"),
+            extra: Vec::new(),
         };
         run(&["ip", "netns", "add", &lab.router]);
         run(&["ip", "netns", "add", &lab.peer]);
@@ -114,6 +117,42 @@ impl Lab {
         lab
     }
 
+    /// Adds a namespace `hvr-sys-<pid>-<tag>q` joined to the router namespace by a
+    /// second veth pair (`hvrs<pid><tag>c` in the router, `hvrs<pid><tag>d` with `addr`).
+    /// Returns (namespace, router-side interface, peer-side interface).
+    pub fn add_peer(&mut self, tag: char, addr: &str) -> (String, String, String) {
+        let pid = std::process::id();
+        let ns = format!("hvr-sys-{pid}-{tag}q");
+        let (rif, pif) = (format!("hvrs{pid}{tag}c"), format!("hvrs{pid}{tag}d"));
+        run(&["ip", "netns", "add", &ns]);
+        self.extra.push(ns.clone());
+        run(&[
+            "ip",
+            "-n",
+            &self.router,
+            "link",
+            "add",
+            &rif,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &pif,
+            "netns",
+            &ns,
+        ]);
+        ns_exec(&ns, &["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
+        ns_exec(
+            &ns,
+            &["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"],
+        );
+        run(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
+        run(&["ip", "-n", &ns, "link", "set", &pif, "up"]);
+        run(&["ip", "-n", &self.router, "link", "set", &rif, "up"]);
+        run(&["ip", "-n", &ns, "addr", "add", addr, "dev", &pif]);
+        (ns, rif, pif)
+    }
+
     /// `ip -d link show` of the router end.
     pub fn router_link_details(&self) -> String {
         let out = ns_exec(
@@ -134,7 +173,7 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         // Deleting the namespaces deletes the veth pair too.
-        for ns in [&self.router, &self.peer] {
+        for ns in [&self.router, &self.peer].into_iter().chain(&self.extra) {
             let _ = Command::new("ip").args(["netns", "del", ns]).output();
         }
     }
