@@ -93,6 +93,8 @@ impl NeighborCache {
         let e = &mut self.table.slots[idx];
         e.mac = mac;
         e.deadline = now + self.config.gc_stale_time;
+        let deadline = e.deadline;
+        self.wake_at(deadline);
         self.counters.requests_learned += 1;
         LearnOutcome::Created
     }

@@ -38,12 +38,18 @@ impl NeighborCache {
             }
             // A new entry is due now (deadline = now), so the next poll sends its first
             // request even though this frame could not be kept.
-            Err(drop) => EnqueueOutcome::Dropped(drop),
+            Err(drop) => {
+                if created {
+                    self.wake_at(now);
+                }
+                EnqueueOutcome::Dropped(drop)
+            }
         }
     }
 
     /// Create an entry for `ip` (absent), evicting one if the cache is full: a FAILED entry
     /// first, else the least recently used STALE entry. `None` (counted) if neither exists.
+    /// The new entry's deadline is `now`; the caller sets the real one and calls `wake_at`.
     pub(super) fn create(
         &mut self,
         ip: Ipv4Addr,
@@ -63,9 +69,7 @@ impl NeighborCache {
                 }
             }
         }
-        let idx = self.table.insert(ip, state, now)?;
-        self.wake_at(now);
-        Some(idx)
+        self.table.insert(ip, state, now)
     }
 
     /// A FAILED entry, else the least recently used STALE one.

@@ -112,9 +112,11 @@ impl NeighborCache {
                 if now >= idle_until && len > cfg.gc_threshold {
                     self.free(idx);
                     stats.removed += 1;
+                } else if now < idle_until {
+                    e.deadline = idle_until;
                 } else {
-                    // Not idle long enough, or the cache is small: look again later.
-                    e.deadline = idle_until.max(now + cfg.gc_stale_time);
+                    // Idle, but the cache is small: look again later.
+                    e.deadline = now + cfg.gc_stale_time;
                 }
             }
             NeighborState::Failed => {

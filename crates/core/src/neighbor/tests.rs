@@ -1,1 +1,0 @@
-//! Neighbor cache tests (fake clock).
