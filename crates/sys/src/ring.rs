@@ -33,6 +33,14 @@ impl XdpDesc {
     }
 }
 
+/// How many leading descriptors form whole packets (the last one not continued).
+pub(crate) fn whole_packets(descs: &[XdpDesc]) -> usize {
+    descs
+        .iter()
+        .rposition(|d| !d.is_continued())
+        .map_or(0, |i| i + 1)
+}
+
 /// Entry types a ring may hold: plain old data of the kernel's layout.
 pub(crate) trait RingEntry: Copy {}
 impl RingEntry for u64 {}
@@ -234,5 +242,86 @@ impl<T: RingEntry> ConsumerRing<T> {
         let n = self.peek(out);
         self.release(n);
         n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OFF: libc::xdp_ring_offset = libc::xdp_ring_offset {
+        producer: 0,
+        consumer: 64,
+        flags: 128,
+        desc: 192,
+    };
+
+    /// Plays the kernel's side of a ring: its index word at `offset` in the mapping.
+    fn kernel_index(base: *mut u8, offset: usize) -> &'static AtomicU32 {
+        // SAFETY: test-only; the mapping (4096 bytes) outlives every use in the test and
+        // the offset is 4-aligned and in bounds.
+        unsafe { &*base.add(offset).cast::<AtomicU32>() }
+    }
+
+    #[test]
+    fn producer_respects_the_consumer_and_wraps() {
+        let map = Mapping::anonymous(4096).expect("mmap");
+        let base = map.as_ptr();
+        let mut p = ProducerRing::<u64>::new(map, &OFF, 4).expect("ring");
+        assert_eq!(p.produce(&[1, 2, 3, 4, 5]), 4);
+        assert_eq!(p.produce(&[6]), 0);
+        assert_eq!(kernel_index(base, 0).load(Ordering::Acquire), 4);
+        kernel_index(base, 64).store(2, Ordering::Release); // kernel took two
+        assert_eq!(p.outstanding(), 2);
+        assert_eq!(p.produce(&[6, 7, 8]), 2);
+        let slot0 = p.ring.slot(4);
+        // SAFETY: test-only read of a published slot.
+        assert_eq!(unsafe { slot0.read() }, 6);
+    }
+
+    #[test]
+    fn consumer_sees_only_published_entries() {
+        let map = Mapping::anonymous(4096).expect("mmap");
+        let base = map.as_ptr();
+        let mut c = ConsumerRing::<XdpDesc>::new(map, &OFF, 4).expect("ring");
+        let mut out = [XdpDesc::default(); 8];
+        assert_eq!(c.consume(&mut out), 0);
+        for i in 0..3u32 {
+            let d = XdpDesc {
+                addr: u64::from(i) * 2048,
+                len: 60 + i,
+                options: 0,
+            };
+            // SAFETY: test-only write of an unpublished slot, as the kernel would.
+            unsafe { c.ring.slot(i).write(d) };
+        }
+        kernel_index(base, 0).store(3, Ordering::Release);
+        assert_eq!(c.consume(&mut out[..2]), 2);
+        assert_eq!(out[1].len, 61);
+        assert_eq!(kernel_index(base, 64).load(Ordering::Acquire), 2);
+        assert_eq!(c.consume(&mut out), 1);
+        assert_eq!(out[0].addr, 4096);
+    }
+
+    #[test]
+    fn bad_offsets_are_refused() {
+        let map = Mapping::anonymous(4096).expect("mmap");
+        let off = libc::xdp_ring_offset { desc: 4040, ..OFF };
+        assert!(ConsumerRing::<XdpDesc>::new(map, &off, 4).is_err());
+        let map = Mapping::anonymous(4096).expect("mmap");
+        assert!(ProducerRing::<u64>::new(map, &OFF, 3).is_err());
+    }
+
+    #[test]
+    fn chains_are_kept_whole() {
+        let d = |contd: bool| XdpDesc {
+            addr: 0,
+            len: 1,
+            options: u32::from(contd),
+        };
+        assert_eq!(whole_packets(&[d(false), d(true), d(false)]), 3);
+        assert_eq!(whole_packets(&[d(false), d(true), d(true)]), 1);
+        assert_eq!(whole_packets(&[d(true), d(true)]), 0);
+        assert_eq!(whole_packets(&[]), 0);
     }
 }

@@ -7,7 +7,7 @@
 //! the first socket's mode (copy/zero-copy, need-wakeup, multi-buffer): the kernel refuses
 //! other flags with them.
 
-use crate::ring::{ConsumerRing, ProducerRing, XdpDesc};
+use crate::ring::{whole_packets, ConsumerRing, ProducerRing, XdpDesc};
 use crate::umem::Umem;
 use crate::{mmap::Mapping, sockopt};
 use std::io;
@@ -316,10 +316,7 @@ impl XskSocket {
     /// one chain, then what fits is returned; size `out` for the largest chain, 18+).
     pub fn rx_burst(&mut self, out: &mut [XdpDesc]) -> usize {
         let n = self.rx.peek(out);
-        let whole = out[..n]
-            .iter()
-            .rposition(|d| !d.is_continued())
-            .map_or(0, |i| i + 1);
+        let whole = whole_packets(&out[..n]);
         let take = if whole == 0 && n == out.len() {
             n
         } else {
@@ -334,10 +331,7 @@ impl XskSocket {
     pub fn tx_burst(&mut self, descs: &[XdpDesc]) -> usize {
         let fit = (self.tx.free(u32::try_from(descs.len()).unwrap_or(u32::MAX)) as usize)
             .min(descs.len());
-        let whole = descs[..fit]
-            .iter()
-            .rposition(|d| !d.is_continued())
-            .map_or(0, |i| i + 1);
+        let whole = whole_packets(&descs[..fit]);
         self.tx.produce(&descs[..whole])
     }
 
