@@ -14,7 +14,10 @@ fuzz_target!(|data: &[u8]| {
         Err(e) => {
             assert_eq!(e, Error::Truncated);
             assert!(data.len() < HEADER_LEN);
-            assert_eq!(EthernetRepr::parse(&EthernetFrame::new_unchecked(data)), Err(e));
+            assert_eq!(
+                EthernetRepr::parse(&EthernetFrame::new_unchecked(data)),
+                Err(e)
+            );
             return;
         }
     };

@@ -14,7 +14,10 @@ fuzz_target!(|data: &[u8]| {
         Err(e) => {
             assert_eq!(e, Error::Truncated);
             assert!(data.len() < HEADER_LEN);
-            assert_eq!(Icmpv4Repr::parse(&Icmpv4Packet::new_unchecked(data)), Err(e));
+            assert_eq!(
+                Icmpv4Repr::parse(&Icmpv4Packet::new_unchecked(data)),
+                Err(e)
+            );
             return;
         }
     };
@@ -48,7 +51,10 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(Error::Checksum) => assert!(!valid),
         Err(Error::Malformed) => {
-            assert!(matches!(p.msg_type(), Message::EchoRequest | Message::EchoReply));
+            assert!(matches!(
+                p.msg_type(),
+                Message::EchoRequest | Message::EchoReply
+            ));
             assert_ne!(p.msg_code(), 0);
         }
         Err(Error::Unsupported) => assert!(matches!(p.msg_type(), Message::Unknown(_))),

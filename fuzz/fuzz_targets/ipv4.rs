@@ -39,7 +39,14 @@ fuzz_target!(|data: &[u8]| {
     let tl = usize::from(p.total_len());
     assert_eq!(p.options(), &data[HEADER_LEN..hl]);
     assert_eq!(p.payload(), &data[hl..tl]);
-    let _ = (p.version(), p.dscp(), p.ecn(), p.ident(), p.dont_frag(), p.more_frags());
+    let _ = (
+        p.version(),
+        p.dscp(),
+        p.ecn(),
+        p.ident(),
+        p.dont_frag(),
+        p.more_frags(),
+    );
     let _ = (p.ttl(), p.protocol(), p.src_addr(), p.dst_addr());
     assert_eq!(p.frag_offset() % 8, 0);
     assert_eq!(p.is_fragment(), p.more_frags() || p.frag_offset() != 0);

@@ -38,14 +38,20 @@ fuzz_target!(|input: &[u8]| {
                 Error::Truncated
             };
             assert_eq!(e, expected);
-            assert_eq!(UdpRepr::parse(&UdpPacket::new_unchecked(data), src, dst), Err(e));
+            assert_eq!(
+                UdpRepr::parse(&UdpPacket::new_unchecked(data), src, dst),
+                Err(e)
+            );
             return;
         }
     };
     let len = usize::from(p.len());
     assert!((HEADER_LEN..=data.len()).contains(&len));
     assert_eq!(p.payload(), &data[HEADER_LEN..len]);
-    assert_eq!((p.src_port(), p.dst_port()), (common::be16(data, 0), common::be16(data, 2)));
+    assert_eq!(
+        (p.src_port(), p.dst_port()),
+        (common::be16(data, 0), common::be16(data, 2))
+    );
     let valid = reference_verify(src, dst, &data[..len]);
     assert_eq!(p.verify_checksum(src, dst), valid);
 

@@ -30,7 +30,10 @@ fuzz_target!(|data: &[u8]| {
     let mut out = [0u8; HEADER_LEN];
     repr.emit(&mut VlanPacket::new_unchecked(&mut out[..]));
     assert_eq!(out[..], data[..HEADER_LEN]);
-    assert_eq!(VlanRepr::parse(&VlanPacket::new_unchecked(&out[..])), Ok(repr));
+    assert_eq!(
+        VlanRepr::parse(&VlanPacket::new_unchecked(&out[..])),
+        Ok(repr)
+    );
 
     // Setters touch only their own bits.
     let mut copy = data.to_vec();
