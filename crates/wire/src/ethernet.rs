@@ -215,13 +215,15 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
     /// Destination address.
     #[inline]
     pub fn dst_addr(&self) -> EthernetAddress {
-        EthernetAddress::from_bytes(&self.buffer.as_ref()[field::DESTINATION])
+        let d = &self.buffer.as_ref()[field::DESTINATION];
+        EthernetAddress([d[0], d[1], d[2], d[3], d[4], d[5]])
     }
 
     /// Source address.
     #[inline]
     pub fn src_addr(&self) -> EthernetAddress {
-        EthernetAddress::from_bytes(&self.buffer.as_ref()[field::SOURCE])
+        let d = &self.buffer.as_ref()[field::SOURCE];
+        EthernetAddress([d[0], d[1], d[2], d[3], d[4], d[5]])
     }
 
     /// EtherType.

@@ -8,6 +8,36 @@
 //! whatever the bytes are. The fuzz targets in `fuzz/` hold the crate to it.
 //!
 //! No I/O, no `unsafe`, no allocation on the packet path.
+//!
+//! Modules: [`ethernet`], [`vlan`] (802.1Q), [`arp`] (RFC 826), [`ipv4`] (RFC 791),
+//! [`icmpv4`] (RFC 792), [`udp`] (RFC 768), [`checksum`] (RFC 1071, RFC 1624).
+//!
+//! ```
+//! use wire::{EtherType, EthernetFrame, Ipv4Packet, Ipv4Repr, Protocol};
+//! # use hvrouter_wire as wire;
+//! // An Ethernet frame carrying an IPv4 header (192.0.2.1 -> 198.51.100.7, TTL 64).
+//! let mut frame = [0u8; 14 + 20];
+//! frame[12..14].copy_from_slice(&[0x08, 0x00]);
+//! let repr = Ipv4Repr {
+//!     src_addr: wire::Ipv4Addr::new(192, 0, 2, 1),
+//!     dst_addr: wire::Ipv4Addr::new(198, 51, 100, 7),
+//!     protocol: Protocol::Udp,
+//!     payload_len: 0,
+//!     ttl: 64,
+//!     dont_frag: true,
+//!     ident: 1,
+//! };
+//! repr.emit(&mut Ipv4Packet::new_unchecked(&mut frame[14..]));
+//!
+//! // Forwarding: view, check, decrement the TTL in place.
+//! let mut eth = EthernetFrame::new_checked(&mut frame[..])?;
+//! assert_eq!(eth.ethertype(), EtherType::Ipv4);
+//! let mut ip = Ipv4Packet::new_checked(eth.payload_mut())?;
+//! assert!(ip.verify_checksum());
+//! assert_eq!(ip.decrement_ttl(), 63);
+//! assert!(ip.verify_checksum());
+//! # Ok::<(), wire::Error>(())
+//! ```
 
 pub mod arp;
 pub mod checksum;
