@@ -7,6 +7,6 @@ pub mod mem_port;
 pub mod pipeline;
 pub mod port;
 
-pub use mem_port::MemPort;
+pub use mem_port::{MemPool, MemPort};
 pub use pipeline::{PassStats, Pipeline, DEFAULT_BURST};
 pub use port::{Frame, Port, TxResult};

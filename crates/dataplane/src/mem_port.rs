@@ -1,9 +1,15 @@
 //! An in-memory `Port`: tests and benchmarks inject frames and read what was sent,
 //! with no device and no privileges.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use crate::port::{Port, TxResult};
+
+/// Free frame buffers shared by the in-memory ports of one pipeline, as a UMEM is shared
+/// by AF_XDP sockets: a frame received on one port and sent on another returns here.
+pub type MemPool = Rc<RefCell<Vec<Vec<u8>>>>;
 
 /// In-memory port. Received frames come from [`MemPort::inject`] (or from a template in
 /// generator mode); transmitted frames are captured in [`MemPort::take_sent`].
@@ -11,7 +17,7 @@ use crate::port::{Port, TxResult};
 pub struct MemPort {
     rx: VecDeque<Vec<u8>>,
     sent: Vec<Vec<u8>>,
-    free: Vec<Vec<u8>>,
+    pool: MemPool,
     /// If set, at most this many frames are kept in `sent`; the rest are counted only.
     capture_limit: Option<usize>,
     /// Frames transmitted, captured or not.
@@ -26,20 +32,23 @@ impl MemPort {
         MemPort::default()
     }
 
-    /// A port that receives copies of `template` on every `rx_burst` and only counts
-    /// what it transmits, recycling buffers: a steady state with no allocation.
-    pub fn generator(template: Vec<u8>) -> MemPort {
+    /// A port that receives copies of `template` on every `rx_burst`, taking buffers
+    /// from `pool`: with sinks on the same pool, a steady state with no allocation.
+    pub fn generator(template: Vec<u8>, pool: MemPool) -> MemPort {
         MemPort {
             generator: Some(template),
             capture_limit: Some(0),
+            pool,
             ..MemPort::default()
         }
     }
 
-    /// A port that counts what it transmits but captures nothing.
-    pub fn sink() -> MemPort {
+    /// A port that counts what it transmits, captures nothing, and returns buffers to
+    /// `pool`.
+    pub fn sink(pool: MemPool) -> MemPort {
         MemPort {
             capture_limit: Some(0),
+            pool,
             ..MemPort::default()
         }
     }
@@ -55,13 +64,13 @@ impl MemPort {
     }
 
     fn buffer(&mut self) -> Vec<u8> {
-        self.free.pop().unwrap_or_default()
+        self.pool.borrow_mut().pop().unwrap_or_default()
     }
 
     fn keep_sent(&mut self, frame: Vec<u8>) {
         self.tx_count += 1;
         match self.capture_limit {
-            Some(limit) if self.sent.len() >= limit => self.free.push(frame),
+            Some(limit) if self.sent.len() >= limit => self.recycle(frame),
             _ => self.sent.push(frame),
         }
     }
@@ -105,6 +114,6 @@ impl Port for MemPort {
     }
 
     fn recycle(&mut self, frame: Vec<u8>) {
-        self.free.push(frame);
+        self.pool.borrow_mut().push(frame);
     }
 }

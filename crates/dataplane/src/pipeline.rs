@@ -67,6 +67,11 @@ impl<P: Port> Pipeline<P> {
         self.ports.get_mut(id.index())?.as_mut()
     }
 
+    /// Change the number of frames taken from a port per poll.
+    pub fn set_burst(&mut self, burst: usize) {
+        self.burst = burst.max(1);
+    }
+
     /// The router.
     pub fn router(&self) -> &Router {
         &self.router

@@ -6,6 +6,7 @@ mod support;
 use std::time::Duration;
 
 use hvrouter_core::drop::DropReason;
+use hvrouter_core::neighbor::NeighborState;
 use support::*;
 use wire::icmpv4::Message;
 use wire::{ArpOperation, EthernetAddress, Ipv4Addr, Protocol};
@@ -196,6 +197,19 @@ fn guest_to_vlan_resolves_gateway_then_releases_queued_packet() {
     assert_eq!(ip.ttl, 63);
     assert_eq!((ip.src, ip.dst), (GUEST1, REMOTE));
     assert_eq!(&ip.payload[..], &frame[34..]);
+    let info = lab
+        .pipe
+        .router()
+        .neighbors(lab.net)
+        .unwrap()
+        .get(GATEWAY, lab.now)
+        .unwrap();
+    assert_eq!(
+        info.state,
+        NeighborState::Reachable,
+        "a unicast reply confirms"
+    );
+    assert_eq!(info.mac, Some(GW_MAC));
     // The next datagram goes straight through.
     lab.inject(TAP1, &frame);
     lab.run();

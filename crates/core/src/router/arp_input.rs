@@ -98,8 +98,17 @@ pub(super) fn from_uplink(
             if !learnable(parts.tables, network, sender) {
                 return Action::Drop(DropReason::ArpReplyIgnored);
             }
-            let outcome =
-                cache.handle_arp(sender, arp.source_hardware_addr, ArpKind::Reply, false, now);
+            // A reply unicast to our MAC for our requests' source address answers a
+            // request of ours: the neighbor is confirmed reachable (RFC 1122 2.3.2.1).
+            let for_us = eth.dst_addr == network.uplink_mac
+                && arp.target_protocol_addr == network.arp_request_source();
+            let outcome = cache.handle_arp(
+                sender,
+                arp.source_hardware_addr,
+                ArpKind::Reply,
+                for_us,
+                now,
+            );
             match outcome {
                 LearnOutcome::Resolved { mac, .. } => {
                     release(network, cache, sender, mac, out);

@@ -103,6 +103,10 @@ impl Lab {
         Lab { pipe, net, now }
     }
 
+    pub fn set_burst(&mut self, burst: usize) {
+        self.pipe.set_burst(burst);
+    }
+
     pub fn inject(&mut self, port: PortId, frame: &[u8]) {
         self.pipe.port_mut(port).unwrap().inject(frame);
     }
