@@ -11,7 +11,6 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hvrouter_dataplane::{MemPool, MemPort};
 
-#[allow(dead_code, clippy::unwrap_used)]
 #[path = "../tests/support/mod.rs"]
 mod support;
 
