@@ -1,0 +1,201 @@
+//! The poll loop: one worker owns a pipeline and its ports and polls them until told to
+//! stop. Between passes it runs housekeeping (control commands, link events) at a fixed
+//! tick, never per packet.
+//!
+//! Idle behaviour is chosen by [`PollMode`]:
+//! - `Busy`: poll continuously (lowest latency, one core at 100 %).
+//! - `Adaptive`: busy while traffic flows; after a run of empty passes, back off with
+//!   sleeps that double from 1 us up to `max_idle_sleep`, and snap back to busy polling on
+//!   the first received frame.
+//! - `Interrupt`: like `Adaptive` but with a long ceiling, for idle hosts; the wait is
+//!   delegated to `idle_wait` (the AF_XDP ports block in `poll(2)` on their sockets).
+//!
+//! A deployment scales by running one worker per uplink queue, each with its own ports
+//! and UMEM; nothing here is shared between workers.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use hvrouter_core::Instant;
+
+use crate::pipeline::Pipeline;
+use crate::port::Port;
+
+/// How a worker behaves when no frames arrive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PollMode {
+    /// Never sleep.
+    Busy,
+    /// Busy under load, exponential back-off when idle.
+    Adaptive,
+    /// Block waiting for traffic when idle.
+    Interrupt,
+}
+
+/// Worker settings.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// Idle behaviour.
+    pub mode: PollMode,
+    /// Empty passes before backing off (`Adaptive`, `Interrupt`).
+    pub spin_passes: u32,
+    /// Longest single idle wait.
+    pub max_idle_sleep: Duration,
+    /// How often housekeeping runs.
+    pub tick: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            mode: PollMode::Adaptive,
+            spin_passes: 256,
+            max_idle_sleep: Duration::from_millis(1),
+            tick: Duration::from_millis(10),
+        }
+    }
+}
+
+impl WorkerConfig {
+    /// Defaults for a mode: `Interrupt` waits up to the tick, the others as default.
+    pub fn for_mode(mode: PollMode) -> WorkerConfig {
+        let base = WorkerConfig::default();
+        WorkerConfig {
+            mode,
+            max_idle_sleep: match mode {
+                PollMode::Interrupt => base.tick,
+                _ => base.max_idle_sleep,
+            },
+            ..base
+        }
+    }
+}
+
+/// A monotonic clock turned into the core's [`Instant`]: nanoseconds since creation.
+#[derive(Clone, Copy, Debug)]
+pub struct MonotonicClock {
+    origin: std::time::Instant,
+}
+
+impl Default for MonotonicClock {
+    fn default() -> Self {
+        MonotonicClock {
+            origin: std::time::Instant::now(),
+        }
+    }
+}
+
+impl MonotonicClock {
+    /// Now, as the core's `Instant`.
+    pub fn now(&self) -> Instant {
+        let nanos = self.origin.elapsed().as_nanos();
+        Instant::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+}
+
+/// What a worker did, for logs and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WorkerStats {
+    /// Passes over the ports.
+    pub passes: u64,
+    /// Passes that received nothing.
+    pub idle_passes: u64,
+    /// Frames received.
+    pub rx: u64,
+    /// Frames transmitted.
+    pub tx: u64,
+    /// Times the worker slept or blocked.
+    pub sleeps: u64,
+}
+
+/// Run `pipe` until `stop` is set. `housekeeping` runs every `config.tick` (and once
+/// before the first pass) with the pipeline and the current time; `idle_wait` is called
+/// with a timeout when the worker decides to wait (sleep, or block in `poll(2)`).
+pub fn run<P: Port>(
+    pipe: &mut Pipeline<P>,
+    config: &WorkerConfig,
+    clock: &MonotonicClock,
+    stop: &AtomicBool,
+    mut housekeeping: impl FnMut(&mut Pipeline<P>, Instant),
+    mut idle_wait: impl FnMut(&mut Pipeline<P>, Duration),
+) -> WorkerStats {
+    let mut stats = WorkerStats::default();
+    let mut now = clock.now();
+    housekeeping(pipe, now);
+    let mut next_tick = now + config.tick;
+    let mut empty_run = 0u32;
+    let mut backoff = Duration::from_micros(1);
+    while !stop.load(Ordering::Relaxed) {
+        now = clock.now();
+        let pass = pipe.run_once(now);
+        stats.passes += 1;
+        stats.rx += pass.rx as u64;
+        stats.tx += pass.tx as u64;
+        if now >= next_tick {
+            housekeeping(pipe, now);
+            next_tick = now + config.tick;
+        }
+        if pass.rx > 0 {
+            empty_run = 0;
+            backoff = Duration::from_micros(1);
+            continue;
+        }
+        stats.idle_passes += 1;
+        if config.mode == PollMode::Busy {
+            std::hint::spin_loop();
+            continue;
+        }
+        empty_run = empty_run.saturating_add(1);
+        if empty_run < config.spin_passes {
+            std::hint::spin_loop();
+            continue;
+        }
+        // Never wait past the next housekeeping tick.
+        let until_tick = next_tick.saturating_duration_since(now);
+        let wait = backoff.min(config.max_idle_sleep).min(until_tick);
+        if !wait.is_zero() {
+            idle_wait(pipe, wait);
+            stats.sleeps += 1;
+        }
+        backoff = (backoff * 2).min(config.max_idle_sleep);
+    }
+    stats
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MemPort;
+    use hvrouter_core::router::{Router, RouterConfig};
+
+    #[test]
+    fn stops_when_asked_and_runs_housekeeping() {
+        let clock = MonotonicClock::default();
+        let router = Router::new(RouterConfig::default(), clock.now());
+        let mut pipe: Pipeline<MemPort> = Pipeline::new(router, 32);
+        let stop = AtomicBool::new(false);
+        let mut ticks = 0;
+        let config = WorkerConfig {
+            tick: Duration::ZERO,
+            spin_passes: 2,
+            ..WorkerConfig::default()
+        };
+        let stats = run(
+            &mut pipe,
+            &config,
+            &clock,
+            &stop,
+            |_, _| {
+                ticks += 1;
+                if ticks == 50 {
+                    stop.store(true, Ordering::Relaxed);
+                }
+            },
+            |_, _| {},
+        );
+        assert_eq!(ticks, 50);
+        assert_eq!(stats.rx, 0);
+        assert_eq!(stats.passes, 49, "one pass per tick after the first");
+        assert_eq!(stats.idle_passes, stats.passes);
+    }
+}
