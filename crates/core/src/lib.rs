@@ -13,6 +13,7 @@ pub mod ids;
 pub mod lpm;
 pub mod neighbor;
 pub mod network;
+pub mod offload;
 pub mod outbox;
 pub mod proxy_arp;
 pub mod ratelimit;

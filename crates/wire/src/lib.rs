@@ -44,6 +44,7 @@ pub mod checksum;
 pub mod ethernet;
 pub mod icmpv4;
 pub mod ipv4;
+pub mod tcp;
 pub mod udp;
 pub mod vlan;
 
@@ -52,6 +53,7 @@ pub use ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
 pub use icmpv4::{Icmpv4Packet, Icmpv4Repr};
 pub use ipv4::{Ipv4Packet, Ipv4Repr, Protocol};
 pub use std::net::Ipv4Addr;
+pub use tcp::TcpPacket;
 pub use udp::{UdpPacket, UdpRepr};
 pub use vlan::{VlanPacket, VlanRepr};
 
