@@ -1,0 +1,276 @@
+//! The validated configuration: plain typed values, no spans.
+//!
+//! Every value here passed validation ([`crate::Config::parse_str`]); the defaults are the
+//! constants below and are documented key by key in `configs/example.toml`.
+
+use core::fmt;
+use std::net::{Ipv4Addr as StdIpv4Addr, SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
+
+use hvrouter_core::guests::GuestSpec;
+use hvrouter_core::network::NetworkSpec;
+use hvrouter_core::router::RouterConfig;
+use hvrouter_core::{NetworkId, PortId};
+use ipnet::Ipv4Net;
+use wire::{EthernetAddress, Ipv4Addr};
+
+/// Default `router.control_socket`.
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/hvrouter/control.sock";
+/// Default `router.state_dir`.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/hvrouter";
+/// Default `router.metrics_listen`: loopback only.
+pub const DEFAULT_METRICS_LISTEN: SocketAddr =
+    SocketAddr::V4(SocketAddrV4::new(StdIpv4Addr::LOCALHOST, 9477));
+/// Default `networks.NAME.mtu`.
+pub const DEFAULT_MTU: u16 = 1500;
+/// Default `networks.NAME.guest_mac`: what Ganeti sets on the host side of routed taps.
+pub const DEFAULT_GUEST_MAC: EthernetAddress =
+    EthernetAddress([0xfe, 0xff, 0xff, 0xff, 0xff, 0xff]);
+
+/// The whole validated configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// `[router]`: process-level settings.
+    pub router: RouterSection,
+    /// `[dataplane]`: AF_XDP and polling.
+    pub dataplane: DataplaneSection,
+    /// `[icmp]`: ICMP error rate limit.
+    pub icmp: IcmpSection,
+    /// `[networks.NAME]`, in file order.
+    pub networks: Vec<NetworkConfig>,
+    /// `[guests.TAP]`, in file order.
+    pub guests: Vec<GuestConfig>,
+}
+
+/// `[router]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouterSection {
+    /// Unix socket of the control protocol (absolute path).
+    pub control_socket: PathBuf,
+    /// Where state that survives restarts is kept (absolute path).
+    pub state_dir: PathBuf,
+    /// Where metrics are served; `None` when set to `"off"`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Least severe log level printed.
+    pub log_level: LogLevel,
+}
+
+impl Default for RouterSection {
+    fn default() -> Self {
+        RouterSection {
+            control_socket: PathBuf::from(DEFAULT_CONTROL_SOCKET),
+            state_dir: PathBuf::from(DEFAULT_STATE_DIR),
+            metrics_listen: Some(DEFAULT_METRICS_LISTEN),
+            log_level: LogLevel::Info,
+        }
+    }
+}
+
+/// `router.log_level`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum LogLevel {
+    /// `error`
+    Error,
+    /// `warn`
+    Warn,
+    /// `info` (default)
+    #[default]
+    Info,
+    /// `debug`
+    Debug,
+    /// `trace`
+    Trace,
+}
+
+/// `[dataplane]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataplaneSection {
+    /// How XDP programs are attached.
+    pub xdp_mode: XdpMode,
+    /// Poll-loop threads (at least 1).
+    pub workers: u16,
+    /// How workers wait for frames.
+    pub poll: PollMode,
+    /// CPU of each worker (`cpus[i]` for worker `i`), or no pinning.
+    pub cpus: Option<Vec<u16>>,
+    /// Most frames received or sent per port per loop iteration.
+    pub burst: u16,
+    /// UMEM chunk size in bytes: 2048 or 4096.
+    pub frame_size: u32,
+    /// UMEM frames per worker, a power of two.
+    pub frames: u32,
+}
+
+impl Default for DataplaneSection {
+    fn default() -> Self {
+        DataplaneSection {
+            xdp_mode: XdpMode::Auto,
+            workers: 1,
+            poll: PollMode::Busy,
+            cpus: None,
+            burst: 64,
+            frame_size: 4096,
+            frames: 4096,
+        }
+    }
+}
+
+/// `dataplane.xdp_mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum XdpMode {
+    /// `auto` (default): native (driver) mode, falling back to generic where the driver
+    /// refuses.
+    #[default]
+    Auto,
+    /// `native`: driver mode only; fails where the driver has no XDP.
+    Native,
+    /// `generic`: skb mode, works on every device.
+    Generic,
+}
+
+/// `dataplane.poll`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum PollMode {
+    /// `busy` (default): spin on the rings; lowest latency, one core per worker at 100%.
+    #[default]
+    Busy,
+    /// `adaptive`: spin while traffic flows, sleep in `poll(2)` after an idle period.
+    Adaptive,
+    /// `interrupt`: always wait in `poll(2)`.
+    Interrupt,
+}
+
+/// `[icmp]`: the ICMP error rate limit (RFC 1812 4.3.2.8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IcmpSection {
+    /// ICMP errors per second, all ports together; 0 sends none.
+    pub rate_per_sec: u32,
+    /// ICMP errors that may be sent at once.
+    pub burst: u32,
+}
+
+impl Default for IcmpSection {
+    fn default() -> Self {
+        let core = RouterConfig::default();
+        IcmpSection {
+            rate_per_sec: core.icmp_rate_per_sec,
+            burst: core.icmp_burst,
+        }
+    }
+}
+
+/// `[networks.NAME]`: one VLAN the router serves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkConfig {
+    /// The table key, e.g. `public_90`.
+    pub name: String,
+    /// The VLAN's interface, e.g. `bond0.90`.
+    pub uplink: String,
+    /// On-link subnet, host bits clear.
+    pub subnet: Ipv4Net,
+    /// The VLAN's router.
+    pub gateway: Ipv4Addr,
+    /// IP MTU.
+    pub mtu: u16,
+    /// Sender IP of our ARP requests on the VLAN; `None` sends RFC 5227 probe-form
+    /// requests (sender 0.0.0.0).
+    pub arp_source: Option<Ipv4Addr>,
+    /// Our MAC on the VLAN; `None` means the uplink device's own MAC at run time.
+    pub uplink_mac: Option<EthernetAddress>,
+    /// The MAC the router answers with toward guests.
+    pub guest_mac: EthernetAddress,
+}
+
+impl NetworkConfig {
+    /// The core spec of this network, with the port the dataplane attached to the uplink
+    /// and the uplink device's MAC (used unless `uplink_mac` is configured).
+    pub fn network_spec(&self, uplink: PortId, device_mac: EthernetAddress) -> NetworkSpec {
+        NetworkSpec {
+            name: self.name.clone(),
+            subnet: self.subnet,
+            gateway: self.gateway,
+            uplink,
+            mtu: self.mtu,
+            uplink_mac: self.uplink_mac.unwrap_or(device_mac),
+            guest_mac: self.guest_mac,
+            arp_source: self.arp_source,
+        }
+    }
+}
+
+impl fmt::Display for NetworkConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.name, self.subnet)
+    }
+}
+
+/// `[guests.TAP]`: one guest NIC hosted on this node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuestConfig {
+    /// The table key: the tap (or veth) interface, e.g. `tap3`.
+    pub tap: String,
+    /// The guest's MAC.
+    pub mac: EthernetAddress,
+    /// The guest's addresses, as listed (no duplicates, at least one).
+    pub ips: Vec<Ipv4Addr>,
+    /// Name of the network (a key of `[networks]`).
+    pub network: String,
+    /// Extra prefixes routed to the guest, as listed (no duplicates).
+    pub routed_prefixes: Vec<Ipv4Net>,
+}
+
+impl GuestConfig {
+    /// The core spec of this guest, given its network's id and the port attached to its
+    /// tap. The guest's name in the core is its tap's name.
+    pub fn guest_spec(&self, network: NetworkId, port: PortId) -> GuestSpec {
+        GuestSpec {
+            name: self.tap.clone(),
+            port,
+            mac: self.mac,
+            ips: self.ips.clone(),
+            network,
+            extra_prefixes: self.routed_prefixes.clone(),
+        }
+    }
+
+    /// Same guest data, ignoring the order of `ips` and `routed_prefixes`.
+    pub fn same_as(&self, other: &GuestConfig) -> bool {
+        let sorted = |g: &GuestConfig| {
+            let mut ips = g.ips.clone();
+            ips.sort_unstable();
+            let mut prefixes = g.routed_prefixes.clone();
+            prefixes.sort_unstable();
+            (ips, prefixes)
+        };
+        self.tap == other.tap
+            && self.mac == other.mac
+            && self.network == other.network
+            && sorted(self) == sorted(other)
+    }
+}
+
+impl Config {
+    /// The network called `name`.
+    pub fn network(&self, name: &str) -> Option<&NetworkConfig> {
+        self.networks.iter().find(|n| n.name == name)
+    }
+
+    /// The guest on tap `tap`.
+    pub fn guest(&self, tap: &str) -> Option<&GuestConfig> {
+        self.guests.iter().find(|g| g.tap == tap)
+    }
+
+    /// The guests of network `name`, in file order.
+    pub fn guests_of<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a GuestConfig> + 'a {
+        self.guests.iter().filter(move |g| g.network == name)
+    }
+
+    /// The core router settings: the `[icmp]` limits and default neighbor-cache tunables.
+    pub fn router_config(&self) -> RouterConfig {
+        RouterConfig {
+            icmp_rate_per_sec: self.icmp.rate_per_sec,
+            icmp_burst: self.icmp.burst,
+            ..RouterConfig::default()
+        }
+    }
+}
