@@ -101,10 +101,22 @@ fn ip_key(network: NetworkId, ip: Ipv4Addr) -> u64 {
     (u64::from(network.0) << 32) | u64::from(u32::from(ip))
 }
 
+/// `slot_of` value of an id that has no guest (removed, or never inserted).
+const NO_SLOT: u32 = u32::MAX;
+
 /// All guests, indexed by id, port, name and (network, address).
+///
+/// Guest ids are dense and never reused ([`crate::tables::Tables`] assigns them in
+/// order), so the id index is a vector, not a hash map: [`GuestRegistry::by_id`], which
+/// the forwarding path calls for every frame from or to a guest, is two indexed loads.
+/// `slot_of` costs 4 bytes per id ever assigned; the guests themselves are packed in
+/// `slots` (removal moves the last one into the hole).
 #[derive(Clone, Debug, Default)]
 pub struct GuestRegistry {
-    by_id: HashMap<GuestId, Guest, FastBuildHasher>,
+    /// Index into `slots` of each id, `NO_SLOT` if the id has no guest.
+    slot_of: Vec<u32>,
+    /// The guests, in no particular order.
+    slots: Vec<Guest>,
     by_port: HashMap<PortId, GuestId, FastBuildHasher>,
     by_name: HashMap<String, GuestId>,
     by_ip: HashMap<u64, GuestId, FastBuildHasher>,
@@ -116,21 +128,30 @@ impl GuestRegistry {
         Self::default()
     }
 
+    /// Slot of guest `id`, if it exists.
+    #[inline]
+    fn slot(&self, id: GuestId) -> Option<usize> {
+        let slot = *self.slot_of.get(id.0 as usize)?;
+        (slot != NO_SLOT).then_some(slot as usize)
+    }
+
     /// The guest with this id.
     #[inline]
     pub fn by_id(&self, id: GuestId) -> Option<&Guest> {
-        self.by_id.get(&id)
+        // NO_SLOT is never a valid index: the `get` fails for it.
+        let slot = *self.slot_of.get(id.0 as usize)?;
+        self.slots.get(slot as usize)
     }
 
     /// The guest attached to this port.
     #[inline]
     pub fn by_port(&self, port: PortId) -> Option<&Guest> {
-        self.by_port.get(&port).and_then(|id| self.by_id.get(id))
+        self.by_port.get(&port).and_then(|&id| self.by_id(id))
     }
 
     /// The guest with this (tap) name.
     pub fn by_name(&self, name: &str) -> Option<&Guest> {
-        self.by_name.get(name).and_then(|id| self.by_id.get(id))
+        self.by_name.get(name).and_then(|&id| self.by_id(id))
     }
 
     /// The guest of `network` that owns exactly `ip` as one of its own addresses (extra
@@ -139,28 +160,28 @@ impl GuestRegistry {
     pub fn owner_of(&self, network: NetworkId, ip: Ipv4Addr) -> Option<&Guest> {
         self.by_ip
             .get(&ip_key(network, ip))
-            .and_then(|id| self.by_id.get(id))
+            .and_then(|&id| self.by_id(id))
     }
 
     /// All guests, in id order.
     pub fn iter(&self) -> impl Iterator<Item = &Guest> + '_ {
-        let mut all: Vec<&Guest> = self.by_id.values().collect();
-        all.sort_unstable_by_key(|g| g.id);
-        all.into_iter()
+        self.slot_of
+            .iter()
+            .filter_map(|&slot| self.slots.get(slot as usize))
     }
 
     /// Number of guests.
     pub fn len(&self) -> usize {
-        self.by_id.len()
+        self.slots.len()
     }
 
     /// No guests.
     pub fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
+        self.slots.is_empty()
     }
 
     /// Insert a guest. The caller ([`crate::tables::Tables`]) has checked that its id,
-    /// name, port and addresses are free.
+    /// name, port and addresses are free. A guest with the same id is replaced.
     pub(crate) fn insert(&mut self, guest: Guest) {
         let id = guest.id;
         self.by_port.insert(guest.port, id);
@@ -168,12 +189,28 @@ impl GuestRegistry {
         for &ip in &guest.ips {
             self.by_ip.insert(ip_key(guest.network, ip), id);
         }
-        self.by_id.insert(id, guest);
+        if let Some(slot) = self.slot(id) {
+            self.slots[slot] = guest;
+            return;
+        }
+        let idx = id.0 as usize;
+        if self.slot_of.len() <= idx {
+            self.slot_of.resize(idx + 1, NO_SLOT);
+        }
+        // Fewer guests than ids, and ids are u32: the slot fits (NO_SLOT excepted, which
+        // would need u32::MAX live guests).
+        self.slot_of[idx] = self.slots.len() as u32;
+        self.slots.push(guest);
     }
 
     /// Remove a guest and its index entries (only those that still point at it).
     pub(crate) fn remove(&mut self, id: GuestId) -> Option<Guest> {
-        let guest = self.by_id.remove(&id)?;
+        let slot = self.slot(id)?;
+        self.slot_of[id.0 as usize] = NO_SLOT;
+        let guest = self.slots.swap_remove(slot);
+        if let Some(moved) = self.slots.get(slot) {
+            self.slot_of[moved.id.0 as usize] = slot as u32;
+        }
         if self.by_port.get(&guest.port) == Some(&id) {
             self.by_port.remove(&guest.port);
         }
@@ -191,7 +228,7 @@ impl GuestRegistry {
 
     /// Set a guest's `up` flag. Returns whether it changed.
     pub(crate) fn set_up(&mut self, id: GuestId, up: bool) -> bool {
-        match self.by_id.get_mut(&id) {
+        match self.slot(id).map(|s| &mut self.slots[s]) {
             Some(g) if g.up != up => {
                 g.up = up;
                 true
@@ -246,6 +283,8 @@ mod tests {
         assert!(r.owner_of(NetworkId(0), ip11).is_none());
         assert!(r.remove(GuestId(2)).is_none());
         assert_eq!(r.len(), 1);
+        assert_eq!(r.by_id(GuestId(1)).unwrap().name, "tap4");
+        assert!(r.by_id(GuestId(7)).is_none());
     }
 
     #[test]
