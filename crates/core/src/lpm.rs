@@ -1,14 +1,15 @@
 //! Longest-prefix-match table over IPv4, generic over a small `Copy` value.
 //!
 //! # Structure
-//! One hash map per prefix length in use, keyed by the masked address, kept in a short
-//! vector sorted from the longest length to the shortest. A lookup masks the destination
-//! once per length that is present and probes that length's map; the first hit is the
-//! longest match. The tables this router holds have up to a few thousand /32s (guests)
-//! and a handful of shorter prefixes (extra prefixes, the connected subnet, the default
-//! route), so a guest destination costs one probe and anything else costs one probe per
-//! distinct length present (typically 3-4). Prefix length 0 needs no hash: it is a single
-//! slot.
+//! The tables this router holds have up to a few thousand /32s (guests) and a handful of
+//! shorter prefixes (extra prefixes, the connected subnet, the default route), so:
+//! - /32s live in one hash map keyed by address: a guest destination costs one probe.
+//! - Lengths 1..=31 have one hash map per length in use, keyed by the masked address,
+//!   longest length first. While there are at most 16 such prefixes, a flat copy sorted
+//!   longest first is scanned instead (one masked compare each, no hashing): a
+//!   destination off the guests, e.g. toward the default route, costs one /32 probe plus
+//!   a few compares. Past 16, a lookup probes each length's map in turn.
+//! - Prefix length 0 needs no hash: it is a single slot.
 //!
 //! Alternatives considered: a binary trie costs up to 32 dependent loads per lookup; a
 //! DIR-24-8 array is faster but needs 64 MiB per table. Per-length hashing keeps memory
@@ -109,14 +110,35 @@ struct Level<V> {
     map: HashMap<u32, V, FastBuildHasher>,
 }
 
+/// One prefix of length 1..=31 in the scan list.
+#[derive(Clone, Copy, Debug)]
+struct Short<V> {
+    key: u32,
+    mask: u32,
+    len: u8,
+    value: V,
+}
+
+/// Up to this many prefixes of length 1..=31, a lookup scans them (a masked compare
+/// each) instead of probing one hash map per length: cheaper, and the typical table (a
+/// connected subnet, a few extra prefixes) is far below it.
+const SCAN_MAX: usize = 16;
+
 /// A longest-prefix-match table from IPv4 prefixes to `V`.
 ///
 /// Prefixes are normalised on every call (host bits cleared, as [`Ipv4Net::trunc`]), so
 /// 192.0.2.7/24 and 192.0.2.0/24 are the same key.
 #[derive(Clone, Debug)]
 pub struct Lpm<V: Copy> {
-    /// Lengths 1..=32 in use, longest first. Never holds an empty level.
+    /// The /32s: one exact-match probe.
+    hosts: HashMap<u32, V, FastBuildHasher>,
+    /// Lengths 1..=31 in use, longest first. Never holds an empty level.
     levels: Vec<Level<V>>,
+    /// Every prefix of length 1..=31, longest first, while there are at most
+    /// [`SCAN_MAX`] of them (rebuilt from `levels` on each change); empty otherwise.
+    short: Vec<Short<V>>,
+    /// Number of prefixes of length 1..=31.
+    short_len: usize,
     /// The /0 entry, if any.
     default: Option<V>,
     len: usize,
@@ -132,7 +154,10 @@ impl<V: Copy> Lpm<V> {
     /// An empty table.
     pub fn new() -> Self {
         Lpm {
+            hosts: HashMap::default(),
             levels: Vec::new(),
+            short: Vec::new(),
+            short_len: 0,
             default: None,
             len: 0,
         }
@@ -143,28 +168,52 @@ impl<V: Copy> Lpm<V> {
         self.levels.binary_search_by(|l| len.cmp(&l.len))
     }
 
+    /// Rebuild the scan list after a change of the prefixes of length 1..=31.
+    fn rebuild_short(&mut self) {
+        self.short.clear();
+        if self.short_len > SCAN_MAX {
+            return;
+        }
+        for level in &self.levels {
+            self.short
+                .extend(level.map.iter().map(|(&key, &value)| Short {
+                    key,
+                    mask: level.mask,
+                    len: level.len,
+                    value,
+                }));
+        }
+    }
+
     /// Insert or replace the value for `prefix`. Returns the value it replaced.
     pub fn insert(&mut self, prefix: Ipv4Net, value: V) -> Option<V> {
         let len = prefix.prefix_len();
-        let old = if len == 0 {
-            self.default.replace(value)
-        } else {
-            let key = u32::from(prefix.addr()) & mask_of(len);
-            let i = match self.level_index(len) {
-                Ok(i) => i,
-                Err(i) => {
-                    self.levels.insert(
-                        i,
-                        Level {
-                            len,
-                            mask: mask_of(len),
-                            map: HashMap::default(),
-                        },
-                    );
-                    i
+        let key = u32::from(prefix.addr()) & mask_of(len);
+        let old = match len {
+            0 => self.default.replace(value),
+            32 => self.hosts.insert(key, value),
+            _ => {
+                let i = match self.level_index(len) {
+                    Ok(i) => i,
+                    Err(i) => {
+                        self.levels.insert(
+                            i,
+                            Level {
+                                len,
+                                mask: mask_of(len),
+                                map: HashMap::default(),
+                            },
+                        );
+                        i
+                    }
+                };
+                let old = self.levels[i].map.insert(key, value);
+                if old.is_none() {
+                    self.short_len += 1;
                 }
-            };
-            self.levels[i].map.insert(key, value)
+                self.rebuild_short();
+                old
+            }
         };
         if old.is_none() {
             self.len += 1;
@@ -175,16 +224,22 @@ impl<V: Copy> Lpm<V> {
     /// Remove `prefix` (exact match). Returns its value.
     pub fn remove(&mut self, prefix: Ipv4Net) -> Option<V> {
         let len = prefix.prefix_len();
-        let old = if len == 0 {
-            self.default.take()
-        } else {
-            let i = self.level_index(len).ok()?;
-            let key = u32::from(prefix.addr()) & mask_of(len);
-            let old = self.levels[i].map.remove(&key);
-            if self.levels[i].map.is_empty() {
-                self.levels.remove(i);
+        let key = u32::from(prefix.addr()) & mask_of(len);
+        let old = match len {
+            0 => self.default.take(),
+            32 => self.hosts.remove(&key),
+            _ => {
+                let i = self.level_index(len).ok()?;
+                let old = self.levels[i].map.remove(&key);
+                if self.levels[i].map.is_empty() {
+                    self.levels.remove(i);
+                }
+                if old.is_some() {
+                    self.short_len -= 1;
+                    self.rebuild_short();
+                }
+                old
             }
-            old
         };
         if old.is_some() {
             self.len -= 1;
@@ -195,27 +250,55 @@ impl<V: Copy> Lpm<V> {
     /// The value stored for exactly `prefix`.
     pub fn get(&self, prefix: Ipv4Net) -> Option<V> {
         let len = prefix.prefix_len();
-        if len == 0 {
-            return self.default;
-        }
-        let i = self.level_index(len).ok()?;
         let key = u32::from(prefix.addr()) & mask_of(len);
-        self.levels[i].map.get(&key).copied()
+        match len {
+            0 => self.default,
+            32 => self.hosts.get(&key).copied(),
+            _ => {
+                let i = self.level_index(len).ok()?;
+                self.levels[i].map.get(&key).copied()
+            }
+        }
+    }
+
+    /// The longest match as (masked key, length, value).
+    #[inline(always)]
+    fn find(&self, a: u32) -> Option<(u32, u8, V)> {
+        if !self.hosts.is_empty() {
+            if let Some(&v) = self.hosts.get(&a) {
+                return Some((a, 32, v));
+            }
+        }
+        if self.short.len() == self.short_len {
+            for s in &self.short {
+                if a & s.mask == s.key {
+                    return Some((s.key, s.len, s.value));
+                }
+            }
+        } else {
+            for level in &self.levels {
+                let key = a & level.mask;
+                if let Some(&v) = level.map.get(&key) {
+                    return Some((key, level.len, v));
+                }
+            }
+        }
+        self.default.map(|v| (0, 0, v))
     }
 
     /// Longest-prefix match for `addr`: the most specific prefix containing it and its
-    /// value. This is the per-packet call.
+    /// value.
     #[inline]
     pub fn lookup(&self, addr: Ipv4Addr) -> Option<(Ipv4Net, V)> {
-        let a = u32::from(addr);
-        for level in &self.levels {
-            let key = a & level.mask;
-            if let Some(v) = level.map.get(&key) {
-                return Some((Ipv4Net::new_assert(Ipv4Addr::from(key), level.len), *v));
-            }
-        }
-        self.default
-            .map(|v| (Ipv4Net::new_assert(Ipv4Addr::UNSPECIFIED, 0), v))
+        self.find(u32::from(addr))
+            .map(|(key, len, v)| (Ipv4Net::new_assert(Ipv4Addr::from(key), len), v))
+    }
+
+    /// The value of the longest-prefix match for `addr`, without the prefix. This is the
+    /// per-packet call.
+    #[inline(always)]
+    pub fn lookup_value(&self, addr: Ipv4Addr) -> Option<V> {
+        self.find(u32::from(addr)).map(|(_, _, v)| v)
     }
 
     /// Number of prefixes stored.
@@ -230,7 +313,10 @@ impl<V: Copy> Lpm<V> {
 
     /// Remove everything.
     pub fn clear(&mut self) {
+        self.hosts.clear();
         self.levels.clear();
+        self.short.clear();
+        self.short_len = 0;
         self.default = None;
         self.len = 0;
     }
@@ -239,6 +325,12 @@ impl<V: Copy> Lpm<V> {
     /// the control plane, not the packet path.
     pub fn iter(&self) -> impl Iterator<Item = (Ipv4Net, V)> + '_ {
         let mut all: Vec<(Ipv4Net, V)> = Vec::with_capacity(self.len);
+        all.extend(
+            self.hosts
+                .iter()
+                .map(|(&k, &v)| (Ipv4Net::new_assert(Ipv4Addr::from(k), 32), v)),
+        );
+        all.sort_unstable_by_key(|(p, _)| p.addr());
         for level in &self.levels {
             let start = all.len();
             all.extend(
@@ -309,6 +401,51 @@ mod tests {
         t.clear();
         assert!(t.is_empty());
         assert_eq!(t.lookup(ip("192.0.2.1")), None);
+    }
+
+    #[test]
+    fn scan_list_and_levels_agree_across_the_threshold() {
+        // Grow past SCAN_MAX prefixes of length 1..=31 and shrink back, checking every
+        // lookup against a linear scan over what is stored at each step.
+        let prefixes: Vec<Ipv4Net> = (0..40u32)
+            .map(|i| {
+                let len = 8 + (i % 24) as u8;
+                Ipv4Net::new_assert(Ipv4Addr::from(0xc000_0000 | (i << 12)), len).trunc()
+            })
+            .collect();
+        let probes: Vec<Ipv4Addr> = (0..4096u32)
+            .map(|i| Ipv4Addr::from(0xc000_0000 | (i * 0x9e37) & 0x00ff_ffff))
+            .collect();
+        let check = |t: &Lpm<u32>, stored: &[(Ipv4Net, u32)]| {
+            for &a in &probes {
+                let want = stored
+                    .iter()
+                    .filter(|(p, _)| p.contains(&a))
+                    .max_by_key(|(p, _)| p.prefix_len())
+                    .copied();
+                assert_eq!(t.lookup(a), want, "lookup {a} with {} stored", stored.len());
+                assert_eq!(t.lookup_value(a), want.map(|(_, v)| v));
+            }
+        };
+        let mut t = Lpm::new();
+        let mut stored: Vec<(Ipv4Net, u32)> = Vec::new();
+        t.insert(net("192.0.2.77/32"), 999);
+        stored.push((net("192.0.2.77/32"), 999));
+        for (i, &p) in prefixes.iter().enumerate() {
+            if t.insert(p, i as u32).is_none() {
+                stored.push((p, i as u32));
+            } else {
+                stored.iter_mut().find(|(q, _)| *q == p).unwrap().1 = i as u32;
+            }
+            check(&t, &stored);
+        }
+        for &p in &prefixes {
+            if t.remove(p).is_some() {
+                stored.retain(|(q, _)| *q != p);
+            }
+            check(&t, &stored);
+        }
+        assert_eq!(t.len(), 1);
     }
 
     #[test]

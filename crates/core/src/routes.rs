@@ -164,6 +164,13 @@ impl RouteTable {
         self.lpm.lookup(dst).map(|(p, e)| e.into_route(p))
     }
 
+    /// The next hop of the longest-prefix match for `dst`: [`RouteTable::lookup`] without
+    /// building the route. This is the per-packet call.
+    #[inline(always)]
+    pub fn next_hop(&self, dst: Ipv4Addr) -> Option<NextHop> {
+        self.lpm.lookup_value(dst).map(|e| e.next_hop)
+    }
+
     /// All routes, longest prefix first, then by address.
     pub fn iter(&self) -> impl Iterator<Item = Route> + '_ {
         self.lpm.iter().map(|(p, e)| e.into_route(p))
@@ -258,6 +265,11 @@ mod tests {
         assert_eq!(t.lookup(ip("192.0.2.77")), None);
         assert_eq!(t.lookup(ip("198.51.100.7")), None);
         assert_eq!(t.lookup(ip("192.0.2.10")), Some(g));
+        assert_eq!(
+            t.next_hop(ip("192.0.2.10")),
+            Some(NextHop::Guest(GuestId(7)))
+        );
+        assert_eq!(t.next_hop(ip("198.51.100.7")), None);
         t.clear();
         assert!(t.is_empty());
         assert_eq!(t.lookup(ip("192.0.2.10")), None);

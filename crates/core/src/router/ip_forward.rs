@@ -184,7 +184,7 @@ pub(super) fn from_uplink(
     if Some(meta.dst) == network.arp_source {
         return Action::Drop(DropReason::LocalDelivery);
     }
-    let Some(route) = tables.lookup_route(net, meta.dst) else {
+    let Some(next_hop) = tables.next_hop(net, meta.dst) else {
         icmp_back(
             &mut parts,
             &ingress,
@@ -195,7 +195,7 @@ pub(super) fn from_uplink(
         );
         return Action::Drop(DropReason::NoRoute);
     };
-    let NextHop::Guest(gid) = route.next_hop else {
+    let NextHop::Guest(gid) = next_hop else {
         return Action::Drop(DropReason::Hairpin);
     };
     let Some(guest) = tables.guests().by_id(gid).filter(|g| g.up) else {
@@ -261,7 +261,7 @@ pub(super) fn from_guest(
         side: Side::Guest,
         prev_hop: guest.mac,
     };
-    let Some(route) = tables.lookup_route(guest.network, meta.dst) else {
+    let Some(next_hop) = tables.next_hop(guest.network, meta.dst) else {
         icmp_back(
             &mut parts,
             &ingress,
@@ -272,7 +272,7 @@ pub(super) fn from_guest(
         );
         return Action::Drop(DropReason::NoRoute);
     };
-    let next_hop = match route.next_hop {
+    let next_hop = match next_hop {
         NextHop::Guest(other) => {
             return to_other_guest(&mut parts, &ingress, guest, other, &meta, frame, now, out)
         }

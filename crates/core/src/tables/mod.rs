@@ -211,6 +211,13 @@ impl Tables {
         self.routes(network).and_then(|t| t.lookup(dst))
     }
 
+    /// The next hop of the longest-prefix match in a network's table, as
+    /// [`Tables::lookup_route`] without building the route: the forwarding stages' call.
+    #[inline(always)]
+    pub fn next_hop(&self, network: NetworkId, dst: Ipv4Addr) -> Option<NextHop> {
+        self.routes(network).and_then(|t| t.next_hop(dst))
+    }
+
     // ----- ports -----
 
     /// What a port is for.
