@@ -80,6 +80,16 @@ const FLAG_DF: u16 = 0x4000;
 const FLAG_MF: u16 = 0x2000;
 const OFFSET_MASK: u16 = 0x1fff;
 
+/// Checksum sum over a header: the 20-byte case without options takes the fixed-size
+/// path ([`checksum::header20`]).
+#[inline]
+fn header_sum(header: &[u8]) -> u16 {
+    match header.try_into() {
+        Ok(h) => checksum::header20(h),
+        Err(_) => checksum::data(header),
+    }
+}
+
 /// A zero-copy view of an IPv4 datagram.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ipv4Packet<T: AsRef<[u8]>> {
@@ -252,7 +262,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     /// True if the header checksum verifies (the sum over the header is 0xffff).
     #[inline]
     pub fn verify_checksum(&self) -> bool {
-        checksum::data(&self.buffer.as_ref()[..usize::from(self.header_len())]) == 0xffff
+        header_sum(&self.buffer.as_ref()[..usize::from(self.header_len())]) == 0xffff
     }
 }
 
@@ -389,7 +399,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     #[inline]
     pub fn fill_checksum(&mut self) {
         self.set_checksum(0);
-        let sum = checksum::data(&self.buffer.as_ref()[..usize::from(self.header_len())]);
+        let sum = header_sum(&self.buffer.as_ref()[..usize::from(self.header_len())]);
         self.set_checksum(!sum)
     }
 

@@ -2,7 +2,7 @@
 //! filtering, longest-prefix match in the ingress network's table only, TTL, MTU, MAC
 //! rewrite, next-hop resolution on the VLAN, and ICMP errors.
 
-use wire::{EthernetAddress, EthernetFrame, Ipv4Addr, Ipv4Packet};
+use wire::{checksum, EthernetAddress, EthernetFrame, Ipv4Addr, Ipv4Packet};
 
 use super::arp_input::send_request;
 use super::{Action, Parts, Router};
@@ -42,19 +42,26 @@ fn is_martian(ip: Ipv4Addr) -> bool {
 #[inline]
 fn validate(frame: &[u8]) -> Result<IpMeta, DropReason> {
     let payload = frame.get(ETH_HEADER..).ok_or(DropReason::Truncated)?;
-    let ip = Ipv4Packet::new_checked(payload).map_err(|_| DropReason::Ipv4Malformed)?;
-    if ip.version() != 4 {
-        return Err(DropReason::Ipv4Malformed);
-    }
-    if !ip.verify_checksum() {
-        return Err(DropReason::Ipv4BadChecksum);
-    }
-    let meta = IpMeta {
-        src: ip.src_addr(),
-        dst: ip.dst_addr(),
-        ttl: ip.ttl(),
-        total_len: ip.total_len() as usize,
-        dont_frag: ip.dont_frag(),
+    let meta = match payload.first_chunk::<{ Ipv4Packet::HEADER_LEN }>() {
+        // Version 4 without options, nearly every datagram: the same checks on a
+        // fixed-size header (IHL is 5, so only the total length is left to check).
+        Some(h) if h[0] == 0x45 => {
+            let total_len = usize::from(u16::from_be_bytes([h[2], h[3]]));
+            if total_len < Ipv4Packet::HEADER_LEN || payload.len() < total_len {
+                return Err(DropReason::Ipv4Malformed);
+            }
+            if checksum::header20(h) != 0xffff {
+                return Err(DropReason::Ipv4BadChecksum);
+            }
+            IpMeta {
+                src: Ipv4Addr::new(h[12], h[13], h[14], h[15]),
+                dst: Ipv4Addr::new(h[16], h[17], h[18], h[19]),
+                ttl: h[8],
+                total_len,
+                dont_frag: h[6] & 0x40 != 0,
+            }
+        }
+        _ => validate_general(payload)?,
     };
     if is_martian(meta.src) {
         return Err(DropReason::MartianSource);
@@ -63,6 +70,26 @@ fn validate(frame: &[u8]) -> Result<IpMeta, DropReason> {
         return Err(DropReason::MartianDestination);
     }
     Ok(meta)
+}
+
+/// [`validate`] for headers with options or a wrong version.
+#[cold]
+#[inline(never)]
+fn validate_general(payload: &[u8]) -> Result<IpMeta, DropReason> {
+    let ip = Ipv4Packet::new_checked(payload).map_err(|_| DropReason::Ipv4Malformed)?;
+    if ip.version() != 4 {
+        return Err(DropReason::Ipv4Malformed);
+    }
+    if !ip.verify_checksum() {
+        return Err(DropReason::Ipv4BadChecksum);
+    }
+    Ok(IpMeta {
+        src: ip.src_addr(),
+        dst: ip.dst_addr(),
+        ttl: ip.ttl(),
+        total_len: ip.total_len() as usize,
+        dont_frag: ip.dont_frag(),
+    })
 }
 
 /// Egress checks shared by every forwarded datagram: TTL (RFC 1812 5.3.1) then MTU
