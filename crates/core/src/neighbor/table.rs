@@ -135,6 +135,11 @@ pub(super) struct Table {
     map: HashMap<u32, u32, NeighborBuildHasher>,
     pub(super) slots: Vec<Entry>,
     free: Vec<u32>,
+    /// Slot of the entry [`Table::get_mut`] found last. Traffic from guests to the VLAN
+    /// mostly goes to one neighbor (the gateway), so checking this slot first saves the
+    /// hash probe. Only a hint: the slot's entry is used only if it is live and has the
+    /// address asked for, so freeing or reusing the slot needs no invalidation.
+    last: usize,
 }
 
 impl Table {
@@ -144,6 +149,7 @@ impl Table {
             map: HashMap::with_capacity_and_hasher(hint, NeighborBuildHasher::default()),
             slots: Vec::with_capacity(hint),
             free: Vec::new(),
+            last: 0,
         }
     }
 
@@ -161,8 +167,13 @@ impl Table {
     /// Slot of `ip`'s entry, mutably.
     #[inline]
     pub(super) fn get_mut(&mut self, ip: Ipv4Addr) -> Option<&mut Entry> {
-        let i = *self.map.get(&u32::from(ip))?;
-        self.slots.get_mut(i as usize)
+        let last = self.last;
+        if self.slots.get(last).is_some_and(|e| e.live && e.ip == ip) {
+            return self.slots.get_mut(last);
+        }
+        let i = *self.map.get(&u32::from(ip))? as usize;
+        self.last = i;
+        self.slots.get_mut(i)
     }
 
     /// Add a fresh entry for `ip` (which must be absent) in `state`; returns its slot.
@@ -248,5 +259,26 @@ mod tests {
         assert_eq!(ia, ib);
         assert_eq!(t.len(), 1);
         assert_eq!(t.slots.len(), 1);
+    }
+
+    #[test]
+    fn last_hit_hint_never_returns_another_entry() {
+        let mut t = Table::new(4);
+        let a = Ipv4Addr::new(192, 0, 2, 1);
+        let b = Ipv4Addr::new(192, 0, 2, 2);
+        let ia = t.insert(a, NeighborState::Stale, Instant::ZERO).unwrap();
+        assert_eq!(t.get_mut(a).unwrap().ip, a);
+        // The hinted slot is freed: a lookup of its old address misses.
+        t.remove(ia);
+        assert!(t.get_mut(a).is_none());
+        // The slot is reused for another address: the hint does not answer for `a`.
+        let ib = t.insert(b, NeighborState::Stale, Instant::ZERO).unwrap();
+        assert_eq!(ia, ib);
+        assert!(t.get_mut(a).is_none());
+        assert_eq!(t.get_mut(b).unwrap().ip, b);
+        let ia = t.insert(a, NeighborState::Stale, Instant::ZERO).unwrap();
+        assert_ne!(ia, ib);
+        assert_eq!(t.get_mut(a).unwrap().ip, a);
+        assert_eq!(t.get_mut(b).unwrap().ip, b);
     }
 }
