@@ -36,7 +36,11 @@ fn assert_forwards(lab: &mut Lab, egress: hvrouter_core::PortId, burst: usize) {
     let before = lab.pipe.router().port_counters(egress).tx_packets;
     lab.pipe.run_once(lab.now);
     let after = lab.pipe.router().port_counters(egress).tx_packets;
-    assert_eq!(after - before, burst as u64, "the benchmark must forward every frame");
+    assert_eq!(
+        after - before,
+        burst as u64,
+        "the benchmark must forward every frame"
+    );
 }
 
 fn guest_to_vlan(burst: usize) -> Lab {
