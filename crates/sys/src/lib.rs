@@ -25,12 +25,14 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod affinity;
 mod bpf;
 mod insn;
 mod mmap;
 pub mod netdev;
 pub mod netlink;
 pub mod netns;
+pub mod signal;
 pub mod relay;
 pub mod sysctl;
 mod ring;
