@@ -80,14 +80,17 @@ impl Port for MemPort {
     type Frame = Vec<u8>;
 
     fn rx_burst(&mut self, out: &mut Vec<Vec<u8>>, max: usize) -> usize {
-        if let Some(template) = self.generator.take() {
+        if let Some(template) = &self.generator {
+            // One pool borrow per burst, not per frame; each frame is still a copy of
+            // the template into a recycled buffer, as a NIC's DMA would write it.
+            let mut pool = self.pool.borrow_mut();
+            out.reserve(max);
             for _ in 0..max {
-                let mut buf = self.buffer();
+                let mut buf = pool.pop().unwrap_or_default();
                 buf.clear();
-                buf.extend_from_slice(&template);
+                buf.extend_from_slice(template);
                 out.push(buf);
             }
-            self.generator = Some(template);
             return max;
         }
         let n = max.min(self.rx.len());
@@ -96,13 +99,22 @@ impl Port for MemPort {
     }
 
     fn tx_burst(&mut self, frames: &mut Vec<Vec<u8>>) -> TxResult {
-        let mut result = TxResult::default();
-        for frame in frames.drain(..) {
-            result.sent += 1;
-            result.bytes += frame.len();
-            self.keep_sent(frame);
+        let sent = frames.len();
+        let bytes = frames.iter().map(Vec::len).sum();
+        self.tx_count += sent as u64;
+        // The first frames up to the capture limit are kept; the rest go back to the
+        // pool in one move.
+        let room = match self.capture_limit {
+            Some(limit) => limit.saturating_sub(self.sent.len()),
+            None => usize::MAX,
+        };
+        self.sent.extend(frames.drain(..room.min(sent)));
+        self.pool.borrow_mut().append(frames);
+        TxResult {
+            sent,
+            bytes,
+            dropped: 0,
         }
-        result
     }
 
     fn tx_copy(&mut self, data: &[u8]) -> bool {

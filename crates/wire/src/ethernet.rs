@@ -21,6 +21,7 @@ impl EthernetAddress {
     pub const ZERO: EthernetAddress = EthernetAddress([0; 6]);
 
     /// Build from the first six bytes of `data`. Panics if `data` is shorter than six bytes.
+    #[inline]
     pub fn from_bytes(data: &[u8]) -> EthernetAddress {
         let mut b = [0u8; 6];
         b.copy_from_slice(&data[..6]);
@@ -28,26 +29,31 @@ impl EthernetAddress {
     }
 
     /// The address as bytes.
+    #[inline]
     pub const fn as_bytes(&self) -> &[u8; 6] {
         &self.0
     }
 
     /// ff:ff:ff:ff:ff:ff
+    #[inline]
     pub fn is_broadcast(&self) -> bool {
         *self == Self::BROADCAST
     }
 
     /// Group bit set (includes broadcast).
+    #[inline]
     pub fn is_multicast(&self) -> bool {
         self.0[0] & 0x01 != 0
     }
 
     /// Not multicast, not broadcast, not all zeros.
+    #[inline]
     pub fn is_unicast(&self) -> bool {
         !self.is_multicast() && *self != Self::ZERO
     }
 
     /// Locally administered bit set.
+    #[inline]
     pub fn is_local(&self) -> bool {
         self.0[0] & 0x02 != 0
     }

@@ -413,10 +413,12 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
         if ttl == 0 {
             return 0;
         }
-        let proto = self.buffer.as_ref()[field::PROTOCOL];
-        let old_word = u16::from_be_bytes([ttl, proto]);
-        let new_word = u16::from_be_bytes([ttl - 1, proto]);
-        let ck = checksum::update16(self.checksum(), old_word, new_word);
+        // RFC 1624 eqn. 3 with m' = m - 0x0100 (the TTL is the high byte of the word):
+        // ~m + m' is exactly 0xfeff whatever the protocol byte, so
+        // HC' = ~(~HC + 0xfeff), whose sum needs a single fold. This is
+        // checksum::update16(HC, m, m') without reading the protocol.
+        let sum = u32::from(!self.checksum()) + 0xfeff;
+        let ck = !(((sum & 0xffff) + (sum >> 16)) as u16);
         self.set_ttl(ttl - 1);
         self.set_checksum(ck);
         ttl - 1
@@ -511,5 +513,32 @@ impl fmt::Display for Ipv4Repr {
             "IPv4 {} > {} {} len {} ttl {}",
             self.src_addr, self.dst_addr, self.protocol, self.payload_len, self.ttl
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decrement_ttl_agrees_with_update16_for_every_checksum() {
+        let mut h = [0u8; HEADER_LEN];
+        for ttl in [1u8, 2, 64, 255] {
+            for proto in [0u8, 1, 17, 255] {
+                for ck in 0..=u16::MAX {
+                    h[field::TTL] = ttl;
+                    h[field::PROTOCOL] = proto;
+                    h[field::CHECKSUM].copy_from_slice(&ck.to_be_bytes());
+                    let mut p = Ipv4Packet::new_unchecked(&mut h[..]);
+                    assert_eq!(p.decrement_ttl(), ttl - 1);
+                    let want = checksum::update16(
+                        ck,
+                        u16::from_be_bytes([ttl, proto]),
+                        u16::from_be_bytes([ttl - 1, proto]),
+                    );
+                    assert_eq!(p.checksum(), want, "ttl {ttl} proto {proto} ck {ck:#06x}");
+                }
+            }
+        }
     }
 }

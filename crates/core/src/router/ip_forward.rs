@@ -2,7 +2,7 @@
 //! filtering, longest-prefix match in the ingress network's table only, TTL, MTU, MAC
 //! rewrite, next-hop resolution on the VLAN, and ICMP errors.
 
-use wire::{checksum, EthernetAddress, EthernetFrame, Ipv4Addr, Ipv4Packet};
+use wire::{checksum, EthernetAddress, Ipv4Addr, Ipv4Packet};
 
 use super::arp_input::send_request;
 use super::{Action, Parts, Router};
@@ -18,6 +18,8 @@ use crate::spoof;
 use crate::time::Instant;
 
 const ETH_HEADER: usize = 14;
+/// Ethernet plus an IPv4 header without options.
+const HEADERS: usize = ETH_HEADER + Ipv4Packet::HEADER_LEN;
 
 /// What validation learned about the IPv4 header.
 #[derive(Clone, Copy, Debug)]
@@ -39,7 +41,7 @@ fn is_martian(ip: Ipv4Addr) -> bool {
 
 /// RFC 1812 5.2.2: a router MUST verify the version, header length, total length and
 /// header checksum of every datagram it forwards; then RFC 1812 5.3.7 martian filters.
-#[inline]
+#[inline(always)]
 fn validate(frame: &[u8]) -> Result<IpMeta, DropReason> {
     let payload = frame.get(ETH_HEADER..).ok_or(DropReason::Truncated)?;
     let meta = match payload.first_chunk::<{ Ipv4Packet::HEADER_LEN }>() {
@@ -112,12 +114,29 @@ fn egress_check(meta: &IpMeta, mtu: u16) -> Result<(), (DropReason, Option<IcmpE
 }
 
 /// Decrement TTL (incremental checksum, RFC 1624) and rewrite the MACs for the next hop.
+/// `frame` holds a validated datagram; a frame too short for the two headers is left
+/// alone (it cannot have passed [`validate`]).
 #[inline]
 pub(super) fn rewrite(frame: &mut [u8], src: EthernetAddress, dst: EthernetAddress) {
-    let mut eth = EthernetFrame::new_unchecked(&mut *frame);
-    eth.set_src_addr(src);
-    eth.set_dst_addr(dst);
-    Ipv4Packet::new_unchecked(&mut frame[ETH_HEADER..]).decrement_ttl();
+    let Some(h) = frame.first_chunk_mut::<HEADERS>() else {
+        return;
+    };
+    h[..6].copy_from_slice(&dst.0);
+    h[6..12].copy_from_slice(&src.0);
+    Ipv4Packet::new_unchecked(&mut h[ETH_HEADER..]).decrement_ttl();
+}
+
+/// The destination and source MACs of a frame (at least [`ETH_HEADER`] bytes long, as
+/// [`super::Router::process`] checked).
+#[inline(always)]
+fn macs(frame: &[u8]) -> (EthernetAddress, EthernetAddress) {
+    match frame.first_chunk::<12>() {
+        Some(h) => (
+            EthernetAddress([h[0], h[1], h[2], h[3], h[4], h[5]]),
+            EthernetAddress([h[6], h[7], h[8], h[9], h[10], h[11]]),
+        ),
+        None => (EthernetAddress::ZERO, EthernetAddress::ZERO),
+    }
 }
 
 /// Which side an ICMP error goes back to.
@@ -141,6 +160,8 @@ struct Ingress<'a> {
 /// RFC 1812 allows it, the rate limit has a token, and the side has a source address:
 /// toward guests the gateway's address (the guest's view of its router); toward the VLAN
 /// the network's configured source address, or nothing.
+#[cold]
+#[inline(never)]
 fn icmp_back(
     parts: &mut Parts<'_>,
     ingress: &Ingress<'_>,
@@ -193,7 +214,7 @@ pub(super) fn from_uplink(
     let Some(network) = tables.network(net) else {
         return Action::Drop(DropReason::UnknownPort);
     };
-    let dst_mac = EthernetAddress::from_bytes(&frame[..6]);
+    let (dst_mac, prev_hop) = macs(frame);
     if dst_mac != network.uplink_mac {
         // RFC 1812 5.3.4: unicast IP received as link-layer broadcast is discarded.
         return Action::Drop(DropReason::NotForUs);
@@ -206,41 +227,38 @@ pub(super) fn from_uplink(
         network,
         port,
         side: Side::Uplink,
-        prev_hop: EthernetAddress::from_bytes(&frame[6..12]),
+        prev_hop,
     };
     if Some(meta.dst) == network.arp_source {
         return Action::Drop(DropReason::LocalDelivery);
     }
     let Some(next_hop) = tables.next_hop(net, meta.dst) else {
-        icmp_back(
+        return drop_with_error(
             &mut parts,
             &ingress,
             frame,
+            DropReason::NoRoute,
             IcmpError::NetUnreachable,
             now,
             out,
         );
-        return Action::Drop(DropReason::NoRoute);
     };
     let NextHop::Guest(gid) = next_hop else {
         return Action::Drop(DropReason::Hairpin);
     };
     let Some(guest) = tables.guests().by_id(gid).filter(|g| g.up) else {
-        icmp_back(
+        return drop_with_error(
             &mut parts,
             &ingress,
             frame,
+            DropReason::DestinationGuestDown,
             IcmpError::HostUnreachable,
             now,
             out,
         );
-        return Action::Drop(DropReason::DestinationGuestDown);
     };
     if let Err((reason, error)) = egress_check(&meta, network.mtu) {
-        if let Some(error) = error {
-            icmp_back(&mut parts, &ingress, frame, error, now, out);
-        }
-        return Action::Drop(reason);
+        return egress_drop(&mut parts, &ingress, frame, reason, error, now, out);
     }
     rewrite(frame, network.guest_mac, guest.mac);
     Action::Forward(guest.port)
@@ -263,8 +281,7 @@ pub(super) fn from_guest(
     let Some(network) = tables.network(guest.network) else {
         return Action::Drop(DropReason::GuestDown);
     };
-    let dst_mac = EthernetAddress::from_bytes(&frame[..6]);
-    let src_mac = EthernetAddress::from_bytes(&frame[6..12]);
+    let (dst_mac, src_mac) = macs(frame);
     if let Err(reason) = spoof::check_source_mac(guest, src_mac) {
         return Action::Drop(reason);
     }
@@ -289,15 +306,15 @@ pub(super) fn from_guest(
         prev_hop: guest.mac,
     };
     let Some(next_hop) = tables.next_hop(guest.network, meta.dst) else {
-        icmp_back(
+        return drop_with_error(
             &mut parts,
             &ingress,
             frame,
+            DropReason::NoRoute,
             IcmpError::NetUnreachable,
             now,
             out,
         );
-        return Action::Drop(DropReason::NoRoute);
     };
     let next_hop = match next_hop {
         NextHop::Guest(other) => {
@@ -311,10 +328,7 @@ pub(super) fn from_guest(
         return Action::Drop(DropReason::MartianDestination);
     }
     if let Err((reason, error)) = egress_check(&meta, network.mtu) {
-        if let Some(error) = error {
-            icmp_back(&mut parts, &ingress, frame, error, now, out);
-        }
-        return Action::Drop(reason);
+        return egress_drop(&mut parts, &ingress, frame, reason, error, now, out);
     }
     let Some(Some(cache)) = parts.neighbors.get_mut(network.id.0 as usize) else {
         return Action::Drop(DropReason::NoRoute);
@@ -323,14 +337,66 @@ pub(super) fn from_guest(
         rewrite(frame, network.uplink_mac, mac);
         return Action::Forward(network.uplink);
     }
-    // Not resolved yet: keep a copy of the datagram as received in the neighbor's
-    // bounded queue (RFC 1122 2.3.2.2) and ask; it is rewritten when released.
+    resolve_next_hop(&mut parts, &ingress, next_hop, &meta, frame, now, out)
+}
+
+/// Drop a datagram and send `error` about it back to where it came from.
+#[cold]
+#[inline(never)]
+fn drop_with_error(
+    parts: &mut Parts<'_>,
+    ingress: &Ingress<'_>,
+    frame: &[u8],
+    reason: DropReason,
+    error: IcmpError,
+    now: Instant,
+    out: &mut Outbox,
+) -> Action {
+    icmp_back(parts, ingress, frame, error, now, out);
+    Action::Drop(reason)
+}
+
+/// Drop a datagram that failed [`egress_check`], with its ICMP error if it has one.
+#[cold]
+#[inline(never)]
+fn egress_drop(
+    parts: &mut Parts<'_>,
+    ingress: &Ingress<'_>,
+    frame: &[u8],
+    reason: DropReason,
+    error: Option<IcmpError>,
+    now: Instant,
+    out: &mut Outbox,
+) -> Action {
+    if let Some(error) = error {
+        icmp_back(parts, ingress, frame, error, now, out);
+    }
+    Action::Drop(reason)
+}
+
+/// The next hop on the VLAN has no usable MAC yet: keep a copy of the datagram as
+/// received in the neighbor's bounded queue (RFC 1122 2.3.2.2) and ask; it is rewritten
+/// when released.
+#[inline(never)]
+fn resolve_next_hop(
+    parts: &mut Parts<'_>,
+    ingress: &Ingress<'_>,
+    next_hop: Ipv4Addr,
+    meta: &IpMeta,
+    frame: &mut [u8],
+    now: Instant,
+    out: &mut Outbox,
+) -> Action {
+    let network = ingress.network;
+    let Some(Some(cache)) = parts.neighbors.get_mut(network.id.0 as usize) else {
+        return Action::Drop(DropReason::NoRoute);
+    };
     let len = (ETH_HEADER + meta.total_len).min(frame.len());
     match cache.enqueue(next_hop, &frame[..len], now) {
         EnqueueOutcome::Queued { dropped, solicit } => {
             if dropped > 0 {
-                parts.counters.port_mut(port).drops[DropReason::NeighborQueueFull.index()] +=
-                    u64::from(dropped);
+                parts.counters.port_mut(ingress.port).drops
+                    [DropReason::NeighborQueueFull.index()] += u64::from(dropped);
             }
             if let Some(solicit) = solicit {
                 send_request(network, solicit, parts.counters, out);
@@ -341,23 +407,22 @@ pub(super) fn from_guest(
             rewrite(frame, network.uplink_mac, mac);
             Action::Forward(network.uplink)
         }
-        EnqueueOutcome::Dropped(EnqueueDrop::ResolutionFailed) => {
-            icmp_back(
-                &mut parts,
-                &ingress,
-                frame,
-                IcmpError::HostUnreachable,
-                now,
-                out,
-            );
-            Action::Drop(DropReason::NeighborUnresolved)
-        }
+        EnqueueOutcome::Dropped(EnqueueDrop::ResolutionFailed) => drop_with_error(
+            parts,
+            ingress,
+            frame,
+            DropReason::NeighborUnresolved,
+            IcmpError::HostUnreachable,
+            now,
+            out,
+        ),
         EnqueueOutcome::Dropped(_) => Action::Drop(DropReason::NeighborTableFull),
     }
 }
 
 /// Guest to guest, routed at layer 3 through the router (never bridged).
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 fn to_other_guest(
     parts: &mut Parts<'_>,
     ingress: &Ingress<'_>,
@@ -372,14 +437,18 @@ fn to_other_guest(
         return Action::Drop(DropReason::Hairpin);
     }
     let Some(dest) = parts.tables.guests().by_id(other).filter(|g| g.up) else {
-        icmp_back(parts, ingress, frame, IcmpError::HostUnreachable, now, out);
-        return Action::Drop(DropReason::DestinationGuestDown);
+        return drop_with_error(
+            parts,
+            ingress,
+            frame,
+            DropReason::DestinationGuestDown,
+            IcmpError::HostUnreachable,
+            now,
+            out,
+        );
     };
     if let Err((reason, error)) = egress_check(meta, ingress.network.mtu) {
-        if let Some(error) = error {
-            icmp_back(parts, ingress, frame, error, now, out);
-        }
-        return Action::Drop(reason);
+        return egress_drop(parts, ingress, frame, reason, error, now, out);
     }
     rewrite(frame, ingress.network.guest_mac, dest.mac);
     Action::Forward(dest.port)
