@@ -58,7 +58,7 @@ pub fn data(bytes: &[u8]) -> u16 {
 /// Sums five 32-bit words in native byte order and swaps the folded result: the
 /// one's-complement sum is independent of byte order up to a final swap (RFC 1071
 /// section 2(B)), so no per-word byte swap is needed.
-#[inline]
+#[inline(always)]
 pub fn header20(h: &[u8; 20]) -> u16 {
     let w = |i: usize| u64::from(u32::from_ne_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]));
     u16::from_be(fold(w(0) + w(4) + w(8) + w(12) + w(16)))

@@ -185,7 +185,7 @@ impl NeighborCache {
     /// The MAC to forward a frame for `ip` to, if known (REACHABLE, STALE, DELAY, PROBE).
     /// Marks the entry used; a used STALE entry moves to DELAY (Linux `neigh_event_send`),
     /// so the neighbor is verified soon. `None`: call [`NeighborCache::enqueue`].
-    #[inline]
+    #[inline(always)]
     pub fn lookup(&mut self, ip: Ipv4Addr, now: Instant) -> Option<EthernetAddress> {
         let e = self.table.get_mut(ip)?;
         match e.state {

@@ -33,10 +33,11 @@ struct IpMeta {
 
 /// Addresses that define no single reachable host (RFC 1812 5.3.7, 4.2.2.11): "this"
 /// network (0/8), loopback (127/8), multicast and class E / limited broadcast.
-#[inline]
-fn is_martian(ip: Ipv4Addr) -> bool {
-    let first = ip.octets()[0];
-    first == 0 || first == 127 || first >= 224
+/// `first` is the address's first octet.
+#[inline(always)]
+fn is_martian(first: u8) -> bool {
+    // 0 wraps to 255: one compare covers 0/8 and 224/3.
+    first.wrapping_sub(1) >= 223 || first == 127
 }
 
 /// RFC 1812 5.2.2: a router MUST verify the version, header length, total length and
@@ -44,7 +45,7 @@ fn is_martian(ip: Ipv4Addr) -> bool {
 #[inline(always)]
 fn validate(frame: &[u8]) -> Result<IpMeta, DropReason> {
     let payload = frame.get(ETH_HEADER..).ok_or(DropReason::Truncated)?;
-    let meta = match payload.first_chunk::<{ Ipv4Packet::HEADER_LEN }>() {
+    match payload.first_chunk::<{ Ipv4Packet::HEADER_LEN }>() {
         // Version 4 without options, nearly every datagram: the same checks on a
         // fixed-size header (IHL is 5, so only the total length is left to check).
         Some(h) if h[0] == 0x45 => {
@@ -55,23 +56,22 @@ fn validate(frame: &[u8]) -> Result<IpMeta, DropReason> {
             if checksum::header20(h) != 0xffff {
                 return Err(DropReason::Ipv4BadChecksum);
             }
-            IpMeta {
+            if is_martian(h[12]) {
+                return Err(DropReason::MartianSource);
+            }
+            if is_martian(h[16]) {
+                return Err(DropReason::MartianDestination);
+            }
+            Ok(IpMeta {
                 src: Ipv4Addr::new(h[12], h[13], h[14], h[15]),
                 dst: Ipv4Addr::new(h[16], h[17], h[18], h[19]),
                 ttl: h[8],
                 total_len,
                 dont_frag: h[6] & 0x40 != 0,
-            }
+            })
         }
-        _ => validate_general(payload)?,
-    };
-    if is_martian(meta.src) {
-        return Err(DropReason::MartianSource);
+        _ => validate_general(payload),
     }
-    if is_martian(meta.dst) {
-        return Err(DropReason::MartianDestination);
-    }
-    Ok(meta)
 }
 
 /// [`validate`] for headers with options or a wrong version.
@@ -85,13 +85,20 @@ fn validate_general(payload: &[u8]) -> Result<IpMeta, DropReason> {
     if !ip.verify_checksum() {
         return Err(DropReason::Ipv4BadChecksum);
     }
-    Ok(IpMeta {
+    let meta = IpMeta {
         src: ip.src_addr(),
         dst: ip.dst_addr(),
         ttl: ip.ttl(),
         total_len: ip.total_len() as usize,
         dont_frag: ip.dont_frag(),
-    })
+    };
+    if is_martian(meta.src.octets()[0]) {
+        return Err(DropReason::MartianSource);
+    }
+    if is_martian(meta.dst.octets()[0]) {
+        return Err(DropReason::MartianDestination);
+    }
+    Ok(meta)
 }
 
 /// Egress checks shared by every forwarded datagram: TTL (RFC 1812 5.3.1) then MTU
@@ -116,7 +123,7 @@ fn egress_check(meta: &IpMeta, mtu: u16) -> Result<(), (DropReason, Option<IcmpE
 /// Decrement TTL (incremental checksum, RFC 1624) and rewrite the MACs for the next hop.
 /// `frame` holds a validated datagram; a frame too short for the two headers is left
 /// alone (it cannot have passed [`validate`]).
-#[inline]
+#[inline(always)]
 pub(super) fn rewrite(frame: &mut [u8], src: EthernetAddress, dst: EthernetAddress) {
     let Some(h) = frame.first_chunk_mut::<HEADERS>() else {
         return;
@@ -127,16 +134,16 @@ pub(super) fn rewrite(frame: &mut [u8], src: EthernetAddress, dst: EthernetAddre
 }
 
 /// The destination and source MACs of a frame (at least [`ETH_HEADER`] bytes long, as
-/// [`super::Router::process`] checked).
+/// [`super::Router::process`] checked). Copied as whole 6-byte arrays, so that comparing
+/// them is two loads and compares, not six.
 #[inline(always)]
 fn macs(frame: &[u8]) -> (EthernetAddress, EthernetAddress) {
-    match frame.first_chunk::<12>() {
-        Some(h) => (
-            EthernetAddress([h[0], h[1], h[2], h[3], h[4], h[5]]),
-            EthernetAddress([h[6], h[7], h[8], h[9], h[10], h[11]]),
-        ),
-        None => (EthernetAddress::ZERO, EthernetAddress::ZERO),
-    }
+    let Some(h) = frame.first_chunk::<12>() else {
+        return (EthernetAddress::ZERO, EthernetAddress::ZERO);
+    };
+    let dst = h.first_chunk::<6>().copied().unwrap_or_default();
+    let src = h.last_chunk::<6>().copied().unwrap_or_default();
+    (EthernetAddress(dst), EthernetAddress(src))
 }
 
 /// Which side an ICMP error goes back to.
@@ -223,7 +230,8 @@ pub(super) fn from_uplink(
         Ok(m) => m,
         Err(reason) => return Action::Drop(reason),
     };
-    let ingress = Ingress {
+    // Built only on the error paths that need it.
+    let ingress = || Ingress {
         network,
         port,
         side: Side::Uplink,
@@ -235,7 +243,7 @@ pub(super) fn from_uplink(
     let Some(next_hop) = tables.next_hop(net, meta.dst) else {
         return drop_with_error(
             &mut parts,
-            &ingress,
+            &ingress(),
             frame,
             DropReason::NoRoute,
             IcmpError::NetUnreachable,
@@ -249,7 +257,7 @@ pub(super) fn from_uplink(
     let Some(guest) = tables.guests().by_id(gid).filter(|g| g.up) else {
         return drop_with_error(
             &mut parts,
-            &ingress,
+            &ingress(),
             frame,
             DropReason::DestinationGuestDown,
             IcmpError::HostUnreachable,
@@ -258,7 +266,7 @@ pub(super) fn from_uplink(
         );
     };
     if let Err((reason, error)) = egress_check(&meta, network.mtu) {
-        return egress_drop(&mut parts, &ingress, frame, reason, error, now, out);
+        return egress_drop(&mut parts, &ingress(), frame, reason, error, now, out);
     }
     rewrite(frame, network.guest_mac, guest.mac);
     Action::Forward(guest.port)
@@ -299,7 +307,8 @@ pub(super) fn from_guest(
     if let Err(reason) = spoof::check_source_ip(guest, meta.src) {
         return Action::Drop(reason);
     }
-    let ingress = Ingress {
+    // Built only on the error paths that need it.
+    let ingress = || Ingress {
         network,
         port,
         side: Side::Guest,
@@ -308,7 +317,7 @@ pub(super) fn from_guest(
     let Some(next_hop) = tables.next_hop(guest.network, meta.dst) else {
         return drop_with_error(
             &mut parts,
-            &ingress,
+            &ingress(),
             frame,
             DropReason::NoRoute,
             IcmpError::NetUnreachable,
@@ -318,7 +327,7 @@ pub(super) fn from_guest(
     };
     let next_hop = match next_hop {
         NextHop::Guest(other) => {
-            return to_other_guest(&mut parts, &ingress, guest, other, &meta, frame, now, out)
+            return to_other_guest(&mut parts, &ingress(), guest, other, &meta, frame, now, out)
         }
         NextHop::Gateway(gw) => gw,
         NextHop::Connected => meta.dst,
@@ -328,7 +337,7 @@ pub(super) fn from_guest(
         return Action::Drop(DropReason::MartianDestination);
     }
     if let Err((reason, error)) = egress_check(&meta, network.mtu) {
-        return egress_drop(&mut parts, &ingress, frame, reason, error, now, out);
+        return egress_drop(&mut parts, &ingress(), frame, reason, error, now, out);
     }
     let Some(Some(cache)) = parts.neighbors.get_mut(network.id.0 as usize) else {
         return Action::Drop(DropReason::NoRoute);
@@ -337,7 +346,7 @@ pub(super) fn from_guest(
         rewrite(frame, network.uplink_mac, mac);
         return Action::Forward(network.uplink);
     }
-    resolve_next_hop(&mut parts, &ingress, next_hop, &meta, frame, now, out)
+    resolve_next_hop(&mut parts, &ingress(), next_hop, &meta, frame, now, out)
 }
 
 /// Drop a datagram and send `error` about it back to where it came from.

@@ -9,7 +9,7 @@
 mod arp_input;
 mod ip_forward;
 
-use wire::{EtherType, EthernetFrame};
+use wire::EthernetFrame;
 
 use crate::counters::{Counters, PortCounters};
 use crate::drop::DropReason;
@@ -21,6 +21,12 @@ use crate::outbox::Outbox;
 use crate::ratelimit::TokenBucket;
 use crate::tables::{PortRole, Tables, TablesError};
 use crate::time::Instant;
+
+/// EtherType numbers the router dispatches on (`wire::EtherType::{Ipv4, Arp, Vlan}`),
+/// matched as raw values so the header is read once.
+const ETHERTYPE_IPV4: u16 = 0x0800;
+const ETHERTYPE_ARP: u16 = 0x0806;
+const ETHERTYPE_VLAN: u16 = 0x8100;
 
 /// What the dataplane should do with a frame after [`Router::process`].
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -157,6 +163,7 @@ impl Router {
 
     /// Decide what to do with one frame received on `port`. The frame may be rewritten
     /// in place; frames the router originates are queued on `out`.
+    #[inline]
     pub fn process(
         &mut self,
         port: PortId,
@@ -166,30 +173,39 @@ impl Router {
     ) -> Action {
         let action = self.decide(port, frame, now, out);
         if let Action::Drop(reason) = action {
-            self.counters.count_drop(port, reason);
+            self.count_drop(port, reason);
         }
         action
     }
 
+    #[cold]
+    #[inline(never)]
+    fn count_drop(&mut self, port: PortId, reason: DropReason) {
+        self.counters.count_drop(port, reason);
+    }
+
+    #[inline(always)]
     fn decide(&mut self, port: PortId, frame: &mut [u8], now: Instant, out: &mut Outbox) -> Action {
         let Some(role) = self.tables.port_role(port) else {
             return Action::Drop(DropReason::UnknownPort);
         };
-        let Ok(eth) = EthernetFrame::new_checked(&*frame) else {
+        // The Ethernet header is read once, here; the stages read the MACs at fixed
+        // offsets.
+        let Some(eth) = frame.first_chunk::<{ EthernetFrame::HEADER_LEN }>() else {
             return Action::Drop(DropReason::Truncated);
         };
-        let ethertype = eth.ethertype();
+        let ethertype = u16::from_be_bytes([eth[12], eth[13]]);
         match role {
             PortRole::Uplink(net) => match ethertype {
-                EtherType::Ipv4 => ip_forward::from_uplink(self, net, port, frame, now, out),
-                EtherType::Arp => arp_input::from_uplink(self, net, port, frame, now, out),
-                EtherType::Vlan => Action::Drop(DropReason::VlanTagged),
+                ETHERTYPE_IPV4 => ip_forward::from_uplink(self, net, port, frame, now, out),
+                ETHERTYPE_ARP => arp_input::from_uplink(self, net, port, frame, now, out),
+                ETHERTYPE_VLAN => Action::Drop(DropReason::VlanTagged),
                 _ => Action::Drop(DropReason::UnsupportedEthertype),
             },
             PortRole::Guest(guest) => match ethertype {
-                EtherType::Ipv4 => ip_forward::from_guest(self, guest, port, frame, now, out),
-                EtherType::Arp => arp_input::from_guest(self, guest, frame),
-                EtherType::Vlan => Action::Drop(DropReason::VlanTagged),
+                ETHERTYPE_IPV4 => ip_forward::from_guest(self, guest, port, frame, now, out),
+                ETHERTYPE_ARP => arp_input::from_guest(self, guest, frame),
+                ETHERTYPE_VLAN => Action::Drop(DropReason::VlanTagged),
                 _ => Action::Drop(DropReason::UnsupportedEthertype),
             },
         }
