@@ -3,7 +3,8 @@
 //! # Structure
 //! The tables this router holds have up to a few thousand /32s (guests) and a handful of
 //! shorter prefixes (extra prefixes, the connected subnet, the default route), so:
-//! - /32s live in one hash map keyed by address: a guest destination costs one probe.
+//! - /32s live in one open-addressing table keyed by address (`hosts.rs`): a guest
+//!   destination costs one probe, usually one slot compare.
 //! - Lengths 1..=31 have one hash map per length in use, keyed by the masked address,
 //!   longest length first. While there are at most 16 such prefixes, a flat copy sorted
 //!   longest first is scanned instead (one masked compare each, no hashing): a
@@ -25,6 +26,10 @@ use std::collections::HashMap;
 
 use ipnet::Ipv4Net;
 use wire::Ipv4Addr;
+
+mod hosts;
+
+use hosts::HostMap;
 
 /// Odd 64-bit constant (2^64 / golden ratio) used to spread key bits.
 const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -131,7 +136,7 @@ const SCAN_MAX: usize = 16;
 #[derive(Clone, Debug)]
 pub struct Lpm<V: Copy> {
     /// The /32s: one exact-match probe.
-    hosts: HashMap<u32, V, FastBuildHasher>,
+    hosts: HostMap<V>,
     /// Lengths 1..=31 in use, longest first. Never holds an empty level.
     levels: Vec<Level<V>>,
     /// Every prefix of length 1..=31, longest first, while there are at most
@@ -154,7 +159,7 @@ impl<V: Copy> Lpm<V> {
     /// An empty table.
     pub fn new() -> Self {
         Lpm {
-            hosts: HashMap::default(),
+            hosts: HostMap::new(),
             levels: Vec::new(),
             short: Vec::new(),
             short_len: 0,
@@ -227,7 +232,7 @@ impl<V: Copy> Lpm<V> {
         let key = u32::from(prefix.addr()) & mask_of(len);
         let old = match len {
             0 => self.default.take(),
-            32 => self.hosts.remove(&key),
+            32 => self.hosts.remove(key),
             _ => {
                 let i = self.level_index(len).ok()?;
                 let old = self.levels[i].map.remove(&key);
@@ -253,7 +258,7 @@ impl<V: Copy> Lpm<V> {
         let key = u32::from(prefix.addr()) & mask_of(len);
         match len {
             0 => self.default,
-            32 => self.hosts.get(&key).copied(),
+            32 => self.hosts.get(key),
             _ => {
                 let i = self.level_index(len).ok()?;
                 self.levels[i].map.get(&key).copied()
@@ -264,10 +269,8 @@ impl<V: Copy> Lpm<V> {
     /// The longest match as (masked key, length, value).
     #[inline(always)]
     fn find(&self, a: u32) -> Option<(u32, u8, V)> {
-        if !self.hosts.is_empty() {
-            if let Some(&v) = self.hosts.get(&a) {
-                return Some((a, 32, v));
-            }
+        if let Some(v) = self.hosts.get(a) {
+            return Some((a, 32, v));
         }
         if self.short.len() == self.short_len {
             for s in &self.short {
@@ -328,7 +331,7 @@ impl<V: Copy> Lpm<V> {
         all.extend(
             self.hosts
                 .iter()
-                .map(|(&k, &v)| (Ipv4Net::new_assert(Ipv4Addr::from(k), 32), v)),
+                .map(|(k, v)| (Ipv4Net::new_assert(Ipv4Addr::from(k), 32), v)),
         );
         all.sort_unstable_by_key(|(p, _)| p.addr());
         for level in &self.levels {
