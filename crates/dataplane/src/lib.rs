@@ -7,8 +7,10 @@ pub mod mem_port;
 pub mod pipeline;
 pub mod port;
 pub mod worker;
+pub mod xdp_port;
 
 pub use mem_port::{MemPool, MemPort};
 pub use pipeline::{PassStats, Pipeline, DEFAULT_BURST};
 pub use port::{Frame, Port, TxResult};
 pub use worker::{MonotonicClock, PollMode, WorkerConfig, WorkerStats};
+pub use xdp_port::{PortSpec, XdpPort, XdpPortConfig, XdpPortError};

@@ -27,6 +27,7 @@
 
 pub mod affinity;
 mod bpf;
+pub mod frame;
 mod insn;
 mod mmap;
 pub mod netdev;
@@ -42,6 +43,7 @@ pub mod umem;
 pub mod xdp;
 pub mod xsk;
 
+pub use frame::{FramePool, FrameSocket, FrameSocketStats, PoolStats, TxReport, UmemFrame};
 pub use netlink::{Link, LinkChange, LinkEvent, LinkEventKind, LinkMonitor, NetlinkError, Rtnl};
 pub use ring::XdpDesc;
 pub use tap::{Tap, TapError, TapFlags};

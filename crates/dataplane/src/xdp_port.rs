@@ -1,0 +1,383 @@
+//! AF_XDP ports: the [`Port`] trait over real devices (the VLAN uplink and guests'
+//! taps or veths), all sharing one UMEM per worker so that forwarding hands over frame
+//! addresses and copies nothing.
+//!
+//! Ownership of UMEM chunks is enforced in `sys` (`sys::frame`): a chunk is on the
+//! pool's free stack, with the kernel (fill/TX rings), or in exactly one live
+//! [`UmemFrame`]. This module only decides *when* to move chunks:
+//! - `rx_burst` takes packets off the RX ring, then tops the fill ring up to
+//!   [`XdpPortConfig::fill_target`] from the shared free stack (and wakes the kernel if
+//!   it asks, `XDP_USE_NEED_WAKEUP`);
+//! - `tx_burst` queues frames on the TX ring by address; what does not fit is dropped,
+//!   its chunk returned, and reported in [`TxResult::dropped`];
+//! - `tx_copy` copies an originated frame into a free chunk and queues it;
+//! - `recycle` drops the frame, which returns its chunk to the free stack;
+//! - `flush` kicks the kernel (`sendto`; copy mode sends at most 32 frames per kick, so
+//!   it kicks until the ring is empty, no progress is made, or
+//!   [`XdpPortConfig::max_kicks`]) and reaps the completion ring into the free stack.
+//!
+//! Multi-buffer (`XDP_USE_SG`, on by default): a packet spanning several descriptors
+//! (a tap guest's GSO frame, up to 64 KB) reaches the pipeline as one heap frame (a copy;
+//! its chunks go back at once). Sending a heap frame copies it into one chunk, or into a
+//! descriptor chain of at most `sys::frame::MAX_TX_CHAIN` chunks. No segmentation is done
+//! here: frames above the egress MTU must be segmented before they are sent.
+//!
+//! Each port loads its own steering program and keeps its [`XdpLink`]: dropping the port
+//! detaches the program (before the socket closes). The uplink program only steers ARP
+//! and IPv4 addressed to the IPs in its map, so the map must hold every guest IP hosted
+//! here *and* the network's `arp_source` (the target of the ARP replies to the router's
+//! own requests; `0.0.0.0` when requests are sent in probe form). Keep it in sync with
+//! [`XdpPort::insert_guest_ip`] / [`XdpPort::remove_guest_ip`].
+
+use std::fmt;
+use std::io;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+pub use sys::{AttachMode, FramePool, Steering, UmemConfig, UmemFrame};
+use sys::{
+    BindFlags, FrameSocket, FrameSocketStats, UmemError, XdpError, XdpLink, XdpProgram, XskConfig,
+    XskError, XskStats,
+};
+
+use crate::port::{Frame, Port, TxResult};
+
+impl Frame for UmemFrame {
+    fn data(&self) -> &[u8] {
+        UmemFrame::data(self)
+    }
+    fn data_mut(&mut self) -> &mut [u8] {
+        UmemFrame::data_mut(self)
+    }
+}
+
+/// Errors opening or updating an AF_XDP port; each names the failed operation and
+/// keeps its cause as [`std::error::Error::source`].
+#[derive(Debug)]
+pub enum XdpPortError {
+    /// The configuration cannot work (see the message).
+    InvalidConfig(&'static str),
+    /// Creating the shared UMEM failed.
+    CreatePool(UmemError),
+    /// Loading the steering program for `ifindex` failed.
+    LoadProgram {
+        /// Interface index.
+        ifindex: u32,
+        /// Cause.
+        source: XdpError,
+    },
+    /// Binding the AF_XDP socket on `ifindex` failed.
+    BindSocket {
+        /// Interface index.
+        ifindex: u32,
+        /// Cause.
+        source: XskError,
+    },
+    /// Putting the socket into the program's XSKMAP failed.
+    RegisterSocket {
+        /// Interface index.
+        ifindex: u32,
+        /// Cause.
+        source: XdpError,
+    },
+    /// Updating the uplink's steered-IP map failed.
+    SteerIp {
+        /// Interface index.
+        ifindex: u32,
+        /// The address.
+        ip: Ipv4Addr,
+        /// Cause.
+        source: XdpError,
+    },
+    /// Attaching the program to the device failed.
+    Attach {
+        /// Interface index.
+        ifindex: u32,
+        /// Cause.
+        source: XdpError,
+    },
+}
+
+impl fmt::Display for XdpPortError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidConfig(why) => write!(f, "invalid AF_XDP port configuration: {why}"),
+            Self::CreatePool(_) => f.write_str("creating the UMEM frame pool"),
+            Self::LoadProgram { ifindex, .. } => {
+                write!(f, "loading the XDP steering program for ifindex {ifindex}")
+            }
+            Self::BindSocket { ifindex, .. } => {
+                write!(f, "binding the AF_XDP socket on ifindex {ifindex}")
+            }
+            Self::RegisterSocket { ifindex, .. } => write!(
+                f,
+                "registering the AF_XDP socket of ifindex {ifindex} in its XSKMAP"
+            ),
+            Self::SteerIp { ifindex, ip, .. } => {
+                write!(f, "updating steered IP {ip} on ifindex {ifindex}")
+            }
+            Self::Attach { ifindex, .. } => {
+                write!(f, "attaching the XDP program to ifindex {ifindex}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for XdpPortError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::InvalidConfig(_) => None,
+            Self::CreatePool(e) => Some(e),
+            Self::BindSocket { source, .. } => Some(source),
+            Self::LoadProgram { source, .. }
+            | Self::RegisterSocket { source, .. }
+            | Self::SteerIp { source, .. }
+            | Self::Attach { source, .. } => Some(source),
+        }
+    }
+}
+
+/// One device to open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortSpec {
+    /// Interface index (in the calling thread's network namespace).
+    pub ifindex: u32,
+    /// Uplink (steer only `steered_ips`) or guest (steer everything).
+    pub steering: Steering,
+    /// Uplink only: the IPs whose ARP and IPv4 go to the router (guest IPs hosted here
+    /// and the network's `arp_source`).
+    pub steered_ips: Vec<Ipv4Addr>,
+}
+
+impl PortSpec {
+    /// A VLAN uplink steering `ips` to the router.
+    pub fn uplink(ifindex: u32, ips: impl IntoIterator<Item = Ipv4Addr>) -> PortSpec {
+        PortSpec {
+            ifindex,
+            steering: Steering::Uplink,
+            steered_ips: ips.into_iter().collect(),
+        }
+    }
+
+    /// A guest's tap or veth: every frame goes to the router.
+    pub fn guest(ifindex: u32) -> PortSpec {
+        PortSpec {
+            ifindex,
+            steering: Steering::Guest,
+            steered_ips: Vec::new(),
+        }
+    }
+}
+
+/// How ports are opened and polled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct XdpPortConfig {
+    /// Where the steering program runs.
+    pub attach: AttachMode,
+    /// Device queue to bind (and steer in the XSKMAP).
+    pub queue: u32,
+    /// Ring sizes and bind flags (flags apply to a pool's first socket only; later ones
+    /// inherit them).
+    pub xsk: XskConfig,
+    /// Chunks kept on each port's fill ring.
+    pub fill_target: u32,
+    /// Most `sendto` kicks per flush.
+    pub max_kicks: u32,
+}
+
+impl Default for XdpPortConfig {
+    /// Native XDP with generic fallback, queue 0, 2048-entry rings, copy mode with
+    /// need-wakeup and multi-buffer, fill ring kept half full.
+    fn default() -> Self {
+        let xsk = XskConfig {
+            flags: BindFlags::COPY | BindFlags::NEED_WAKEUP | BindFlags::SG,
+            ..XskConfig::default()
+        };
+        XdpPortConfig {
+            attach: AttachMode::NativeOrGeneric,
+            queue: 0,
+            fill_target: xsk.fill_size / 2,
+            xsk,
+            max_kicks: 64,
+        }
+    }
+}
+
+/// An AF_XDP port: socket, steering program and its attachment.
+#[derive(Debug)]
+pub struct XdpPort {
+    // Declared first, dropped first: the program detaches before the socket closes.
+    link: XdpLink,
+    program: XdpProgram,
+    socket: FrameSocket,
+    ifindex: u32,
+    fill_target: u32,
+    max_kicks: u32,
+}
+
+impl XdpPort {
+    /// Opens the ports of one worker on a new UMEM shaped by `umem`: the first spec's
+    /// socket registers the UMEM, the others share it. Ports come back in `specs`
+    /// order. If one fails, those already opened are closed (and detached).
+    pub fn open_set(
+        umem: UmemConfig,
+        specs: &[PortSpec],
+        cfg: &XdpPortConfig,
+    ) -> Result<(FramePool, Vec<XdpPort>), XdpPortError> {
+        let need = u64::from(cfg.fill_target) * specs.len() as u64;
+        if need >= u64::from(umem.frame_count) {
+            return Err(XdpPortError::InvalidConfig(
+                "fill rings would hold every chunk: raise frame_count or lower fill_target",
+            ));
+        }
+        let pool = FramePool::with_config(umem).map_err(XdpPortError::CreatePool)?;
+        let ports = specs
+            .iter()
+            .map(|spec| XdpPort::open(&pool, spec, cfg))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((pool, ports))
+    }
+
+    /// Opens one port on `pool` (the pool's first socket registers the UMEM; later
+    /// ones share it): loads the steering program, binds and fills the socket, puts it
+    /// in the XSKMAP, steers `spec.steered_ips`, and attaches.
+    pub fn open(
+        pool: &FramePool,
+        spec: &PortSpec,
+        cfg: &XdpPortConfig,
+    ) -> Result<XdpPort, XdpPortError> {
+        let ifindex = spec.ifindex;
+        if cfg.fill_target == 0 || cfg.fill_target > cfg.xsk.fill_size {
+            return Err(XdpPortError::InvalidConfig(
+                "fill_target must be between 1 and the fill ring size",
+            ));
+        }
+        let program = XdpProgram::load(spec.steering)
+            .map_err(|source| XdpPortError::LoadProgram { ifindex, source })?;
+        let mut socket = FrameSocket::bind(pool, ifindex, cfg.queue, &cfg.xsk)
+            .map_err(|source| XdpPortError::BindSocket { ifindex, source })?;
+        socket.refill(cfg.fill_target);
+        program
+            .insert_socket(cfg.queue, socket.socket())
+            .map_err(|source| XdpPortError::RegisterSocket { ifindex, source })?;
+        for &ip in &spec.steered_ips {
+            program
+                .insert_guest_ip(ip)
+                .map_err(|source| XdpPortError::SteerIp {
+                    ifindex,
+                    ip,
+                    source,
+                })?;
+        }
+        // Attach last: from here on frames flow, and the socket is ready for them.
+        let link = program
+            .attach(ifindex, cfg.attach)
+            .map_err(|source| XdpPortError::Attach { ifindex, source })?;
+        Ok(XdpPort {
+            link,
+            program,
+            socket,
+            ifindex,
+            fill_target: cfg.fill_target,
+            max_kicks: cfg.max_kicks,
+        })
+    }
+
+    /// The device's interface index.
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
+    /// Uplink or guest steering.
+    pub fn steering(&self) -> Steering {
+        self.program.steering()
+    }
+
+    /// The mode the program ended up in ([`AttachMode::Native`] or `Generic`).
+    pub fn attach_mode(&self) -> AttachMode {
+        self.link.mode()
+    }
+
+    /// The shared pool.
+    pub fn pool(&self) -> &FramePool {
+        self.socket.pool()
+    }
+
+    /// Starts steering ARP and IPv4 for `ip` to the router (uplink only; idempotent).
+    pub fn insert_guest_ip(&self, ip: Ipv4Addr) -> Result<(), XdpPortError> {
+        self.program
+            .insert_guest_ip(ip)
+            .map_err(|source| XdpPortError::SteerIp {
+                ifindex: self.ifindex,
+                ip,
+                source,
+            })
+    }
+
+    /// Stops steering `ip`: its traffic goes to the kernel (uplink only; removing an
+    /// absent IP is not an error).
+    pub fn remove_guest_ip(&self, ip: Ipv4Addr) -> Result<(), XdpPortError> {
+        self.program
+            .remove_guest_ip(ip)
+            .map_err(|source| XdpPortError::SteerIp {
+                ifindex: self.ifindex,
+                ip,
+                source,
+            })
+    }
+
+    /// This port's socket counters (drops by reason, multi-buffer copies, kicks).
+    pub fn socket_stats(&self) -> FrameSocketStats {
+        self.socket.stats()
+    }
+
+    /// Chunks this port has given to the kernel and not got back yet (fill ring and
+    /// TX in flight). With the pool's free chunks and the frames the pipeline holds,
+    /// they add up to the UMEM's frame count.
+    pub fn chunks_in_kernel(&self) -> u32 {
+        self.socket.in_fill() + self.socket.in_flight()
+    }
+
+    /// The kernel's counters for the socket (`XDP_STATISTICS`).
+    pub fn kernel_stats(&self) -> Result<XskStats, XskError> {
+        self.socket.socket().stats()
+    }
+
+    /// Waits up to `timeout` for received frames (`poll`), for an idle worker.
+    pub fn wait_rx(&self, timeout: Duration) -> io::Result<bool> {
+        self.socket.socket().poll_rx(timeout)
+    }
+}
+
+impl Port for XdpPort {
+    type Frame = UmemFrame;
+
+    fn rx_burst(&mut self, out: &mut Vec<UmemFrame>, max: usize) -> usize {
+        let n = self.socket.receive(out, max);
+        self.socket.refill(self.fill_target);
+        n
+    }
+
+    fn tx_burst(&mut self, frames: &mut Vec<UmemFrame>) -> TxResult {
+        let r = self.socket.transmit(frames);
+        TxResult {
+            sent: r.sent,
+            bytes: r.bytes,
+            dropped: r.dropped(),
+        }
+    }
+
+    fn tx_copy(&mut self, data: &[u8]) -> bool {
+        self.socket.transmit_copy(data)
+    }
+
+    fn recycle(&mut self, frame: UmemFrame) {
+        // Dropping the handle returns its chunk (or heap buffer) to the pool.
+        drop(frame);
+    }
+
+    fn flush(&mut self) {
+        self.socket.kick(self.max_kicks);
+        self.socket.complete();
+    }
+}
