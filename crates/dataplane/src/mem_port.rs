@@ -81,15 +81,21 @@ impl Port for MemPort {
 
     fn rx_burst(&mut self, out: &mut Vec<Vec<u8>>, max: usize) -> usize {
         if let Some(template) = &self.generator {
-            // One pool borrow per burst, not per frame; each frame is still a copy of
-            // the template into a recycled buffer, as a NIC's DMA would write it.
+            // Take the burst's buffers from the pool in one move (new ones if it runs
+            // dry), then copy the template into each, as a NIC's DMA would write it.
             let mut pool = self.pool.borrow_mut();
-            out.reserve(max);
-            for _ in 0..max {
-                let mut buf = pool.pop().unwrap_or_default();
+            let start = out.len();
+            if start == 0 && pool.len() <= max {
+                // The usual case: the whole pool is this burst's buffers.
+                std::mem::swap(out, &mut *pool);
+            } else {
+                let from = pool.len() - max.min(pool.len());
+                out.extend(pool.drain(from..));
+            }
+            out.resize_with(start + max, Vec::new);
+            for buf in &mut out[start..] {
                 buf.clear();
                 buf.extend_from_slice(template);
-                out.push(buf);
             }
             return max;
         }
