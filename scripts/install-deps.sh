@@ -7,6 +7,7 @@ set -euo pipefail
 # Debian packages, each with the command it provides (package:command).
 want=(
     iproute2:ip
+    ethtool:ethtool
     iputils-ping:ping
     arping:arping
     tcpdump:tcpdump

@@ -3,9 +3,10 @@
 #
 #   scripts/lab.sh up   [TAG]   build it (namespaces hvr-TAG-{gw,hv,g1,g2,g3})
 #   scripts/lab.sh down [TAG]   remove it (idempotent; kills only the relay it started)
+#   scripts/lab.sh relink [TAG] delete and recreate the uplink pair (ifdown/ifup of a VLAN)
 #
 #   hvr-TAG-gw   the VLAN: gateway 192.0.2.1/24 on eth0 (MAC 02:00:00:00:01:01), plus
-#                198.51.100.1/24 on a dummy ("the internet" behind the gateway) and a
+#                198.51.100.1/24 on lo ("the internet" behind the gateway) and a
 #                second VLAN host 192.0.2.99 in the same namespace.
 #   hvr-TAG-hv   the hypervisor: hvr-up0 (peer of gw's eth0, stands in for bond0.90),
 #                hvr-g1 / hvr-g2 (peers of the guests' eth0), hvr-tap3 (a real tap whose
@@ -22,8 +23,10 @@ tag="${2:-demo}"
 ns() { echo "hvr-$tag-$1"; }
 root="$(cd "$(dirname "$0")/.." && pwd)"
 relay_pidfile="/run/hvr-$tag-relay.pid"
+# Optional: HVR_RELAY=/path/to/hvr-tap-relay (default: target/release, then target/debug).
 
 relay_bin() {
+    if [ -n "${HVR_RELAY:-}" ]; then echo "$HVR_RELAY"; return; fi
     local bin="$root/target/release/hvr-tap-relay"
     [ -x "$bin" ] || bin="$root/target/debug/hvr-tap-relay"
     [ -x "$bin" ] || { echo "lab.sh: build first: cargo build --release" >&2; exit 1; }
@@ -35,7 +38,6 @@ guest() { # guest NAME HV_IF MAC ADDR...
     shift 3
     local g
     g="$(ns "$name")"
-    ip netns add "$g"
     ip -n "$(ns hv)" link add "$hvif" type veth peer name eth0 netns "$g"
     ip -n "$g" link set eth0 address "$mac"
     configure_guest "$g" eth0 "$@"
@@ -51,6 +53,31 @@ configure_guest() { # configure_guest NS IF ADDR...
     ip -n "$g" route add default via 192.0.2.1 dev "$ifname"
 }
 
+vlan() { # the VLAN: the router's uplink hvr-up0 and the gateway's eth0
+    local gw hv
+    gw="$(ns gw)"
+    hv="$(ns hv)"
+    ip -n "$hv" link add hvr-up0 type veth peer name eth0 netns "$gw"
+    ip -n "$gw" link set eth0 address 02:00:00:00:01:01
+    ip -n "$gw" addr add 192.0.2.1/24 dev eth0
+    ip -n "$gw" addr add 192.0.2.99/24 dev eth0
+    ip -n "$gw" link set eth0 up
+    # A real VLAN carries complete checksums and no GSO super-frames: the gateway is a
+    # veth here, so make it compute checksums in software like a physical sender.
+    ip netns exec "$gw" ethtool -K eth0 tx off >/dev/null
+    # The gateway routes guest 3's extra prefix to the guest's address, as a real VLAN
+    # router is configured for routed prefixes.
+    ip -n "$gw" route add 203.0.113.0/28 via 192.0.2.30 dev eth0
+    ip -n "$hv" link set hvr-up0 up
+}
+
+# Delete the uplink (and its peer) and create it again: what ifdown/ifup of a VLAN
+# interface does.
+relink() {
+    ip -n "$(ns hv)" link del hvr-up0
+    vlan
+}
+
 up() {
     down 2>/dev/null || true
     for n in gw hv g1 g2 g3; do ip netns add "$(ns "$n")"; done
@@ -59,17 +86,10 @@ up() {
     hv="$(ns hv)"
     for n in gw hv; do ip -n "$(ns "$n")" link set lo up; done
 
-    # The VLAN: the router's uplink and the gateway.
-    ip -n "$hv" link add hvr-up0 type veth peer name eth0 netns "$gw"
-    ip -n "$gw" link set eth0 address 02:00:00:00:01:01
-    ip -n "$gw" addr add 192.0.2.1/24 dev eth0
-    ip -n "$gw" addr add 192.0.2.99/24 dev eth0
-    ip -n "$gw" link set eth0 up
-    ip -n "$gw" link add hvr-inet type dummy
-    ip -n "$gw" addr add 198.51.100.1/24 dev hvr-inet
-    ip -n "$gw" link set hvr-inet up
+    ip -n "$gw" addr add 198.51.100.1/24 dev lo
     ip netns exec "$gw" sysctl -qw net.ipv4.ip_forward=1
-    ip -n "$hv" link set hvr-up0 up
+    vlan
+
 
     guest g1 hvr-g1 02:00:00:00:00:0a 192.0.2.10/24
     guest g2 hvr-g2 02:00:00:00:00:14 192.0.2.20/24
@@ -108,5 +128,6 @@ down() {
 case "$cmd" in
     up) up ;;
     down) down ;;
-    *) echo "usage: $0 up|down [TAG]" >&2; exit 2 ;;
+    relink) relink ;;
+    *) echo "usage: $0 up|down|relink [TAG]" >&2; exit 2 ;;
 esac

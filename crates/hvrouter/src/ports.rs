@@ -1,0 +1,280 @@
+//! The router's devices: which interface is which port, opening them as AF_XDP ports
+//! on one shared UMEM, and following them through link events.
+//!
+//! Link down/up keeps the socket and the XDP program: both survive on the same device,
+//! so nothing is torn down by the incident's `ifdown; ifup`; a guest whose tap is down is
+//! simply not answered for until it is up again. A device that is deleted (and maybe
+//! recreated with a new ifindex, e.g. a VM restart) is detached and re-attached when it
+//! comes back. The UMEM is registered by the first socket bound on it: if that socket's
+//! device goes away, every port is re-attached on a fresh UMEM.
+
+use std::net::Ipv4Addr;
+
+use hvrouter_core::router::Router;
+use hvrouter_core::{NetworkId, PortId};
+use hvrouter_dataplane::xdp_port::{PortSpec, XdpPort, XdpPortConfig, XdpPortError};
+use hvrouter_dataplane::Pipeline;
+use sys::netlink::{LinkEvent, LinkEventKind};
+use sys::{FramePool, UmemConfig, UmemError};
+
+use crate::log;
+
+/// Longest routed prefix whose addresses are steered one by one on the uplink (the XDP
+/// program matches exact addresses): a /22 is 1024 map entries.
+const MAX_STEERED_PREFIX_ADDRS: u32 = 1024;
+
+/// What a port is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// The VLAN uplink of a network.
+    Uplink(NetworkId),
+    /// A guest's tap or veth.
+    Guest,
+}
+
+/// Why a device could not be attached.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The interface does not exist (yet).
+    #[error("{dev}: {source}")]
+    Device {
+        /// Interface name.
+        dev: String,
+        /// Cause.
+        #[source]
+        source: sys::netdev::NetdevError,
+    },
+    /// The AF_XDP socket or XDP program could not be set up.
+    #[error("{dev}: {source}")]
+    Attach {
+        /// Interface name.
+        dev: String,
+        /// Cause.
+        #[source]
+        source: XdpPortError,
+    },
+    /// The shared UMEM could not be created.
+    #[error("creating the UMEM: {0}")]
+    Umem(#[source] UmemError),
+}
+
+/// One configured device.
+#[derive(Debug)]
+pub struct Entry {
+    /// Port id in the router and pipeline.
+    pub id: PortId,
+    /// Interface name.
+    pub ifname: String,
+    /// Uplink or guest.
+    pub kind: Kind,
+    /// Interface index while attached.
+    pub ifindex: Option<u32>,
+    /// Last known link state (administratively and operationally up).
+    pub link_up: bool,
+}
+
+/// All configured devices and the shared frame pool their sockets use.
+#[derive(Debug)]
+pub struct Ports {
+    /// Entries, indexed by `PortId`.
+    pub entries: Vec<Entry>,
+    umem: UmemConfig,
+    pool: FramePool,
+    cfg: XdpPortConfig,
+    /// The port whose socket registered the current UMEM.
+    owner: Option<PortId>,
+}
+
+/// Addresses whose ARP and IPv4 the uplink of `net` must steer to the router: every
+/// guest address and routed-prefix address of the network, and the address our ARP
+/// requests use (0.0.0.0 in probe form, so the answers reach us).
+pub fn steered_ips(router: &Router, net: NetworkId) -> Vec<Ipv4Addr> {
+    let tables = router.tables();
+    let mut ips = Vec::new();
+    if let Some(network) = tables.network(net) {
+        ips.push(network.arp_request_source());
+    }
+    for g in tables.guests().iter().filter(|g| g.network == net) {
+        ips.extend(g.ips.iter().copied());
+        for p in &g.extra_prefixes {
+            let count = 1u32 << (32 - u32::from(p.prefix_len())).min(31);
+            if count > MAX_STEERED_PREFIX_ADDRS {
+                log::warn(
+                    "prefix_too_large_to_steer",
+                    &[
+                        ("guest", &g.name),
+                        ("prefix", p),
+                        ("max_addresses", &MAX_STEERED_PREFIX_ADDRS),
+                    ],
+                );
+                continue;
+            }
+            let base = u32::from(p.network());
+            ips.extend((0..count).map(|i| Ipv4Addr::from(base + i)));
+        }
+    }
+    ips
+}
+
+impl Ports {
+    /// A port table on a new UMEM shaped by `umem`.
+    pub fn new(
+        entries: Vec<Entry>,
+        umem: UmemConfig,
+        cfg: XdpPortConfig,
+    ) -> Result<Ports, OpenError> {
+        let pool = FramePool::with_config(umem).map_err(OpenError::Umem)?;
+        Ok(Ports {
+            entries,
+            umem,
+            pool,
+            cfg,
+            owner: None,
+        })
+    }
+
+    /// Open every device: uplinks must attach; a guest whose device is missing is
+    /// marked down and attached when it appears.
+    pub fn open_all(&mut self, pipe: &mut Pipeline<XdpPort>) -> Result<(), OpenError> {
+        let ids: Vec<PortId> = self.entries.iter().map(|e| e.id).collect();
+        for id in ids {
+            if let Err(e) = self.open(id, pipe) {
+                let entry = &self.entries[id.index()];
+                if matches!(entry.kind, Kind::Uplink(_)) {
+                    return Err(e);
+                }
+                pipe.router_mut().set_port_up(id, false);
+                log::warn(
+                    "guest_port_down",
+                    &[("dev", &entry.ifname), ("error", &log::chain(&e))],
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Open the device of `id` and attach it to the pipeline; marks the port up.
+    pub fn open(&mut self, id: PortId, pipe: &mut Pipeline<XdpPort>) -> Result<(), OpenError> {
+        let Some(entry) = self.entries.get_mut(id.index()) else {
+            return Ok(());
+        };
+        let dev = entry.ifname.clone();
+        let ifindex = sys::netdev::ifindex(&dev).map_err(|source| OpenError::Device {
+            dev: dev.clone(),
+            source,
+        })?;
+        let spec = match entry.kind {
+            Kind::Uplink(net) => PortSpec::uplink(ifindex, steered_ips(pipe.router(), net)),
+            Kind::Guest => PortSpec::guest(ifindex),
+        };
+        // The kernel fails closed too: it must never proxy-answer for our guests, also
+        // while the router is down.
+        match sys::sysctl::set_proxy_arp(&dev, false) {
+            Ok(true) => log::info("kernel_proxy_arp_disabled", &[("dev", &dev)]),
+            Ok(false) => {}
+            Err(e) => log::warn("kernel_proxy_arp", &[("dev", &dev), ("error", &e)]),
+        }
+        let port =
+            XdpPort::open(&self.pool, &spec, &self.cfg).map_err(|source| OpenError::Attach {
+                dev: dev.clone(),
+                source,
+            })?;
+        log::info(
+            "port_attached",
+            &[
+                ("dev", &dev),
+                ("port", &id.0),
+                ("ifindex", &ifindex),
+                ("mode", &format!("{:?}", port.attach_mode())),
+            ],
+        );
+        self.owner.get_or_insert(id);
+        entry.ifindex = Some(ifindex);
+        entry.link_up = true;
+        pipe.attach(id, port);
+        pipe.router_mut().set_port_up(id, true);
+        Ok(())
+    }
+
+    /// Detach the device of `id`: its guest is no longer answered for and its traffic
+    /// is dropped until it comes back; routes and guests stay.
+    pub fn close(&mut self, id: PortId, pipe: &mut Pipeline<XdpPort>, why: &str) {
+        let Some(entry) = self.entries.get_mut(id.index()) else {
+            return;
+        };
+        if entry.ifindex.take().is_some() {
+            pipe.detach(id);
+            log::info("port_detached", &[("dev", &entry.ifname), ("why", &why)]);
+        }
+        pipe.router_mut().set_port_up(id, false);
+    }
+
+    /// Follow a link event for one of our devices.
+    pub fn on_link_event(&mut self, ev: &LinkEvent, pipe: &mut Pipeline<XdpPort>) {
+        let Some(id) = self
+            .entries
+            .iter()
+            .find(|e| e.ifname == ev.link.name)
+            .map(|e| e.id)
+        else {
+            return;
+        };
+        let attached = self.entries[id.index()].ifindex;
+        let up = ev.link.admin_up && ev.link.oper_up;
+        match (ev.kind, attached) {
+            (LinkEventKind::Del, Some(old)) if old == ev.link.ifindex => {
+                self.close(id, pipe, "deleted");
+            }
+            (LinkEventKind::New, Some(old)) if old != ev.link.ifindex => {
+                // Deleted and recreated under the same name before we saw the deletion.
+                self.close(id, pipe, "recreated");
+                if up {
+                    self.reopen(id, pipe);
+                }
+            }
+            (LinkEventKind::New, Some(_)) => {
+                // Same device, down or up: the socket and program stay attached; a
+                // guest is answered for and forwarded to only while its link is up.
+                let entry = &mut self.entries[id.index()];
+                if entry.link_up != up {
+                    entry.link_up = up;
+                    pipe.router_mut().set_port_up(id, up);
+                    let state = if up { "up" } else { "down" };
+                    log::info("port_link", &[("dev", &ev.link.name), ("state", &state)]);
+                }
+            }
+            (LinkEventKind::New, None) if up => self.reopen(id, pipe),
+            _ => {}
+        }
+    }
+
+    fn reopen(&mut self, id: PortId, pipe: &mut Pipeline<XdpPort>) {
+        let result = if self
+            .owner
+            .is_some_and(|o| self.entries[o.index()].ifindex.is_none())
+        {
+            self.rebuild(pipe)
+        } else {
+            self.open(id, pipe)
+        };
+        if let Err(e) = result {
+            let name = self.entries[id.index()].ifname.clone();
+            log::warn(
+                "port_attach_failed",
+                &[("dev", &name), ("error", &log::chain(&e))],
+            );
+        }
+    }
+
+    /// The device that registered the UMEM is gone: re-attach every port on a new UMEM.
+    fn rebuild(&mut self, pipe: &mut Pipeline<XdpPort>) -> Result<(), OpenError> {
+        log::info("umem_rebuild", &[("ports", &self.entries.len())]);
+        let ids: Vec<PortId> = self.entries.iter().map(|e| e.id).collect();
+        for &id in &ids {
+            self.close(id, pipe, "umem_rebuild");
+        }
+        self.owner = None;
+        self.pool = FramePool::with_config(self.umem).map_err(OpenError::Umem)?;
+        self.open_all(pipe)
+    }
+}

@@ -1,0 +1,180 @@
+//! `hvrouter run`: build the router from the configuration, attach the uplinks and
+//! guest taps with AF_XDP, and poll until SIGTERM/SIGINT.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+use hvrouter_config::{Config, PollMode as ConfigPoll, XdpMode};
+use hvrouter_core::router::Router;
+use hvrouter_core::PortId;
+use hvrouter_dataplane::xdp_port::{XdpPort, XdpPortConfig};
+use hvrouter_dataplane::{worker, MonotonicClock, Pipeline, PollMode, WorkerConfig};
+use sys::{AttachMode, LinkMonitor, UmemConfig};
+use wire::EthernetAddress;
+
+use crate::log;
+use crate::ports::{Entry, Kind, Ports};
+use crate::report;
+
+/// Why the router could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The configuration file is unreadable or invalid.
+    #[error("{0}")]
+    Config(#[from] hvrouter_config::ConfigError),
+    /// The configuration asks for something this build does not do.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A network or guest was rejected by the router's tables.
+    #[error("{0}")]
+    Tables(#[from] hvrouter_core::tables::TablesError),
+    /// An uplink could not be attached (guests that cannot are only logged).
+    #[error("{0}")]
+    Ports(#[from] crate::ports::OpenError),
+    /// A system call failed.
+    #[error("{what}: {source}")]
+    Sys {
+        /// What was being done.
+        what: &'static str,
+        /// Cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+fn sys_err(what: &'static str, e: impl std::error::Error + Send + Sync + 'static) -> RunError {
+    RunError::Sys {
+        what,
+        source: Box::new(e),
+    }
+}
+
+/// Run the router configured in `path` until asked to stop.
+pub fn run(path: &Path) -> Result<(), RunError> {
+    let config = Config::load(path)?;
+    if config.dataplane.workers != 1 {
+        return Err(RunError::Unsupported(format!(
+            "{}: dataplane.workers = {}: this build runs one worker",
+            path.display(),
+            config.dataplane.workers
+        )));
+    }
+    sys::signal::install().map_err(|e| sys_err("install signal handlers", e))?;
+    if let Some(cpu) = config.dataplane.cpus.as_ref().and_then(|c| c.first()) {
+        sys::affinity::pin_current_thread(usize::from(*cpu))
+            .map_err(|e| sys_err("pin worker to its CPU", e))?;
+        log::info("worker_pinned", &[("cpu", cpu)]);
+    }
+    // Subscribe to link events before attaching, so no change is missed in between.
+    let mut links = LinkMonitor::open().map_err(|e| sys_err("open rtnetlink", e))?;
+
+    let clock = MonotonicClock::default();
+    let now = clock.now();
+    let mut router = Router::new(config.router_config(), now);
+    let mut entries = Vec::new();
+    for net in &config.networks {
+        let id = PortId(entries.len() as u16);
+        let mac = sys::netdev::mac_address(&net.uplink)
+            .map(EthernetAddress)
+            .map_err(|e| sys_err("read uplink MAC", e))?;
+        let net_id = router.add_network(net.network_spec(id, mac), now)?;
+        entries.push(Entry {
+            id,
+            ifname: net.uplink.clone(),
+            kind: Kind::Uplink(net_id),
+            ifindex: None,
+            link_up: false,
+        });
+    }
+    for guest in &config.guests {
+        let id = PortId(entries.len() as u16);
+        let Some(net) = router
+            .tables()
+            .network_by_name(&guest.network)
+            .map(|n| n.id)
+        else {
+            continue; // validated by the config crate
+        };
+        router.add_guest(guest.guest_spec(net, id))?;
+        entries.push(Entry {
+            id,
+            ifname: guest.tap.clone(),
+            kind: Kind::Guest,
+            ifindex: None,
+            link_up: false,
+        });
+    }
+
+    let d = &config.dataplane;
+    let umem = UmemConfig {
+        frame_count: d.frames,
+        frame_size: d.frame_size,
+        headroom: 0,
+    };
+    let mut port_cfg = XdpPortConfig {
+        attach: match d.xdp_mode {
+            XdpMode::Auto => AttachMode::NativeOrGeneric,
+            XdpMode::Native => AttachMode::Native,
+            XdpMode::Generic => AttachMode::Generic,
+        },
+        ..XdpPortConfig::default()
+    };
+    // Keep enough chunks free for forwarding: at most a quarter of the UMEM on fill rings.
+    let per_port = (d.frames / 4 / entries.len().max(1) as u32).max(1);
+    port_cfg.fill_target = port_cfg.fill_target.min(per_port);
+    let mut pipe: Pipeline<XdpPort> = Pipeline::new(router, usize::from(d.burst));
+    let mut ports = Ports::new(entries, umem, port_cfg)?;
+    // Uplinks come first in the table: the first socket registers the UMEM, and a
+    // router without its uplink cannot do anything useful.
+    ports.open_all(&mut pipe)?;
+    log::info(
+        "started",
+        &[
+            ("config", &path.display()),
+            ("networks", &config.networks.len()),
+            ("guests", &config.guests.len()),
+        ],
+    );
+
+    let mode = match d.poll {
+        ConfigPoll::Busy => PollMode::Busy,
+        ConfigPoll::Adaptive => PollMode::Adaptive,
+        ConfigPoll::Interrupt => PollMode::Interrupt,
+    };
+    let worker_cfg = WorkerConfig::for_mode(mode);
+    let mut events = Vec::new();
+    let stop = sys::signal::stop_flag();
+    let stats = worker::run(
+        &mut pipe,
+        &worker_cfg,
+        &clock,
+        stop,
+        |pipe, _now| {
+            events.clear();
+            match links.recv_events(&mut events) {
+                Ok(_) => {
+                    for ev in &events {
+                        ports.on_link_event(ev, pipe);
+                    }
+                }
+                Err(e) => log::warn("link_events", &[("error", &e)]),
+            }
+            if sys::signal::take_reload() {
+                log::warn("reload_not_supported", &[("hint", &"restart to apply")]);
+            }
+        },
+        |_, wait| std::thread::sleep(wait),
+    );
+    log::info(
+        "stopping",
+        &[
+            ("passes", &stats.passes),
+            ("rx", &stats.rx),
+            ("tx", &stats.tx),
+        ],
+    );
+    print!("{}", report::counters(pipe.router(), &ports));
+    stop.store(false, Ordering::Relaxed);
+    drop(pipe); // detaches every XDP program
+    Ok(())
+}

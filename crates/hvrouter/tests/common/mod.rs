@@ -1,0 +1,281 @@
+//! The end-to-end lab: scripts/lab.sh builds namespaces `hvr-<tag>-*` (a VLAN gateway,
+//! the hypervisor, two veth guests and one tap guest), the router binary runs in the
+//! hypervisor namespace on configs/demo.toml, and everything is removed on drop, even
+//! when a test fails. Tests run one at a time (a global lock): each router polls a core.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// Why the lab cannot run here, if it cannot.
+pub fn unavailable() -> Option<String> {
+    // SAFETY-free check: uid 0 is the only way to create namespaces here.
+    let uid = Command::new("id").arg("-u").output().ok()?;
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        return Some("needs root (network namespaces, AF_XDP)".into());
+    }
+    for tool in ["ip", "ping", "arping", "iperf3", "ethtool"] {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if !found {
+            return Some(format!(
+                "{tool} is missing (scripts/install-deps.sh installs it)"
+            ));
+        }
+    }
+    let relay = relay_bin();
+    if !relay.exists() {
+        return Some(format!(
+            "{} is missing: cargo build -p hvrouter-sys --bins",
+            relay.display()
+        ));
+    }
+    None
+}
+
+fn relay_bin() -> PathBuf {
+    // Same profile directory as the router binary under test.
+    Path::new(env!("CARGO_BIN_EXE_hvrouter")).with_file_name("hvr-tap-relay")
+}
+
+macro_rules! skip_unless_lab {
+    () => {
+        if let Some(why) = common::unavailable() {
+            eprintln!("SKIP {}: {why}", module_path!());
+            return;
+        }
+    };
+}
+pub(crate) use skip_unless_lab;
+
+pub struct Lab {
+    pub tag: String,
+    router: Option<Child>,
+    servers: Vec<Child>,
+    pub dir: PathBuf,
+    _serial: MutexGuard<'static, ()>,
+}
+
+impl Lab {
+    /// Build the lab and start the router.
+    pub fn up(name: &str) -> Lab {
+        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let tag = format!("{name}{}", std::process::id() % 10000);
+        let dir = std::env::temp_dir().join(format!("hvr-e2e-{tag}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut lab = Lab {
+            tag,
+            router: None,
+            servers: vec![],
+            dir,
+            _serial: serial,
+        };
+        let out = lab.script(&["up"]);
+        assert!(
+            out.status.success(),
+            "lab.sh up failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        lab.start_router();
+        lab
+    }
+
+    /// Delete and recreate the uplink veth pair (scripts/lab.sh relink).
+    pub fn relink(&self) -> Output {
+        self.script(&["relink"])
+    }
+
+    fn script(&self, args: &[&str]) -> Output {
+        Command::new(root().join("scripts/lab.sh"))
+            .args(args)
+            .arg(&self.tag)
+            .env("HVR_RELAY", relay_bin())
+            .output()
+            .unwrap()
+    }
+
+    pub fn ns(&self, n: &str) -> String {
+        format!("hvr-{}-{n}", self.tag)
+    }
+
+    fn config(&self) -> PathBuf {
+        let text = std::fs::read_to_string(root().join("configs/demo.toml")).unwrap();
+        let run_dir = self.dir.join("run");
+        let text = text
+            .replace("/run/hvrouter-demo", run_dir.to_str().unwrap())
+            .replace("poll = \"busy\"", "poll = \"adaptive\"");
+        let path = self.dir.join("hvrouter.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Start (or restart) the router and wait until it says it started.
+    pub fn start_router(&mut self) {
+        assert!(self.router.is_none(), "router already running");
+        let err = self.dir.join("router.err");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.ns("hv")])
+            .arg(env!("CARGO_BIN_EXE_hvrouter"))
+            .args(["run", "--config"])
+            .arg(self.config())
+            .stdout(std::fs::File::create(self.dir.join("router.out")).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap();
+        self.router = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let log = std::fs::read_to_string(&err).unwrap_or_default();
+            if log.contains("event=started") {
+                return;
+            }
+            if let Some(status) = self.router.as_mut().unwrap().try_wait().unwrap() {
+                panic!("router exited ({status}) before starting:\n{log}");
+            }
+            assert!(Instant::now() < deadline, "router did not start:\n{log}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stop the router with `signal` (TERM or KILL) and return its stdout.
+    pub fn stop_router(&mut self, signal: &str) -> String {
+        let mut child = self.router.take().expect("router running");
+        let _ = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status();
+        let _ = child.wait();
+        std::fs::read_to_string(self.dir.join("router.out")).unwrap_or_default()
+    }
+
+    pub fn router_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("router.err")).unwrap_or_default()
+    }
+
+    /// Run a command inside namespace `n`.
+    pub fn exec(&self, n: &str, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.ns(n)])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    pub fn ping(&self, from: &str, to: &str) -> bool {
+        self.exec(from, &["ping", "-c", "2", "-W", "1", "-i", "0.2", to])
+            .status
+            .success()
+    }
+
+    /// Ping until it succeeds or `within` passes.
+    pub fn ping_eventually(&self, from: &str, to: &str, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if self
+                .exec(from, &["ping", "-c", "1", "-W", "1", to])
+                .status
+                .success()
+            {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Is a who-has for `ip`, sent from the gateway, answered?
+    pub fn arp_answered(&self, ip: &str) -> bool {
+        self.exec("gw", &["arping", "-c", "1", "-w", "1", "-I", "eth0", ip])
+            .status
+            .success()
+    }
+
+    /// iperf3 TCP for `seconds` from `client` to the server in `server` at `ip`;
+    /// `reverse` makes the server send. Returns the received Mbit/s.
+    pub fn iperf(
+        &mut self,
+        server: &str,
+        client: &str,
+        ip: &str,
+        reverse: bool,
+        seconds: u32,
+    ) -> f64 {
+        let port = 5400 + self.servers.len() as u16;
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns(server),
+                "iperf3",
+                "-s",
+                "-1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.servers.push(child);
+        std::thread::sleep(Duration::from_millis(300));
+        let port = port.to_string();
+        let secs = seconds.to_string();
+        let mut args = vec!["iperf3", "-c", ip, "-p", &port, "-t", &secs, "-J"];
+        if reverse {
+            args.push("-R");
+        }
+        let out = self.exec(client, &args);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "iperf3 {client} -> {ip} failed: {text}\nrouter:\n{}",
+            self.router_log()
+        );
+        // "sum_received": { ... "bits_per_second": N
+        let at = text
+            .find("\"sum_received\"")
+            .expect("iperf3 JSON has sum_received");
+        let rest = &text[at..];
+        let b = rest.find("\"bits_per_second\"").unwrap();
+        let num: String = rest[b + 18..]
+            .chars()
+            .skip_while(|c| !c.is_ascii_digit())
+            .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == 'e' || *c == '+')
+            .collect();
+        num.parse::<f64>().unwrap() / 1e6
+    }
+
+    /// `ip -d link show` in the hypervisor namespace mentions an XDP program?
+    pub fn xdp_attached(&self) -> bool {
+        let out = self.exec("hv", &["ip", "-d", "link", "show"]);
+        String::from_utf8_lossy(&out.stdout).contains("prog/xdp")
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for mut s in self.servers.drain(..) {
+            let _ = s.kill();
+            let _ = s.wait();
+        }
+        if let Some(mut r) = self.router.take() {
+            let _ = r.kill();
+            let _ = r.wait();
+        }
+        let _ = self.script(&["down"]);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# The main job: a self-contained demo of hvrouter on real packets.
+#
+# Builds the lab of scripts/lab.sh in network namespaces (a VLAN gateway, the
+# hypervisor running hvrouter on configs/demo.toml, two guests behind veths and one
+# behind a real tap held by a relay process that plays QEMU), then shows:
+#   - ping both ways, guest to guest, and to "the internet" behind the gateway;
+#   - ARP from the VLAN: answered for guests, silence for every other address;
+#   - iperf3 TCP VLAN->guest, guest->VLAN, tap guest, guest to guest;
+#   - the router's counters;
+# and removes everything, even on failure. Only documentation prefixes are used.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+tag="${HVR_TAG:-demo}"
+ns() { echo "hvr-$tag-$1"; }
+iperf_seconds="${IPERF_SECONDS:-3}"
+
+scripts/install-deps.sh
+echo "== building (release)"
+cargo build --release --locked -p hvrouter -p hvrouter-sys --bins 2>&1 | tail -n 1
+
+router_pid=""
+server_pids=()
+log="$(mktemp -d)"
+cleanup() {
+    for p in "${server_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    if [ -n "$router_pid" ]; then kill -TERM "$router_pid" 2>/dev/null || true; wait "$router_pid" 2>/dev/null || true; fi
+    scripts/lab.sh down "$tag"
+    rm -rf "$log" "/run/hvrouter-$tag"
+}
+trap cleanup EXIT
+
+echo "== building the lab (namespaces $(ns '*'))"
+scripts/lab.sh up "$tag"
+cfg="$log/demo.toml"
+sed "s|/run/hvrouter-demo|/run/hvrouter-$tag|" configs/demo.toml >"$cfg"
+mkdir -p "/run/hvrouter-$tag"
+
+echo "== starting hvrouter in $(ns hv)"
+ip netns exec "$(ns hv)" target/release/hvrouter run --config "$cfg" \
+    >"$log/router.out" 2>"$log/router.err" &
+router_pid=$!
+for _ in $(seq 1 100); do
+    grep -q 'event=started' "$log/router.err" && break
+    kill -0 "$router_pid" 2>/dev/null || break
+    sleep 0.1
+done
+if ! grep -q 'event=started' "$log/router.err"; then
+    cat "$log/router.err" >&2
+    echo "demo: hvrouter did not start" >&2
+    exit 1
+fi
+sed 's/^/    /' "$log/router.err"
+
+fails=0
+check() { # check DESCRIPTION COMMAND...
+    local what="$1"
+    shift
+    if "$@" >"$log/check.out" 2>&1; then
+        printf '  ok    %s\n' "$what"
+    else
+        printf '  FAIL  %s\n' "$what"
+        sed 's/^/        /' "$log/check.out" | tail -n 5
+        fails=$((fails + 1))
+    fi
+}
+silent() { ! "$@"; }
+inns() { local n="$1"; shift; ip netns exec "$(ns "$n")" "$@"; }
+
+echo "== ping"
+check "guest1 (veth) -> gateway 192.0.2.1" inns g1 ping -c 2 -W 1 192.0.2.1
+check "gateway -> guest2 (veth) 192.0.2.20" inns gw ping -c 2 -W 1 192.0.2.20
+check "guest3 (tap) -> internet 198.51.100.1" inns g3 ping -c 2 -W 1 198.51.100.1
+check "gateway -> guest3 routed prefix 203.0.113.1" inns gw ping -c 2 -W 1 203.0.113.1
+check "guest1 -> guest2 (routed by hvrouter)" inns g1 ping -c 2 -W 1 192.0.2.20
+check "guest2 -> guest3 (veth to tap)" inns g2 ping -c 2 -W 1 192.0.2.30
+
+echo "== proxy ARP from the VLAN"
+for ip in 192.0.2.10 192.0.2.20 192.0.2.30; do
+    check "who-has $ip (guest): answered" inns gw arping -c 1 -w 2 -I eth0 "$ip"
+done
+for ip in 192.0.2.2 192.0.2.50 192.0.2.254 192.0.2.200; do
+    check "who-has $ip (not a guest): no answer" silent inns gw arping -c 1 -w 1 -I eth0 "$ip"
+done
+
+echo "== iperf3 TCP (${iperf_seconds}s each)"
+port=5300
+tcp() { # tcp DESCRIPTION SERVER_NS CLIENT_NS SERVER_IP [iperf3 args]
+    local what="$1" sns="$2" cns="$3" sip="$4"
+    shift 4
+    port=$((port + 1))
+    inns "$sns" iperf3 -s -1 -p "$port" >"$log/iperf-server.out" 2>&1 &
+    server_pids+=($!)
+    sleep 0.3
+    if inns "$cns" iperf3 -c "$sip" -p "$port" -t "$iperf_seconds" -f m "$@" >"$log/iperf.out" 2>&1; then
+        local rate
+        rate="$(grep -E 'receiver' "$log/iperf.out" | awk '{print $(NF-2), $(NF-1)}')"
+        printf '  ok    %-44s %s\n' "$what" "$rate"
+    else
+        printf '  FAIL  %s\n' "$what"
+        tail -n 3 "$log/iperf.out" | sed 's/^/        /'
+        fails=$((fails + 1))
+    fi
+}
+tcp "gateway -> guest1 (VLAN to veth guest)" g1 gw 192.0.2.10
+tcp "guest1 -> gateway (veth guest to VLAN)" g1 gw 192.0.2.10 -R
+tcp "gateway -> guest3 (VLAN to tap guest)" g3 gw 192.0.2.30
+tcp "guest3 -> gateway (tap guest to VLAN)" g3 gw 192.0.2.30 -R
+tcp "guest1 -> guest2 (guest to guest)" g2 g1 192.0.2.20
+
+echo "== stopping hvrouter; its counters"
+kill -TERM "$router_pid"
+wait "$router_pid" || true
+router_pid=""
+cat "$log/router.out"
+if ip -n "$(ns hv)" -d link show | grep -q 'prog/xdp'; then
+    echo "  FAIL  an XDP program is still attached after exit"
+    fails=$((fails + 1))
+else
+    echo "  ok    no XDP program left attached after exit"
+fi
+
+if [ "$fails" -ne 0 ]; then
+    echo "demo: $fails check(s) failed" >&2
+    exit 1
+fi
+echo "demo: all checks passed"
