@@ -62,6 +62,11 @@ impl<P: Port> Pipeline<P> {
         self.ports.get_mut(id.index())?.take()
     }
 
+    /// Every attached port.
+    pub fn ports(&self) -> impl Iterator<Item = &P> {
+        self.ports.iter().flatten()
+    }
+
     /// The port `id`.
     pub fn port_mut(&mut self, id: PortId) -> Option<&mut P> {
         self.ports.get_mut(id.index())?.as_mut()

@@ -349,6 +349,13 @@ impl XdpPort {
     }
 }
 
+impl std::os::fd::AsFd for XdpPort {
+    /// The AF_XDP socket: readable when frames wait on the RX ring (for `poll(2)`).
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.socket.socket().as_fd()
+    }
+}
+
 impl Port for XdpPort {
     type Frame = UmemFrame;
 

@@ -1,8 +1,10 @@
 //! `hvrouter run`: build the router from the configuration, attach the uplinks and
 //! guest taps with AF_XDP, and poll until SIGTERM/SIGINT.
 
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use hvrouter_config::{Config, PollMode as ConfigPoll, XdpMode};
 use hvrouter_core::router::Router;
@@ -49,6 +51,18 @@ fn sys_err(what: &'static str, e: impl std::error::Error + Send + Sync + 'static
     }
 }
 
+/// Wait while idle: in interrupt mode block in `poll(2)` on every port's socket, so the
+/// first frame wakes the worker; in adaptive mode sleep (the back-off is short).
+fn idle_wait(pipe: &Pipeline<XdpPort>, mode: PollMode, wait: Duration) {
+    if mode == PollMode::Interrupt {
+        let fds: Vec<BorrowedFd<'_>> = pipe.ports().map(|p| p.as_fd()).collect();
+        if sys::poll::wait_readable(&fds, wait).is_ok() {
+            return;
+        }
+    }
+    std::thread::sleep(wait);
+}
+
 /// Run the router configured in `path` until asked to stop.
 pub fn run(path: &Path) -> Result<(), RunError> {
     let config = Config::load(path)?;
@@ -64,6 +78,15 @@ pub fn run(path: &Path) -> Result<(), RunError> {
         sys::affinity::pin_current_thread(usize::from(*cpu))
             .map_err(|e| sys_err("pin worker to its CPU", e))?;
         log::info("worker_pinned", &[("cpu", cpu)]);
+    }
+    // The kernel ORs conf/all/proxy_arp into every interface's setting: with it on, the
+    // per-device switch-off below is not enough. It is host-wide, so say so loudly
+    // rather than change it behind the operator's back.
+    if sys::sysctl::get_proxy_arp("all").unwrap_or(false) {
+        log::warn(
+            "kernel_proxy_arp_all_on",
+            &[("fix", &"sysctl -w net.ipv4.conf.all.proxy_arp=0")],
+        );
     }
     // Subscribe to link events before attaching, so no change is missed in between.
     let mut links = LinkMonitor::open().map_err(|e| sys_err("open rtnetlink", e))?;
@@ -163,7 +186,7 @@ pub fn run(path: &Path) -> Result<(), RunError> {
                 log::warn("reload_not_supported", &[("hint", &"restart to apply")]);
             }
         },
-        |_, wait| std::thread::sleep(wait),
+        |pipe, wait| idle_wait(pipe, mode, wait),
     );
     log::info(
         "stopping",

@@ -131,7 +131,8 @@ fn uplink_deleted_and_recreated_is_reattached_and_fails_closed() {
 #[test]
 fn after_exit_or_sigkill_nothing_answers_and_no_xdp_remains() {
     skip_unless_lab!();
-    let mut lab = Lab::up("ex");
+    // Interrupt mode: the worker sleeps in poll(2) and must still answer at once.
+    let mut lab = Lab::up_with("ex", "interrupt");
     assert!(lab.arp_answered("192.0.2.10"));
     assert!(lab.xdp_attached());
     lab.stop_router("KILL");

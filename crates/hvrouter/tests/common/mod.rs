@@ -65,6 +65,7 @@ pub(crate) use skip_unless_lab;
 
 pub struct Lab {
     pub tag: String,
+    poll: String,
     router: Option<Child>,
     servers: Vec<Child>,
     pub dir: PathBuf,
@@ -72,14 +73,20 @@ pub struct Lab {
 }
 
 impl Lab {
-    /// Build the lab and start the router.
+    /// Build the lab and start the router in adaptive poll mode.
     pub fn up(name: &str) -> Lab {
+        Lab::up_with(name, "adaptive")
+    }
+
+    /// Build the lab and start the router with `dataplane.poll = poll`.
+    pub fn up_with(name: &str, poll: &str) -> Lab {
         let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let tag = format!("{name}{}", std::process::id() % 10000);
         let dir = std::env::temp_dir().join(format!("hvr-e2e-{tag}"));
         std::fs::create_dir_all(&dir).unwrap();
         let mut lab = Lab {
             tag,
+            poll: poll.to_string(),
             router: None,
             servers: vec![],
             dir,
@@ -118,7 +125,7 @@ impl Lab {
         let run_dir = self.dir.join("run");
         let text = text
             .replace("/run/hvrouter-demo", run_dir.to_str().unwrap())
-            .replace("poll = \"busy\"", "poll = \"adaptive\"");
+            .replace("poll = \"busy\"", &format!("poll = \"{}\"", self.poll));
         let path = self.dir.join("hvrouter.toml");
         std::fs::write(&path, text).unwrap();
         path
