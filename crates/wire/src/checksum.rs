@@ -61,7 +61,12 @@ pub fn data(bytes: &[u8]) -> u16 {
 #[inline(always)]
 pub fn header20(h: &[u8; 20]) -> u16 {
     let w = |i: usize| u64::from(u32::from_ne_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]));
-    u16::from_be(fold(w(0) + w(4) + w(8) + w(12) + w(16)))
+    let sum = w(0) + w(4) + w(8) + w(12) + w(16);
+    // Fold with end-around carry by adding each value to itself rotated by half its
+    // width (as Linux's csum_fold): the high half of the result is the folded sum.
+    let sum32 = (sum.wrapping_add(sum.rotate_right(32)) >> 32) as u32;
+    let sum16 = (sum32.wrapping_add(sum32.rotate_right(16)) >> 16) as u16;
+    u16::from_be(sum16)
 }
 
 /// One's-complement sum of already folded partial sums (RFC 1071 section 2(B): the sum is
@@ -173,6 +178,25 @@ mod tests {
         }
         assert_eq!(header20(&[0xff; 20]), data(&[0xff; 20]));
         assert_eq!(header20(&[0; 20]), 0);
+        // Carries at every fold: words near 0xffff and sums that are exact multiples
+        // of 0xffff.
+        for fill in [0x01u8, 0x7f, 0x80, 0xfe] {
+            for pos in 0..20 {
+                let mut h = [0xff; 20];
+                h[pos] = fill;
+                assert_eq!(header20(&h), data(&h), "{h:02x?}");
+                let mut h = [0; 20];
+                h[pos] = fill;
+                h[(pos + 1) % 20] = 0xff;
+                assert_eq!(header20(&h), data(&h), "{h:02x?}");
+            }
+        }
+        let mut h = [0u8; 20];
+        h[0] = 0xff;
+        h[1] = 0xfe;
+        h[3] = 0x01;
+        assert_eq!(header20(&h), data(&h));
+        assert_eq!(data(&h), 0xffff);
     }
 
     #[test]

@@ -11,8 +11,27 @@ use crate::Error;
 type WireResult<T> = crate::Result<T>;
 
 /// A 48-bit Ethernet (MAC) address.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Clone, Copy, Eq, PartialOrd, Ord, Default)]
 pub struct EthernetAddress(pub [u8; 6]);
+
+impl PartialEq for EthernetAddress {
+    /// Byte-wise equality, compared as one 4-byte and one 2-byte word: the forwarding
+    /// path compares MACs on every frame, and a 6-byte array compare otherwise compiles
+    /// to a slower sequence.
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (&self.0, &other.0);
+        u32::from_ne_bytes([a[0], a[1], a[2], a[3]]) == u32::from_ne_bytes([b[0], b[1], b[2], b[3]])
+            && u16::from_ne_bytes([a[4], a[5]]) == u16::from_ne_bytes([b[4], b[5]])
+    }
+}
+
+impl core::hash::Hash for EthernetAddress {
+    /// As derived: consistent with `PartialEq` (equal addresses have equal bytes).
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state)
+    }
+}
 
 impl EthernetAddress {
     /// ff:ff:ff:ff:ff:ff

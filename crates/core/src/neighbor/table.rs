@@ -165,7 +165,7 @@ impl Table {
     }
 
     /// Slot of `ip`'s entry, mutably.
-    #[inline]
+    #[inline(always)]
     pub(super) fn get_mut(&mut self, ip: Ipv4Addr) -> Option<&mut Entry> {
         let last = self.last;
         if self.slots.get(last).is_some_and(|e| e.live && e.ip == ip) {
