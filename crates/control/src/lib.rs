@@ -1,0 +1,2 @@
+//! hvrouter's control plane, everything except the dataplane integration.
+#![forbid(unsafe_code)]
