@@ -80,6 +80,7 @@ impl Guest {
     }
 
     /// `ip` is one of the guest's own addresses.
+    #[inline]
     pub fn has_ip(&self, ip: Ipv4Addr) -> bool {
         self.ips.contains(&ip)
     }

@@ -36,9 +36,19 @@ struct IpMeta {
 /// `first` is the address's first octet.
 #[inline(always)]
 fn is_martian(first: u8) -> bool {
-    // 0 wraps to 255: one compare covers 0/8 and 224/3.
-    first.wrapping_sub(1) >= 223 || first == 127
+    MARTIAN_FIRST_OCTET[usize::from(first)]
 }
+
+/// [`is_martian`] by first octet: 0, 127 and 224..=255.
+const MARTIAN_FIRST_OCTET: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = i == 0 || i == 127 || i >= 224;
+        i += 1;
+    }
+    t
+};
 
 /// RFC 1812 5.2.2: a router MUST verify the version, header length, total length and
 /// header checksum of every datagram it forwards; then RFC 1812 5.3.7 martian filters.
@@ -56,11 +66,13 @@ fn validate(frame: &[u8]) -> Result<IpMeta, DropReason> {
             if checksum::header20(h) != 0xffff {
                 return Err(DropReason::Ipv4BadChecksum);
             }
-            if is_martian(h[12]) {
-                return Err(DropReason::MartianSource);
-            }
-            if is_martian(h[16]) {
-                return Err(DropReason::MartianDestination);
+            // One branch for both addresses in the common case.
+            if is_martian(h[12]) | is_martian(h[16]) {
+                return Err(if is_martian(h[12]) {
+                    DropReason::MartianSource
+                } else {
+                    DropReason::MartianDestination
+                });
             }
             Ok(IpMeta {
                 src: Ipv4Addr::new(h[12], h[13], h[14], h[15]),
@@ -208,6 +220,7 @@ fn icmp_back(
 }
 
 /// IPv4 received on the uplink of `net`: only guests are reachable from here.
+#[inline(always)]
 pub(super) fn from_uplink(
     router: &mut Router,
     net: NetworkId,
@@ -218,7 +231,7 @@ pub(super) fn from_uplink(
 ) -> Action {
     let mut parts = router.parts();
     let tables = parts.tables;
-    let Some(network) = tables.network(net) else {
+    let Some((network, routes)) = tables.network_and_routes(net) else {
         return Action::Drop(DropReason::UnknownPort);
     };
     let (dst_mac, prev_hop) = macs(frame);
@@ -240,7 +253,7 @@ pub(super) fn from_uplink(
     if Some(meta.dst) == network.arp_source {
         return Action::Drop(DropReason::LocalDelivery);
     }
-    let Some(next_hop) = tables.next_hop(net, meta.dst) else {
+    let Some(next_hop) = routes.next_hop(meta.dst) else {
         return drop_with_error(
             &mut parts,
             &ingress(),
@@ -273,6 +286,7 @@ pub(super) fn from_uplink(
 }
 
 /// IPv4 received from a guest: anti-spoofing, then routed in the guest's network only.
+#[inline(always)]
 pub(super) fn from_guest(
     router: &mut Router,
     gid: GuestId,
@@ -286,7 +300,7 @@ pub(super) fn from_guest(
     let Some(guest) = tables.guests().by_id(gid).filter(|g| g.up) else {
         return Action::Drop(DropReason::GuestDown);
     };
-    let Some(network) = tables.network(guest.network) else {
+    let Some((network, routes)) = tables.network_and_routes(guest.network) else {
         return Action::Drop(DropReason::GuestDown);
     };
     let (dst_mac, src_mac) = macs(frame);
@@ -304,8 +318,12 @@ pub(super) fn from_guest(
         Ok(m) => m,
         Err(reason) => return Action::Drop(reason),
     };
-    if let Err(reason) = spoof::check_source_ip(guest, meta.src) {
-        return Action::Drop(reason);
+    // The guest's own address is the common case; the full rule (extra prefixes too)
+    // is spoof::check_source_ip.
+    if !guest.has_ip(meta.src) {
+        if let Err(reason) = spoof::check_source_ip(guest, meta.src) {
+            return Action::Drop(reason);
+        }
     }
     // Built only on the error paths that need it.
     let ingress = || Ingress {
@@ -314,7 +332,7 @@ pub(super) fn from_guest(
         side: Side::Guest,
         prev_hop: guest.mac,
     };
-    let Some(next_hop) = tables.next_hop(guest.network, meta.dst) else {
+    let Some(next_hop) = routes.next_hop(meta.dst) else {
         return drop_with_error(
             &mut parts,
             &ingress(),

@@ -197,6 +197,14 @@ impl Tables {
         self.networks.get(usize::from(id.0)).map(|s| &s.routes)
     }
 
+    /// A network and its route table, in one lookup (the forwarding stages need both).
+    #[inline(always)]
+    pub fn network_and_routes(&self, id: NetworkId) -> Option<(&Network, &RouteTable)> {
+        self.networks
+            .get(usize::from(id.0))
+            .map(|s| (&s.network, &s.routes))
+    }
+
     /// The route table of a network, for operators (static routes, deletions) and tests.
     pub fn routes_mut(&mut self, id: NetworkId) -> Option<&mut RouteTable> {
         self.networks
