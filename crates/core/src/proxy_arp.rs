@@ -106,3 +106,92 @@ pub fn write_reply_in_place(frame: &mut [u8], request: &ArpRepr, mac: EthernetAd
     let mut arp = wire::ArpPacket::new_unchecked(eth.payload_mut());
     reply.emit(&mut arp);
 }
+
+/// Everything the router would decide about who-has for one address, for
+/// `hvrouter explain arp`: the same pure functions the packet path calls.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArpExplanation {
+    /// The address asked about.
+    pub ip: Ipv4Addr,
+    /// The network it was evaluated in.
+    pub network: String,
+    /// Whether the address is inside the network's subnet.
+    pub in_subnet: bool,
+    /// The guest that owns the address, and whether its port is up.
+    pub owner: Option<(String, bool)>,
+    /// A who-has from a VLAN host (the gateway) on the uplink.
+    pub uplink: ArpDecision,
+    /// A who-has from a guest of this network other than the owner.
+    pub from_other_guest: ArpDecision,
+    /// A who-has from the owner itself (its own address), if there is an owner.
+    pub from_owner: Option<ArpDecision>,
+}
+
+fn request_for(sender_mac: EthernetAddress, sender: Ipv4Addr, target: Ipv4Addr) -> ArpRepr {
+    ArpRepr {
+        operation: ArpOperation::Request,
+        source_hardware_addr: sender_mac,
+        source_protocol_addr: sender,
+        target_hardware_addr: EthernetAddress::ZERO,
+        target_protocol_addr: target,
+    }
+}
+
+/// Explain the decisions about `ip` in `network`, by running the real decision
+/// functions on hypothetical requests.
+pub fn explain(tables: &Tables, network: &Network, ip: Ipv4Addr) -> ArpExplanation {
+    let owner = tables.guests().owner_of(network.id, ip);
+    // The gateway asking, the usual requester on the VLAN (another on-link address if
+    // the question is about the gateway itself, so it is not read as gratuitous).
+    let vlan_sender = if ip == network.gateway {
+        network.subnet.broadcast()
+    } else {
+        network.gateway
+    };
+    let uplink = uplink_decision(
+        tables,
+        network,
+        &request_for(EthernetAddress::ZERO, vlan_sender, ip),
+    );
+    let other = tables
+        .guests()
+        .iter()
+        .find(|g| g.network == network.id && !g.ips.contains(&ip));
+    let from_other_guest = match other {
+        Some(g) => match g.ips.first() {
+            Some(&src) => guest_decision(network, g, &request_for(g.mac, src, ip)),
+            None => ArpDecision::Ignore(DropReason::GuestDown),
+        },
+        // No other guest: evaluate for a hypothetical one with no addresses of its own.
+        None => {
+            let probe_guest = Guest {
+                id: crate::ids::GuestId(u32::MAX),
+                name: String::new(),
+                port: crate::ids::PortId(u16::MAX),
+                mac: EthernetAddress::ZERO,
+                ips: Vec::new(),
+                network: network.id,
+                extra_prefixes: Vec::new(),
+                up: true,
+            };
+            guest_decision(
+                network,
+                &probe_guest,
+                &request_for(EthernetAddress::ZERO, vlan_sender, ip),
+            )
+        }
+    };
+    let from_owner = owner.map(|g| {
+        let src = g.ips.iter().copied().find(|&a| a != ip).unwrap_or(ip);
+        guest_decision(network, g, &request_for(g.mac, src, ip))
+    });
+    ArpExplanation {
+        ip,
+        network: network.name.clone(),
+        in_subnet: network.subnet.contains(&ip),
+        owner: owner.map(|g| (g.name.clone(), g.up)),
+        uplink,
+        from_other_guest,
+        from_owner,
+    }
+}

@@ -677,3 +677,50 @@ fn unresolved_gateway_drops_queued_packets_and_counts() {
     assert_eq!(lost, 5, "every waiting datagram is accounted for");
     let _ = Protocol::Udp;
 }
+
+// --- explain -----------------------------------------------------------------------------
+
+#[test]
+fn explain_arp_matches_what_the_router_does() {
+    use hvrouter_core::proxy_arp::{explain, ArpDecision};
+    let mut lab = Lab::new();
+    let ex = |lab: &Lab, ip: Ipv4Addr| {
+        let tables = lab.pipe.router().tables();
+        explain(tables, tables.network(lab.net).unwrap(), ip)
+    };
+    let e = ex(&lab, GUEST1);
+    assert_eq!(e.owner, Some(("tap1".to_string(), true)));
+    assert_eq!(e.uplink, ArpDecision::Answer(UPLINK_MAC));
+    assert_eq!(e.from_other_guest, ArpDecision::Answer(GUEST_SIDE_MAC));
+    // Asking for its own (only) address is a gratuitous announcement: never answered.
+    assert_eq!(
+        e.from_owner,
+        Some(ArpDecision::Ignore(DropReason::ArpGratuitous))
+    );
+    let e = ex(&lab, Ipv4Addr::new(192, 0, 2, 50));
+    assert_eq!(e.owner, None);
+    assert_eq!(e.uplink, ArpDecision::Ignore(DropReason::ArpNotHostedGuest));
+    assert_eq!(e.from_other_guest, ArpDecision::Answer(GUEST_SIDE_MAC));
+    let e = ex(&lab, GATEWAY);
+    assert_eq!(e.uplink, ArpDecision::Ignore(DropReason::ArpNotHostedGuest));
+    assert_eq!(e.from_other_guest, ArpDecision::Answer(GUEST_SIDE_MAC));
+    let e = ex(&lab, Ipv4Addr::new(198, 51, 100, 7));
+    assert!(!e.in_subnet);
+    assert_eq!(e.uplink, ArpDecision::Ignore(DropReason::ArpOutsideSubnet));
+    // Down guest, and the incident (routes gone): explanations follow, never a route.
+    lab.pipe.router_mut().set_port_up(TAP1, false);
+    lab.delete_route("0.0.0.0/0");
+    lab.delete_route(SUBNET);
+    let e = ex(&lab, GUEST1);
+    assert_eq!(e.owner, Some(("tap1".to_string(), false)));
+    assert_eq!(e.uplink, ArpDecision::Ignore(DropReason::ArpGuestDown));
+    let e = ex(&lab, Ipv4Addr::new(192, 0, 2, 50));
+    assert_eq!(e.uplink, ArpDecision::Ignore(DropReason::ArpNotHostedGuest));
+    // What explain says is what the packet path does.
+    lab.inject(UPLINK, &who_has(GW_MAC, GATEWAY, GUEST2));
+    lab.run();
+    assert_eq!(
+        ex(&lab, GUEST2).uplink.is_answer(),
+        lab.sent(UPLINK).len() == 1
+    );
+}
