@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod announce;
 pub mod counters;
 pub mod drop;
 pub mod guests;
