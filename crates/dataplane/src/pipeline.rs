@@ -27,6 +27,8 @@ pub struct Pipeline<P: Port> {
     router: Router,
     ports: Vec<Option<P>>,
     rx: Vec<P::Frame>,
+    /// What the router decided for each frame of `rx`.
+    actions: Vec<Action>,
     tx: Vec<Vec<P::Frame>>,
     outbox: Outbox,
     burst: usize,
@@ -39,6 +41,7 @@ impl<P: Port> Pipeline<P> {
             router,
             ports: Vec::new(),
             rx: Vec::with_capacity(burst),
+            actions: Vec::with_capacity(burst),
             tx: Vec::new(),
             outbox: Outbox::new(),
             burst: burst.max(1),
@@ -106,13 +109,19 @@ impl<P: Port> Pipeline<P> {
         if n == 0 {
             return 0;
         }
+        self.actions.clear();
+        self.router.process_burst(
+            id,
+            &mut self.rx,
+            P::Frame::data_mut,
+            now,
+            &mut self.outbox,
+            &mut self.actions,
+        );
         let mut bytes = 0u64;
-        for mut frame in self.rx.drain(..) {
+        for (frame, &action) in self.rx.drain(..).zip(self.actions.iter()) {
             bytes += frame.data().len() as u64;
-            match self
-                .router
-                .process(id, frame.data_mut(), now, &mut self.outbox)
-            {
+            match action {
                 Action::Forward(egress) => match self.tx.get_mut(egress.index()) {
                     Some(q) if self.ports[egress.index()].is_some() => q.push(frame),
                     _ => {

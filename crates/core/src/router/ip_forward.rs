@@ -13,8 +13,9 @@ use crate::ids::{GuestId, NetworkId, PortId};
 use crate::neighbor::{EnqueueDrop, EnqueueOutcome};
 use crate::network::Network;
 use crate::outbox::Outbox;
-use crate::routes::NextHop;
+use crate::routes::{NextHop, RouteTable};
 use crate::spoof;
+use crate::tables::Tables;
 use crate::time::Instant;
 
 const ETH_HEADER: usize = 14;
@@ -220,7 +221,7 @@ fn icmp_back(
 }
 
 /// IPv4 received on the uplink of `net`: only guests are reachable from here.
-#[inline(always)]
+#[inline]
 pub(super) fn from_uplink(
     router: &mut Router,
     net: NetworkId,
@@ -230,10 +231,24 @@ pub(super) fn from_uplink(
     out: &mut Outbox,
 ) -> Action {
     let mut parts = router.parts();
-    let tables = parts.tables;
-    let Some((network, routes)) = tables.network_and_routes(net) else {
+    let Some((network, routes)) = parts.tables.network_and_routes(net) else {
         return Action::Drop(DropReason::UnknownPort);
     };
+    from_uplink_in(&mut parts, network, routes, port, frame, now, out)
+}
+
+/// [`from_uplink`] with the network and its route table already looked up.
+#[inline(always)]
+pub(super) fn from_uplink_in(
+    parts: &mut Parts<'_>,
+    network: &Network,
+    routes: &RouteTable,
+    port: PortId,
+    frame: &mut [u8],
+    now: Instant,
+    out: &mut Outbox,
+) -> Action {
+    let tables = parts.tables;
     let (dst_mac, prev_hop) = macs(frame);
     if dst_mac != network.uplink_mac {
         // RFC 1812 5.3.4: unicast IP received as link-layer broadcast is discarded.
@@ -255,7 +270,7 @@ pub(super) fn from_uplink(
     }
     let Some(next_hop) = routes.next_hop(meta.dst) else {
         return drop_with_error(
-            &mut parts,
+            parts,
             &ingress(),
             frame,
             DropReason::NoRoute,
@@ -269,7 +284,7 @@ pub(super) fn from_uplink(
     };
     let Some(guest) = tables.guests().by_id(gid).filter(|g| g.up) else {
         return drop_with_error(
-            &mut parts,
+            parts,
             &ingress(),
             frame,
             DropReason::DestinationGuestDown,
@@ -279,14 +294,41 @@ pub(super) fn from_uplink(
         );
     };
     if let Err((reason, error)) = egress_check(&meta, network.mtu) {
-        return egress_drop(&mut parts, &ingress(), frame, reason, error, now, out);
+        return egress_drop(parts, &ingress(), frame, reason, error, now, out);
     }
     rewrite(frame, network.guest_mac, guest.mac);
     Action::Forward(guest.port)
 }
 
+/// What IPv4 from one guest port needs from the tables: looked up once per frame by
+/// [`from_guest`], or once per burst by [`super::Router::process_burst`].
+#[derive(Clone, Copy)]
+pub(super) struct GuestIngress<'a> {
+    guest: &'a Guest,
+    network: &'a Network,
+    routes: &'a RouteTable,
+}
+
+impl<'a> GuestIngress<'a> {
+    /// The guest `gid` if it is up, with its network and route table.
+    #[inline(always)]
+    pub(super) fn new(tables: &'a Tables, gid: GuestId) -> Result<Self, DropReason> {
+        let Some(guest) = tables.guests().by_id(gid).filter(|g| g.up) else {
+            return Err(DropReason::GuestDown);
+        };
+        let Some((network, routes)) = tables.network_and_routes(guest.network) else {
+            return Err(DropReason::GuestDown);
+        };
+        Ok(GuestIngress {
+            guest,
+            network,
+            routes,
+        })
+    }
+}
+
 /// IPv4 received from a guest: anti-spoofing, then routed in the guest's network only.
-#[inline(always)]
+#[inline]
 pub(super) fn from_guest(
     router: &mut Router,
     gid: GuestId,
@@ -296,13 +338,27 @@ pub(super) fn from_guest(
     out: &mut Outbox,
 ) -> Action {
     let mut parts = router.parts();
-    let tables = parts.tables;
-    let Some(guest) = tables.guests().by_id(gid).filter(|g| g.up) else {
-        return Action::Drop(DropReason::GuestDown);
-    };
-    let Some((network, routes)) = tables.network_and_routes(guest.network) else {
-        return Action::Drop(DropReason::GuestDown);
-    };
+    match GuestIngress::new(parts.tables, gid) {
+        Ok(ctx) => from_guest_in(&mut parts, ctx, port, frame, now, out),
+        Err(reason) => Action::Drop(reason),
+    }
+}
+
+/// [`from_guest`] with the guest's context already looked up.
+#[inline(always)]
+pub(super) fn from_guest_in(
+    parts: &mut Parts<'_>,
+    ctx: GuestIngress<'_>,
+    port: PortId,
+    frame: &mut [u8],
+    now: Instant,
+    out: &mut Outbox,
+) -> Action {
+    let GuestIngress {
+        guest,
+        network,
+        routes,
+    } = ctx;
     let (dst_mac, src_mac) = macs(frame);
     if let Err(reason) = spoof::check_source_mac(guest, src_mac) {
         return Action::Drop(reason);
@@ -334,7 +390,7 @@ pub(super) fn from_guest(
     };
     let Some(next_hop) = routes.next_hop(meta.dst) else {
         return drop_with_error(
-            &mut parts,
+            parts,
             &ingress(),
             frame,
             DropReason::NoRoute,
@@ -345,7 +401,7 @@ pub(super) fn from_guest(
     };
     let next_hop = match next_hop {
         NextHop::Guest(other) => {
-            return to_other_guest(&mut parts, &ingress(), guest, other, &meta, frame, now, out)
+            return to_other_guest(parts, &ingress(), guest, other, &meta, frame, now, out)
         }
         NextHop::Gateway(gw) => gw,
         NextHop::Connected => meta.dst,
@@ -355,7 +411,7 @@ pub(super) fn from_guest(
         return Action::Drop(DropReason::MartianDestination);
     }
     if let Err((reason, error)) = egress_check(&meta, network.mtu) {
-        return egress_drop(&mut parts, &ingress(), frame, reason, error, now, out);
+        return egress_drop(parts, &ingress(), frame, reason, error, now, out);
     }
     let Some(Some(cache)) = parts.neighbors.get_mut(network.id.0 as usize) else {
         return Action::Drop(DropReason::NoRoute);
@@ -364,7 +420,7 @@ pub(super) fn from_guest(
         rewrite(frame, network.uplink_mac, mac);
         return Action::Forward(network.uplink);
     }
-    resolve_next_hop(&mut parts, &ingress(), next_hop, &meta, frame, now, out)
+    resolve_next_hop(parts, &ingress(), next_hop, &meta, frame, now, out)
 }
 
 /// Drop a datagram and send `error` about it back to where it came from.

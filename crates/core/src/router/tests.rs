@@ -1,0 +1,230 @@
+//! [`Router::process_burst`] decides exactly as [`Router::process`] frame by frame: same
+//! actions, same rewritten frames, same counters, same originated frames, for bursts that
+//! mix forwarded, dropped, resolved-later and non-IPv4 frames, on both port kinds.
+
+use wire::{EthernetAddress, Ipv4Addr, Ipv4Packet};
+
+use super::*;
+use crate::guests::GuestSpec;
+
+const UPLINK: PortId = PortId(0);
+const TAP1: PortId = PortId(1);
+const TAP2: PortId = PortId(2);
+const UPLINK_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x01]);
+const GUEST_SIDE_MAC: EthernetAddress = EthernetAddress([0xfe, 0xff, 0xff, 0xff, 0xff, 0xff]);
+const MAC1: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 1, 0x01]);
+const MAC2: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 2, 0x02]);
+const GW_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0xfe]);
+const GUEST1: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
+const GUEST2: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 20);
+const REMOTE: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 7);
+const VLAN_HOST: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 99);
+
+fn router() -> Router {
+    let now = Instant::ZERO;
+    let mut r = Router::new(RouterConfig::default(), now);
+    let net = r
+        .add_network(
+            NetworkSpec {
+                name: "public_90".into(),
+                subnet: "192.0.2.0/24".parse().unwrap(),
+                gateway: Ipv4Addr::new(192, 0, 2, 1),
+                uplink: UPLINK,
+                mtu: 1500,
+                uplink_mac: UPLINK_MAC,
+                guest_mac: GUEST_SIDE_MAC,
+                arp_source: Some(Ipv4Addr::new(192, 0, 2, 254)),
+            },
+            now,
+        )
+        .unwrap();
+    for (name, port, mac, ip) in [("tap1", TAP1, MAC1, GUEST1), ("tap2", TAP2, MAC2, GUEST2)] {
+        r.add_guest(GuestSpec {
+            name: name.into(),
+            port,
+            mac,
+            ips: vec![ip],
+            network: net,
+            extra_prefixes: vec![],
+        })
+        .unwrap();
+    }
+    r
+}
+
+/// An Ethernet + IPv4 + 8-byte payload frame with a valid header checksum.
+fn ipv4(
+    dst_mac: EthernetAddress,
+    src_mac: EthernetAddress,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ttl: u8,
+) -> Vec<u8> {
+    let mut f = vec![0u8; 14 + 28];
+    f[..6].copy_from_slice(&dst_mac.0);
+    f[6..12].copy_from_slice(&src_mac.0);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    let mut ip = Ipv4Packet::new_unchecked(&mut f[14..]);
+    ip.set_version(4);
+    ip.set_header_len(20);
+    ip.set_total_len(28);
+    ip.set_ttl(ttl);
+    ip.set_protocol(wire::Protocol::Udp);
+    ip.set_src_addr(src);
+    ip.set_dst_addr(dst);
+    ip.fill_checksum();
+    f
+}
+
+/// A gratuitous-ARP-shaped frame (EtherType ARP), as a non-IPv4 frame in the burst.
+fn arp(src_mac: EthernetAddress, ip: Ipv4Addr) -> Vec<u8> {
+    let mut f = vec![0u8; 60];
+    f[..6].copy_from_slice(&[0xff; 6]);
+    f[6..12].copy_from_slice(&src_mac.0);
+    f[12..14].copy_from_slice(&[0x08, 0x06]);
+    f[14..22].copy_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
+    f[22..28].copy_from_slice(&src_mac.0);
+    f[28..32].copy_from_slice(&ip.octets());
+    f[38..42].copy_from_slice(&Ipv4Addr::new(192, 0, 2, 1).octets());
+    f
+}
+
+fn from_guest1() -> Vec<Vec<u8>> {
+    let ok = ipv4(GUEST_SIDE_MAC, MAC1, GUEST1, REMOTE, 64);
+    let mut bad_sum = ok.clone();
+    bad_sum[14 + 10] ^= 0xff;
+    vec![
+        ok.clone(),
+        ipv4(GUEST_SIDE_MAC, MAC1, GUEST1, GUEST2, 64),
+        ipv4(
+            GUEST_SIDE_MAC,
+            MAC1,
+            Ipv4Addr::new(192, 0, 2, 77),
+            REMOTE,
+            64,
+        ),
+        ipv4(GUEST_SIDE_MAC, MAC2, GUEST1, REMOTE, 64),
+        ipv4(GUEST_SIDE_MAC, MAC1, GUEST1, REMOTE, 1),
+        ipv4(GUEST_SIDE_MAC, MAC1, GUEST1, VLAN_HOST, 64),
+        ipv4(
+            GUEST_SIDE_MAC,
+            MAC1,
+            GUEST1,
+            Ipv4Addr::new(224, 0, 0, 5),
+            64,
+        ),
+        bad_sum,
+        ok[..30].to_vec(),
+        arp(MAC1, GUEST1),
+        ok.clone(),
+        vec![0u8; 10],
+        ok,
+    ]
+}
+
+fn from_uplink() -> Vec<Vec<u8>> {
+    let ok = ipv4(UPLINK_MAC, GW_MAC, REMOTE, GUEST1, 64);
+    vec![
+        ok.clone(),
+        ipv4(UPLINK_MAC, GW_MAC, REMOTE, GUEST2, 2),
+        ipv4(UPLINK_MAC, GW_MAC, REMOTE, VLAN_HOST, 64),
+        ipv4(
+            UPLINK_MAC,
+            GW_MAC,
+            REMOTE,
+            Ipv4Addr::new(192, 0, 2, 200),
+            64,
+        ),
+        ipv4(EthernetAddress::BROADCAST, GW_MAC, REMOTE, GUEST1, 64),
+        ipv4(UPLINK_MAC, GW_MAC, REMOTE, GUEST1, 1),
+        arp(GW_MAC, Ipv4Addr::new(192, 0, 2, 1)),
+        ok,
+    ]
+}
+
+/// Run `frames` through `process` one by one on one router and through
+/// `process_burst` on another, and compare everything observable.
+fn same_decisions(port: PortId, frames: Vec<Vec<u8>>) {
+    let now = Instant::ZERO;
+    let (mut a, mut b) = (router(), router());
+    let (mut out_a, mut out_b) = (Outbox::new(), Outbox::new());
+    let mut frames_a = frames.clone();
+    let want: Vec<Action> = frames_a
+        .iter_mut()
+        .map(|f| a.process(port, f, now, &mut out_a))
+        .collect();
+    let mut frames_b = frames;
+    let mut got = Vec::new();
+    b.process_burst(
+        port,
+        &mut frames_b,
+        |f| &mut f[..],
+        now,
+        &mut out_b,
+        &mut got,
+    );
+    assert_eq!(got, want);
+    assert_eq!(frames_b, frames_a, "frames rewritten differently");
+    let counters = |r: &Router| format!("{:?}", r.counters().iter().collect::<Vec<_>>());
+    assert_eq!(counters(&b), counters(&a));
+    let sent = |o: &Outbox| {
+        o.frames()
+            .iter()
+            .map(|f| (f.port, f.data.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(sent(&out_b), sent(&out_a));
+    assert!(want.iter().any(|a| matches!(a, Action::Forward(_))));
+    assert!(want.iter().any(|a| matches!(a, Action::Drop(_))));
+}
+
+#[test]
+fn burst_from_guest_decides_as_frame_by_frame() {
+    same_decisions(TAP1, from_guest1());
+}
+
+#[test]
+fn burst_from_uplink_decides_as_frame_by_frame() {
+    same_decisions(UPLINK, from_uplink());
+}
+
+#[test]
+fn burst_on_unknown_port_or_down_guest() {
+    let now = Instant::ZERO;
+    let mut r = router();
+    let mut out = Outbox::new();
+    let mut actions = Vec::new();
+    let mut frames = from_guest1();
+    r.process_burst(
+        PortId(9),
+        &mut frames,
+        |f| &mut f[..],
+        now,
+        &mut out,
+        &mut actions,
+    );
+    assert!(actions
+        .iter()
+        .all(|a| *a == Action::Drop(DropReason::UnknownPort)));
+    assert_eq!(actions.len(), frames.len());
+    r.set_port_up(TAP1, false);
+    same_decisions_on(r, TAP1, from_guest1());
+}
+
+fn same_decisions_on(mut b: Router, port: PortId, frames: Vec<Vec<u8>>) {
+    let now = Instant::ZERO;
+    let mut out = Outbox::new();
+    let mut got = Vec::new();
+    let mut frames_b = frames.clone();
+    b.process_burst(port, &mut frames_b, |f| &mut f[..], now, &mut out, &mut got);
+    let mut a = router();
+    a.set_port_up(port, false);
+    let mut out_a = Outbox::new();
+    let mut frames_a = frames;
+    let want: Vec<Action> = frames_a
+        .iter_mut()
+        .map(|f| a.process(port, f, now, &mut out_a))
+        .collect();
+    assert_eq!(got, want);
+    assert!(want.contains(&Action::Drop(DropReason::GuestDown)));
+}
