@@ -118,9 +118,41 @@ impl<P: Port> Pipeline<P> {
             &mut self.outbox,
             &mut self.actions,
         );
-        let mut bytes = 0u64;
+        let bytes: u64 = self.rx.iter().map(|f| f.data().len() as u64).sum();
+        if !self.forward_whole_burst() {
+            self.dispatch(id);
+        }
+        let c = self.router.counters_mut().port_mut(id);
+        c.rx_packets += n as u64;
+        c.rx_bytes += bytes;
+        n
+    }
+
+    /// The common case: every frame of the burst goes to the same port, whose transmit
+    /// queue takes them all in one move. False (nothing moved) otherwise.
+    #[inline]
+    fn forward_whole_burst(&mut self) -> bool {
+        let Some(&Action::Forward(egress)) = self.actions.first() else {
+            return false;
+        };
+        if !self.actions.iter().all(|&a| a == Action::Forward(egress)) {
+            return false;
+        }
+        match (
+            self.tx.get_mut(egress.index()),
+            self.ports.get(egress.index()),
+        ) {
+            (Some(q), Some(Some(_))) => {
+                q.append(&mut self.rx);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Hand each frame of `rx` to its egress queue or back to port `id`, as decided.
+    fn dispatch(&mut self, id: PortId) {
         for (frame, &action) in self.rx.drain(..).zip(self.actions.iter()) {
-            bytes += frame.data().len() as u64;
             match action {
                 Action::Forward(egress) => match self.tx.get_mut(egress.index()) {
                     Some(q) if self.ports[egress.index()].is_some() => q.push(frame),
@@ -134,10 +166,6 @@ impl<P: Port> Pipeline<P> {
                 Action::Consumed | Action::Drop(_) => recycle(&mut self.ports, id, frame),
             }
         }
-        let c = self.router.counters_mut().port_mut(id);
-        c.rx_packets += n as u64;
-        c.rx_bytes += bytes;
-        n
     }
 
     fn transmit(&mut self) -> usize {
