@@ -1,0 +1,496 @@
+//! The plain data the router answers with. No behaviour beyond small helpers: the
+//! dataplane fills these from its tables between bursts, the CLI renders them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+use wire::{EthernetAddress, Ipv4Addr};
+
+use super::fields;
+use super::PROTOCOL_VERSION;
+
+/// A guest NIC as the cluster manager describes it: the body of `guest_add`, the entries
+/// of the persisted state and of `guest list`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuestSpec {
+    /// The tap (or veth) interface, e.g. `tap3`; also the guest's name.
+    pub tap: String,
+    /// The guest's MAC.
+    #[serde(with = "fields::mac")]
+    pub mac: EthernetAddress,
+    /// The guest's own addresses (at least one).
+    #[serde(with = "fields::ips")]
+    pub ips: Vec<Ipv4Addr>,
+    /// Name of the network (VLAN) the guest belongs to.
+    pub network: String,
+    /// Extra prefixes routed to the guest.
+    #[serde(default, with = "fields::prefixes")]
+    pub routed_prefixes: Vec<Ipv4Net>,
+}
+
+impl GuestSpec {
+    /// The same spec with `ips` and `routed_prefixes` sorted and deduplicated, so specs
+    /// that mean the same thing compare equal.
+    pub fn normalized(mut self) -> GuestSpec {
+        self.ips.sort_unstable();
+        self.ips.dedup();
+        self.routed_prefixes.sort_unstable();
+        self.routed_prefixes.dedup();
+        self
+    }
+
+    /// Same guest, ignoring order and duplicates of addresses and prefixes.
+    pub fn same_as(&self, other: &GuestSpec) -> bool {
+        self.clone().normalized() == other.clone().normalized()
+    }
+}
+
+/// Where a guest comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuestOrigin {
+    /// The configuration file.
+    Config,
+    /// `guest add` at run time (persisted in the state directory).
+    Runtime,
+}
+
+impl GuestOrigin {
+    /// `config` or `runtime`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            GuestOrigin::Config => "config",
+            GuestOrigin::Runtime => "runtime",
+        }
+    }
+}
+
+/// One guest, for `guest list`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestInfo {
+    /// See [`GuestSpec::tap`].
+    pub tap: String,
+    /// See [`GuestSpec::mac`].
+    #[serde(with = "fields::mac")]
+    pub mac: EthernetAddress,
+    /// See [`GuestSpec::ips`].
+    pub ips: Vec<Ipv4Addr>,
+    /// See [`GuestSpec::network`].
+    pub network: String,
+    /// See [`GuestSpec::routed_prefixes`].
+    #[serde(default, with = "fields::prefixes")]
+    pub routed_prefixes: Vec<Ipv4Net>,
+    /// Whether its port is up (the router answers ARP for it only then).
+    pub up: bool,
+    /// Configuration file or runtime.
+    pub origin: GuestOrigin,
+}
+
+impl GuestInfo {
+    /// A guest listed with its state.
+    pub fn new(spec: GuestSpec, up: bool, origin: GuestOrigin) -> GuestInfo {
+        GuestInfo {
+            tap: spec.tap,
+            mac: spec.mac,
+            ips: spec.ips,
+            network: spec.network,
+            routed_prefixes: spec.routed_prefixes,
+            up,
+            origin,
+        }
+    }
+
+    /// The spec it was added with.
+    pub fn spec(&self) -> GuestSpec {
+        GuestSpec {
+            tap: self.tap.clone(),
+            mac: self.mac,
+            ips: self.ips.clone(),
+            network: self.network.clone(),
+            routed_prefixes: self.routed_prefixes.clone(),
+        }
+    }
+}
+
+/// What `guest add` / `guest del` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// The guest is new.
+    Added,
+    /// The guest existed with the same data: nothing changed (idempotent add).
+    Unchanged,
+    /// The guest was removed.
+    Removed,
+    /// There was no such guest: nothing changed (idempotent delete).
+    Absent,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Change::Added => "added",
+            Change::Unchanged => "unchanged (already present with the same data)",
+            Change::Removed => "removed",
+            Change::Absent => "absent (nothing to remove)",
+        })
+    }
+}
+
+/// The answer to `guest add` / `guest del`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestChange {
+    /// The guest's tap.
+    pub tap: String,
+    /// What happened.
+    pub change: Change,
+}
+
+/// One network (VLAN), for `show networks`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkInfo {
+    /// e.g. `public_90`.
+    pub name: String,
+    /// The uplink interface, e.g. `bond0.90`.
+    pub uplink: String,
+    /// Whether the uplink is up.
+    pub uplink_up: bool,
+    /// The on-link subnet.
+    #[serde(with = "fields::prefix")]
+    pub subnet: Ipv4Net,
+    /// The VLAN's router.
+    pub gateway: Ipv4Addr,
+    /// IP MTU.
+    pub mtu: u16,
+    /// Our MAC on the VLAN.
+    #[serde(with = "fields::mac")]
+    pub uplink_mac: EthernetAddress,
+    /// The MAC we answer with toward guests.
+    #[serde(with = "fields::mac")]
+    pub guest_mac: EthernetAddress,
+    /// Sender IP of our ARP requests on the VLAN; `None`: probe form (0.0.0.0).
+    pub arp_source: Option<Ipv4Addr>,
+    /// Guests of this network.
+    pub guests: u32,
+}
+
+/// Where a route sends packets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NextHopInfo {
+    /// Out of the uplink toward this router.
+    Gateway(Ipv4Addr),
+    /// On-link on the uplink.
+    Connected,
+    /// To this guest (tap).
+    Guest(String),
+}
+
+impl fmt::Display for NextHopInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NextHopInfo::Gateway(gw) => write!(f, "via {gw}"),
+            NextHopInfo::Connected => f.write_str("connected"),
+            NextHopInfo::Guest(tap) => write!(f, "dev {tap}"),
+        }
+    }
+}
+
+/// Why a route exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteOrigin {
+    /// The network's default route via its gateway.
+    Default,
+    /// The network's on-link subnet.
+    Connected,
+    /// A guest's own address (/32).
+    Guest,
+    /// An extra prefix routed to a guest.
+    GuestPrefix,
+    /// Added by an operator.
+    Static,
+}
+
+impl fmt::Display for RouteOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RouteOrigin::Default => "default",
+            RouteOrigin::Connected => "connected",
+            RouteOrigin::Guest => "guest",
+            RouteOrigin::GuestPrefix => "guest-prefix",
+            RouteOrigin::Static => "static",
+        })
+    }
+}
+
+/// One route, for `show routes`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteInfo {
+    /// The network whose table holds the route.
+    pub network: String,
+    /// Destination prefix.
+    #[serde(with = "fields::prefix")]
+    pub prefix: Ipv4Net,
+    /// Where matching packets go.
+    pub next_hop: NextHopInfo,
+    /// Why the route exists.
+    pub origin: RouteOrigin,
+}
+
+/// State of a neighbor (ARP cache) entry, as Linux names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NeighborState {
+    /// Resolution in progress.
+    Incomplete,
+    /// Confirmed recently.
+    Reachable,
+    /// Known MAC, not confirmed recently.
+    Stale,
+    /// Used while stale, waiting before probing.
+    Delay,
+    /// Being verified with unicast requests.
+    Probe,
+    /// Resolution failed.
+    Failed,
+}
+
+impl NeighborState {
+    /// Every state, in display order.
+    pub const ALL: [NeighborState; 6] = [
+        NeighborState::Incomplete,
+        NeighborState::Reachable,
+        NeighborState::Stale,
+        NeighborState::Delay,
+        NeighborState::Probe,
+        NeighborState::Failed,
+    ];
+
+    /// Lower-case name (JSON, metrics labels).
+    pub const fn name(self) -> &'static str {
+        match self {
+            NeighborState::Incomplete => "incomplete",
+            NeighborState::Reachable => "reachable",
+            NeighborState::Stale => "stale",
+            NeighborState::Delay => "delay",
+            NeighborState::Probe => "probe",
+            NeighborState::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for NeighborState {
+    /// Upper case, as `ip neigh` prints it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name().to_ascii_uppercase())
+    }
+}
+
+/// One neighbor (ARP cache) entry of a network's uplink, for `show neighbors`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeighborInfo {
+    /// The network whose cache holds the entry.
+    pub network: String,
+    /// The neighbor's address.
+    pub ip: Ipv4Addr,
+    /// Its MAC; `None` while INCOMPLETE or FAILED.
+    #[serde(with = "fields::opt_mac")]
+    pub mac: Option<EthernetAddress>,
+    /// The entry's state.
+    pub state: NeighborState,
+    /// Frames waiting for resolution.
+    pub queued: u32,
+    /// Requests sent in the current INCOMPLETE or PROBE phase.
+    pub probes: u32,
+    /// Milliseconds since the state or MAC last changed.
+    pub age_ms: u64,
+    /// Milliseconds since forwarding last used the entry.
+    pub idle_ms: u64,
+}
+
+/// What a port is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PortRole {
+    /// A network's VLAN uplink.
+    Uplink,
+    /// A guest's tap.
+    Guest,
+}
+
+impl PortRole {
+    /// `uplink` or `guest`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            PortRole::Uplink => "uplink",
+            PortRole::Guest => "guest",
+        }
+    }
+}
+
+/// Counters of one port.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortCounters {
+    /// Frames received.
+    pub rx_packets: u64,
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Frames transmitted.
+    pub tx_packets: u64,
+    /// Bytes transmitted.
+    pub tx_bytes: u64,
+    /// ARP requests received here that the router answered.
+    pub arp_answered: u64,
+    /// ARP requests and gratuitous ARP the router sent here.
+    pub arp_sent: u64,
+    /// ICMP errors sent out of this port.
+    pub icmp_errors_sent: u64,
+    /// ICMP errors allowed but not sent (rate limit, no source address).
+    pub icmp_errors_suppressed: u64,
+    /// Frames dropped, by reason name (`no_route`, `arp_not_hosted_guest`, ...). The
+    /// dataplane lists every reason, zeros included, so metrics series always exist.
+    pub drops: BTreeMap<String, u64>,
+}
+
+/// Drop reason of an ARP reply that fed the neighbor cache: counted as a drop to explain
+/// rx, but it is not an ignored request.
+const ARP_CONSUMED: &str = "arp_reply_consumed";
+
+impl PortCounters {
+    /// Total drops over all reasons.
+    pub fn total_drops(&self) -> u64 {
+        self.drops.values().fold(0u64, |a, &b| a.saturating_add(b))
+    }
+
+    /// ARP the router stayed silent on: every `arp_*` drop reason except
+    /// `arp_reply_consumed` (a reply the neighbor cache used).
+    pub fn arp_ignored(&self) -> u64 {
+        self.drops
+            .iter()
+            .filter(|(r, _)| r.starts_with("arp_") && r.as_str() != ARP_CONSUMED)
+            .fold(0u64, |a, (_, &b)| a.saturating_add(b))
+    }
+}
+
+/// One port, for `show ports` (and the metrics snapshot).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortInfo {
+    /// Interface name (`bond0.90`, `tap3`).
+    pub name: String,
+    /// Uplink or guest.
+    pub role: PortRole,
+    /// The network it belongs to.
+    pub network: Option<String>,
+    /// Link up (administratively and operationally).
+    pub up: bool,
+    /// An AF_XDP socket is bound to it.
+    pub attached: bool,
+    /// How its XDP program is attached (`native`, `generic`), if attached.
+    pub xdp_mode: Option<String>,
+    /// Its counters.
+    pub counters: PortCounters,
+}
+
+/// Named counters of one network (neighbor cache, ...), for `show counters`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkCounters {
+    /// The network.
+    pub network: String,
+    /// Counter name -> value.
+    pub counters: BTreeMap<String, u64>,
+}
+
+/// The answer to `show counters`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountersReport {
+    /// Per port.
+    pub ports: Vec<PortInfo>,
+    /// Per network.
+    pub networks: Vec<NetworkCounters>,
+}
+
+/// One side's proxy-ARP decision.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// Whether the router answers who-has for the address on this side.
+    pub answer: bool,
+    /// Why, in operator terms (and the drop-reason name when it stays silent).
+    pub reason: String,
+    /// The MAC it answers with.
+    #[serde(default, with = "fields::opt_mac")]
+    pub mac: Option<EthernetAddress>,
+}
+
+/// The answer to `explain arp IP` for one network.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArpExplanation {
+    /// The network.
+    pub network: String,
+    /// The address asked about.
+    pub ip: Ipv4Addr,
+    /// The guest that owns the address here, if any.
+    pub owner: Option<String>,
+    /// Who-has received on the uplink (from the VLAN).
+    pub uplink: Decision,
+    /// Who-has received from guests of this network (other than the owner).
+    pub toward_guests: Decision,
+}
+
+/// One packet's path through the pipeline, for `trace N`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceRecord {
+    /// The port it arrived on.
+    pub port: String,
+    /// One line about the frame (`ARP who-has 192.0.2.7 tell 192.0.2.1`, `IPv4 a > b ...`).
+    pub summary: String,
+    /// The stages it went through, with each one's decision.
+    #[serde(default)]
+    pub steps: Vec<String>,
+    /// The final decision (`forward to tap3`, `reply`, `drop no_route`).
+    pub decision: String,
+}
+
+/// The answer to `reload`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadSummary {
+    /// Things added (`guest tap3`, `network public_91`).
+    pub added: Vec<String>,
+    /// Things removed.
+    pub removed: Vec<String>,
+    /// Things changed.
+    pub changed: Vec<String>,
+    /// Things left as they were.
+    pub unchanged: u32,
+    /// Anything else worth saying (what could not be applied without a restart).
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// The answer to `ping`: the router is alive and its dataplane answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PongInfo {
+    /// Protocol version the router speaks.
+    pub protocol: u64,
+    /// hvrouter version.
+    pub version: String,
+    /// Process id.
+    pub pid: u32,
+    /// Seconds since the router started.
+    pub uptime_secs: u64,
+}
+
+impl PongInfo {
+    /// This process's pong, given its uptime.
+    pub fn new(uptime_secs: u64) -> PongInfo {
+        PongInfo {
+            protocol: PROTOCOL_VERSION,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            pid: std::process::id(),
+            uptime_secs,
+        }
+    }
+}
