@@ -220,7 +220,9 @@ impl Tables {
     }
 
     /// The next hop of the longest-prefix match in a network's table, as
-    /// [`Tables::lookup_route`] without building the route: the forwarding stages' call.
+    /// [`Tables::lookup_route`] without building the route. (The forwarding stages take
+    /// the network and its table together with [`Tables::network_and_routes`] and call
+    /// [`RouteTable::next_hop`].)
     #[inline(always)]
     pub fn next_hop(&self, network: NetworkId, dst: Ipv4Addr) -> Option<NextHop> {
         self.routes(network).and_then(|t| t.next_hop(dst))
