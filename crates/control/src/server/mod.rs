@@ -14,9 +14,6 @@
 mod command;
 mod conn;
 
-#[cfg(test)]
-mod tests;
-
 use std::collections::HashMap;
 use std::fs::{self, DirBuilder, Permissions};
 use std::io;
@@ -277,12 +274,8 @@ fn bind_exclusive(path: &Path) -> Result<UnixListener, ServerError> {
         let path = path.to_path_buf();
         move |source| ServerError::Io { path, what, source }
     };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    let tmp = path.with_file_name(format!(
-        ".{}.{}.tmp",
-        name.as_deref().unwrap_or("control.sock"),
-        std::process::id()
-    ));
+    // Short, so that it fits in sun_path wherever the real name does.
+    let tmp = path.with_file_name(format!(".hvr{}", std::process::id()));
     let _ = fs::remove_file(&tmp); // a leftover of an earlier process with our pid
     let listener = UnixListener::bind(&tmp).map_err(io_err("bind"))?;
     let linked = fs::set_permissions(&tmp, Permissions::from_mode(0o600))

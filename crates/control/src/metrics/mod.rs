@@ -1,0 +1,198 @@
+//! Prometheus metrics: a snapshot the dataplane publishes about once a second, rendered
+//! in the text exposition format (version 0.0.4) by a tiny HTTP server ([`http`]).
+//!
+//! Every counter the CLI shows is here under a stable name; drops are one family with a
+//! `reason` label (`hvrouter_drops_total{port="tap3",reason="spoofed_source_ip"}`), as
+//! grout and the kernel's `nstat` name them.
+
+pub mod http;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::protocol::{NeighborState, PortInfo};
+
+/// `Content-Type` of the text exposition format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Per-network values.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetworkMetrics {
+    /// The network's name.
+    pub name: String,
+    /// Guests of this network.
+    pub guests: u64,
+    /// Neighbor (ARP cache) entries per state; missing states are zero.
+    pub neighbors: BTreeMap<NeighborState, u64>,
+}
+
+/// Everything exported, as the dataplane saw it at one moment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetricsSnapshot {
+    /// Ports with their counters (the same data as `show ports`).
+    pub ports: Vec<PortInfo>,
+    /// Networks.
+    pub networks: Vec<NetworkMetrics>,
+}
+
+/// A label value escaped for the exposition format: `\`, `"` and newline.
+pub fn escape_label(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A HELP text escaped for the exposition format: `\` and newline.
+pub fn escape_help(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('\n', "\\n")
+}
+
+/// Writes metric families: HELP and TYPE once, then samples.
+struct Writer {
+    out: String,
+}
+
+impl Writer {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.out, "# HELP {name} {}", escape_help(help));
+        let _ = writeln!(self.out, "# TYPE {name} {kind}");
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: u64) {
+        self.out.push_str(name);
+        if !labels.is_empty() {
+            self.out.push('{');
+            for (i, (k, v)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.out.push(',');
+                }
+                let _ = write!(self.out, "{k}=\"{}\"", escape_label(v));
+            }
+            self.out.push('}');
+        }
+        let _ = writeln!(self.out, " {value}");
+    }
+}
+
+/// A per-port counter family: name, help, value.
+type PortCounter = (&'static str, &'static str, fn(&PortInfo) -> u64);
+
+const PORT_COUNTERS: &[PortCounter] = &[
+    ("hvrouter_rx_packets_total", "Frames received on the port.", |p| p.counters.rx_packets),
+    ("hvrouter_rx_bytes_total", "Bytes received on the port (Ethernet header included).", |p| {
+        p.counters.rx_bytes
+    }),
+    ("hvrouter_tx_packets_total", "Frames transmitted on the port.", |p| p.counters.tx_packets),
+    ("hvrouter_tx_bytes_total", "Bytes transmitted on the port (Ethernet header included).", |p| {
+        p.counters.tx_bytes
+    }),
+    ("hvrouter_arp_answered_total", "ARP requests received on the port that the router answered.", |p| {
+        p.counters.arp_answered
+    }),
+    (
+        "hvrouter_arp_ignored_total",
+        "ARP received on the port that the router stayed silent on (sum of the arp_* drop reasons except arp_reply_consumed).",
+        |p| p.counters.arp_ignored(),
+    ),
+    ("hvrouter_arp_sent_total", "ARP requests and gratuitous ARP the router sent on the port.", |p| {
+        p.counters.arp_sent
+    }),
+    ("hvrouter_icmp_errors_sent_total", "ICMP errors sent out of the port.", |p| {
+        p.counters.icmp_errors_sent
+    }),
+    (
+        "hvrouter_icmp_errors_suppressed_total",
+        "ICMP errors allowed but not sent (rate limit, or no source address).",
+        |p| p.counters.icmp_errors_suppressed,
+    ),
+];
+
+/// The snapshot in the text exposition format.
+pub fn render(snapshot: &MetricsSnapshot) -> String {
+    let mut w = Writer { out: String::new() };
+    let bool_value = |b: bool| u64::from(b);
+
+    w.family(
+        "hvrouter_port_up",
+        "gauge",
+        "Whether the port's link is up (1) or down (0).",
+    );
+    for p in &snapshot.ports {
+        let network = p.network.as_deref().unwrap_or("");
+        w.sample(
+            "hvrouter_port_up",
+            &[
+                ("port", &p.name),
+                ("role", p.role.name()),
+                ("network", network),
+            ],
+            bool_value(p.up),
+        );
+    }
+    w.family(
+        "hvrouter_port_attached",
+        "gauge",
+        "Whether an AF_XDP socket is bound to the port (1) or not (0).",
+    );
+    for p in &snapshot.ports {
+        w.sample(
+            "hvrouter_port_attached",
+            &[("port", &p.name)],
+            bool_value(p.attached),
+        );
+    }
+    for &(name, help, value) in PORT_COUNTERS {
+        w.family(name, "counter", help);
+        for p in &snapshot.ports {
+            w.sample(name, &[("port", &p.name)], value(p));
+        }
+    }
+    w.family(
+        "hvrouter_drops_total",
+        "counter",
+        "Frames dropped, by port and reason.",
+    );
+    for p in &snapshot.ports {
+        for (reason, &n) in &p.counters.drops {
+            w.sample(
+                "hvrouter_drops_total",
+                &[("port", &p.name), ("reason", reason)],
+                n,
+            );
+        }
+    }
+    w.family(
+        "hvrouter_guests",
+        "gauge",
+        "Guest NICs hosted on this node, by network.",
+    );
+    for n in &snapshot.networks {
+        w.sample("hvrouter_guests", &[("network", &n.name)], n.guests);
+    }
+    w.family(
+        "hvrouter_neighbors",
+        "gauge",
+        "Neighbor (ARP cache) entries of the network's uplink, by state.",
+    );
+    for n in &snapshot.networks {
+        for state in NeighborState::ALL {
+            let count = n.neighbors.get(&state).copied().unwrap_or(0);
+            w.sample(
+                "hvrouter_neighbors",
+                &[("network", &n.name), ("state", state.name())],
+                count,
+            );
+        }
+    }
+    w.out
+}
