@@ -259,7 +259,7 @@ pub(super) fn from_uplink_in(
         Err(reason) => return Action::Drop(reason),
     };
     // Built only on the error paths that need it.
-    let ingress = || Ingress {
+    let ingress = move || Ingress {
         network,
         port,
         side: Side::Uplink,
@@ -382,7 +382,7 @@ pub(super) fn from_guest_in(
         }
     }
     // Built only on the error paths that need it.
-    let ingress = || Ingress {
+    let ingress = move || Ingress {
         network,
         port,
         side: Side::Guest,
@@ -401,7 +401,7 @@ pub(super) fn from_guest_in(
     };
     let next_hop = match next_hop {
         NextHop::Guest(other) => {
-            return to_other_guest(parts, &ingress(), guest, other, &meta, frame, now, out)
+            return to_other_guest(parts, &ingress(), guest, other, meta, frame, now, out)
         }
         NextHop::Gateway(gw) => gw,
         NextHop::Connected => meta.dst,
@@ -420,7 +420,7 @@ pub(super) fn from_guest_in(
         rewrite(frame, network.uplink_mac, mac);
         return Action::Forward(network.uplink);
     }
-    resolve_next_hop(parts, &ingress(), next_hop, &meta, frame, now, out)
+    resolve_next_hop(parts, &ingress(), next_hop, meta, frame, now, out)
 }
 
 /// Drop a datagram and send `error` about it back to where it came from.
@@ -465,7 +465,7 @@ fn resolve_next_hop(
     parts: &mut Parts<'_>,
     ingress: &Ingress<'_>,
     next_hop: Ipv4Addr,
-    meta: &IpMeta,
+    meta: IpMeta,
     frame: &mut [u8],
     now: Instant,
     out: &mut Outbox,
@@ -511,7 +511,7 @@ fn to_other_guest(
     ingress: &Ingress<'_>,
     guest: &Guest,
     other: GuestId,
-    meta: &IpMeta,
+    meta: IpMeta,
     frame: &mut [u8],
     now: Instant,
     out: &mut Outbox,
@@ -530,7 +530,7 @@ fn to_other_guest(
             out,
         );
     };
-    if let Err((reason, error)) = egress_check(meta, ingress.network.mtu) {
+    if let Err((reason, error)) = egress_check(&meta, ingress.network.mtu) {
         return egress_drop(parts, ingress, frame, reason, error, now, out);
     }
     rewrite(frame, ingress.network.guest_mac, dest.mac);
