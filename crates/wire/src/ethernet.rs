@@ -16,8 +16,10 @@ pub struct EthernetAddress(pub [u8; 6]);
 
 impl PartialEq for EthernetAddress {
     /// Byte-wise equality, compared as one 4-byte and one 2-byte word: the forwarding
-    /// path compares MACs on every frame, and a 6-byte array compare otherwise compiles
-    /// to a slower sequence.
+    /// path compares MACs on every frame, and the derived 6-byte array compare compiles
+    /// to a byte-assembling sequence (about 20 more instructions per forwarded frame).
+    /// Being hand-written, it does not allow the constants as `match` patterns: compare
+    /// with `==`.
     #[inline]
     fn eq(&self, other: &Self) -> bool {
         let (a, b) = (&self.0, &other.0);
