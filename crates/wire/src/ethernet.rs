@@ -353,4 +353,26 @@ mod tests {
         assert!("zz:00:5e:10:00:01".parse::<EthernetAddress>().is_err());
         assert!(EthernetAddress::BROADCAST.is_multicast());
     }
+
+    #[test]
+    fn equality_and_hash_are_byte_wise() {
+        use std::collections::hash_map::DefaultHasher;
+        use std::hash::{Hash, Hasher};
+        let hash = |m: &EthernetAddress| {
+            let mut h = DefaultHasher::new();
+            m.hash(&mut h);
+            h.finish()
+        };
+        let a = EthernetAddress([0x02, 0x11, 0x22, 0x33, 0x44, 0x55]);
+        assert_eq!(a, EthernetAddress(a.0));
+        assert_eq!(hash(&a), hash(&EthernetAddress(a.0)));
+        for i in 0..6 {
+            for bit in 0..8 {
+                let mut b = a;
+                b.0[i] ^= 1 << bit;
+                assert_ne!(a, b, "byte {i} bit {bit}");
+                assert_eq!(a == b, a.0 == b.0);
+            }
+        }
+    }
 }
