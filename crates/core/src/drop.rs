@@ -106,6 +106,11 @@ drop_reasons! {
     EgressPortMissing => "egress_port_missing",
     /// The egress port's transmit ring had no room.
     TxRingFull => "tx_ring_full",
+    /// A guest TCP/UDP datagram whose L4 header or length is invalid (checksum could not
+    /// be completed).
+    L4Malformed => "l4_malformed",
+    /// A guest TCP super-frame (GSO) that could not be segmented to the egress MTU.
+    GsoInvalid => "gso_invalid",
 }
 
 impl fmt::Display for DropReason {

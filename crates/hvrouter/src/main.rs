@@ -1,10 +1,14 @@
 //! hvrouter: a userspace virtual router for hypervisors with routed guest NICs.
 //! A thin main: parse the command line, call into the libraries.
 
+mod cli;
+mod control;
+mod guests;
 mod log;
 mod ports;
 mod report;
 mod run;
+mod views;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,6 +18,10 @@ use clap::{Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "hvrouter", version, about)]
 struct Cli {
+    /// Control socket of the running router (default: $HVROUTER_SOCKET, else
+    /// /run/hvrouter/control.sock).
+    #[arg(long, global = true)]
+    socket: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -31,11 +39,60 @@ enum Command {
         /// Configuration file (TOML).
         config: PathBuf,
     },
+    /// Add, remove or list guests of the running router.
+    #[command(subcommand)]
+    Guest(cli::GuestCmd),
+    /// Show the running router's networks, routes, neighbors, ports or counters.
+    Show {
+        /// What to show.
+        what: cli::ShowWhat,
+        /// Only this network (routes, neighbors).
+        #[arg(long)]
+        network: Option<String>,
+        #[command(flatten)]
+        json: cli::JsonFlag,
+    },
+    /// Explain the router's decisions.
+    #[command(subcommand)]
+    Explain(cli::ExplainCmd),
+    /// Show the next COUNT packets' path through the pipeline, with each decision.
+    Trace {
+        /// How many packets.
+        count: u32,
+        #[command(flatten)]
+        json: cli::JsonFlag,
+    },
+    /// Re-read the configuration file and apply the difference (like SIGHUP).
+    Reload,
+    /// Check that the router's dataplane loop answers.
+    Ping,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let socket = cli::socket_path(cli.socket);
     match cli.command {
+        Command::Guest(cmd) => {
+            let (request, json) = cli::guest_request(cmd);
+            cli::call(&socket, request, json)
+        }
+        Command::Show {
+            what,
+            network,
+            json,
+        } => cli::call(&socket, cli::show_request(what, network), json.json),
+        Command::Explain(cli::ExplainCmd::Arp { ip, network, json }) => cli::call(
+            &socket,
+            hvrouter_control::protocol::Request::ExplainArp { ip, network },
+            json.json,
+        ),
+        Command::Trace { count, json } => cli::call(
+            &socket,
+            hvrouter_control::protocol::Request::Trace { count },
+            json.json,
+        ),
+        Command::Reload => cli::call(&socket, hvrouter_control::protocol::Request::Reload, false),
+        Command::Ping => cli::call(&socket, hvrouter_control::protocol::Request::Ping, false),
         Command::Run { config } => match run::run(&config) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

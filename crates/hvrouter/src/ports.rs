@@ -30,6 +30,8 @@ pub enum Kind {
     Uplink(NetworkId),
     /// A guest's tap or veth.
     Guest,
+    /// A slot whose guest was removed (reused by the next guest added).
+    Unused,
 }
 
 /// Why a device could not be attached.
@@ -133,10 +135,57 @@ impl Ports {
         })
     }
 
+    /// The interface name of port `id` ("" if unknown).
+    pub fn name(&self, id: PortId) -> &str {
+        self.entries
+            .get(id.index())
+            .map_or("", |e| e.ifname.as_str())
+    }
+
+    /// Whether port `id` is attached and its link up.
+    pub fn is_up(&self, id: PortId) -> bool {
+        self.entries
+            .get(id.index())
+            .is_some_and(|e| e.ifindex.is_some() && e.link_up)
+    }
+
+    /// A port id for a new guest on `ifname`: a free slot, or a new one.
+    pub fn slot_for(&mut self, ifname: &str) -> PortId {
+        if let Some(e) = self.entries.iter_mut().find(|e| e.kind == Kind::Unused) {
+            e.kind = Kind::Guest;
+            e.ifname = ifname.to_string();
+            e.ifindex = None;
+            e.link_up = false;
+            return e.id;
+        }
+        let id = PortId(self.entries.len() as u16);
+        self.entries.push(Entry {
+            id,
+            ifname: ifname.to_string(),
+            kind: Kind::Guest,
+            ifindex: None,
+            link_up: false,
+        });
+        id
+    }
+
+    /// The uplink port of network `net`.
+    pub fn uplink_of(&self, net: NetworkId) -> Option<PortId> {
+        self.entries
+            .iter()
+            .find(|e| e.kind == Kind::Uplink(net))
+            .map(|e| e.id)
+    }
+
     /// Open every device: uplinks must attach; a guest whose device is missing is
     /// marked down and attached when it appears.
     pub fn open_all(&mut self, pipe: &mut Pipeline<XdpPort>) -> Result<(), OpenError> {
-        let ids: Vec<PortId> = self.entries.iter().map(|e| e.id).collect();
+        let ids: Vec<PortId> = self
+            .entries
+            .iter()
+            .filter(|e| e.kind != Kind::Unused)
+            .map(|e| e.id)
+            .collect();
         for id in ids {
             if let Err(e) = self.open(id, pipe) {
                 let entry = &self.entries[id.index()];
@@ -166,6 +215,7 @@ impl Ports {
         let spec = match entry.kind {
             Kind::Uplink(net) => PortSpec::uplink(ifindex, steered_ips(pipe.router(), net)),
             Kind::Guest => PortSpec::guest(ifindex),
+            Kind::Unused => return Ok(()),
         };
         // The kernel fails closed too: it must never proxy-answer for our guests, also
         // while the router is down.

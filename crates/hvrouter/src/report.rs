@@ -14,7 +14,11 @@ pub fn counters(router: &Router, ports: &Ports) -> String {
         "{:<12} {:>10} {:>12} {:>10} {:>12} {:>8} {:>8} {:>10}",
         "port", "rx_pkts", "rx_bytes", "tx_pkts", "tx_bytes", "arp_ans", "icmp_err", "drops"
     );
-    for e in &ports.entries {
+    for e in ports
+        .entries
+        .iter()
+        .filter(|e| e.kind != crate::ports::Kind::Unused)
+    {
         let c = router.port_counters(e.id);
         let _ = writeln!(
             out,

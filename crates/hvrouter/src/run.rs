@@ -1,12 +1,15 @@
-//! `hvrouter run`: build the router from the configuration, attach the uplinks and
-//! guest taps with AF_XDP, and poll until SIGTERM/SIGINT.
+//! `hvrouter run`: build the router from the configuration (plus the persisted runtime
+//! guests), attach the uplinks and guest taps with AF_XDP, serve the control socket and
+//! metrics, and poll until SIGTERM/SIGINT.
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hvrouter_config::{Config, PollMode as ConfigPoll, XdpMode};
+use hvrouter_control::metrics::http::MetricsServer;
+use hvrouter_control::server::ControlServer;
+use hvrouter_control::state::{StateSaver, StateStore};
 use hvrouter_core::router::Router;
 use hvrouter_core::PortId;
 use hvrouter_dataplane::xdp_port::{XdpPort, XdpPortConfig};
@@ -14,6 +17,7 @@ use hvrouter_dataplane::{worker, MonotonicClock, Pipeline, PollMode, WorkerConfi
 use sys::{AttachMode, LinkMonitor, UmemConfig};
 use wire::EthernetAddress;
 
+use crate::control::{config_specs, Control};
 use crate::log;
 use crate::ports::{Entry, Kind, Ports};
 use crate::report;
@@ -27,13 +31,13 @@ pub enum RunError {
     /// The configuration asks for something this build does not do.
     #[error("{0}")]
     Unsupported(String),
-    /// A network or guest was rejected by the router's tables.
+    /// A network was rejected by the router's tables.
     #[error("{0}")]
     Tables(#[from] hvrouter_core::tables::TablesError),
     /// An uplink could not be attached (guests that cannot are only logged).
     #[error("{0}")]
     Ports(#[from] crate::ports::OpenError),
-    /// A system call failed.
+    /// A system call or service failed.
     #[error("{what}: {source}")]
     Sys {
         /// What was being done.
@@ -88,8 +92,24 @@ pub fn run(path: &Path) -> Result<(), RunError> {
             &[("fix", &"sysctl -w net.ipv4.conf.all.proxy_arp=0")],
         );
     }
+    // The control socket first: a second router on the same socket is refused before it
+    // touches any device.
+    let (control_server, commands) = ControlServer::start(&config.router.control_socket, 64)
+        .map_err(|e| sys_err("start the control socket", e))?;
     // Subscribe to link events before attaching, so no change is missed in between.
     let mut links = LinkMonitor::open().map_err(|e| sys_err("open rtnetlink", e))?;
+
+    // Runtime guests (guest add/del since the configuration was written) survive
+    // restarts; a damaged state file is reported and the last good one used.
+    let store = StateStore::new(&config.router.state_dir);
+    let loaded = store.load();
+    for w in &loaded.warnings {
+        log::warn("state", &[("problem", w)]);
+    }
+    let state = loaded.state;
+    let guests = state.apply(&config_specs(&config));
+    let saver = StateSaver::spawn(store, |e| log::warn("state_save_failed", &[("error", e)]))
+        .map_err(|e| sys_err("start the state saver", e))?;
 
     let clock = MonotonicClock::default();
     let now = clock.now();
@@ -109,24 +129,6 @@ pub fn run(path: &Path) -> Result<(), RunError> {
             link_up: false,
         });
     }
-    for guest in &config.guests {
-        let id = PortId(entries.len() as u16);
-        let Some(net) = router
-            .tables()
-            .network_by_name(&guest.network)
-            .map(|n| n.id)
-        else {
-            continue; // validated by the config crate
-        };
-        router.add_guest(guest.guest_spec(net, id))?;
-        entries.push(Entry {
-            id,
-            ifname: guest.tap.clone(),
-            kind: Kind::Guest,
-            ifindex: None,
-            link_up: false,
-        });
-    }
 
     let d = &config.dataplane;
     let umem = UmemConfig {
@@ -142,20 +144,51 @@ pub fn run(path: &Path) -> Result<(), RunError> {
         },
         ..XdpPortConfig::default()
     };
-    // Keep enough chunks free for forwarding: at most a quarter of the UMEM on fill rings.
-    let per_port = (d.frames / 4 / entries.len().max(1) as u32).max(1);
+    // Keep enough chunks free for forwarding: at most a quarter of the UMEM on fill
+    // rings (the guests counted as of start; more are added at run time).
+    let port_count = entries.len() + guests.len();
+    let per_port = (d.frames / 4 / port_count.max(1) as u32).max(1);
     port_cfg.fill_target = port_cfg.fill_target.min(per_port);
     let mut pipe: Pipeline<XdpPort> = Pipeline::new(router, usize::from(d.burst));
     let mut ports = Ports::new(entries, umem, port_cfg)?;
-    // Uplinks come first in the table: the first socket registers the UMEM, and a
-    // router without its uplink cannot do anything useful.
+    // Uplinks first: the first socket registers the UMEM, and a router without its
+    // uplink cannot do anything useful.
     ports.open_all(&mut pipe)?;
+    // Then every guest, as `guest add` would: steering, port, gratuitous ARP.
+    for g in &guests {
+        if let Err(e) = ports.add_guest(&mut pipe, g, now) {
+            log::warn("guest_rejected", &[("guest", &g.tap), ("error", &e)]);
+        }
+    }
+
+    let metrics = match config.router.metrics_listen {
+        Some(addr) => {
+            let (server, handle) =
+                MetricsServer::start(addr).map_err(|e| sys_err("start the metrics server", e))?;
+            log::info("metrics", &[("listen", &server.local_addr())]);
+            Some((server, handle))
+        }
+        None => None,
+    };
+    let (metrics_server, metrics_handle) = match metrics {
+        Some((s, h)) => (Some(s), Some(h)),
+        None => (None, None),
+    };
+    let mut control = Control::new(
+        path.to_path_buf(),
+        config.clone(),
+        state,
+        saver,
+        commands,
+        metrics_handle,
+    );
     log::info(
         "started",
         &[
             ("config", &path.display()),
             ("networks", &config.networks.len()),
-            ("guests", &config.guests.len()),
+            ("guests", &guests.len()),
+            ("control", &control_server.path().display()),
         ],
     );
 
@@ -172,7 +205,7 @@ pub fn run(path: &Path) -> Result<(), RunError> {
         &worker_cfg,
         &clock,
         stop,
-        |pipe, _now| {
+        |pipe, now| {
             events.clear();
             match links.recv_events(&mut events) {
                 Ok(_) => {
@@ -182,9 +215,7 @@ pub fn run(path: &Path) -> Result<(), RunError> {
                 }
                 Err(e) => log::warn("link_events", &[("error", &e)]),
             }
-            if sys::signal::take_reload() {
-                log::warn("reload_not_supported", &[("hint", &"restart to apply")]);
-            }
+            control.tick(pipe, &mut ports, now);
         },
         |pipe, wait| idle_wait(pipe, mode, wait),
     );
@@ -197,7 +228,8 @@ pub fn run(path: &Path) -> Result<(), RunError> {
         ],
     );
     print!("{}", report::counters(pipe.router(), &ports));
-    stop.store(false, Ordering::Relaxed);
+    drop(control_server); // removes the socket
+    drop(metrics_server);
     drop(pipe); // detaches every XDP program
     Ok(())
 }

@@ -13,6 +13,7 @@ mod tests;
 
 use wire::EthernetFrame;
 
+use crate::announce::{AnnounceConfig, Announcer};
 use crate::counters::{Counters, PortCounters};
 use crate::drop::DropReason;
 use crate::guests::{Guest, GuestSpec};
@@ -51,6 +52,8 @@ pub struct RouterConfig {
     pub icmp_burst: u32,
     /// Settings of each network's neighbor cache.
     pub neighbor: NeighborConfig,
+    /// Gratuitous ARP when a guest appears.
+    pub announce: AnnounceConfig,
 }
 
 impl Default for RouterConfig {
@@ -59,6 +62,7 @@ impl Default for RouterConfig {
             icmp_rate_per_sec: 100,
             icmp_burst: 50,
             neighbor: NeighborConfig::default(),
+            announce: AnnounceConfig::default(),
         }
     }
 }
@@ -71,6 +75,7 @@ pub struct Router {
     neighbors: Vec<Option<NeighborCache>>,
     icmp_limit: TokenBucket,
     counters: Counters,
+    announcer: Announcer,
     config: RouterConfig,
 }
 
@@ -82,6 +87,7 @@ impl Router {
             neighbors: Vec::new(),
             icmp_limit: TokenBucket::new(config.icmp_rate_per_sec, config.icmp_burst, now),
             counters: Counters::default(),
+            announcer: Announcer::new(config.announce),
             config,
         }
     }
@@ -142,9 +148,27 @@ impl Router {
         Ok(id)
     }
 
-    /// Remove a guest by name: from this moment it is not answered for nor forwarded to.
+    /// Remove a guest by name: from this moment it is not answered for nor forwarded to,
+    /// and its pending announcements are cancelled.
     pub fn remove_guest(&mut self, name: &str) -> Result<Guest, TablesError> {
-        self.tables.remove_guest(name)
+        let guest = self.tables.remove_guest(name)?;
+        self.announcer.cancel(guest.id);
+        Ok(guest)
+    }
+
+    /// Announce a guest on its VLAN with gratuitous ARP (both forms, repeated), e.g.
+    /// after it was added or live-migrated here. False if there is no such guest.
+    pub fn announce_guest(&mut self, name: &str, now: Instant) -> bool {
+        let Some(id) = self.tables.guests().by_name(name).map(|g| g.id) else {
+            return false;
+        };
+        self.announcer.schedule(&self.tables, id, now);
+        true
+    }
+
+    /// Gratuitous ARP frames sent so far.
+    pub fn announced(&self) -> u64 {
+        self.announcer.sent()
     }
 
     /// Mark a guest port up or down (link events).
@@ -160,6 +184,13 @@ impl Router {
                 continue;
             };
             arp_input::poll_neighbors(network, cache, &mut self.counters, now, out);
+        }
+        if self.announcer.pending() > 0 {
+            let before = out.len();
+            self.announcer.poll(&self.tables, now, out);
+            for f in &out.frames()[before..] {
+                self.counters.port_mut(f.port).arp_sent += 1;
+            }
         }
     }
 

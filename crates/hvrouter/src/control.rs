@@ -1,0 +1,259 @@
+//! Runtime control, applied by the worker between bursts: control-socket requests,
+//! SIGHUP reloads, the persisted runtime guest set, and the metrics snapshot.
+
+use std::path::PathBuf;
+use std::sync::mpsc::Receiver;
+use std::time::Duration;
+
+use hvrouter_config::Config;
+use hvrouter_control::metrics::http::MetricsHandle;
+use hvrouter_control::protocol::{
+    Change, GuestChange, GuestSpec, Payload, PongInfo, ReloadSummary, Request, Response,
+};
+use hvrouter_control::server::Command;
+use hvrouter_control::state::{RuntimeState, StateSaver};
+use hvrouter_core::Instant;
+use hvrouter_dataplane::xdp_port::XdpPort;
+use hvrouter_dataplane::Pipeline;
+
+use crate::ports::Ports;
+use crate::{log, views};
+
+/// How often the metrics snapshot is refreshed.
+const METRICS_EVERY: Duration = Duration::from_secs(1);
+
+/// The control side of a running router.
+#[derive(Debug)]
+pub struct Control {
+    /// The configuration file, re-read on reload.
+    pub config_path: PathBuf,
+    /// The configuration last applied.
+    pub config: Config,
+    /// Runtime changes relative to the configuration (persisted).
+    pub state: RuntimeState,
+    /// Saves `state` off the worker thread.
+    pub saver: StateSaver,
+    /// Requests from the control socket.
+    pub commands: Receiver<Command>,
+    /// Where metrics snapshots go, if metrics are on.
+    pub metrics: Option<MetricsHandle>,
+    /// When the router started.
+    pub started: std::time::Instant,
+    next_metrics: Instant,
+}
+
+/// The configuration's guests in control-protocol form.
+pub fn config_specs(config: &Config) -> Vec<GuestSpec> {
+    config
+        .guests
+        .iter()
+        .map(|g| GuestSpec {
+            tap: g.tap.clone(),
+            mac: g.mac,
+            ips: g.ips.clone(),
+            network: g.network.clone(),
+            routed_prefixes: g.routed_prefixes.clone(),
+        })
+        .collect()
+}
+
+impl Control {
+    /// A control side for a router started from `config`.
+    pub fn new(
+        config_path: PathBuf,
+        config: Config,
+        state: RuntimeState,
+        saver: StateSaver,
+        commands: Receiver<Command>,
+        metrics: Option<MetricsHandle>,
+    ) -> Control {
+        Control {
+            config_path,
+            config,
+            state,
+            saver,
+            commands,
+            metrics,
+            started: std::time::Instant::now(),
+            next_metrics: Instant::ZERO,
+        }
+    }
+
+    /// Run between bursts: answer requests, reload on SIGHUP, refresh metrics.
+    pub fn tick(&mut self, pipe: &mut Pipeline<XdpPort>, ports: &mut Ports, now: Instant) {
+        while let Ok(cmd) = self.commands.try_recv() {
+            if cmd.is_expired() {
+                continue; // the client was already told "router busy"
+            }
+            let (answer, changed) = self.handle(pipe, ports, cmd.request(), now);
+            if changed {
+                // Answered once the change is on disk.
+                self.saver.submit(self.state.clone(), Some((cmd, answer)));
+            } else {
+                cmd.reply(answer);
+            }
+        }
+        if sys::signal::take_reload() {
+            match self.reload(pipe, ports, now) {
+                Ok(summary) => log::info(
+                    "reloaded",
+                    &[
+                        ("added", &summary.added.len()),
+                        ("removed", &summary.removed.len()),
+                        ("changed", &summary.changed.len()),
+                    ],
+                ),
+                Err(e) => log::warn("reload_failed", &[("error", &e)]),
+            }
+        }
+        if now >= self.next_metrics {
+            self.next_metrics = now + METRICS_EVERY;
+            if let Some(m) = &self.metrics {
+                m.publish(views::metrics(pipe, ports));
+            }
+        }
+    }
+
+    fn is_runtime(&self, tap: &str) -> bool {
+        self.state.added().any(|g| g.tap == tap)
+    }
+
+    /// Answer one request; the bool says whether the persisted state changed.
+    fn handle(
+        &mut self,
+        pipe: &mut Pipeline<XdpPort>,
+        ports: &mut Ports,
+        req: &Request,
+        now: Instant,
+    ) -> (Response, bool) {
+        let ok = |p| (Response::Ok(p), false);
+        match req {
+            Request::Ping => ok(Payload::Pong(PongInfo::new(
+                self.started.elapsed().as_secs(),
+            ))),
+            Request::GuestList => ok(Payload::Guests(views::guests(pipe.router(), |t| {
+                self.is_runtime(t)
+            }))),
+            Request::ShowNetworks => ok(Payload::Networks(views::networks(pipe.router(), ports))),
+            Request::ShowRoutes { network } => ok(Payload::Routes(views::routes(
+                pipe.router(),
+                network.as_deref(),
+            ))),
+            Request::ShowNeighbors { network } => ok(Payload::Neighbors(views::neighbors(
+                pipe.router(),
+                network.as_deref(),
+                now,
+            ))),
+            Request::ShowPorts => ok(Payload::Ports(views::ports(pipe, ports))),
+            Request::ShowCounters => ok(Payload::Counters(views::counters_report(pipe, ports))),
+            Request::ExplainArp { ip, network } => {
+                let ex = views::explain(pipe.router(), *ip, network.as_deref());
+                if ex.is_empty() {
+                    return (Response::error(no_network(network.as_deref())), false);
+                }
+                ok(Payload::ArpExplanations(ex))
+            }
+            Request::Trace { .. } => (
+                Response::error("trace is not available in this build"),
+                false,
+            ),
+            Request::Reload => match self.reload(pipe, ports, now) {
+                Ok(summary) => ok(Payload::Reloaded(summary)),
+                Err(e) => (Response::error(e), false),
+            },
+            Request::GuestAdd(spec) => {
+                let configured = self.config_spec(&spec.tap);
+                match ports.add_guest(pipe, spec, now) {
+                    Ok(change) => {
+                        let changed = self.state.record_add(spec, configured.as_ref());
+                        let answer = Response::Ok(Payload::GuestChanged(GuestChange {
+                            tap: spec.tap.clone(),
+                            change,
+                        }));
+                        (answer, changed)
+                    }
+                    Err(e) => (Response::error(e), false),
+                }
+            }
+            Request::GuestDel { tap } => match ports.remove_guest(pipe, tap) {
+                Ok(()) => {
+                    let in_config = self.config.guest(tap).is_some();
+                    let changed = self.state.record_del(tap, in_config);
+                    let answer = Response::Ok(Payload::GuestChanged(GuestChange {
+                        tap: tap.clone(),
+                        change: Change::Removed,
+                    }));
+                    (answer, changed)
+                }
+                Err(e) => (Response::error(e), false),
+            },
+        }
+    }
+
+    fn config_spec(&self, tap: &str) -> Option<GuestSpec> {
+        config_specs(&self.config)
+            .into_iter()
+            .find(|g| g.tap == tap)
+    }
+
+    /// Re-read the configuration and apply the difference in guests. Network changes
+    /// need a restart (they are reported, not applied).
+    fn reload(
+        &mut self,
+        pipe: &mut Pipeline<XdpPort>,
+        ports: &mut Ports,
+        now: Instant,
+    ) -> Result<ReloadSummary, String> {
+        let new = Config::load(&self.config_path).map_err(|e| e.to_string())?;
+        let mut summary = ReloadSummary::default();
+        let diff = hvrouter_config::diff(&self.config, &new);
+        if !diff.networks_added.is_empty()
+            || !diff.networks_removed.is_empty()
+            || !diff.networks_changed.is_empty()
+        {
+            summary
+                .notes
+                .push("network changes are not applied by reload: restart hvrouter".into());
+        }
+        let specs = config_specs(&new);
+        self.state.prune(&specs);
+        let desired = self.state.apply(&specs);
+        let current: Vec<GuestSpec> = pipe
+            .router()
+            .tables()
+            .guests()
+            .iter()
+            .map(|g| views::guest_spec(pipe.router(), g))
+            .collect();
+        for g in &current {
+            match desired.iter().find(|d| d.tap == g.tap) {
+                None => {
+                    ports.remove_guest(pipe, &g.tap)?;
+                    summary.removed.push(g.tap.clone());
+                }
+                Some(d) if !d.same_as(g) => {
+                    ports.remove_guest(pipe, &g.tap)?;
+                    ports.add_guest(pipe, d, now)?;
+                    summary.changed.push(g.tap.clone());
+                }
+                Some(_) => summary.unchanged += 1,
+            }
+        }
+        for d in &desired {
+            if !current.iter().any(|g| g.tap == d.tap) {
+                ports.add_guest(pipe, d, now)?;
+                summary.added.push(d.tap.clone());
+            }
+        }
+        self.config = new;
+        self.saver.submit(self.state.clone(), None);
+        Ok(summary)
+    }
+}
+
+fn no_network(name: Option<&str>) -> String {
+    match name {
+        Some(n) => format!("no such network: {n}"),
+        None => "no networks configured".into(),
+    }
+}
