@@ -356,10 +356,16 @@ hvr_up() {
 hvr_down() {
     hvr_find_cli || return 0
     hvr_cli_run guest del --tap "$hvr_if"
-    if [ "$hvr_rc" -eq 0 ]; then
+    case $hvr_rc:$hvr_out in
+    0:*absent* | 0:*Absent*)
+        hvr_log info "$hvr_if: the router had no guest on this tap: nothing to remove"
+        return 0
+        ;;
+    0:*)
         hvr_log info "$hvr_if: guest removed (instance $(hvr_show "${INSTANCE-}"))"
         return 0
-    fi
+        ;;
+    esac
     case $hvr_out in
     *"no such guest"* | *"No such guest"*)
         hvr_log info "$hvr_if: the router had no guest on this tap: nothing to remove"

@@ -324,15 +324,22 @@ fn down_deletes_the_guest() {
 fn down_of_a_guest_the_router_does_not_know_is_not_an_error() {
     for shell in shells() {
         for hook in DOWN_HOOKS {
-            let node = Node::with_router(&[(1, "guest del: no such guest: tap0")]);
-            let out = node.run(shell, hook, ROUTED_NIC);
-            assert_eq!(code(&out), 0, "{shell} {hook:?}: {}", stderr(&out));
-            assert_eq!(node.take_calls(), [DEL_TAP0]);
-            assert!(
-                stderr(&out).contains("nothing to remove"),
-                "{}",
-                stderr(&out)
-            );
+            // As the CLI contract says (exit 1, "no such guest"), and as an idempotent
+            // delete that succeeds and says the guest was absent.
+            for answer in [
+                (1, "hvrouter: no such guest: tap0"),
+                (0, "absent (nothing to remove)"),
+            ] {
+                let node = Node::with_router(&[answer]);
+                let out = node.run(shell, hook, ROUTED_NIC);
+                assert_eq!(code(&out), 0, "{shell} {hook:?}: {}", stderr(&out));
+                assert_eq!(node.take_calls(), [DEL_TAP0]);
+                assert!(
+                    stderr(&out).contains("nothing to remove"),
+                    "{}",
+                    stderr(&out)
+                );
+            }
         }
     }
 }
@@ -726,5 +733,93 @@ fn tags_are_never_expanded_as_globs() {
             assert_eq!(code(&out), 2, "{shell} {hook:?}: {}", stderr(&out));
             assert!(node.take_calls().is_empty(), "{shell} {hook:?}");
         }
+    }
+}
+
+/// `gnt-instance list --no-headers --separator='|'
+/// -o name,pnode,nic.modes,nic.links,nic.ips,nic.macs,tags` on the master.
+const LISTING: &str = "\
+web1.example.org|node1.example.org|routed|public_90|192.0.2.10|aa:00:00:5e:10:01|owner:ops,hvrouter:prefix:203.0.113.0/28
+db1.example.org|node1.example.org|bridged,routed|br0,public_80|198.51.100.9,198.51.100.20|aa:00:00:5e:20:01,aa:00:00:5e:20:02|
+bad.example.org|node1.example.org|routed|public_90|192.0.2.12|aa:00:00:5e:40:01|
+other.example.org|node2.example.org|routed|public_90|192.0.2.11|aa:00:00:5e:30:01|
+gone.example.org|node1.example.org|routed|public_90|192.0.2.13|aa:00:00:5e:50:01|
+";
+
+impl Node {
+    /// Ganeti's runtime record of which tap NIC `idx` of `instance` got.
+    fn ganeti_tap(&self, instance: &str, idx: u32, tap: &str) {
+        let dir = self.file("ganeti/nic").join(instance);
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(idx.to_string()), tap).unwrap();
+    }
+
+    fn sync(&self, shell: &str, args: &[&str], listing: &str) -> Output {
+        let input = self.file("listing");
+        fs::write(&input, listing).unwrap();
+        Command::new(shell)
+            .arg(hooks_dir().join("hvrouter-sync-guests"))
+            .args(args)
+            .env_clear()
+            .env("PATH", self.dir.join("bin"))
+            .env("HVROUTER_DEFAULTS", self.file("defaults"))
+            .env("HVROUTER_PROC_SYS", self.file("proc/sys"))
+            .env("HVROUTER_GANETI_RUN_DIR", self.file("ganeti"))
+            .current_dir(&self.dir)
+            .stdin(fs::File::open(&input).unwrap())
+            .output()
+            .unwrap()
+    }
+}
+
+#[test]
+fn sync_adds_the_routed_nics_running_on_this_node() {
+    for shell in shells() {
+        // The router rejects the third add (bad.example.org); the rest goes on.
+        let node = Node::with_router(&[(0, ""), (0, ""), (1, "conflict"), (1, "no such guest")]);
+        node.ganeti_tap("web1.example.org", 0, "tap0\n");
+        node.ganeti_tap("db1.example.org", 0, "tap4\n");
+        node.ganeti_tap("db1.example.org", 1, "tap5");
+        node.ganeti_tap("bad.example.org", 0, "tap6\n");
+        let args = ["--node", "node1.example.org"];
+        let out = node.sync(shell, &args, LISTING);
+        assert_eq!(code(&out), 1, "{shell}: one NIC failed: {}", stderr(&out));
+        assert_eq!(
+            node.take_calls(),
+            [
+                format!("{ADD_TAP0} --routed-prefix 203.0.113.0/28"),
+                "guest add --tap tap5 --mac aa:00:00:5e:20:02 --network public_80 --ip 198.51.100.20"
+                    .to_owned(),
+                "guest add --tap tap6 --mac aa:00:00:5e:40:01 --network public_90 --ip 192.0.2.12"
+                    .to_owned(),
+                "guest del --tap tap6".to_owned(),
+            ],
+            "{shell}: bridged NICs, other nodes' and stopped instances are skipped"
+        );
+        assert!(
+            stderr(&out).contains("2 routed NICs synced, 1 failed"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn sync_dry_run_only_prints() {
+    for shell in shells() {
+        let node = Node::new();
+        node.ganeti_tap("web1.example.org", 0, "tap0\n");
+        let out = node.sync(
+            shell,
+            &["--dry-run", "--node", "node1.example.org"],
+            LISTING,
+        );
+        assert_eq!(code(&out), 0, "{shell}: {}", stderr(&out));
+        assert!(node.take_calls().is_empty());
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "would add: web1.example.org nic 0 tap tap0 ip 192.0.2.10 mac aa:00:00:5e:10:01 \
+             link public_90\n"
+        );
     }
 }
