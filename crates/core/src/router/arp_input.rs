@@ -164,11 +164,19 @@ pub(super) fn release(
     mac: EthernetAddress,
     out: &mut Outbox,
 ) {
+    let max_frame = 14 + usize::from(network.mtu);
     cache.drain_queue(ip, |queued: &mut [u8]| {
         // Queued frames were validated before they were queued: a full IPv4 datagram.
         if queued.len() >= 14 + 20 {
             super::ip_forward::rewrite(queued, network.uplink_mac, mac);
-            out.push_copy(network.uplink, queued);
+            if queued.len() <= max_frame {
+                out.push_copy(network.uplink, queued);
+            } else {
+                // Only a guest's TCP super-frame is queued above the MTU: segment it.
+                let ip_len = queued.len() - 14;
+                let _ =
+                    super::guest_offload::segment(queued, ip_len, network.mtu, network.uplink, out);
+            }
         }
     });
 }

@@ -5,6 +5,7 @@
 use wire::{checksum, EthernetAddress, Ipv4Addr, Ipv4Packet};
 
 use super::arp_input::send_request;
+use super::guest_offload;
 use super::{Action, Parts, Router};
 use crate::drop::DropReason;
 use crate::guests::Guest;
@@ -30,7 +31,13 @@ struct IpMeta {
     ttl: u8,
     total_len: usize,
     dont_frag: bool,
+    /// IPv4 protocol number.
+    protocol: u8,
 }
+
+/// IPv4 protocol numbers the guest offloads care about.
+const PROTO_TCP: u8 = 6;
+const PROTO_UDP: u8 = 17;
 
 /// Addresses that define no single reachable host (RFC 1812 5.3.7, 4.2.2.11): "this"
 /// network (0/8), loopback (127/8), multicast and class E / limited broadcast.
@@ -81,6 +88,7 @@ fn validate(frame: &[u8]) -> Result<IpMeta, DropReason> {
                 ttl: h[8],
                 total_len,
                 dont_frag: h[6] & 0x40 != 0,
+                protocol: h[9],
             })
         }
         _ => validate_general(payload),
@@ -104,6 +112,7 @@ fn validate_general(payload: &[u8]) -> Result<IpMeta, DropReason> {
         ttl: ip.ttl(),
         total_len: ip.total_len() as usize,
         dont_frag: ip.dont_frag(),
+        protocol: u8::from(ip.protocol()),
     };
     if is_martian(meta.src.octets()[0]) {
         return Err(DropReason::MartianSource);
@@ -117,11 +126,12 @@ fn validate_general(payload: &[u8]) -> Result<IpMeta, DropReason> {
 /// Egress checks shared by every forwarded datagram: TTL (RFC 1812 5.3.1) then MTU
 /// (RFC 1812 5.2.6, RFC 1191). Returns the error to send, if any, with the drop reason.
 #[inline]
-fn egress_check(meta: &IpMeta, mtu: u16) -> Result<(), (DropReason, Option<IcmpError>)> {
+fn egress_check(meta: &IpMeta, gso: bool, mtu: u16) -> Result<(), (DropReason, Option<IcmpError>)> {
     if meta.ttl <= 1 {
         return Err((DropReason::TtlExceeded, Some(IcmpError::TtlExceeded)));
     }
-    if meta.total_len > mtu as usize {
+    // A guest's TCP super-frame is segmented, not fragmented: no MTU error for it.
+    if meta.total_len > mtu as usize && !gso {
         if meta.dont_frag {
             return Err((
                 DropReason::FragmentationNeeded,
@@ -293,7 +303,7 @@ pub(super) fn from_uplink_in(
             out,
         );
     };
-    if let Err((reason, error)) = egress_check(&meta, network.mtu) {
+    if let Err((reason, error)) = egress_check(&meta, false, network.mtu) {
         return egress_drop(parts, &ingress(), frame, reason, error, now, out);
     }
     rewrite(frame, network.guest_mac, guest.mac);
@@ -399,9 +409,18 @@ pub(super) fn from_guest_in(
             out,
         );
     };
+    // Guest offloads: a TCP datagram larger than the MTU is a GSO super-frame, cut into
+    // segments below; every other TCP/UDP datagram carries a partial checksum that is
+    // completed here (crate::offload explains why).
+    let gso = meta.protocol == PROTO_TCP && meta.total_len > usize::from(network.mtu);
+    if !gso && (meta.protocol == PROTO_TCP || meta.protocol == PROTO_UDP) {
+        if let Err(reason) = guest_offload::complete_checksum(frame, meta.total_len) {
+            return Action::Drop(reason);
+        }
+    }
     let next_hop = match next_hop {
         NextHop::Guest(other) => {
-            return to_other_guest(parts, &ingress(), guest, other, meta, frame, now, out)
+            return to_other_guest(parts, &ingress(), guest, other, meta, gso, frame, now, out)
         }
         NextHop::Gateway(gw) => gw,
         NextHop::Connected => meta.dst,
@@ -410,7 +429,7 @@ pub(super) fn from_guest_in(
         // Directed broadcast: not forwarded (RFC 1812 5.3.5.2 default).
         return Action::Drop(DropReason::MartianDestination);
     }
-    if let Err((reason, error)) = egress_check(&meta, network.mtu) {
+    if let Err((reason, error)) = egress_check(&meta, gso, network.mtu) {
         return egress_drop(parts, &ingress(), frame, reason, error, now, out);
     }
     let Some(Some(cache)) = parts.neighbors.get_mut(network.id.0 as usize) else {
@@ -418,9 +437,23 @@ pub(super) fn from_guest_in(
     };
     if let Some(mac) = cache.lookup(next_hop, now) {
         rewrite(frame, network.uplink_mac, mac);
+        if gso {
+            return segment_out(frame, meta, network.mtu, network.uplink, out);
+        }
         return Action::Forward(network.uplink);
     }
+    // Queued whole; a super-frame is segmented when it is released.
     resolve_next_hop(parts, &ingress(), next_hop, meta, frame, now, out)
+}
+
+/// Send a rewritten TCP super-frame as MTU-sized segments on `port`.
+#[cold]
+#[inline(never)]
+fn segment_out(frame: &[u8], meta: IpMeta, mtu: u16, port: PortId, out: &mut Outbox) -> Action {
+    match guest_offload::segment(frame, meta.total_len, mtu, port, out) {
+        Ok(_) => Action::Consumed,
+        Err(reason) => Action::Drop(reason),
+    }
 }
 
 /// Drop a datagram and send `error` about it back to where it came from.
@@ -512,6 +545,7 @@ fn to_other_guest(
     guest: &Guest,
     other: GuestId,
     meta: IpMeta,
+    gso: bool,
     frame: &mut [u8],
     now: Instant,
     out: &mut Outbox,
@@ -530,9 +564,12 @@ fn to_other_guest(
             out,
         );
     };
-    if let Err((reason, error)) = egress_check(&meta, ingress.network.mtu) {
+    if let Err((reason, error)) = egress_check(&meta, gso, ingress.network.mtu) {
         return egress_drop(parts, ingress, frame, reason, error, now, out);
     }
     rewrite(frame, ingress.network.guest_mac, dest.mac);
+    if gso {
+        return segment_out(frame, meta, ingress.network.mtu, dest.port, out);
+    }
     Action::Forward(dest.port)
 }

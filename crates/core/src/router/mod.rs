@@ -7,6 +7,7 @@
 //! for timers. Stages live one per file: [`arp_input`] and [`ip_forward`].
 
 mod arp_input;
+mod guest_offload;
 mod ip_forward;
 #[cfg(test)]
 mod tests;

@@ -319,3 +319,74 @@ pub fn parse_icmp(frame: &[u8]) -> (Message, u8, u16, Vec<u8>) {
         i.data().to_vec(),
     )
 }
+
+/// An Ethernet/IPv4/TCP frame (PSH|ACK) with `payload_len` bytes of data, DF set, and the
+/// TCP checksum left *partial* (pseudo-header sum only), as a veth or virtio guest hands
+/// it over with checksum offload.
+pub fn tcp_partial_frame(
+    src_mac: EthernetAddress,
+    dst_mac: EthernetAddress,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    payload_len: usize,
+) -> Vec<u8> {
+    let ip = Ipv4Repr {
+        src_addr: src,
+        dst_addr: dst,
+        protocol: Protocol::Tcp,
+        payload_len: 20 + payload_len,
+        ttl: 64,
+        dont_frag: true,
+        ident: 0x2000,
+    };
+    let eth = EthernetRepr {
+        src_addr: src_mac,
+        dst_addr: dst_mac,
+        ethertype: EtherType::Ipv4,
+    };
+    let mut buf = vec![0u8; 14 + 20 + 20 + payload_len];
+    let mut f = EthernetFrame::new_unchecked(&mut buf[..]);
+    eth.emit(&mut f);
+    let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
+    ip.emit(&mut p);
+    let mut t = wire::TcpPacket::new_unchecked(p.payload_mut());
+    t.set_src_port(40000);
+    t.set_dst_port(5201);
+    t.set_seq_number(1_000_000);
+    t.set_ack_number(7);
+    t.set_header_len(20);
+    t.set_flags(wire::tcp::flags::PSH | wire::tcp::flags::ACK);
+    t.set_window_len(512);
+    for (i, b) in t.payload_mut().iter_mut().enumerate() {
+        *b = (i % 251) as u8;
+    }
+    let partial = wire::checksum::pseudo_header(src, dst, 6, (20 + payload_len) as u32);
+    t.set_checksum(partial);
+    buf
+}
+
+/// UDP frame whose checksum is left partial (pseudo-header sum only).
+pub fn udp_partial_frame(
+    src_mac: EthernetAddress,
+    dst_mac: EthernetAddress,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    payload_len: usize,
+) -> Vec<u8> {
+    let mut f = udp_frame(src_mac, dst_mac, src, dst, 64, payload_len, false);
+    let partial = wire::checksum::pseudo_header(src, dst, 17, (8 + payload_len) as u32);
+    f[40..42].copy_from_slice(&partial.to_be_bytes());
+    f
+}
+
+/// (seq, flags, payload) of a TCP segment frame, after checking every checksum.
+pub fn parse_tcp(frame: &[u8]) -> (u32, u8, Vec<u8>) {
+    let ip = parse_ip(frame);
+    assert_eq!(ip.protocol, Protocol::Tcp);
+    let t = wire::TcpPacket::new_checked(&ip.payload[..]).unwrap();
+    assert!(
+        t.verify_checksum(ip.src, ip.dst),
+        "TCP checksum must verify"
+    );
+    (t.seq_number(), t.flags(), t.payload().to_vec())
+}

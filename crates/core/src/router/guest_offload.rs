@@ -1,0 +1,50 @@
+//! Guest offloads on the forwarding path. Frames from veth and tap guests carry partial
+//! TCP/UDP checksums, and tap guests send TCP super-frames up to 64 KB (see
+//! [`crate::offload`] for why and how). Every guest TCP/UDP datagram that is forwarded
+//! gets its checksum completed; a TCP datagram larger than the egress MTU is cut into
+//! segments that leave as originated frames.
+
+use crate::drop::DropReason;
+use crate::ids::PortId;
+use crate::offload::{complete_l4_checksum, TcpSegmenter};
+use crate::outbox::Outbox;
+
+const ETH_HEADER: usize = 14;
+
+/// Complete the TCP/UDP checksum of the guest datagram in `frame` (IPv4 datagram of
+/// `ip_len` bytes after the Ethernet header), in place.
+#[inline]
+pub(super) fn complete_checksum(frame: &mut [u8], ip_len: usize) -> Result<(), DropReason> {
+    let end = (ETH_HEADER + ip_len).min(frame.len());
+    match frame.get_mut(ETH_HEADER..end) {
+        Some(ip) => complete_l4_checksum(ip)
+            .map(|_| ())
+            .map_err(|_| DropReason::L4Malformed),
+        None => Err(DropReason::Truncated),
+    }
+}
+
+/// Segment the TCP super-frame in `frame` (MACs and TTL already rewritten for the next
+/// hop) into datagrams of at most `mtu` bytes, queued on `out` for `port`.
+pub(super) fn segment(
+    frame: &[u8],
+    ip_len: usize,
+    mtu: u16,
+    port: PortId,
+    out: &mut Outbox,
+) -> Result<usize, DropReason> {
+    let end = (ETH_HEADER + ip_len).min(frame.len());
+    let seg = TcpSegmenter::new(&frame[..end], mtu).map_err(|_| DropReason::GsoInvalid)?;
+    let count = seg.count();
+    for i in 0..count {
+        let Some(len) = seg.segment_len(i) else {
+            return Err(DropReason::GsoInvalid);
+        };
+        let mut ok = true;
+        out.push_with(port, len, |buf| ok = seg.write_segment(i, buf).is_ok());
+        if !ok {
+            return Err(DropReason::GsoInvalid);
+        }
+    }
+    Ok(count)
+}
