@@ -102,6 +102,51 @@ impl Lab {
         lab
     }
 
+    /// The router's control socket.
+    pub fn socket(&self) -> PathBuf {
+        self.dir.join("run/control.sock")
+    }
+
+    /// Run the CLI against this lab's router.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_hvrouter"))
+            .arg("--socket")
+            .arg(self.socket())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// Run a Ganeti hook (path relative to scripts/ganeti) in the hypervisor namespace
+    /// with exactly `env` plus PATH (the CLI under test first) and the router's socket.
+    pub fn hook(&self, hook: &str, env: &[(&str, &str)]) -> Output {
+        let bin_dir = Path::new(env!("CARGO_BIN_EXE_hvrouter")).parent().unwrap();
+        let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin_dir.display());
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.ns("hv"), "sh"])
+            .arg(root().join("scripts/ganeti").join(hook))
+            .env_clear()
+            .env("PATH", path)
+            .env("HVROUTER_SOCKET", self.socket())
+            .env("HVROUTER_DEFAULTS", self.dir.join("no-defaults"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+
+    /// The gateway's ARP cache entry for `ip` ("" if none).
+    pub fn gateway_neighbor(&self, ip: &str) -> String {
+        let out = self.exec("gw", &["ip", "neigh", "show", ip, "dev", "eth0"]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// MAC of an interface in the hypervisor namespace.
+    pub fn hv_mac(&self, dev: &str) -> String {
+        let out = self.exec("hv", &["cat", &format!("/sys/class/net/{dev}/address")]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     /// Delete and recreate the uplink veth pair (scripts/lab.sh relink).
     pub fn relink(&self) -> Output {
         self.script(&["relink"])

@@ -1,0 +1,233 @@
+//! The control plane against a real router in the namespace lab: the CLI, state that
+//! survives restarts, gratuitous ARP, the Ganeti hooks including a live migration, and
+//! the metrics endpoint. Need root; skip with a message otherwise.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{skip_unless_lab, Lab};
+
+fn ok(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Wait until `f` holds (bounded), for effects that cross processes.
+fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn cli_guest_changes_take_effect_at_once_and_survive_a_restart() {
+    skip_unless_lab!();
+    let mut lab = Lab::up("cl");
+    let list = ok(lab.cli(&["guest", "list"]));
+    assert!(
+        list.contains("hvr-g2") && list.contains("192.0.2.20"),
+        "{list}"
+    );
+    // Delete: silence at once, traffic dropped.
+    ok(lab.cli(&["guest", "del", "--tap", "hvr-g2"]));
+    assert!(!lab.arp_answered("192.0.2.20"));
+    let again = lab.cli(&["guest", "del", "--tap", "hvr-g2"]);
+    assert!(
+        !again.status.success(),
+        "unknown guest is an error for the CLI"
+    );
+    // A conflicting add is refused and changes nothing.
+    let clash = lab.cli(&[
+        "guest",
+        "add",
+        "--tap",
+        "hvr-g2",
+        "--mac",
+        "02:00:00:00:00:14",
+        "--network",
+        "public_90",
+        "--ip",
+        "192.0.2.10",
+    ]);
+    assert!(!clash.status.success());
+    assert!(String::from_utf8_lossy(&clash.stderr).contains("192.0.2.10"));
+    assert!(!lab.arp_answered("192.0.2.20"));
+    assert!(
+        lab.arp_answered("192.0.2.10"),
+        "the other guest is untouched"
+    );
+    // The deletion survives a restart (state file), SIGKILL included.
+    lab.stop_router("KILL");
+    lab.start_router();
+    assert!(
+        !lab.arp_answered("192.0.2.20"),
+        "deleted guest came back after restart"
+    );
+    let list = ok(lab.cli(&["guest", "list"]));
+    assert!(!list.contains("hvr-g2"), "{list}");
+    // Add it back: answered, traffic flows, gratuitous ARP moved the gateway's entry.
+    let bogus = "02:00:00:00:99:99";
+    lab.exec(
+        "gw",
+        &[
+            "ip",
+            "neigh",
+            "replace",
+            "192.0.2.20",
+            "lladdr",
+            bogus,
+            "dev",
+            "eth0",
+            "nud",
+            "stale",
+        ],
+    );
+    let add = [
+        "guest",
+        "add",
+        "--tap",
+        "hvr-g2",
+        "--mac",
+        "02:00:00:00:00:14",
+        "--network",
+        "public_90",
+        "--ip",
+        "192.0.2.20",
+    ];
+    assert!(ok(lab.cli(&add)).contains("added"));
+    assert!(ok(lab.cli(&add)).contains("unchanged"), "idempotent");
+    let uplink_mac = lab.hv_mac("hvr-up0");
+    assert!(
+        eventually(Duration::from_secs(5), || lab
+            .gateway_neighbor("192.0.2.20")
+            .contains(&uplink_mac)),
+        "gratuitous ARP must move the gateway's entry to {uplink_mac}: {}",
+        lab.gateway_neighbor("192.0.2.20")
+    );
+    assert!(lab.ping("gw", "192.0.2.20"));
+    assert!(lab.arp_answered("192.0.2.20"));
+    // And the re-add survives a restart too.
+    lab.stop_router("TERM");
+    lab.start_router();
+    assert!(lab.arp_answered("192.0.2.20"));
+}
+
+#[test]
+fn explain_show_and_metrics_report_what_the_router_does() {
+    skip_unless_lab!();
+    let lab = Lab::up("sh");
+    let ex = ok(lab.cli(&["explain", "arp", "192.0.2.10"]));
+    assert!(ex.contains("hvr-g1") && ex.contains("answered"), "{ex}");
+    let ex = ok(lab.cli(&["explain", "arp", "192.0.2.77"]));
+    assert!(ex.contains("arp_not_hosted_guest"), "{ex}");
+    assert!(lab.ping("g1", "192.0.2.1"));
+    let neigh = ok(lab.cli(&["show", "neighbors"]));
+    assert!(
+        neigh.contains("192.0.2.1") && neigh.contains("REACHABLE"),
+        "{neigh}"
+    );
+    let ports = ok(lab.cli(&["show", "ports", "--json"]));
+    assert!(ports.trim_start().starts_with('['), "{ports}");
+    assert!(ports.contains("\"hvr-tap3\""), "{ports}");
+    let routes = ok(lab.cli(&["show", "routes"]));
+    assert!(routes.contains("203.0.113.0/28"), "{routes}");
+    assert!(ok(lab.cli(&["ping"])).contains("pong") || lab.cli(&["ping"]).status.success());
+    // Metrics on the hypervisor's loopback.
+    let get = "import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:9477/metrics',timeout=5).read().decode())";
+    let m = ok(lab.exec("hv", &["python3", "-c", get]));
+    assert!(
+        m.contains("hvrouter_rx_packets_total{port=\"hvr-g1\""),
+        "{m}"
+    );
+    assert!(m.contains("reason=\"arp_not_hosted_guest\""), "{m}");
+}
+
+#[test]
+fn ganeti_hooks_drive_a_live_migration_against_the_router() {
+    skip_unless_lab!();
+    let lab = Lab::up("gh");
+    let nic = [
+        ("MODE", "routed"),
+        ("INTERFACE", "hvr-g1"),
+        ("MAC", "02:00:00:00:00:0a"),
+        ("IP", "192.0.2.10"),
+        ("LINK", "public_90"),
+        ("NETWORK_SUBNET", "192.0.2.0/24"),
+        ("NETWORK_GATEWAY", "192.0.2.1"),
+        ("INSTANCE", "vm1.example.org"),
+    ];
+    // The source node's down hook after the instance left: nothing answers any more.
+    ok(lab.hook("network/routed/down", &nic));
+    assert!(!lab.arp_answered("192.0.2.10"));
+    // The target node's up hook before the switch-over: must not take the address yet.
+    let mut pre = nic.to_vec();
+    pre.push(("MIGRATION_PHASE", "pre"));
+    ok(lab.hook("network/routed/up", &pre));
+    assert!(
+        !lab.arp_answered("192.0.2.10"),
+        "phase pre must not claim the address"
+    );
+    // Switch-over: the gateway still points at the old node.
+    lab.exec(
+        "gw",
+        &[
+            "ip",
+            "neigh",
+            "replace",
+            "192.0.2.10",
+            "lladdr",
+            "02:00:00:00:99:99",
+            "dev",
+            "eth0",
+            "nud",
+            "stale",
+        ],
+    );
+    let mut post = nic.to_vec();
+    post.push(("MIGRATION_PHASE", "post"));
+    ok(lab.hook("network/routed/up", &post));
+    let uplink_mac = lab.hv_mac("hvr-up0");
+    assert!(
+        eventually(Duration::from_secs(5), || lab
+            .gateway_neighbor("192.0.2.10")
+            .contains(&uplink_mac)),
+        "gratuitous ARP after migration: {}",
+        lab.gateway_neighbor("192.0.2.10")
+    );
+    assert!(lab.arp_answered("192.0.2.10"));
+    assert!(lab.ping("gw", "192.0.2.10"));
+    // The older hook form does the same.
+    ok(lab.hook("kvm-ifdown-custom", &nic));
+    assert!(!lab.arp_answered("192.0.2.10"));
+    ok(lab.hook("kvm-ifup-custom", &nic));
+    assert!(lab.arp_answered("192.0.2.10"));
+    // A routed prefix from the instance tags.
+    let mut tagged = vec![
+        ("MODE", "routed"),
+        ("INTERFACE", "hvr-g2"),
+        ("MAC", "02:00:00:00:00:14"),
+        ("IP", "192.0.2.20"),
+        ("LINK", "public_90"),
+        ("TAGS", "hvrouter:prefix:198.51.100.128/28 other-tag"),
+    ];
+    ok(lab.hook("network/routed/down", &tagged));
+    tagged.push(("MIGRATION_PHASE", "post"));
+    ok(lab.hook("network/routed/up", &tagged));
+    let routes = ok(lab.cli(&["show", "routes"]));
+    assert!(
+        routes.contains("198.51.100.128/28") && routes.contains("hvr-g2"),
+        "{routes}"
+    );
+}
