@@ -9,64 +9,63 @@
 
 use std::net::Ipv4Addr;
 
-/// Fold a 64-bit accumulator of 16/32/64-bit big-endian words into a 16-bit one's-complement
-/// sum (RFC 1071 section 4.1: "fold 32-bit sum to 16 bits").
-#[inline]
-fn fold(mut sum: u64) -> u16 {
-    sum = (sum & 0xffff_ffff) + (sum >> 32);
-    sum = (sum & 0xffff_ffff) + (sum >> 32);
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum as u16
+/// Fold a 64-bit accumulator of 16/32/64-bit words into a 16-bit one's-complement sum
+/// (RFC 1071 section 4.1: "fold 32-bit sum to 16 bits"). Each step adds the value to
+/// itself rotated by half its width, so the high half of the result is the sum of the
+/// halves with the end-around carry included (as Linux's `csum_fold`): 0 only for 0.
+#[inline(always)]
+fn fold(sum: u64) -> u16 {
+    let s32 = (sum.wrapping_add(sum.rotate_right(32)) >> 32) as u32;
+    (s32.wrapping_add(s32.rotate_right(16)) >> 16) as u16
+}
+
+/// `acc + w` with the end-around carry (one's-complement addition on 64 bits).
+#[inline(always)]
+fn add_carry(acc: u64, w: u64) -> u64 {
+    let (s, carry) = acc.overflowing_add(w);
+    s + u64::from(carry)
 }
 
 /// One's-complement sum of `bytes` taken as big-endian 16-bit words (an odd last byte is
 /// padded with a zero byte on the right, RFC 1071 section 4.1). Folded, not inverted.
 ///
 /// Sums 8 bytes at a time into a 64-bit accumulator with end-around carry (RFC 1071
-/// section 2(C): the sum can be computed on wider words and folded at the end).
+/// section 2(C): the sum can be computed on wider words and folded at the end), reading
+/// the words little-endian and swapping the folded result (section 2(B): the sum is
+/// independent of byte order up to that swap), so x86 needs no per-word byte swap.
 #[inline]
 pub fn data(bytes: &[u8]) -> u16 {
     let mut acc: u64 = 0;
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        let w = u64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        let (s, carry) = acc.overflowing_add(w);
-        acc = s + u64::from(carry);
+    let (words, rest) = bytes.as_chunks::<8>();
+    for w in words {
+        acc = add_carry(acc, u64::from_le_bytes(*w));
     }
-    // At most 7 bytes remain; their words cannot overflow the (already folded) accumulator
-    // once it is reduced to 33 bits.
-    let mut tail = u64::from(fold(acc));
-    let mut rest = chunks.remainder();
-    if rest.len() >= 4 {
-        tail += u64::from(u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]));
-        rest = &rest[4..];
+    // At most 7 bytes remain: place each at the bit position of its offset in a
+    // little-endian word, zeros after (the padding byte of an odd length).
+    let mut tail: u64 = 0;
+    let mut at = 0;
+    if let Some(w) = rest.first_chunk::<4>() {
+        tail = u64::from(u32::from_le_bytes(*w));
+        at = 4;
     }
-    if rest.len() >= 2 {
-        tail += u64::from(u16::from_be_bytes([rest[0], rest[1]]));
-        rest = &rest[2..];
+    if let Some(w) = rest.get(at..at + 2) {
+        tail |= u64::from(u16::from_le_bytes([w[0], w[1]])) << (8 * at);
+        at += 2;
     }
-    if let Some(&b) = rest.first() {
-        tail += u64::from(b) << 8;
+    if let Some(&b) = rest.get(at) {
+        tail |= u64::from(b) << (8 * at);
     }
-    fold(tail)
+    fold(add_carry(acc, tail)).swap_bytes()
 }
 
 /// [`data`] for exactly 20 bytes: an IPv4 header without options, the common case on
 /// the forwarding path. Folded, not inverted.
 ///
-/// Sums five 32-bit words in native byte order and swaps the folded result: the
-/// one's-complement sum is independent of byte order up to a final swap (RFC 1071
-/// section 2(B)), so no per-word byte swap is needed.
+/// Sums five 32-bit words read little-endian and swaps the folded result, as [`data`].
 #[inline(always)]
 pub fn header20(h: &[u8; 20]) -> u16 {
-    let w = |i: usize| u64::from(u32::from_ne_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]));
-    let sum = w(0) + w(4) + w(8) + w(12) + w(16);
-    // Fold with end-around carry by adding each value to itself rotated by half its
-    // width (as Linux's csum_fold): the high half of the result is the folded sum.
-    let sum32 = (sum.wrapping_add(sum.rotate_right(32)) >> 32) as u32;
-    let sum16 = (sum32.wrapping_add(sum32.rotate_right(16)) >> 16) as u16;
-    u16::from_be(sum16)
+    let w = |i: usize| u64::from(u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]));
+    fold(w(0) + w(4) + w(8) + w(12) + w(16)).swap_bytes()
 }
 
 /// One's-complement sum of already folded partial sums (RFC 1071 section 2(B): the sum is
@@ -121,6 +120,32 @@ mod tests {
             acc = (acc & 0xffff) + (acc >> 16);
         }
         acc as u16
+    }
+
+    /// The fold as RFC 1071 writes it: add the halves until the carry is gone.
+    fn fold_reference(mut sum: u64) -> u16 {
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        sum as u16
+    }
+
+    #[test]
+    fn fold_matches_reference() {
+        let mut x: u64 = 0x0123_4567_89ab_cdef;
+        let mut edge = vec![0, 1, 0xffff, 0x1_0000, 0xffff_ffff, 0x1_0000_0000, u64::MAX];
+        edge.extend((0..64).map(|b| 1u64 << b));
+        edge.extend((0..64).map(|b| u64::MAX >> b));
+        for &v in &edge {
+            assert_eq!(fold(v), fold_reference(v), "{v:#x}");
+        }
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            assert_eq!(fold(x), fold_reference(x), "{x:#x}");
+            assert_eq!(fold(x >> 20), fold_reference(x >> 20), "{:#x}", x >> 20);
+        }
     }
 
     #[test]
