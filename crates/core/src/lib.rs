@@ -23,6 +23,7 @@ pub mod routes;
 pub mod spoof;
 pub mod tables;
 pub mod time;
+pub mod trace;
 
 pub use ids::{GuestId, NetworkId, PortId};
 pub use time::Instant;

@@ -9,6 +9,7 @@ use hvrouter_config::Config;
 use hvrouter_control::metrics::http::MetricsHandle;
 use hvrouter_control::protocol::{
     Change, GuestChange, GuestSpec, Payload, PongInfo, ReloadSummary, Request, Response,
+    TraceRecord,
 };
 use hvrouter_control::server::Command;
 use hvrouter_control::state::{RuntimeState, StateSaver};
@@ -40,6 +41,8 @@ pub struct Control {
     /// When the router started.
     pub started: std::time::Instant,
     next_metrics: Instant,
+    /// `trace` requests waiting for their frames.
+    tracing: Vec<Command>,
 }
 
 /// The configuration's guests in control-protocol form.
@@ -76,6 +79,7 @@ impl Control {
             metrics,
             started: std::time::Instant::now(),
             next_metrics: Instant::ZERO,
+            tracing: Vec::new(),
         }
     }
 
@@ -85,6 +89,14 @@ impl Control {
             if cmd.is_expired() {
                 continue; // the client was already told "router busy"
             }
+            if let Request::Trace { count } = cmd.request() {
+                // Answered when the frames have passed, or just before the deadline.
+                if self.tracing.is_empty() {
+                    pipe.router_mut().start_trace(*count);
+                }
+                self.tracing.push(cmd);
+                continue;
+            }
             let (answer, changed) = self.handle(pipe, ports, cmd.request(), now);
             if changed {
                 // Answered once the change is on disk.
@@ -93,6 +105,7 @@ impl Control {
                 cmd.reply(answer);
             }
         }
+        self.finish_traces(pipe, ports);
         if sys::signal::take_reload() {
             match self.reload(pipe, ports, now) {
                 Ok(summary) => log::info(
@@ -111,6 +124,36 @@ impl Control {
             if let Some(m) = &self.metrics {
                 m.publish(views::metrics(pipe, ports));
             }
+        }
+    }
+
+    /// Answer waiting `trace` requests once the trace is complete or a client's deadline
+    /// is near, with what was recorded.
+    fn finish_traces(&mut self, pipe: &mut Pipeline<XdpPort>, ports: &Ports) {
+        if self.tracing.is_empty() {
+            return;
+        }
+        let due = pipe.router().trace_remaining() == 0
+            || self
+                .tracing
+                .iter()
+                .any(|c| c.remaining() < Duration::from_millis(500));
+        if !due {
+            return;
+        }
+        let records: Vec<TraceRecord> = pipe
+            .router_mut()
+            .take_trace()
+            .into_iter()
+            .map(|r| TraceRecord {
+                port: ports.name(r.port).to_string(),
+                summary: r.summary,
+                steps: r.steps,
+                decision: r.decision,
+            })
+            .collect();
+        for cmd in self.tracing.drain(..) {
+            cmd.reply(Response::Ok(Payload::Trace(records.clone())));
         }
     }
 
@@ -153,10 +196,7 @@ impl Control {
                 }
                 ok(Payload::ArpExplanations(ex))
             }
-            Request::Trace { .. } => (
-                Response::error("trace is not available in this build"),
-                false,
-            ),
+            Request::Trace { .. } => (Response::error("trace is answered by the tick"), false),
             Request::Reload => match self.reload(pipe, ports, now) {
                 Ok(summary) => ok(Payload::Reloaded(summary)),
                 Err(e) => (Response::error(e), false),

@@ -231,3 +231,46 @@ fn ganeti_hooks_drive_a_live_migration_against_the_router() {
         "{routes}"
     );
 }
+
+#[test]
+fn trace_and_reload_on_a_running_router() {
+    skip_unless_lab!();
+    let lab = Lab::up("tr");
+    // trace: the next frames with their decisions.
+    let trace = std::process::Command::new(env!("CARGO_BIN_EXE_hvrouter"))
+        .arg("--socket")
+        .arg(lab.socket())
+        .args(["trace", "4"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(lab.ping("g1", "192.0.2.1"));
+    let out = trace.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("forwarded"), "{text}");
+    assert!(text.contains("192.0.2.1"), "{text}");
+    // reload: the file now gives hvr-g2 another address.
+    lab.edit_config(|t| t.replace("192.0.2.20", "192.0.2.21"));
+    let summary = ok(lab.cli(&["reload"]));
+    assert!(summary.contains("hvr-g2"), "{summary}");
+    assert!(
+        !lab.arp_answered("192.0.2.20"),
+        "old address no longer answered"
+    );
+    assert!(lab.arp_answered("192.0.2.21"), "new address answered");
+    assert!(
+        lab.arp_answered("192.0.2.10"),
+        "untouched guest still answered"
+    );
+    // SIGHUP does the same: put the old address back.
+    lab.edit_config(|t| t.replace("192.0.2.21", "192.0.2.20"));
+    lab.signal_router("HUP");
+    assert!(
+        eventually(Duration::from_secs(5), || lab.arp_answered("192.0.2.20")),
+        "SIGHUP reload: {}",
+        lab.router_log()
+    );
+    assert!(!lab.arp_answered("192.0.2.21"));
+}

@@ -25,6 +25,7 @@ use crate::outbox::Outbox;
 use crate::ratelimit::TokenBucket;
 use crate::tables::{PortRole, Tables, TablesError};
 use crate::time::Instant;
+use crate::trace::{self, Trace, TraceRecord};
 
 /// EtherType numbers the router dispatches on (`wire::EtherType::{Ipv4, Arp, Vlan}`),
 /// matched as raw values so the header is read once.
@@ -77,6 +78,7 @@ pub struct Router {
     icmp_limit: TokenBucket,
     counters: Counters,
     announcer: Announcer,
+    trace: Trace,
     config: RouterConfig,
 }
 
@@ -89,6 +91,7 @@ impl Router {
             icmp_limit: TokenBucket::new(config.icmp_rate_per_sec, config.icmp_burst, now),
             counters: Counters::default(),
             announcer: Announcer::new(config.announce),
+            trace: Trace::default(),
             config,
         }
     }
@@ -167,6 +170,21 @@ impl Router {
         true
     }
 
+    /// Record the next `count` frames' path (see [`crate::trace`]).
+    pub fn start_trace(&mut self, count: u32) {
+        self.trace.start(count);
+    }
+
+    /// Frames the running trace still waits for (0: done or none running).
+    pub fn trace_remaining(&self) -> u32 {
+        self.trace.remaining()
+    }
+
+    /// Stop the trace and take its records.
+    pub fn take_trace(&mut self) -> Vec<TraceRecord> {
+        self.trace.take()
+    }
+
     /// Gratuitous ARP frames sent so far.
     pub fn announced(&self) -> u64 {
         self.announcer.sent()
@@ -229,6 +247,24 @@ impl Router {
         out: &mut Outbox,
         actions: &mut Vec<Action>,
     ) {
+        if self.trace.active() {
+            // Slow path, only while `hvrouter trace` runs: one frame at a time, described
+            // before and after its decision.
+            for f in frames.iter_mut() {
+                let frame = data(f);
+                let summary = trace::summarize(frame);
+                let steps = self.trace_steps(port, frame);
+                let action = self.process(port, frame, now, out);
+                self.trace.push(TraceRecord {
+                    port,
+                    summary,
+                    steps,
+                    decision: describe(action),
+                });
+                actions.push(action);
+            }
+            return;
+        }
         let mut done = 0;
         let mut parts = self.parts();
         match parts.tables.port_role(port) {
@@ -306,6 +342,44 @@ impl Router {
         }
     }
 
+    /// What the stages will look at for `frame` on `port`, for a trace.
+    fn trace_steps(&self, port: PortId, frame: &[u8]) -> Vec<String> {
+        let mut steps = Vec::new();
+        let network = match self.tables.port_role(port) {
+            None => {
+                steps.push(format!("{port}: not a port of this router"));
+                return steps;
+            }
+            Some(PortRole::Uplink(net)) => {
+                steps.push(format!("{port}: uplink of {net}"));
+                net
+            }
+            Some(PortRole::Guest(gid)) => match self.tables.guests().by_id(gid) {
+                Some(g) => {
+                    let state = if g.up { "up" } else { "down" };
+                    steps.push(format!("{port}: guest {} ({state})", g.name));
+                    g.network
+                }
+                None => return steps,
+            },
+        };
+        let dst = EthernetFrame::new_checked(frame)
+            .ok()
+            .filter(|e| e.ethertype() == wire::EtherType::Ipv4)
+            .and_then(|e| {
+                wire::Ipv4Packet::new_checked(e.payload())
+                    .ok()
+                    .map(|ip| ip.dst_addr())
+            });
+        if let Some(dst) = dst {
+            match self.tables.lookup_route(network, dst) {
+                Some(r) => steps.push(format!("route {dst}: {r}")),
+                None => steps.push(format!("route {dst}: none (dropped, never falls through)")),
+            }
+        }
+        steps
+    }
+
     /// Split borrows for the stages.
     fn parts(&mut self) -> Parts<'_> {
         Parts {
@@ -314,6 +388,15 @@ impl Router {
             icmp_limit: &mut self.icmp_limit,
             counters: &mut self.counters,
         }
+    }
+}
+
+/// An action in words, for traces.
+fn describe(action: Action) -> String {
+    match action {
+        Action::Forward(p) => format!("forwarded to {p}"),
+        Action::Consumed => "consumed (learned, queued for resolution, or segmented)".into(),
+        Action::Drop(reason) => format!("dropped: {}", reason.name()),
     }
 }
 

@@ -102,6 +102,13 @@ impl Lab {
         lab
     }
 
+    /// Rewrite the router's configuration file in place (for `reload`).
+    pub fn edit_config(&self, f: impl FnOnce(String) -> String) {
+        let path = self.dir.join("hvrouter.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, f(text)).unwrap();
+    }
+
     /// The router's control socket.
     pub fn socket(&self) -> PathBuf {
         self.dir.join("run/control.sock")
@@ -202,6 +209,16 @@ impl Lab {
             assert!(Instant::now() < deadline, "router did not start:\n{log}");
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Send `signal` (e.g. HUP) to the router, by its process id.
+    pub fn signal_router(&self, signal: &str) {
+        let child = self.router.as_ref().expect("router running");
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
     }
 
     /// Stop the router with `signal` (TERM or KILL) and return its stdout.
