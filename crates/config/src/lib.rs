@@ -34,9 +34,9 @@ pub use check::{ifname_error, MAX_IFNAME_LEN, MAX_SOCKET_PATH_LEN};
 pub use diff::{diff, ConfigDiff};
 pub use error::{ConfigError, Problem};
 pub use model::{
-    Config, DataplaneSection, GuestConfig, IcmpSection, LogLevel, NetworkConfig, PollMode,
-    RouterSection, XdpMode, DEFAULT_CONTROL_SOCKET, DEFAULT_GUEST_MAC, DEFAULT_METRICS_LISTEN,
-    DEFAULT_MTU, DEFAULT_STATE_DIR,
+    AnnounceSection, Config, DataplaneSection, GuestConfig, IcmpSection, LogLevel, NetworkConfig,
+    PollMode, RouterSection, XdpMode, DEFAULT_CONTROL_SOCKET, DEFAULT_GUEST_MAC,
+    DEFAULT_METRICS_LISTEN, DEFAULT_MTU, DEFAULT_STATE_DIR,
 };
 pub use sections::METRICS_OFF;
 
@@ -81,6 +81,7 @@ impl Config {
         let router = sections::router(&mut c, raw.router.as_ref());
         let dataplane = sections::dataplane(&mut c, raw.dataplane.as_ref());
         let icmp = sections::icmp(&mut c, raw.icmp.as_ref());
+        let announce = sections::announce(&mut c, raw.announce.as_ref());
         let checked = networks::check(&mut c, &raw.networks, &raw.guests);
         if !c.problems.is_empty() {
             let mut problems = c.problems;
@@ -91,6 +92,7 @@ impl Config {
             router,
             dataplane,
             icmp,
+            announce,
             networks: checked.networks,
             guests: checked.guests,
         })

@@ -36,6 +36,8 @@ pub struct Config {
     pub dataplane: DataplaneSection,
     /// `[icmp]`: ICMP error rate limit.
     pub icmp: IcmpSection,
+    /// `[announce]`: gratuitous ARP for guests that appear here.
+    pub announce: AnnounceSection,
     /// `[networks.NAME]`, in file order.
     pub networks: Vec<NetworkConfig>,
     /// `[guests.TAP]`, in file order.
@@ -138,6 +140,26 @@ pub enum PollMode {
     Adaptive,
     /// `interrupt`: always wait in `poll(2)`.
     Interrupt,
+}
+
+/// `[announce]`: gratuitous ARP (request and reply forms) when a guest is added,
+/// live-migrated in, or present at start, so the gateway moves its address here at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AnnounceSection {
+    /// Rounds per address (each sends both forms); 0 turns announcements off.
+    pub count: u32,
+    /// Milliseconds between rounds.
+    pub interval_ms: u32,
+}
+
+impl Default for AnnounceSection {
+    fn default() -> Self {
+        let core = hvrouter_core::announce::AnnounceConfig::default();
+        AnnounceSection {
+            count: core.count,
+            interval_ms: u32::try_from(core.interval.as_millis()).unwrap_or(1000),
+        }
+    }
 }
 
 /// `[icmp]`: the ICMP error rate limit (RFC 1812 4.3.2.8).
@@ -270,6 +292,10 @@ impl Config {
         RouterConfig {
             icmp_rate_per_sec: self.icmp.rate_per_sec,
             icmp_burst: self.icmp.burst,
+            announce: hvrouter_core::announce::AnnounceConfig {
+                count: self.announce.count,
+                interval: std::time::Duration::from_millis(u64::from(self.announce.interval_ms)),
+            },
             ..RouterConfig::default()
         }
     }

@@ -24,6 +24,8 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub(crate) icmp: Option<S<RawIcmp>>,
     #[serde(default)]
+    pub(crate) announce: Option<S<RawAnnounce>>,
+    #[serde(default)]
     pub(crate) networks: Named<RawNetwork>,
     #[serde(default)]
     pub(crate) guests: Named<RawGuest>,
@@ -55,6 +57,13 @@ pub(crate) struct RawDataplane {
 pub(crate) struct RawIcmp {
     pub(crate) rate_per_sec: Option<S<i64>>,
     pub(crate) burst: Option<S<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAnnounce {
+    pub(crate) count: Option<S<i64>>,
+    pub(crate) interval_ms: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

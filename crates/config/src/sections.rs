@@ -3,8 +3,10 @@
 use std::net::SocketAddr;
 
 use crate::check::{Checker, MAX_SOCKET_PATH_LEN};
-use crate::model::{DataplaneSection, IcmpSection, LogLevel, PollMode, RouterSection, XdpMode};
-use crate::raw::{RawDataplane, RawIcmp, RawRouter, S};
+use crate::model::{
+    AnnounceSection, DataplaneSection, IcmpSection, LogLevel, PollMode, RouterSection, XdpMode,
+};
+use crate::raw::{RawAnnounce, RawDataplane, RawIcmp, RawRouter, S};
 
 /// Most poll-loop workers.
 pub const MAX_WORKERS: i64 = 256;
@@ -215,6 +217,25 @@ pub(crate) fn icmp(c: &mut Checker<'_>, raw: Option<&S<RawIcmp>>) -> IcmpSection
             } else {
                 out.burst = b;
             }
+        }
+    }
+    out
+}
+
+/// `[announce]`: gratuitous ARP when a guest appears here.
+pub(crate) fn announce(c: &mut Checker<'_>, raw: Option<&S<RawAnnounce>>) -> AnnounceSection {
+    let mut out = AnnounceSection::default();
+    let Some(raw) = raw.map(|r| r.get_ref()) else {
+        return out;
+    };
+    if let Some(v) = &raw.count {
+        if let Some(n) = c.int(v, "announce.count", 0..=10) {
+            out.count = n;
+        }
+    }
+    if let Some(v) = &raw.interval_ms {
+        if let Some(ms) = c.int(v, "announce.interval_ms", 10..=60_000) {
+            out.interval_ms = ms;
         }
     }
     out

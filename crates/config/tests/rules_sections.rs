@@ -305,7 +305,7 @@ fn unknown_top_level_key() {
         "[icmpv4]",
         "[icmpv4]",
         "icmpv4",
-        "unknown key `icmpv4`; valid keys here: router, dataplane, icmp, networks, guests",
+        "unknown key `icmpv4`; valid keys here: router, dataplane, icmp, announce, networks, guests",
     );
 }
 
@@ -376,4 +376,30 @@ fn every_problem_is_reported_in_file_order() {
     let mut sorted = lines.clone();
     sorted.sort();
     assert_eq!(lines, sorted);
+}
+
+// ----- [announce] -----
+
+#[test]
+fn announce_count_and_interval_in_range() {
+    rejects(
+        "count = 3",
+        "count = 11",
+        "count = 11",
+        "announce.count",
+        "11 is out of range: count must be between 0 and 10",
+    );
+    rejects(
+        "interval_ms = 1000",
+        "interval_ms = 5",
+        "interval_ms = 5",
+        "announce.interval_ms",
+        "5 is out of range: interval_ms must be between 10 and 60000",
+    );
+    let c =
+        valid(&edit("count = 3", "count = 0").replace("interval_ms = 1000", "interval_ms = 250"));
+    assert_eq!((c.announce.count, c.announce.interval_ms), (0, 250));
+    let rc = c.router_config();
+    assert_eq!(rc.announce.count, 0);
+    assert_eq!(rc.announce.interval, std::time::Duration::from_millis(250));
 }

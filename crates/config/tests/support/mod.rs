@@ -46,6 +46,10 @@ routed_prefixes = ["203.0.113.0/28"]
 mac = "52:54:00:00:00:03"
 ips = ["192.0.2.30", "192.0.2.31"]
 network = "public_90"
+
+[announce]
+count = 3
+interval_ms = 1000
 "#;
 
 /// Name the test texts are reported under.
