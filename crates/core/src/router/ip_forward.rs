@@ -414,7 +414,7 @@ pub(super) fn from_guest_in(
     // completed here (crate::offload explains why).
     let gso = meta.protocol == PROTO_TCP && meta.total_len > usize::from(network.mtu);
     if !gso && (meta.protocol == PROTO_TCP || meta.protocol == PROTO_UDP) {
-        if let Err(reason) = guest_offload::complete_checksum(frame, meta.total_len) {
+        if let Err(reason) = complete_l4_checksum(frame, &meta) {
             return Action::Drop(reason);
         }
     }
@@ -444,6 +444,83 @@ pub(super) fn from_guest_in(
     }
     // Queued whole; a super-frame is segmented when it is released.
     resolve_next_hop(parts, &ingress(), next_hop, meta, frame, now, out)
+}
+
+/// Complete the TCP/UDP checksum of a guest datagram that [`validate`] accepted:
+/// exactly what [`guest_offload::complete_checksum`] (that is,
+/// [`crate::offload::complete_l4_checksum`]) does, computed inline for the common
+/// case (a 20-byte IPv4 header, not a fragment) without parsing the IPv4 header again.
+/// Anything else takes the general function. `router::tests` checks both agree on
+/// random segments, valid and not.
+#[inline(always)]
+fn complete_l4_checksum(frame: &mut [u8], meta: &IpMeta) -> Result<(), DropReason> {
+    let end = ETH_HEADER + meta.total_len;
+    let plain = match frame.get(..HEADERS) {
+        // IHL 5, and neither MF nor a fragment offset.
+        Some(h) => h[ETH_HEADER] == 0x45 && u16::from_be_bytes([h[20], h[21]]) & 0x3fff == 0,
+        None => false,
+    };
+    let l4 = match frame.get_mut(HEADERS..end) {
+        Some(l4) if plain => l4,
+        _ => return guest_offload::complete_checksum(frame, meta.total_len),
+    };
+    let (src, dst) = (meta.src, meta.dst);
+    match meta.protocol {
+        PROTO_UDP => {
+            // As UdpPacket::check_len: header present, 8 <= UDP length <= segment.
+            let Some(&h) = l4.first_chunk::<8>() else {
+                return Err(DropReason::L4Malformed);
+            };
+            let len = usize::from(u16::from_be_bytes([h[4], h[5]]));
+            if len < 8 || len > l4.len() {
+                return Err(DropReason::L4Malformed);
+            }
+            // RFC 768: 0 means the sender computed no checksum; it stays 0.
+            if h[6] == 0 && h[7] == 0 {
+                return Ok(());
+            }
+            // A computed 0 is sent as 0xffff (RFC 768).
+            let ck = l4_checksum(src, dst, PROTO_UDP, &mut l4[..len], 6);
+            let ck = if ck == 0 { 0xffff } else { ck };
+            l4[6..8].copy_from_slice(&ck.to_be_bytes());
+            Ok(())
+        }
+        PROTO_TCP => {
+            // As TcpPacket::check_len: 20 <= data offset <= segment.
+            let Some(h) = l4.first_chunk::<20>() else {
+                return Err(DropReason::L4Malformed);
+            };
+            let header_len = usize::from(h[12] >> 4) * 4;
+            if header_len < 20 || header_len > l4.len() {
+                return Err(DropReason::L4Malformed);
+            }
+            let ck = l4_checksum(src, dst, PROTO_TCP, l4, 16);
+            l4[16..18].copy_from_slice(&ck.to_be_bytes());
+            Ok(())
+        }
+        _ => guest_offload::complete_checksum(frame, meta.total_len),
+    }
+}
+
+/// [`validate`] then [`complete_l4_checksum`], for tests: `None` if validation fails.
+#[cfg(test)]
+pub(super) fn validate_and_complete_l4(frame: &mut [u8]) -> Option<Result<(), DropReason>> {
+    let meta = validate(frame).ok()?;
+    Some(complete_l4_checksum(frame, &meta))
+}
+
+/// The TCP/UDP checksum of `segment` (RFC 768, RFC 793 3.1: pseudo-header, then the
+/// segment with its checksum field, at `at`, taken as 0), not yet stored.
+#[inline(always)]
+fn l4_checksum(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, segment: &mut [u8], at: usize) -> u16 {
+    if let Some(field) = segment.get_mut(at..at + 2) {
+        field.fill(0);
+    }
+    let len = segment.len() as u32;
+    !checksum::combine(&[
+        checksum::pseudo_header(src, dst, protocol, len),
+        checksum::data(segment),
+    ])
 }
 
 /// Send a rewritten TCP super-frame as MTU-sized segments on `port`.
