@@ -334,6 +334,154 @@ impl Lab {
     }
 }
 
+/// Counters of one port, from `show ports --json`: the port's counter object as text.
+pub struct PortCounters(String);
+
+impl PortCounters {
+    /// A top-level counter (rx_packets, icmp_errors_sent, ...) or a drop reason.
+    pub fn get(&self, key: &str) -> u64 {
+        let pat = format!("\"{key}\": ");
+        let Some(at) = self.0.find(&pat) else {
+            panic!("no counter {key} in {}", self.0)
+        };
+        self.0[at + pat.len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit())
+            .collect::<String>()
+            .parse()
+            .unwrap()
+    }
+
+    /// Sum of every drop reason.
+    pub fn total_drops(&self) -> u64 {
+        let at = self.0.find("\"drops\"").unwrap();
+        let end = at + self.0[at..].find('}').unwrap();
+        self.0[at..end]
+            .split(": ")
+            .skip(1)
+            .map(|v| {
+                v.chars()
+                    .take_while(|c| c.is_ascii_digit())
+                    .collect::<String>()
+                    .parse::<u64>()
+                    .unwrap_or(0)
+            })
+            .sum()
+    }
+}
+
+/// A capture started by [`Lab::sniff`] (scripts/attacks/sniff.py).
+pub struct Sniffer {
+    child: Child,
+    stdout: std::thread::JoinHandle<String>,
+}
+
+/// What a [`Sniffer`] saw: frames that must not have arrived, frames marked legitimate,
+/// and ARP frames with an attacker's sender MAC.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Sniffed {
+    pub leaked: u64,
+    pub legit: u64,
+    pub arp_claims: u64,
+}
+
+impl Sniffer {
+    /// Wait for the capture to end and read its counts.
+    pub fn finish(self) -> Sniffed {
+        let mut child = self.child;
+        drop(child.stdin.take());
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut err);
+        }
+        let _ = child.wait();
+        let text = self.stdout.join().unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("leaked "))
+            .unwrap_or_else(|| panic!("sniff.py said: {text}\n{err}"));
+        let v: Vec<u64> = line
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        if v[0] > 0 {
+            eprintln!("{err}");
+        }
+        Sniffed {
+            leaked: v[0],
+            legit: v[1],
+            arp_claims: v[2],
+        }
+    }
+}
+
+impl Lab {
+    /// Counters of port `dev` (hvr-up0, hvr-g1, ...).
+    pub fn port_counters(&self, dev: &str) -> PortCounters {
+        let out = self.cli(&["show", "ports", "--json"]);
+        assert!(out.status.success(), "show ports failed: {out:?}");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        // Each port object lists "counters" before "name" (keys are sorted).
+        let name = text
+            .find(&format!("\"name\": \"{dev}\""))
+            .unwrap_or_else(|| panic!("no port {dev} in {text}"));
+        let start = text[..name].rfind("\"counters\"").unwrap();
+        PortCounters(text[start..name].to_string())
+    }
+
+    /// Run scripts/attacks/NAME.py with `args` in namespace `n` (scapy, /usr/bin/python3).
+    pub fn attack_script(&self, n: &str, script: &str, args: &[&str]) -> Output {
+        let path = root().join("scripts/attacks").join(script);
+        let mut all = vec!["/usr/bin/python3", path.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let out = self.exec(n, &all);
+        assert!(
+            out.status.success(),
+            "{script} {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// Start capturing on `iface` in namespace `n` for `seconds` (scripts/attacks/sniff.py);
+    /// returns once the capture runs.
+    pub fn sniff(&self, n: &str, iface: &str, seconds: f64) -> Sniffer {
+        use std::io::BufRead;
+        let path = root().join("scripts/attacks/sniff.py");
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.ns(n), "/usr/bin/python3"])
+            .arg(path)
+            .args([iface, &seconds.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "sniff.py did not start");
+        let stdout = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = std::io::Read::read_to_string(&mut reader, &mut s);
+            s
+        });
+        Sniffer { child, stdout }
+    }
+
+    /// Is scapy usable here (python3-scapy under /usr/bin/python3)?
+    pub fn scapy_missing() -> Option<String> {
+        let ok = Command::new("/usr/bin/python3")
+            .args(["-c", "import scapy.all"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        (!ok).then(|| "python3-scapy is missing (scripts/install-deps.sh installs it)".into())
+    }
+}
+
 impl Drop for Lab {
     fn drop(&mut self) {
         for mut s in self.servers.drain(..) {
