@@ -36,9 +36,10 @@ fn add_carry(acc: u64, w: u64) -> u64 {
 #[inline]
 pub fn data(bytes: &[u8]) -> u16 {
     let mut acc: u64 = 0;
-    let (words, rest) = bytes.as_chunks::<8>();
-    for w in words {
+    let mut rest = bytes;
+    while let Some((w, tail)) = rest.split_first_chunk::<8>() {
         acc = add_carry(acc, u64::from_le_bytes(*w));
+        rest = tail;
     }
     // At most 7 bytes remain: place each at the bit position of its offset in a
     // little-endian word, zeros after (the padding byte of an odd length).
