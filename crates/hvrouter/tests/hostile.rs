@@ -189,3 +189,84 @@ fn attacks_from_a_guest_are_dropped_counted_and_contained() {
         "the attacker itself still forwards"
     );
 }
+
+/// `ping` output's "N received" (0 if absent).
+fn received(out: &std::process::Output) -> u64 {
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split(',')
+        .find_map(|part| part.trim().strip_suffix(" received"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn vlan_arp_storm_and_gratuitous_claims_answer_only_guests() {
+    skip_unless_lab!();
+    skip_unless_scapy!();
+    let lab = Lab::up("hv");
+    assert!(lab.ping("g2", "192.0.2.1"));
+    // An ARP storm: who-has for every address of the subnet, 4 rounds, while guest 2
+    // pings the gateway.
+    let rounds = 4;
+    let before = lab.port_counters("hvr-up0");
+    let pinger = std::process::Command::new("ip")
+        .args(["netns", "exec", &lab.ns("g2")])
+        .args(["ping", "-c", "40", "-i", "0.05", "-W", "1", "192.0.2.1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lab.attack_script("gw", "vlan.py", &["storm", "eth0", &rounds.to_string()]);
+    let ping = pinger.wait_with_output().unwrap();
+    let after = lab.port_counters("hvr-up0");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let n = sent(&out, "sent ");
+    let replies = sent(&out, "replies ");
+    let answered = text
+        .lines()
+        .find_map(|l| l.strip_prefix("answered "))
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let got = received(&ping);
+    eprintln!(
+        "storm: {n} who-has, {replies} replies for [{answered}]; hvr-up0 arp_answered +{} \
+         arp_not_hosted_guest +{} arp_gratuitous +{}; guest 2 pinged the gateway: {got}/40",
+        delta(&after, &before, "arp_answered"),
+        delta(&after, &before, "arp_not_hosted_guest"),
+        delta(&after, &before, "arp_gratuitous"),
+    );
+    assert_eq!(
+        answered, "192.0.2.10,192.0.2.20,192.0.2.30",
+        "only the guests are answered"
+    );
+    assert!(replies <= delta(&after, &before, "arp_answered"));
+    // The uplink's XDP program steers to the router only ARP aimed at guest addresses;
+    // the rest goes to the hypervisor's kernel, which has no address there and
+    // proxy_arp off: nothing else may answer.
+    assert!(got > 0, "forwarding continued during the storm");
+    assert!(lab.ping("g1", "192.0.2.1"), "and after it");
+
+    // A VLAN host claims guest 2's address (gratuitous request and reply forms).
+    let fake = "02:66:66:66:66:02";
+    let before = lab.port_counters("hvr-up0");
+    lab.attack_script("gw", "vlan.py", &["garp", "eth0", "192.0.2.20", fake]);
+    let after = lab.port_counters("hvr-up0");
+    let neigh = lab.cli(&["show", "neighbors"]);
+    let neigh = String::from_utf8_lossy(&neigh.stdout).to_string();
+    eprintln!(
+        "garp for guest 2 from the VLAN: hvr-up0 arp_gratuitous +{} arp_reply_ignored +{}",
+        delta(&after, &before, "arp_gratuitous"),
+        delta(&after, &before, "arp_reply_ignored"),
+    );
+    assert!(
+        !neigh.contains(fake),
+        "a VLAN claim for a guest's address must not enter the neighbor cache:\n{neigh}"
+    );
+    // Guest 2's traffic is not diverted: from the other guests and from the VLAN.
+    let g2 = lab.sniff("g2", "eth0", 30.0);
+    assert!(lab.ping("g1", "192.0.2.20"), "guest 1 -> guest 2");
+    assert!(lab.ping("g3", "192.0.2.20"), "guest 3 -> guest 2");
+    assert!(lab.ping("gw", "192.0.2.20"), "gateway -> guest 2");
+    let seen = g2.finish();
+    assert_eq!(seen.leaked, 0);
+}
