@@ -11,9 +11,14 @@
 //! - kick: `sendto` while the kernel holds unsent descriptors (copy mode sends at most
 //!   32 per call).
 //!
-//! Closing a socket leaves the chunks on its fill ring and in flight on its TX ring with
-//! the kernel; they are counted as stranded in the pool and not reused (the kernel may
-//! still touch them until it has released the socket).
+//! Closing a socket gives back the chunks on its fill ring (or taken from it and not
+//! received: on the RX ring, in the kernel's cache): the socket tracks them in a bitmap,
+//! and closing the descriptor unbinds the socket (`xsk_release`: `xsk_unbind_dev`, then
+//! `synchronize_net`) before anyone can take them off the free stack again. Without it a
+//! tap deleted and recreated (a VM restart) leaked a fill ring's worth of chunks each
+//! time, and after a dozen restarts the pool ran dry and forwarding stopped
+//! (tests/faults.rs). Chunks in flight on the TX ring stay with the kernel; they are
+//! counted as stranded in the pool and not reused.
 
 use super::{FramePool, UmemFrame};
 use crate::ring::XdpDesc;
@@ -103,6 +108,8 @@ pub struct FrameSocket {
     in_fill: u32,
     /// Descriptors given to the TX ring and not yet back on completion.
     in_flight: u32,
+    /// One bit per chunk of the UMEM: given to the fill ring and not yet received.
+    fill_owned: Vec<u64>,
     descs: Vec<XdpDesc>,
     staged: Vec<XdpDesc>,
     addrs: Vec<u64>,
@@ -138,6 +145,7 @@ impl FrameSocket {
             multi_buffer: flags.contains(BindFlags::SG),
             in_fill: 0,
             in_flight: 0,
+            fill_owned: vec![0; (pool.config().frame_count as usize).div_ceil(64)],
             descs: vec![XdpDesc::default(); RX_BATCH],
             staged: Vec::with_capacity(cfg.tx_size as usize),
             addrs: Vec::with_capacity(ADDR_BATCH),
@@ -191,6 +199,9 @@ impl FrameSocket {
                 break;
             }
             let n = self.sock.fill(&self.addrs);
+            for &addr in &self.addrs[..n] {
+                mark_chunk(&mut self.fill_owned, self.pool.frame_size(), addr, true);
+            }
             for &addr in &self.addrs[n..] {
                 // SAFETY: popped off the free stack just above and not accepted by the
                 // fill ring: still ours.
@@ -208,6 +219,11 @@ impl FrameSocket {
         filled
     }
 
+    /// Records that the chunk holding `addr` is (or no longer is) on the fill ring.
+    fn mark_fill(&mut self, addr: u64, on: bool) {
+        mark_chunk(&mut self.fill_owned, self.pool.frame_size(), addr, on);
+    }
+
     /// Appends up to `max` received packets to `out`; returns how many.
     pub fn receive(&mut self, out: &mut Vec<UmemFrame>, max: usize) -> usize {
         let want = max.min(RX_BATCH);
@@ -216,6 +232,7 @@ impl FrameSocket {
         let mut got = 0;
         for i in 0..n {
             let d = self.descs[i];
+            self.mark_fill(d.addr, false);
             // SAFETY: `d` was just taken off this socket's RX ring, and the socket is
             // bound to the pool's UMEM: the kernel gave the chunk back to us.
             let frame = unsafe { self.pool.frame_from_rx(d.addr, d.len) };
@@ -412,7 +429,37 @@ impl FrameSocket {
 impl Drop for FrameSocket {
     fn drop(&mut self) {
         self.complete();
-        self.pool
-            .strand(u64::from(self.in_fill) + u64::from(self.in_flight));
+        // Every chunk given to the fill ring and not received is back in the pool. The
+        // kernel may write one only while the socket is bound, and `self.sock` (dropped
+        // right after this body, before anything can pop the free stack again: one
+        // thread owns the pool) closes the descriptor, which unbinds the socket and waits
+        // for receivers in flight (`xsk_release`).
+        let size = u64::from(self.pool.frame_size());
+        for (w, word) in self.fill_owned.iter().enumerate() {
+            let mut bits = *word;
+            while bits != 0 {
+                let index = (w as u64) * 64 + u64::from(bits.trailing_zeros());
+                bits &= bits - 1;
+                // SAFETY: the chunk was given to this socket's fill ring and never came
+                // back on its RX ring; see above for why no one touches it until the
+                // socket is closed.
+                unsafe { self.pool.release_addr(index * size) };
+            }
+        }
+        self.pool.strand(u64::from(self.in_flight));
+    }
+}
+
+/// Sets or clears the bit of the chunk holding `addr` in `bits` (chunks of `size` bytes).
+fn mark_chunk(bits: &mut [u64], size: u32, addr: u64, on: bool) {
+    let index = addr / u64::from(size.max(1));
+    let Some(word) = bits.get_mut((index / 64) as usize) else {
+        return;
+    };
+    let bit = 1u64 << (index % 64);
+    if on {
+        *word |= bit;
+    } else {
+        *word &= !bit;
     }
 }
