@@ -482,6 +482,175 @@ impl Lab {
     }
 }
 
+/// Faults: VM restarts (a guest's tap or veth deleted and recreated), background traffic.
+impl Lab {
+    /// Delete a veth guest's pair (`hvr-g1` / guest `g1`'s eth0) and create it again with
+    /// the same names, MAC and address, as scripts/lab.sh does.
+    pub fn recreate_veth_guest(&self, guest: &str, dev: &str, mac: &str, addr: &str) {
+        self.delete_veth_guest(dev);
+        self.create_veth_guest(guest, dev, mac, addr);
+    }
+
+    /// Delete a veth guest's pair (both ends go).
+    pub fn delete_veth_guest(&self, dev: &str) {
+        let out = self.exec("hv", &["ip", "link", "del", dev]);
+        assert!(out.status.success(), "{out:?}");
+    }
+
+    /// Create a veth guest's pair (scripts/lab.sh `guest`).
+    pub fn create_veth_guest(&self, guest: &str, dev: &str, mac: &str, addr: &str) {
+        let g = self.ns(guest);
+        let steps: [&[&str]; 6] = [
+            &[
+                "ip", "link", "add", dev, "type", "veth", "peer", "name", "eth0", "netns", &g,
+            ],
+            &["ip", "-n", &g, "link", "set", "eth0", "address", mac],
+            &["ip", "-n", &g, "addr", "add", addr, "dev", "eth0"],
+            &["ip", "-n", &g, "link", "set", "eth0", "up"],
+            &[
+                "ip",
+                "-n",
+                &g,
+                "route",
+                "add",
+                "default",
+                "via",
+                "192.0.2.1",
+                "dev",
+                "eth0",
+            ],
+            &["ip", "link", "set", dev, "up"],
+        ];
+        for args in steps {
+            let out = self.exec("hv", args);
+            assert!(out.status.success(), "{args:?}: {out:?}");
+        }
+    }
+
+    fn relay_pidfile(&self) -> PathBuf {
+        PathBuf::from(format!("/run/hvr-{}-relay.pid", self.tag))
+    }
+
+    /// Stop the relay that plays guest 3's QEMU: both taps disappear (a VM shutdown).
+    pub fn stop_tap_guest(&self) {
+        let pid = std::fs::read_to_string(self.relay_pidfile()).unwrap();
+        let pid = pid.trim().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Reap it if it is our child (started by start_tap_guest); lab.sh's is not.
+        let _ = std::fs::remove_file(self.relay_pidfile());
+    }
+
+    /// Start guest 3's relay again (a VM boot): new taps with the same names, guest
+    /// configured as scripts/lab.sh does. The relay is left to lab.sh down (pid file).
+    pub fn start_tap_guest(&self) {
+        use std::io::BufRead;
+        let g3 = self.ns("g3");
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.ns("hv")])
+            .arg(relay_bin())
+            .args(["--router-tap", "hvr-tap3", "--guest-tap", "eth0"])
+            .args(["--guest-netns", &g3])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("ready"), "relay did not start: {line}");
+        std::fs::write(self.relay_pidfile(), child.id().to_string()).unwrap();
+        // Reaped by the kernel when it exits: nobody waits for it.
+        std::mem::forget(child);
+        let steps: [&[&str]; 7] = [
+            &[
+                "ip",
+                "-n",
+                &g3,
+                "link",
+                "set",
+                "eth0",
+                "address",
+                "02:00:00:00:00:1e",
+            ],
+            &["ip", "-n", &g3, "link", "set", "lo", "up"],
+            &[
+                "ip",
+                "-n",
+                &g3,
+                "addr",
+                "add",
+                "192.0.2.30/24",
+                "dev",
+                "eth0",
+            ],
+            &[
+                "ip",
+                "-n",
+                &g3,
+                "addr",
+                "add",
+                "203.0.113.1/28",
+                "dev",
+                "eth0",
+            ],
+            &["ip", "-n", &g3, "link", "set", "eth0", "up"],
+            &[
+                "ip",
+                "-n",
+                &g3,
+                "route",
+                "add",
+                "default",
+                "via",
+                "192.0.2.1",
+                "dev",
+                "eth0",
+            ],
+            &["ip", "link", "set", "hvr-tap3", "up"],
+        ];
+        for args in steps {
+            let out = self.exec("hv", args);
+            assert!(out.status.success(), "{args:?}: {out:?}");
+        }
+    }
+
+    /// Start `args` in namespace `n` in the background (killed when the lab drops).
+    pub fn spawn(&mut self, n: &str, args: &[&str]) -> usize {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.ns(n)])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.servers.push(child);
+        self.servers.len() - 1
+    }
+
+    /// Interrupt a background command from [`Lab::spawn`] (SIGINT: ping prints its
+    /// summary).
+    pub fn kill_spawned(&self, index: usize) {
+        let pid = self.servers[index].id().to_string();
+        let _ = Command::new("kill").args(["-INT", &pid]).status();
+    }
+
+    /// Wait for a background command from [`Lab::spawn`] to end; its stdout.
+    pub fn wait_spawned(&mut self, index: usize) -> String {
+        let child = &mut self.servers[index];
+        let mut out = String::new();
+        if let Some(mut o) = child.stdout.take() {
+            let _ = std::io::Read::read_to_string(&mut o, &mut out);
+        }
+        let _ = child.wait();
+        out
+    }
+}
+
 impl Drop for Lab {
     fn drop(&mut self) {
         for mut s in self.servers.drain(..) {
