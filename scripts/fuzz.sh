@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Run every cargo-fuzz target of the wire crate for FUZZ_SECONDS each (default 30).
+# Run every cargo-fuzz target (the wire parsers, tcp, and pipeline: random frames on the
+# ports of an in-memory router, checked against its invariants) for FUZZ_SECONDS each
+# (default 30).
 #
 #   scripts/fuzz.sh                 # all targets
 #   FUZZ_SECONDS=300 scripts/fuzz.sh ipv4 udp
 #
 # cargo-fuzz needs nightly compiler flags (-Zsanitizer=address ...). The project's
 # toolchain is stable, so the build runs with RUSTC_BOOTSTRAP=1. Crashes are left in
-# fuzz/artifacts/<target>/; add each one as a regression test in crates/wire.
+# fuzz/artifacts/<target>/; add each one as a regression test (crates/wire for a parser,
+# crates/dataplane/tests/scenarios.rs for pipeline).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -22,7 +25,7 @@ fi
 if [ "$#" -gt 0 ]; then
     targets=("$@")
 else
-    targets=(ethernet vlan arp ipv4 icmpv4 udp)
+    targets=(ethernet vlan arp ipv4 icmpv4 udp tcp pipeline)
 fi
 
 cd fuzz

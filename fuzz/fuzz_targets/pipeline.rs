@@ -1,0 +1,265 @@
+#![no_main]
+//! The whole pipeline: an in-memory router (one VLAN uplink, three guests, one with a
+//! routed prefix) fed random frames on random ports, with time moving and ports going
+//! down and up. After every pass, what the router sent must hold the invariants the
+//! router exists for:
+//! - no panic;
+//! - every frame leaves with the router's own source MAC (no guest frame is bridged:
+//!   nothing reaches the VLAN or another guest at layer 2);
+//! - an IPv4 datagram toward the VLAN has a source a guest owns (its addresses, its
+//!   routed prefix) or the router's own ARP/ICMP source;
+//! - an ARP reply on the uplink claims only a hosted guest's address; any ARP the router
+//!   sends on the uplink has a guest's address or the router's ARP source as sender;
+//! - an ARP reply to a guest never claims that guest's own address.
+//!
+//! Input: a sequence of records `[ctl, offset, len, bytes...]`. `ctl & 3` is the port,
+//! `ctl >> 4` picks a valid template frame for that side (0: none, the bytes are the
+//! frame) that the bytes overwrite from `offset`; `ctl & 4` refreshes the IPv4 header
+//! checksum after the overwrite; `ctl & 8` advances time by 1.5 s before the pass (so
+//! resolutions time out and rate limits refill). A `len` of 255 toggles the port's state
+//! instead of sending.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use hvrouter_core::guests::GuestSpec;
+use hvrouter_core::network::NetworkSpec;
+use hvrouter_core::router::{Router, RouterConfig};
+use hvrouter_core::{Instant, PortId};
+use hvrouter_dataplane::{MemPort, Pipeline};
+use libfuzzer_sys::fuzz_target;
+use wire::EthernetAddress;
+
+const UPLINK: PortId = PortId(0);
+const UPLINK_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+const GUEST_SIDE_MAC: [u8; 6] = [0xfe, 0xff, 0xff, 0xff, 0xff, 0xff];
+const GW_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xfe];
+const ROUTER_SRC: [u8; 4] = [192, 0, 2, 254];
+const GATEWAY: [u8; 4] = [192, 0, 2, 1];
+const REMOTE: [u8; 4] = [198, 51, 100, 7];
+/// (port, MAC, address) of each guest; guest 3 also owns 203.0.113.0/28.
+const GUESTS: [(u16, [u8; 6], [u8; 4]); 3] = [
+    (1, [0x02, 0, 0, 0, 1, 1], [192, 0, 2, 10]),
+    (2, [0x02, 0, 0, 0, 2, 2], [192, 0, 2, 20]),
+    (3, [0x02, 0, 0, 0, 3, 3], [192, 0, 2, 30]),
+];
+
+fn owned_by_a_guest(ip: [u8; 4]) -> bool {
+    GUESTS.iter().any(|g| g.2 == ip) || (ip[..3] == [203, 0, 113] && ip[3] < 16)
+}
+
+fn router() -> (Pipeline<MemPort>, Instant) {
+    let now = Instant::from_secs(1000);
+    let mut router = Router::new(RouterConfig::default(), now);
+    let net = router
+        .add_network(
+            NetworkSpec {
+                name: "public_90".into(),
+                subnet: "192.0.2.0/24".parse().expect("prefix"),
+                gateway: Ipv4Addr::from(GATEWAY),
+                uplink: UPLINK,
+                mtu: 1500,
+                uplink_mac: EthernetAddress(UPLINK_MAC),
+                guest_mac: EthernetAddress(GUEST_SIDE_MAC),
+                arp_source: Some(Ipv4Addr::from(ROUTER_SRC)),
+            },
+            now,
+        )
+        .expect("network");
+    for (i, (port, mac, ip)) in GUESTS.iter().enumerate() {
+        router
+            .add_guest(GuestSpec {
+                name: format!("tap{}", i + 1),
+                port: PortId(*port),
+                mac: EthernetAddress(*mac),
+                ips: vec![Ipv4Addr::from(*ip)],
+                network: net,
+                extra_prefixes: if i == 2 {
+                    vec!["203.0.113.0/28".parse().expect("prefix")]
+                } else {
+                    vec![]
+                },
+            })
+            .expect("guest");
+    }
+    let mut pipe = Pipeline::new(router, 32);
+    for p in 0..4 {
+        pipe.attach(PortId(p), MemPort::new());
+    }
+    (pipe, now)
+}
+
+fn ipv4_checksum(h: &mut [u8]) {
+    h[10] = 0;
+    h[11] = 0;
+    let mut sum = 0u32;
+    for c in h.chunks(2) {
+        sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    h[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+}
+
+fn eth(dst: [u8; 6], src: [u8; 6], ty: u16) -> Vec<u8> {
+    let mut f = Vec::with_capacity(128);
+    f.extend(dst);
+    f.extend(src);
+    f.extend(ty.to_be_bytes());
+    f
+}
+
+fn arp(dst: [u8; 6], op: u16, sha: [u8; 6], spa: [u8; 4], tha: [u8; 6], tpa: [u8; 4]) -> Vec<u8> {
+    let mut f = eth(dst, sha, 0x0806);
+    f.extend([0, 1, 0x08, 0, 6, 4]);
+    f.extend(op.to_be_bytes());
+    f.extend(sha);
+    f.extend(spa);
+    f.extend(tha);
+    f.extend(tpa);
+    f
+}
+
+fn ipv4(
+    dst_mac: [u8; 6],
+    src_mac: [u8; 6],
+    src: [u8; 4],
+    dst: [u8; 4],
+    proto: u8,
+    l4: &[u8],
+) -> Vec<u8> {
+    let mut f = eth(dst_mac, src_mac, 0x0800);
+    let total = (20 + l4.len()) as u16;
+    let mut h = [0u8; 20];
+    h[0] = 0x45;
+    h[2..4].copy_from_slice(&total.to_be_bytes());
+    h[8] = 64;
+    h[9] = proto;
+    h[12..16].copy_from_slice(&src);
+    h[16..20].copy_from_slice(&dst);
+    ipv4_checksum(&mut h);
+    f.extend(h);
+    f.extend(l4);
+    f
+}
+
+/// A valid frame for `port` of kind `t` (1..=8), or an empty one.
+fn template(port: u16, t: u8) -> Vec<u8> {
+    let bc = [0xff; 6];
+    let udp = [0x9c, 0x40, 0, 9, 0, 12, 0, 0, b'f', b'u', b'z', b'z'];
+    let tcp = [
+        0x9c, 0x41, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0,
+    ];
+    let echo = [8, 0, 0xf7, 0xff, 0, 0, 0, 0];
+    if port == 0 {
+        let g = GUESTS[usize::from(t) % 3].2;
+        return match t {
+            1 | 2 => arp(bc, 1, GW_MAC, GATEWAY, [0; 6], g),
+            3 => arp(UPLINK_MAC, 2, GW_MAC, GATEWAY, UPLINK_MAC, ROUTER_SRC),
+            4 => arp(bc, 1, GW_MAC, GATEWAY, [0; 6], [192, 0, 2, 77]),
+            5 => ipv4(UPLINK_MAC, GW_MAC, REMOTE, g, 17, &udp),
+            6 => ipv4(UPLINK_MAC, GW_MAC, REMOTE, [203, 0, 113, 5], 6, &tcp),
+            7 => ipv4(UPLINK_MAC, GW_MAC, REMOTE, g, 1, &echo),
+            8 => arp(bc, 2, GW_MAC, g, bc, g),
+            _ => vec![],
+        };
+    }
+    let (_, mac, ip) = GUESTS[usize::from(port - 1) % 3];
+    let other = GUESTS[usize::from(port) % 3].2;
+    match t {
+        1 => arp(bc, 1, mac, ip, [0; 6], GATEWAY),
+        2 => arp(bc, 1, mac, ip, [0; 6], other),
+        3 => ipv4(GUEST_SIDE_MAC, mac, ip, REMOTE, 17, &udp),
+        4 => ipv4(GUEST_SIDE_MAC, mac, ip, other, 6, &tcp),
+        5 => ipv4(GUEST_SIDE_MAC, mac, ip, GATEWAY, 1, &echo),
+        6 => arp(bc, 2, mac, ip, bc, ip),
+        7 => ipv4(GUEST_SIDE_MAC, mac, [203, 0, 113, 1], REMOTE, 17, &udp),
+        8 => arp(GUEST_SIDE_MAC, 2, mac, GATEWAY, GUEST_SIDE_MAC, ip),
+        _ => vec![],
+    }
+}
+
+fn check(port: u16, f: &[u8]) {
+    assert!(f.len() >= 14, "runt frame sent on port {port}: {f:02x?}");
+    let own = if port == 0 {
+        UPLINK_MAC
+    } else {
+        GUEST_SIDE_MAC
+    };
+    assert_eq!(
+        f[6..12],
+        own,
+        "port {port}: frame with a foreign source MAC: {f:02x?}"
+    );
+    let ty = u16::from_be_bytes([f[12], f[13]]);
+    if ty == 0x0800 && port == 0 && f.len() >= 34 {
+        let src = [f[26], f[27], f[28], f[29]];
+        assert!(
+            owned_by_a_guest(src) || src == ROUTER_SRC,
+            "toward the VLAN with source {src:?}, owned by no guest: {f:02x?}"
+        );
+    }
+    if ty == 0x0806 && f.len() >= 42 {
+        let op = u16::from_be_bytes([f[20], f[21]]);
+        let spa = [f[28], f[29], f[30], f[31]];
+        if port == 0 {
+            assert!(
+                GUESTS.iter().any(|g| g.2 == spa) || (op == 1 && spa == ROUTER_SRC),
+                "ARP op {op} on the uplink for {spa:?}, not a guest's: {f:02x?}"
+            );
+        } else if op == 2 {
+            let guest = GUESTS[usize::from(port - 1) % 3].2;
+            assert_ne!(spa, guest, "a guest was answered for its own address");
+        }
+    }
+}
+
+fuzz_target!(|input: &[u8]| {
+    let (mut pipe, mut now) = router();
+    let mut up = [true; 4];
+    let mut rest = input;
+    while rest.len() >= 3 {
+        let (ctl, offset, len) = (rest[0], usize::from(rest[1]), rest[2]);
+        rest = &rest[3..];
+        let port = u16::from(ctl & 3);
+        if ctl & 8 != 0 {
+            now = now + Duration::from_millis(1500);
+        }
+        if len == 255 {
+            let p = usize::from(port);
+            up[p] = !up[p];
+            pipe.router_mut().set_port_up(PortId(port), up[p]);
+        } else {
+            let n = usize::from(len).min(rest.len());
+            let (bytes, tail) = rest.split_at(n);
+            rest = tail;
+            let mut frame = template(port, ctl >> 4);
+            if frame.is_empty() {
+                frame = bytes.to_vec();
+            } else {
+                let end = offset + n;
+                frame.resize(frame.len().max(end), 0);
+                frame[offset..offset + n].copy_from_slice(bytes);
+                if ctl & 4 != 0 && frame.len() >= 34 && frame[12..14] == [8, 0] {
+                    let ihl = usize::from(frame[14] & 0x0f) * 4;
+                    if ihl >= 20 && frame.len() >= 14 + ihl {
+                        ipv4_checksum(&mut frame[14..14 + ihl]);
+                    }
+                }
+            }
+            if let Some(p) = pipe.port_mut(PortId(port)) {
+                p.inject(&frame);
+            }
+        }
+        pipe.run_once(now);
+        now = now + Duration::from_millis(1);
+        for p in 0..4u16 {
+            if let Some(port) = pipe.port_mut(PortId(p)) {
+                for f in port.take_sent() {
+                    check(p, &f);
+                }
+            }
+        }
+    }
+});
