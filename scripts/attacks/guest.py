@@ -133,6 +133,16 @@ def attack(name, rmac, count):
                   / UDP(sport=67, dport=68) / BOOTP(op=2, yiaddr="192.0.2.77")
                   / DHCP(options=[("message-type", "offer"), "end"]) / Raw(MARK))
         pk.append(udp(dst="192.0.2.255", to=BCAST, dport=67))
+    elif name == "oversized":
+        # From guest 3 (a tap: QEMU may write frames larger than the MTU; raise the
+        # guest's MTU first): larger than the VLAN's 1500 with and without DF, one
+        # chunk and several (multi-buffer).
+        mac, src = "02:00:00:00:00:1e", "192.0.2.30"
+        for size in [3000, 8000]:
+            for flags in ["DF", 0]:
+                pk.append(Ether(src=mac, dst=rmac) / IP(
+                    src=src, dst="198.51.100.1", flags=flags) / UDP(dport=9) /
+                    Raw((MARK * (size // len(MARK) + 1))[:size]))
     elif name == "ttl1":
         pk = [udp(dst="198.51.100.1", to=rmac, ttl=1, dport=33434 + i % 100)
               for i in range(count)]

@@ -150,6 +150,31 @@ fn attacks_from_a_guest_are_dropped_counted_and_contained() {
         &[("martian_destination", 3), ("martian_source", 1)],
     );
 
+    // Oversized frames from the tap guest (QEMU can write more than the MTU): larger
+    // than the VLAN's MTU, with DF (an ICMP error back) and without (fragmentation is
+    // not implemented: dropped and counted).
+    let mtu = lab.exec("g3", &["ip", "link", "set", "eth0", "mtu", "9000"]);
+    assert!(mtu.status.success(), "{mtu:?}");
+    let before = lab.port_counters("hvr-tap3");
+    let gw = lab.sniff("gw", "eth0", 30.0);
+    let out = lab.attack_script("g3", "guest.py", &["oversized", "eth0", ROUTER_GUEST_MAC]);
+    let at_gw = gw.finish();
+    let after = lab.port_counters("hvr-tap3");
+    let (frag, big) = (
+        delta(&after, &before, "fragmentation_needed"),
+        delta(&after, &before, "too_big"),
+    );
+    eprintln!(
+        "attack oversized: sent {} from the tap guest, hvr-tap3 fragmentation_needed +{frag} \
+         too_big +{big} icmp_errors_sent +{}, gateway saw {at_gw:?}",
+        sent(&out, "sent "),
+        delta(&after, &before, "icmp_errors_sent"),
+    );
+    assert_eq!((frag, big), (2, 2));
+    assert_eq!(at_gw.leaked, 0);
+    lab.exec("g3", &["ip", "link", "set", "eth0", "mtu", "1500"]);
+    assert!(lab.ping("g3", "192.0.2.1"));
+
     // A TTL=1 flood: every datagram expires, ICMP errors are rate limited.
     let before = lab.port_counters("hvr-g1");
     let start = std::time::Instant::now();
