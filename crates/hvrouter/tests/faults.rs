@@ -41,6 +41,9 @@ fn uplink_flapped_under_traffic_never_hijacks_and_traffic_resumes() {
     // Traffic through the whole run: guest 2 -> gateway and gateway -> guest 3.
     let p1 = lab.spawn("g2", &["ping", "-i", "0.05", "-W", "1", "192.0.2.1"]);
     let p2 = lab.spawn("gw", &["ping", "-i", "0.05", "-W", "1", "192.0.2.30"]);
+    // Who-has from the VLAN every 20 ms through every flap, half of them for unused
+    // addresses: any answer for those is a hijack.
+    let watch = lab.background("gw", "vlan.py", &["watch", "eth0", "600"]);
     let mut resumed = 0;
     for i in 0..flaps {
         for state in ["down", "up"] {
@@ -70,6 +73,15 @@ fn uplink_flapped_under_traffic_never_hijacks_and_traffic_resumes() {
     for p in [p1, p2] {
         lab.kill_spawned(p);
     }
+    let (watched, hijacks) = watch.finish();
+    eprintln!("watcher during the flaps: {}", watched.trim());
+    let field = |name: &str| -> u64 {
+        let words: Vec<&str> = watched.split_whitespace().collect();
+        let at = words.iter().position(|w| *w == name).unwrap();
+        words[at + 1].parse().unwrap()
+    };
+    assert_eq!(field("hijacked"), 0, "hijacking answers seen: {hijacks}");
+    assert!(field("probes") > 0 && field("guests") > 0);
     let (sent1, got1) = ping_counts(&lab.wait_spawned(p1));
     let (sent2, got2) = ping_counts(&lab.wait_spawned(p2));
     let up = lab.port_counters("hvr-up0");

@@ -370,6 +370,26 @@ impl PortCounters {
     }
 }
 
+/// A script started by [`Lab::background`].
+pub struct Background {
+    child: Child,
+    stdout: std::thread::JoinHandle<String>,
+}
+
+impl Background {
+    /// Close its stdin, wait for it to end; its stdout and stderr.
+    pub fn finish(self) -> (String, String) {
+        let mut child = self.child;
+        drop(child.stdin.take());
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut err);
+        }
+        let _ = child.wait();
+        (self.stdout.join().unwrap(), err)
+    }
+}
+
 /// A capture started by [`Lab::sniff`] (scripts/attacks/sniff.py).
 pub struct Sniffer {
     child: Child,
@@ -447,12 +467,29 @@ impl Lab {
     /// Start capturing on `iface` in namespace `n` for `seconds` (scripts/attacks/sniff.py);
     /// returns once the capture runs.
     pub fn sniff(&self, n: &str, iface: &str, seconds: f64) -> Sniffer {
+        let (child, stdout) = self.start_script(n, "sniff.py", &[iface, &seconds.to_string()]);
+        Sniffer { child, stdout }
+    }
+
+    /// Start scripts/attacks/SCRIPT with `args` in namespace `n` and wait for its
+    /// "ready" line; it runs until its stdin closes ([`Background::finish`]).
+    pub fn background(&self, n: &str, script: &str, args: &[&str]) -> Background {
+        let (child, stdout) = self.start_script(n, script, args);
+        Background { child, stdout }
+    }
+
+    fn start_script(
+        &self,
+        n: &str,
+        script: &str,
+        args: &[&str],
+    ) -> (Child, std::thread::JoinHandle<String>) {
         use std::io::BufRead;
-        let path = root().join("scripts/attacks/sniff.py");
+        let path = root().join("scripts/attacks").join(script);
         let mut child = Command::new("ip")
             .args(["netns", "exec", &self.ns(n), "/usr/bin/python3"])
             .arg(path)
-            .args([iface, &seconds.to_string()])
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -462,13 +499,13 @@ impl Lab {
         let mut reader = std::io::BufReader::new(stdout);
         let mut line = String::new();
         reader.read_line(&mut line).unwrap();
-        assert_eq!(line.trim(), "ready", "sniff.py did not start");
+        assert_eq!(line.trim(), "ready", "{script} did not start");
         let stdout = std::thread::spawn(move || {
             let mut s = String::new();
             let _ = std::io::Read::read_to_string(&mut reader, &mut s);
             s
         });
-        Sniffer { child, stdout }
+        (child, stdout)
     }
 
     /// Is scapy usable here (python3-scapy under /usr/bin/python3)?
