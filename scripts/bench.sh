@@ -1,0 +1,333 @@
+#!/usr/bin/env bash
+# hvrouter against the kernel "routed" setup it replaces, side by side, in one run.
+#
+#   sudo scripts/bench.sh              # ~4 minutes; writes results/<date>-<host>.md,
+#                                      # results/latest.md and results/*.svg
+#
+# Builds the same namespace topology twice (hvr-b-gw: the VLAN gateway, hvr-b-hv: the
+# hypervisor, hvr-b-g1: a guest behind a veth; only 192.0.2.0/24, 198.51.100.0/24 and
+# 203.0.113.0/24 on the wire) and measures:
+#   1. kernel: the routed setup exactly as Ganeti/GRNET configure it (proxy_arp and
+#      forwarding on the uplink and the guest's interface, `ip rule iif ... lookup 90`,
+#      table 90 with default via the gateway, the subnet and the guest /32);
+#   2. hvrouter: release build, `hvrouter run`, one worker, poll = busy, pinned to CPU 1;
+#   3. raw: the ceiling, hvr-bench-fwd (AF_XDP, one shared UMEM, address hand-over plus a
+#      MAC rewrite) on the same veths, pinned to CPU 1.
+# UDP from trafgen (kernel pktgen where /proc/net/pktgen exists is not wired up: this
+# kernel has none) pinned to CPU 0, VLAN->guest and guest->VLAN, one flow and 1024 flows
+# (source ports), frames of 64, 512 and 1500 bytes (with FCS, as RFC 2544 counts them),
+# counted at the receiver (rx_packets of the receiving namespace's eth0) over a fixed
+# window after a warm-up. Then: ARP answer time and first-packet delay from a fresh ARP
+# cache (kernel proxy ARP waits up to proxy_delay = 0.8 s), route lookup / guest add
+# scale figures (hvr-bench-scale), and reload time with 1,000 guests.
+#
+# The kernel setup forwards in softirq on the sender's CPU (veth delivers inline), so
+# it shares CPU 0 with trafgen while CPU 1 idles. BENCH_KERNEL_RPS=1 steers the
+# hypervisor's receive processing to CPU 1 with RPS instead, but then the remote backlog
+# overflows and trafgen 0.6.8 aborts on the first drop ("Flushing TX_RING failed"), so
+# it is off by default.
+#
+# Environment: BENCH_SECONDS (2) measured window per point, BENCH_WARMUP (1),
+# BENCH_SIZES ("64 512 1500"), BENCH_FLOWS ("1 1024"), BENCH_ARP_SAMPLES (8),
+# BENCH_RELOAD_GUESTS (1000), BENCH_KERNEL_RPS (0), BENCH_OUT (results).
+# Figures only, no thresholds: this is a shared 2-vCPU VM. Needs root.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+seconds="${BENCH_SECONDS:-2}"
+warmup="${BENCH_WARMUP:-1}"
+sizes="${BENCH_SIZES:-64 512 1500}"
+flows_list="${BENCH_FLOWS:-1 1024}"
+arp_samples="${BENCH_ARP_SAMPLES:-8}"
+reload_guests="${BENCH_RELOAD_GUESTS:-1000}"
+kernel_rps="${BENCH_KERNEL_RPS:-0}"
+out_dir="${BENCH_OUT:-results}"
+
+[ "$(id -u)" -eq 0 ] || { echo "bench: needs root (namespaces, AF_XDP)" >&2; exit 1; }
+scripts/install-deps.sh
+command -v trafgen >/dev/null || { echo "bench: trafgen missing (apt-get install netsniff-ng)" >&2; exit 1; }
+if [ -e /proc/net/pktgen ]; then
+    echo "bench: note: kernel pktgen is present; this script drives trafgen in both setups"
+fi
+echo "== building (release)"
+cargo build --release --locked -p hvrouter -p hvrouter-bench 2>&1 | tail -n 1
+
+NS_GW=hvr-b-gw NS_HV=hvr-b-hv NS_G1=hvr-b-g1
+GW_IP=192.0.2.1 G1_IP=192.0.2.10 FAR_IP=198.51.100.1
+work="$(mktemp -d /tmp/hvr-bench.XXXXXX)"
+data="$work/data.tsv"
+: >"$data"
+rundir=/run/hvrouter-b
+pids=()
+
+kill_pid() { # kill a process we started, and the children it forked (by pid)
+    local p="$1" c
+    for c in $(ps -o pid= --ppid "$p" 2>/dev/null); do kill -INT "$c" 2>/dev/null || true; done
+    kill -INT "$p" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+    local keep=() q
+    for q in "${pids[@]}"; do [ "$q" = "$p" ] || keep+=("$q"); done
+    pids=("${keep[@]}")
+}
+topo_down() {
+    for n in $NS_G1 $NS_HV $NS_GW; do ip netns del "$n" 2>/dev/null || true; done
+}
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do kill_pid "$p"; done 2>/dev/null
+    topo_down
+    rm -rf "$work" "$rundir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+inns() { local n="$1"; shift; ip netns exec "$n" "$@"; }
+mac_of() { inns "$1" cat "/sys/class/net/$2/address"; }
+rx_of() { inns "$1" cat "/sys/class/net/$2/statistics/rx_packets"; }
+
+topo_up() { # same topology as scripts/lab.sh (uplink, one veth guest), no addresses on hv
+    topo_down
+    for n in $NS_GW $NS_HV $NS_G1; do ip netns add "$n"; ip -n "$n" link set lo up; done
+    ip -n $NS_HV link add hvr-up0 type veth peer name eth0 netns $NS_GW
+    ip -n $NS_GW link set eth0 address 02:00:00:00:01:01
+    ip -n $NS_GW addr add $GW_IP/24 dev eth0
+    ip -n $NS_GW addr add $FAR_IP/24 dev lo
+    ip -n $NS_GW link set eth0 up
+    inns $NS_GW ethtool -K eth0 tx off >/dev/null
+    ip -n $NS_GW route add 203.0.113.0/24 via $G1_IP dev eth0 2>/dev/null || true
+    ip -n $NS_HV link add hvr-g1 type veth peer name eth0 netns $NS_G1
+    ip -n $NS_G1 link set eth0 address 02:00:00:00:00:0a
+    ip -n $NS_G1 addr add $G1_IP/24 dev eth0
+    ip -n $NS_G1 link set eth0 up
+    inns $NS_G1 ethtool -K eth0 tx off >/dev/null
+    ip -n $NS_G1 route add default via $GW_IP dev eth0
+    ip -n $NS_HV link set hvr-up0 up
+    ip -n $NS_HV link set hvr-g1 up
+}
+
+kernel_setup() { # Ganeti/GRNET routed NIC mode, as the incident report shows it
+    inns $NS_HV sysctl -qw net.ipv4.ip_forward=1
+    for d in hvr-up0 hvr-g1; do
+        inns $NS_HV sysctl -qw "net.ipv4.conf.$d.proxy_arp=1" "net.ipv4.conf.$d.forwarding=1"
+    done
+    ip -n $NS_HV rule add iif hvr-up0 lookup 90
+    ip -n $NS_HV rule add iif hvr-g1 lookup 90
+    ip -n $NS_HV route add 192.0.2.0/24 dev hvr-up0 table 90
+    ip -n $NS_HV route add default via $GW_IP dev hvr-up0 table 90
+    ip -n $NS_HV route add $G1_IP/32 dev hvr-g1 table 90
+    if [ "$kernel_rps" = 1 ]; then
+        for d in hvr-up0 hvr-g1; do
+            inns $NS_HV sh -c "echo 2 > /sys/class/net/$d/queues/rx-0/rps_cpus"
+        done
+    fi
+}
+
+router_config() { # router_config FILE EXTRA_NETWORKS GUESTS_PER_EXTRA_NETWORK
+    local f="$1" nets="$2" per="$3" k i
+    cat >"$f" <<CFG
+[router]
+control_socket = "$rundir/control.sock"
+state_dir = "$rundir/state"
+log_level = "warn"
+
+[dataplane]
+xdp_mode = "auto"
+workers = 1
+poll = "busy"
+cpus = [1]
+burst = 64
+frame_size = 4096
+frames = 4096
+
+[networks.public_90]
+uplink = "hvr-up0"
+subnet = "192.0.2.0/24"
+gateway = "$GW_IP"
+arp_source = "192.0.2.254"
+
+[guests.hvr-g1]
+mac = "02:00:00:00:00:0a"
+ips = ["$G1_IP"]
+network = "public_90"
+CFG
+    # Extra networks for the reload figure: identical subnets are allowed (one route
+    # table each), so 4 x 250 guests fit in documentation space. Their taps do not
+    # exist: the router marks them down.
+    for ((k = 1; k <= nets; k++)); do
+        printf '\n[networks.bench_%d]\nuplink = "hvr-u%d"\nsubnet = "198.51.100.0/24"\ngateway = "198.51.100.1"\n' "$k" "$k" >>"$f"
+        for ((i = 0; i < per; i++)); do
+            printf '\n[guests.hvb%d-%d]\nmac = "02:00:00:bb:%02x:%02x"\nips = ["198.51.100.%d"]\nnetwork = "bench_%d"\n' \
+                "$k" "$i" "$k" "$i" $((i + 2)) "$k" >>"$f"
+        done
+    done
+}
+
+router_start() { # router_start CONFIG
+    rm -rf "$rundir"
+    mkdir -p "$rundir"
+    inns $NS_HV target/release/hvrouter run --config "$1" >"$work/router.out" 2>"$work/router.err" &
+    router_pid=$!
+    pids+=("$router_pid")
+    for _ in $(seq 1 150); do
+        inns $NS_HV target/release/hvrouter --socket "$rundir/control.sock" ping >/dev/null 2>&1 && return 0
+        kill -0 "$router_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$work/router.err" >&2
+    echo "bench: hvrouter did not start" >&2
+    exit 1
+}
+router_stop() { kill_pid "$router_pid"; }
+
+fwd_start() {
+    target/release/hvr-bench-fwd --ns $NS_HV --cpu 1 \
+        --a hvr-up0 --a-mac "$(mac_of $NS_HV hvr-up0)" --a-peer "$(mac_of $NS_GW eth0)" \
+        --b hvr-g1 --b-mac "$(mac_of $NS_HV hvr-g1)" --b-peer "$(mac_of $NS_G1 eth0)" \
+        >"$work/fwd.out" 2>&1 &
+    fwd_pid=$!
+    pids+=("$fwd_pid")
+    for _ in $(seq 1 100); do
+        grep -q '^ready' "$work/fwd.out" && { sed 's/^/    /' "$work/fwd.out"; return 0; }
+        kill -0 "$fwd_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$work/fwd.out" >&2
+    echo "bench: hvr-bench-fwd did not start" >&2
+    exit 1
+}
+
+warm() { # resolve neighbors both ways so the measured window has no ARP in it
+    inns $NS_GW ping -c 2 -i 0.2 -W 2 $G1_IP >/dev/null || echo "    warn: gateway -> guest ping failed"
+    inns $NS_G1 ping -c 2 -i 0.2 -W 2 $FAR_IP >/dev/null || echo "    warn: guest -> VLAN ping failed"
+}
+
+# pps SETUP DIR FLOWS SIZE: trafgen in the sender namespace on CPU 0, count at the receiver.
+pps() {
+    local setup="$1" dir="$2" flows="$3" size="$4"
+    local sns rns da sa src dst sp
+    if [ "$dir" = v2g ]; then
+        sns=$NS_GW rns=$NS_G1 src=$FAR_IP dst=$G1_IP
+        da="$(ip -n $NS_GW neigh show $G1_IP dev eth0 | awk '/lladdr/{print $3}')"
+        [ -n "$da" ] || da="$(mac_of $NS_HV hvr-up0)"
+    else
+        sns=$NS_G1 rns=$NS_GW src=$G1_IP dst=$FAR_IP
+        da="$(ip -n $NS_G1 neigh show $GW_IP dev eth0 | awk '/lladdr/{print $3}')"
+        [ -n "$da" ] || da="$(mac_of $NS_HV hvr-g1)"
+    fi
+    sa="$(mac_of "$sns" eth0)"
+    if [ "$flows" -le 1 ]; then sp=1024; else sp="dinc(1024, $((1024 + flows - 1)))"; fi
+    # Frame without FCS = size - 4; payload = that - 14 (Ethernet) - 20 (IPv4) - 8 (UDP).
+    printf '{ eth(da=%s, sa=%s), ipv4(saddr=%s, daddr=%s, ttl=64), udp(sp=%s, dp=9), fill(0, %d) }\n' \
+        "$da" "$sa" "$src" "$dst" "$sp" $((size - 4 - 42)) >"$work/tg.cfg"
+    inns "$sns" taskset -c 0 trafgen -i "$work/tg.cfg" -o eth0 -P 1 -q -C >"$work/tg.out" 2>&1 &
+    local tg=$!
+    pids+=("$tg")
+    sleep "$warmup"
+    local a b
+    a="$(rx_of "$rns" eth0)"
+    sleep "$seconds"
+    b="$(rx_of "$rns" eth0)"
+    kill_pid "$tg"
+    local rate
+    rate="$(awk -v a="$a" -v b="$b" -v s="$seconds" 'BEGIN{printf "%.0f", (b-a)/s}')"
+    printf 'pps\t%s\t%s\t%s\t%s\t%s\n' "$setup" "$dir" "$flows" "$size" "$rate" >>"$data"
+    printf '    %-8s %-4s flows=%-5s %5s B  %8.3f Mpps\n' "$setup" "$dir" "$flows" "$size" \
+        "$(awk -v r="$rate" 'BEGIN{print r/1e6}')"
+}
+
+pps_matrix() {
+    local setup="$1" dir flows size
+    for dir in v2g g2v; do
+        for flows in $flows_list; do
+            for size in $sizes; do pps "$setup" "$dir" "$flows" "$size"; done
+        done
+    done
+}
+
+# ARP answer time (arping's reply time) and first-packet delay from a fresh ARP cache
+# (ping's first RTT, which includes the resolution), both sides.
+arp_timing() {
+    local setup="$1" i t
+    for ((i = 0; i < arp_samples; i++)); do
+        t="$(inns $NS_GW arping -c 1 -w 2 -I eth0 $G1_IP 2>/dev/null | sed -n 's/.*time=\([0-9.]*\) msec.*/\1/p' | head -n 1)"
+        printf 'arp\t%s\tvlan_arp\t%s\n' "$setup" "${t:-timeout}" >>"$data"
+        t="$(inns $NS_G1 arping -c 1 -w 2 -I eth0 $GW_IP 2>/dev/null | sed -n 's/.*time=\([0-9.]*\) msec.*/\1/p' | head -n 1)"
+        printf 'arp\t%s\tguest_arp\t%s\n' "$setup" "${t:-timeout}" >>"$data"
+        for n in $NS_GW $NS_G1; do ip -n "$n" neigh flush all 2>/dev/null || true; done
+        [ "$setup" = kernel ] && ip -n $NS_HV neigh flush all 2>/dev/null || true
+        t="$(inns $NS_GW ping -c 1 -W 3 $G1_IP 2>/dev/null | sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p')"
+        printf 'arp\t%s\tvlan_first_ping\t%s\n' "$setup" "${t:-timeout}" >>"$data"
+        for n in $NS_GW $NS_G1; do ip -n "$n" neigh flush all 2>/dev/null || true; done
+        [ "$setup" = kernel ] && ip -n $NS_HV neigh flush all 2>/dev/null || true
+        t="$(inns $NS_G1 ping -c 1 -W 3 $FAR_IP 2>/dev/null | sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p')"
+        printf 'arp\t%s\tguest_first_ping\t%s\n' "$setup" "${t:-timeout}" >>"$data"
+    done
+    awk -F'\t' -v s="$setup" '$1=="arp" && $2==s {print "    " $3 ": " $4 " ms"}' "$data" |
+        sort | awk -F': ' '{a[$1]=a[$1] " " $2} END {for (k in a) print k ":" a[k]}' | sort
+}
+
+echo "== 1/3 kernel routed setup (namespaces hvr-b-*)"
+topo_up
+kernel_setup
+warm
+arp_timing kernel
+warm
+pps_matrix kernel
+topo_down
+
+echo "== 2/3 hvrouter (same topology, rebuilt)"
+topo_up
+router_config "$work/router.toml" 0 0
+router_start "$work/router.toml"
+warm
+arp_timing hvrouter
+warm
+pps_matrix hvrouter
+router_stop
+
+echo "== reload with $reload_guests guests"
+per=250
+nets=$(((reload_guests + per - 1) / per))
+for ((k = 1; k <= nets; k++)); do
+    ip -n $NS_HV link add "hvr-u$k" type veth peer name "hvr-u${k}p"
+    ip -n $NS_HV link set "hvr-u$k" up
+    ip -n $NS_HV link set "hvr-u${k}p" up
+done
+router_config "$work/r0.toml" "$nets" 0
+router_config "$work/r1.toml" "$nets" "$per"
+cp "$work/r0.toml" "$work/reload.toml"
+router_start "$work/reload.toml"
+for round in 1 2 3; do
+    for target in r1 r0; do
+        cp "$work/$target.toml" "$work/reload.toml"
+        t0=$(date +%s%N)
+        inns $NS_HV target/release/hvrouter --socket "$rundir/control.sock" reload >"$work/reload.out" 2>&1 ||
+            { cat "$work/reload.out" >&2; echo "    warn: reload failed"; }
+        t1=$(date +%s%N)
+        what=add
+        [ "$target" = r0 ] && what=remove
+        ms="$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", (b-a)/1e6}')"
+        printf 'reload\t%s\t%s\t%s\n' "$what" "$((nets * per))" "$ms" >>"$data"
+        echo "    reload round $round: $what $((nets * per)) guests: $ms ms (CLI round trip)"
+    done
+done
+router_stop
+
+echo "== 3/3 raw AF_XDP forwarder (the ceiling, same veths)"
+fwd_start
+pps_matrix raw
+kill_pid "$fwd_pid"
+topo_down
+
+echo "== scale (in memory, hvrouter-core Tables)"
+target/release/hvr-bench-scale | tee "$work/scale.out"
+grep '^scale' "$work/scale.out" >>"$data"
+
+echo "== results"
+host="$(hostname -s)"
+mkdir -p "$out_dir"
+info="$(uname -r); $(nproc) vCPU; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+/usr/bin/python3 scripts/bench/report.py "$data" "$out_dir" "$host" "$info" "$seconds" "$kernel_rps"

@@ -1,0 +1,159 @@
+#!/usr/bin/python3
+"""Turn scripts/bench.sh's data.tsv into results/<date>-<host>.md, results/latest.md and
+SVG plots (drawn by hand: no plotting library needed on a fresh machine).
+
+usage: report.py DATA.tsv OUT_DIR HOST MACHINE_INFO SECONDS KERNEL_RPS
+"""
+import datetime
+import os
+import statistics
+import sys
+
+data, out_dir, host, info, seconds, rps = sys.argv[1:7]
+pps = {}      # (setup, dir, flows, size) -> pps
+arp = {}      # (setup, kind) -> [ms or None]
+reload = []   # (what, guests, ms)
+scale = []    # (guests, lookup_ns, add_mean_ns, churn_ns)
+for line in open(data):
+    f = line.rstrip("\n").split("\t")
+    if f[0] == "pps":
+        pps[(f[1], f[2], int(f[3]), int(f[4]))] = float(f[5])
+    elif f[0] == "arp":
+        arp.setdefault((f[1], f[2]), []).append(None if f[3] == "timeout" else float(f[3]))
+    elif f[0] == "reload":
+        reload.append((f[1], int(f[2]), float(f[3])))
+    elif f[0] == "scale":
+        scale.append((int(f[1]), float(f[2]), float(f[3]), float(f[4])))
+
+DIRS = {"v2g": "VLAN->guest", "g2v": "guest->VLAN"}
+points = sorted({k[1:] for k in pps}, key=lambda k: (k[0] != "v2g", k[1], k[2]))
+
+
+def mpps(v):
+    return "-" if v is None else f"{v / 1e6:.3f}"
+
+
+def ratio(a, b):
+    return "-" if a is None or not b or b < 1000 else f"{a / b:.2f}x"
+
+
+now = datetime.datetime.now(datetime.timezone.utc)
+lines = [
+    f"# hvrouter vs kernel routed setup: {now:%Y-%m-%d %H:%M} UTC on `{host}`",
+    "",
+    f"Machine: {info}. Produced by `sudo scripts/bench.sh` (window {seconds} s per point,",
+    "trafgen on CPU 0, router/forwarder on CPU 1, counted at the receiving namespace's",
+    "`eth0` rx_packets; kernel receive processing steered to CPU 1 by RPS: "
+    + ("yes" if rps == "1" else "no") + ").",
+    "Frame sizes include the FCS (64 B = 60 B in the buffer). Figures from a shared, noisy",
+    "2-vCPU VM: compare columns of the same run, not runs with each other.",
+    "",
+    "## Packet rate (Mpps)",
+    "",
+    "| direction | flows | frame | kernel | hvrouter | raw AF_XDP | hvrouter/kernel | hvrouter/raw |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|",
+]
+for d, fl, sz in points:
+    k = pps.get(("kernel", d, fl, sz))
+    h = pps.get(("hvrouter", d, fl, sz))
+    r = pps.get(("raw", d, fl, sz))
+    lines.append(f"| {DIRS.get(d, d)} | {fl} | {sz} | {mpps(k)} | {mpps(h)} | {mpps(r)} | "
+                 f"{ratio(h, k)} | {ratio(h, r)} |")
+
+lines += ["", "## Proxy ARP: answer time and first-packet delay (ms)", "",
+          "Samples per row: see n. `vlan_arp`: arping from the gateway for the guest;",
+          "`guest_arp`: arping from the guest for the gateway; `*_first_ping`: first ping RTT",
+          "after flushing the ARP caches (gateway, guest, and the kernel hypervisor's; the",
+          "router's own cache is not flushed), so it includes the resolution.", "",
+          "| what | setup | n | answered | median | max |", "|---|---|---:|---:|---:|---:|"]
+for kind in ["vlan_arp", "guest_arp", "vlan_first_ping", "guest_first_ping"]:
+    for setup in ["kernel", "hvrouter"]:
+        v = arp.get((setup, kind), [])
+        ok = [x for x in v if x is not None]
+        med = f"{statistics.median(ok):.2f}" if ok else "-"
+        mx = f"{max(ok):.2f}" if ok else "-"
+        lines.append(f"| {kind} | {setup} | {len(v)} | {len(ok)} | {med} | {mx} |")
+
+lines += ["", "## Scale", "",
+          "Route lookup and guest add over `hvrouter-core` `Tables` (in memory, one network,",
+          "one /32 per guest; 3 of 4 lookups hit a guest). Reload: `hvrouter reload` CLI round",
+          "trip against the running router, adding or removing all guests at once (their taps",
+          "do not exist: they are marked down).", "",
+          "| guests | route lookup (ns) | guest add, mean while building (ns) | add+remove one at that size (ns) |",
+          "|---:|---:|---:|---:|"]
+for g, lk, add, ch in scale:
+    lines.append(f"| {g} | {lk:.1f} | {add:.0f} | {ch:.0f} |")
+if reload:
+    lines += ["", "| reload | guests | CLI round trip (ms), each round |", "|---|---:|---|"]
+    for what in ["add", "remove"]:
+        r = [x for x in reload if x[0] == what]
+        if r:
+            lines.append(f"| {what} | {r[0][1]} | " + ", ".join(f"{x[2]:.1f}" for x in r) + " |")
+
+
+def bar_svg(path, title, groups, series, colors, unit):
+    """groups: [label]; series: [(name, [value or None per group])]."""
+    w_bar, gap = 14, 18
+    gw = w_bar * len(series) + gap
+    left, top, h = 60, 40, 260
+    width = left + gw * len(groups) + 20
+    height = top + h + 110
+    vmax = max([v for _, vs in series for v in vs if v is not None] + [1e-9]) * 1.1
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'font-family="sans-serif" font-size="11">',
+           f'<rect width="{width}" height="{height}" fill="white"/>',
+           f'<text x="{left}" y="20" font-size="14">{title}</text>']
+    for i in range(6):
+        v = vmax * i / 5
+        y = top + h - h * i / 5
+        out.append(f'<line x1="{left}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
+        out.append(f'<text x="{left - 5}" y="{y + 4:.1f}" text-anchor="end">{v:.2f}</text>')
+    out.append(f'<text x="12" y="{top + h / 2}" transform="rotate(-90 12 {top + h / 2})" '
+               f'text-anchor="middle">{unit}</text>')
+    for gi, label in enumerate(groups):
+        x0 = left + gi * gw + gap / 2
+        for si, (_, vs) in enumerate(series):
+            v = vs[gi]
+            if v is None:
+                continue
+            bh = h * v / vmax
+            out.append(f'<rect x="{x0 + si * w_bar:.1f}" y="{top + h - bh:.1f}" width="{w_bar - 1}" '
+                       f'height="{bh:.1f}" fill="{colors[si]}"/>')
+        cx = x0 + w_bar * len(series) / 2
+        out.append(f'<text x="{cx:.1f}" y="{top + h + 12}" text-anchor="end" '
+                   f'transform="rotate(-45 {cx:.1f} {top + h + 12})">{label}</text>')
+    for si, (name, _) in enumerate(series):
+        x = left + si * 110
+        out.append(f'<rect x="{x}" y="{height - 18}" width="10" height="10" fill="{colors[si]}"/>')
+        out.append(f'<text x="{x + 14}" y="{height - 9}">{name}</text>')
+    out.append("</svg>")
+    with open(path, "w") as fh:
+        fh.write("\n".join(out) + "\n")
+
+
+colors = ["#888888", "#1f77b4", "#2ca02c"]
+groups = [f"{DIRS.get(d, d)} {fl}f {sz}B" for d, fl, sz in points]
+series = [(s, [None if pps.get((s, *p)) is None else pps[(s, *p)] / 1e6 for p in points])
+          for s in ["kernel", "hvrouter", "raw"]]
+bar_svg(os.path.join(out_dir, "pps.svg"), f"Packet rate, {host}, {now:%Y-%m-%d}", groups,
+        series, colors, "Mpps")
+kinds = ["vlan_arp", "guest_arp", "vlan_first_ping", "guest_first_ping"]
+aseries = []
+for setup in ["kernel", "hvrouter"]:
+    for stat, fn in [("median", statistics.median), ("max", max)]:
+        vals = []
+        for kind in kinds:
+            ok = [x for x in arp.get((setup, kind), []) if x is not None]
+            vals.append(fn(ok) if ok else None)
+        aseries.append((f"{setup} {stat}", vals))
+bar_svg(os.path.join(out_dir, "arp.svg"), f"Proxy ARP delays, {host}, {now:%Y-%m-%d}", kinds,
+        aseries, ["#bbbbbb", "#666666", "#9ecae1", "#1f77b4"], "ms")
+lines += ["", "![packet rate](pps.svg)", "", "![proxy ARP delays](arp.svg)", ""]
+
+text = "\n".join(lines)
+name = f"{now:%Y-%m-%d}-{host}.md"
+for fname in [name, "latest.md"]:
+    with open(os.path.join(out_dir, fname), "w") as fh:
+        fh.write(text)
+print(text)
+print(f"\nwritten: {out_dir}/{name}, {out_dir}/latest.md, {out_dir}/pps.svg, {out_dir}/arp.svg")
