@@ -247,14 +247,21 @@ pps_matrix() {
     done
 }
 
+# arping's reply time in ms: it prints "time=52.304 usec" for fast answers and
+# "time=283.1 msec" for slow ones.
+arping_ms() {
+    sed -n 's/.*time=\([0-9.]*\) \(usec\|msec\|sec\).*/\1 \2/p' | head -n 1 |
+        awk '{ f = ($2 == "usec") ? 0.001 : (($2 == "sec") ? 1000 : 1); printf "%.3f", $1 * f }'
+}
+
 # ARP answer time (arping's reply time) and first-packet delay from a fresh ARP cache
 # (ping's first RTT, which includes the resolution), both sides.
 arp_timing() {
     local setup="$1" i t
     for ((i = 0; i < arp_samples; i++)); do
-        t="$(inns $NS_GW arping -c 1 -w 2 -I eth0 $G1_IP 2>/dev/null | sed -n 's/.*time=\([0-9.]*\) msec.*/\1/p' | head -n 1)"
+        t="$(inns $NS_GW arping -c 1 -w 2 -I eth0 $G1_IP 2>/dev/null | arping_ms)"
         printf 'arp\t%s\tvlan_arp\t%s\n' "$setup" "${t:-timeout}" >>"$data"
-        t="$(inns $NS_G1 arping -c 1 -w 2 -I eth0 $GW_IP 2>/dev/null | sed -n 's/.*time=\([0-9.]*\) msec.*/\1/p' | head -n 1)"
+        t="$(inns $NS_G1 arping -c 1 -w 2 -I eth0 $GW_IP 2>/dev/null | arping_ms)"
         printf 'arp\t%s\tguest_arp\t%s\n' "$setup" "${t:-timeout}" >>"$data"
         for n in $NS_GW $NS_G1; do ip -n "$n" neigh flush all 2>/dev/null || true; done
         [ "$setup" = kernel ] && ip -n $NS_HV neigh flush all 2>/dev/null || true
