@@ -14,19 +14,19 @@
 use hvrouter_bench::{parse_mac, ArgError, Args};
 use std::io::Write;
 use sys::{
-    affinity, netdev, netns, AttachMode, BindFlags, Steering, Umem, XdpDesc, XdpProgram, XskConfig,
-    XskSocket,
+    affinity, netdev, netns, AttachMode, BindFlags, FramePool, FrameSocket, Steering, UmemFrame,
+    XdpProgram, XskConfig,
 };
 
-/// Frames each socket's fill ring is kept topped up to.
-const FILL_TARGET: usize = 1024;
+/// Chunks each socket's fill ring is kept topped up to.
+const FILL_TARGET: u32 = 1024;
+/// Most `sendto` kicks per flush (copy mode moves at most 32 frames per kick).
+const MAX_KICKS: u32 = 64;
 
 struct Side {
-    sock: XskSocket,
-    /// Source MAC then destination MAC of frames leaving through this side, in frame
-    /// order (destination first).
+    sock: FrameSocket,
+    /// Destination MAC then source MAC of frames leaving through this side.
     rewrite: [u8; 12],
-    in_fill: usize,
 }
 
 fn main() {
@@ -36,6 +36,9 @@ fn main() {
     }
 }
 
+/// The same socket layer as hvrouter's AF_XDP ports (`sys::FrameSocket` on one shared
+/// `FramePool`), so hvrouter's ratio to this measures what routing costs, not a
+/// different I/O loop.
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse(std::env::args().skip(1))?;
     if let Some(ns) = args.get("ns") {
@@ -51,7 +54,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         other => return Err(ArgError(format!("bad --mode {other:?}")).into()),
     };
     let burst: usize = args.get("burst").unwrap_or("64").parse()?;
-    let mut umem = Umem::new(4096, 2048)?;
+    let pool = FramePool::new(4096, 2048)?;
     let cfg = XskConfig {
         flags: BindFlags::COPY | BindFlags::NEED_WAKEUP,
         ..XskConfig::default()
@@ -64,67 +67,39 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         let own = parse_mac(args.req(&format!("{key}-mac"))?)?;
         let peer = parse_mac(args.req(&format!("{key}-peer"))?)?;
         let ifindex = netdev::ifindex(name)?;
-        let sock = XskSocket::bind(&umem, ifindex, 0, &cfg)?;
+        let mut sock = FrameSocket::bind(&pool, ifindex, 0, &cfg)?;
+        sock.refill(FILL_TARGET);
         let prog = XdpProgram::load(Steering::Guest)?;
-        prog.insert_socket(0, &sock)?;
+        prog.insert_socket(0, sock.socket())?;
         links.push(prog.attach(ifindex, mode)?);
         progs.push(prog);
         let mut rewrite = [0u8; 12];
         rewrite[..6].copy_from_slice(&peer);
         rewrite[6..].copy_from_slice(&own);
-        sides.push(Side {
-            sock,
-            rewrite,
-            in_fill: 0,
-        });
+        sides.push(Side { sock, rewrite });
     }
     println!("ready mode={:?}", links[0].mode());
     std::io::stdout().flush()?;
 
-    let mut free: Vec<u64> = (0..umem.frame_count())
-        .map(|i| umem.frame_addr(i))
-        .collect();
-    let mut descs = vec![XdpDesc::default(); burst.max(1)];
-    let mut done = vec![0u64; 2 * burst.max(1)];
+    let mut frames: Vec<UmemFrame> = Vec::with_capacity(burst.max(1));
     loop {
-        for side in sides.iter_mut() {
-            let want = FILL_TARGET.saturating_sub(side.in_fill).min(free.len());
-            if want > 0 {
-                let n = side.sock.fill(&free[free.len() - want..]);
-                free.truncate(free.len() - n);
-                side.in_fill += n;
-            }
-            if side.sock.fill_needs_wakeup() {
-                side.sock.wake_rx()?;
-            }
-        }
         for (i, j) in [(0usize, 1usize), (1, 0)] {
-            let n = sides[i].sock.rx_burst(&mut descs);
+            let n = sides[i].sock.receive(&mut frames, burst.max(1));
+            sides[i].sock.refill(FILL_TARGET);
             if n == 0 {
                 continue;
             }
-            sides[i].in_fill -= n;
             let rewrite = sides[j].rewrite;
-            for d in &descs[..n] {
-                if let Some(f) = umem.frame_mut(d.addr, d.len) {
-                    if f.len() >= 12 {
-                        f[..12].copy_from_slice(&rewrite);
-                    }
+            for f in frames.iter_mut() {
+                if let Some(h) = f.data_mut().get_mut(..12) {
+                    h.copy_from_slice(&rewrite);
                 }
             }
-            let sent = sides[j].sock.tx_burst(&descs[..n]);
-            free.extend(descs[sent..n].iter().map(|d| umem.chunk_of(d.addr)));
-            // Copy mode moves at most 32 frames per sendto(): kick until drained.
-            for _ in 0..8 {
-                if sides[j].sock.tx_outstanding() == 0 || !sides[j].sock.tx_needs_kick() {
-                    break;
-                }
-                let _ = sides[j].sock.kick_tx();
-            }
-        }
-        for side in sides.iter_mut() {
-            let m = side.sock.complete(&mut done);
-            free.extend(done[..m].iter().map(|&a| umem.chunk_of(a)));
+            // Frames that do not fit are dropped (returned to the pool) by transmit.
+            let _ = sides[j].sock.transmit(&mut frames);
+            frames.clear();
+            sides[j].sock.kick(MAX_KICKS);
+            sides[j].sock.complete();
         }
     }
 }
