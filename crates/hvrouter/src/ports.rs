@@ -118,6 +118,18 @@ pub fn steered_ips(router: &Router, net: NetworkId) -> Vec<Ipv4Addr> {
     ips
 }
 
+/// Chunks kept on a port's fill ring. The uplink carries the whole VLAN's traffic for
+/// this node and gets the configured share (an eighth of the UMEM at most); a guest gets
+/// 1/32 of the UMEM, between 128 and 512 chunks (a tap's 64 KB GSO frame takes up to 32
+/// chunks), so that dozens of guests added at run time cannot drain the pool that
+/// forwarding needs.
+fn fill_target(cfg: &XdpPortConfig, frames: u32, kind: Kind) -> u32 {
+    match kind {
+        Kind::Uplink(_) => cfg.fill_target,
+        _ => (frames / 32).clamp(128, 512).min(cfg.fill_target),
+    }
+}
+
 impl Ports {
     /// A port table on a new UMEM shaped by `umem`.
     pub fn new(
@@ -133,6 +145,26 @@ impl Ports {
             cfg,
             owner: None,
         })
+    }
+
+    /// Warn when the fill rings of the attached ports hold more than half the UMEM.
+    fn check_pool_share(&self) {
+        let parked: u64 = self
+            .entries
+            .iter()
+            .filter(|e| e.ifindex.is_some())
+            .map(|e| u64::from(fill_target(&self.cfg, self.umem.frame_count, e.kind)))
+            .sum();
+        if parked * 2 > u64::from(self.umem.frame_count) {
+            log::warn(
+                "umem_small",
+                &[
+                    ("fill_ring_chunks", &parked),
+                    ("frames", &self.umem.frame_count),
+                    ("fix", &"raise dataplane.frames"),
+                ],
+            );
+        }
     }
 
     /// The interface name of port `id` ("" if unknown).
@@ -224,11 +256,12 @@ impl Ports {
             Ok(false) => {}
             Err(e) => log::warn("kernel_proxy_arp", &[("dev", &dev), ("error", &e)]),
         }
-        let port =
-            XdpPort::open(&self.pool, &spec, &self.cfg).map_err(|source| OpenError::Attach {
-                dev: dev.clone(),
-                source,
-            })?;
+        let mut cfg = self.cfg;
+        cfg.fill_target = fill_target(&self.cfg, self.umem.frame_count, entry.kind);
+        let port = XdpPort::open(&self.pool, &spec, &cfg).map_err(|source| OpenError::Attach {
+            dev: dev.clone(),
+            source,
+        })?;
         log::info(
             "port_attached",
             &[
@@ -243,6 +276,7 @@ impl Ports {
         entry.link_up = true;
         pipe.attach(id, port);
         pipe.router_mut().set_port_up(id, true);
+        self.check_pool_share();
         Ok(())
     }
 

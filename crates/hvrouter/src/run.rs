@@ -144,11 +144,11 @@ pub fn run(path: &Path) -> Result<(), RunError> {
         },
         ..XdpPortConfig::default()
     };
-    // Keep enough chunks free for forwarding: at most a quarter of the UMEM on fill
-    // rings (the guests counted as of start; more are added at run time).
-    let port_count = entries.len() + guests.len();
-    let per_port = (d.frames / 4 / port_count.max(1) as u32).max(1);
-    port_cfg.fill_target = port_cfg.fill_target.min(per_port);
+    // Chunks parked on fill rings are not available for forwarding, and guests keep
+    // arriving at run time (Ganeti hooks): uplinks get an eighth of the UMEM, each guest
+    // a small fixed share (see `Ports::fill_target`), never a share of the ports known
+    // at start.
+    port_cfg.fill_target = port_cfg.fill_target.min(d.frames / 8).max(1);
     let mut pipe: Pipeline<XdpPort> = Pipeline::new(router, usize::from(d.burst));
     let mut ports = Ports::new(entries, umem, port_cfg)?;
     // Uplinks first: the first socket registers the UMEM, and a router without its
