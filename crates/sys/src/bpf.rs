@@ -15,9 +15,12 @@ const BPF_PROG_TEST_RUN: libc::c_int = 10;
 const BPF_LINK_CREATE: libc::c_int = 28;
 
 pub(crate) const BPF_MAP_TYPE_HASH: u32 = 1;
+pub(crate) const BPF_MAP_TYPE_LPM_TRIE: u32 = 11;
 pub(crate) const BPF_MAP_TYPE_XSKMAP: u32 = 17;
 pub(crate) const BPF_PROG_TYPE_XDP: u32 = 6;
 pub(crate) const BPF_XDP: u32 = 37;
+/// `map_flags`: allocate elements on update (required for `BPF_MAP_TYPE_LPM_TRIE`).
+pub(crate) const BPF_F_NO_PREALLOC: u32 = 1;
 /// `prog_flags`: the program understands multi-buffer frames (section `xdp.frags`).
 pub(crate) const BPF_F_XDP_HAS_FRAGS: u32 = 1 << 5;
 
@@ -71,11 +74,23 @@ unsafe impl Attr for MapCreate {}
 
 /// Creates a map with 4-byte keys and values.
 pub(crate) fn map_create_u32(map_type: u32, max_entries: u32, name: &str) -> io::Result<OwnedFd> {
+    map_create(map_type, 4, max_entries, 0, name)
+}
+
+/// Creates a map with `key_size`-byte keys and 4-byte values.
+pub(crate) fn map_create(
+    map_type: u32,
+    key_size: u32,
+    max_entries: u32,
+    map_flags: u32,
+    name: &str,
+) -> io::Result<OwnedFd> {
     let mut attr = MapCreate {
         map_type,
-        key_size: 4,
+        key_size,
         value_size: 4,
         max_entries,
+        map_flags,
         map_name: obj_name(name),
         ..Default::default()
     };
@@ -91,26 +106,42 @@ struct MapElem {
     value: u64,
     flags: u64,
 }
-// SAFETY: repr(C) layout of bpf_attr's element commands; key/value point to 4-byte
-// locals (see callers) and the maps are created with 4-byte keys and values.
+// SAFETY: repr(C) layout of bpf_attr's element commands; key/value point to live
+// locals of the map's key size and of 4 bytes (see callers: the key length is checked
+// against the size the map was created with, values are always u32).
 unsafe impl Attr for MapElem {}
 
 /// Sets `map[key] = value` on a map created by [`map_create_u32`].
 pub(crate) fn map_update_u32(map: BorrowedFd<'_>, key: u32, value: u32) -> io::Result<()> {
+    map_update(map, &key.to_ne_bytes(), value)
+}
+
+/// Deletes `map[key]` on a map created by [`map_create_u32`].
+pub(crate) fn map_delete_u32(map: BorrowedFd<'_>, key: u32) -> io::Result<()> {
+    map_delete(map, &key.to_ne_bytes())
+}
+
+/// Sets `map[key] = value` on a map created by [`map_create`] with
+/// `key_size == N` (the kernel reads exactly `key_size` bytes from `key`).
+pub(crate) fn map_update<const N: usize>(
+    map: BorrowedFd<'_>,
+    key: &[u8; N],
+    value: u32,
+) -> io::Result<()> {
     let mut attr = MapElem {
         map_fd: map.as_raw_fd() as u32,
-        key: &key as *const u32 as u64,
+        key: key.as_ptr() as u64,
         value: &value as *const u32 as u64,
         ..Default::default()
     };
     sys_bpf(BPF_MAP_UPDATE_ELEM, &mut attr).map(drop)
 }
 
-/// Deletes `map[key]` on a map created by [`map_create_u32`].
-pub(crate) fn map_delete_u32(map: BorrowedFd<'_>, key: u32) -> io::Result<()> {
+/// Deletes `map[key]` on a map created by [`map_create`] with `key_size == N`.
+pub(crate) fn map_delete<const N: usize>(map: BorrowedFd<'_>, key: &[u8; N]) -> io::Result<()> {
     let mut attr = MapElem {
         map_fd: map.as_raw_fd() as u32,
-        key: &key as *const u32 as u64,
+        key: key.as_ptr() as u64,
         ..Default::default()
     };
     sys_bpf(BPF_MAP_DELETE_ELEM, &mut attr).map(drop)

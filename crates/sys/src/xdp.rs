@@ -6,8 +6,11 @@
 //! multi-buffer frames reach multi-buffer sockets:
 //! - [`Steering::Guest`]: every frame goes to the socket of its rx queue.
 //! - [`Steering::Uplink`]: ARP whose target protocol address, and IPv4 whose
-//!   destination, is a guest IP (hash map) go to the socket; everything else is passed
-//!   to the kernel.
+//!   destination, is a guest IP (exact-address hash map) or lies in a steered prefix
+//!   (LPM trie, any length: a guest's routed prefixes) go to the socket; everything
+//!   else is passed to the kernel. The hash is looked up first; only on a miss is the
+//!   trie key (`struct bpf_lpm_trie_key`: `u32 prefixlen = 32`, then the 4 address
+//!   bytes) built on the stack and the trie looked up.
 //!
 //! Frames meant for a socket when none is in the XSKMAP slot of their queue are dropped
 //! (fail closed: the router is not there to decide).
@@ -64,6 +67,9 @@ pub enum XdpError {
     /// The program has no guest IP map ([`Steering::Guest`]).
     #[error("guest IPs only apply to an uplink program")]
     NotUplink,
+    /// A prefix length above 32.
+    #[error("IPv4 prefix length {0} is above 32")]
+    PrefixLen(u8),
     /// `BPF_PROG_TEST_RUN` failed.
     #[error("test-running the XDP program")]
     TestRun(#[source] io::Error),
@@ -134,6 +140,10 @@ const MD_RX_QUEUE_INDEX: i16 = 16;
 const MAX_QUEUES: u32 = 64;
 /// Guest IPs the uplink map can hold.
 const MAX_GUEST_IPS: u32 = 16384;
+/// Steered prefixes the uplink trie can hold.
+const MAX_STEERED_PREFIXES: u32 = 16384;
+/// `struct bpf_lpm_trie_key` for IPv4: `u32 prefixlen` then 4 address bytes.
+const TRIE_KEY_SIZE: u32 = 8;
 
 /// A 16-bit field as the program reads it from the wire (network order bytes).
 fn wire16(v: u16) -> i32 {
@@ -143,6 +153,22 @@ fn wire16(v: u16) -> i32 {
 /// The map key for an address: its octets in wire order.
 fn ip_key(ip: Ipv4Addr) -> u32 {
     u32::from_ne_bytes(ip.octets())
+}
+
+/// The trie key for `ip/prefix_len`: host-order prefix length, then the address in
+/// wire order with the host bits cleared (so that equal prefixes are equal keys).
+fn prefix_key(ip: Ipv4Addr, prefix_len: u8) -> Result<[u8; 8], XdpError> {
+    if prefix_len > 32 {
+        return Err(XdpError::PrefixLen(prefix_len));
+    }
+    let mask = u32::MAX
+        .checked_shl(32 - u32::from(prefix_len))
+        .unwrap_or(0);
+    let net = u32::from(ip) & mask;
+    let mut key = [0u8; 8];
+    key[..4].copy_from_slice(&u32::from(prefix_len).to_ne_bytes());
+    key[4..].copy_from_slice(&net.to_be_bytes());
+    Ok(key)
 }
 
 /// `redirect_map(xsks, ctx->rx_queue_index, XDP_DROP)` then exit; expects ctx in r6.
@@ -161,12 +187,13 @@ fn guest_program(xsks_fd: i32) -> Vec<Insn> {
     a.finish()
 }
 
-fn uplink_program(xsks_fd: i32, guests_fd: i32) -> Vec<Insn> {
+fn uplink_program(xsks_fd: i32, guests_fd: i32, prefixes_fd: i32) -> Vec<Insn> {
     const ETH_TYPE: i16 = 12;
     const IPV4_DST: i16 = 14 + 16;
     const ARP_TPA: i16 = 14 + 24;
     let mut a = Asm::default();
     let (pass, ipv4, arp, lookup) = (a.label(), a.label(), a.label(), a.label());
+    let (trie, steer) = (a.label(), a.label());
     a.mov(R6, R1)
         .load(Size::W, R2, R6, MD_DATA)
         .load(Size::W, R3, R6, MD_DATA_END)
@@ -188,13 +215,26 @@ fn uplink_program(xsks_fd: i32, guests_fd: i32) -> Vec<Insn> {
         .add_imm(R4, i32::from(ARP_TPA) + 4)
         .jgt(R4, R3, pass)
         .load(Size::W, R7, R2, ARP_TPA);
+    // Exact address: key = the 4 address bytes at fp-4.
     a.bind(lookup);
     a.store(Size::W, R10, -4, R7)
         .load_map_fd(R1, guests_fd)
         .mov(R2, R10)
         .add_imm(R2, -4)
         .call(HELPER_MAP_LOOKUP_ELEM)
+        .jeq_imm(R0, 0, trie)
+        .ja(steer);
+    // Prefix: key = {prefixlen = 32 at fp-8, the address still at fp-4} (8 bytes, all
+    // initialised, as the verifier requires of a key on the stack).
+    a.bind(trie);
+    a.mov_imm(R1, 32)
+        .store(Size::W, R10, -8, R1)
+        .load_map_fd(R1, prefixes_fd)
+        .mov(R2, R10)
+        .add_imm(R2, -8)
+        .call(HELPER_MAP_LOOKUP_ELEM)
         .jeq_imm(R0, 0, pass);
+    a.bind(steer);
     emit_redirect(&mut a, xsks_fd);
     a.bind(pass);
     a.mov_imm(R0, XDP_PASS).exit();
@@ -206,8 +246,17 @@ fn uplink_program(xsks_fd: i32, guests_fd: i32) -> Vec<Insn> {
 pub struct XdpProgram {
     prog: OwnedFd,
     xsks: OwnedFd,
-    guest_ips: Option<OwnedFd>,
+    uplink: Option<UplinkMaps>,
     steering: Steering,
+}
+
+/// The uplink program's steering maps.
+#[derive(Debug)]
+struct UplinkMaps {
+    /// Exact addresses (hash, 4-byte key).
+    ips: OwnedFd,
+    /// Prefixes (LPM trie, [`TRIE_KEY_SIZE`]-byte key).
+    prefixes: OwnedFd,
 }
 
 /// An attachment; the program detaches when this is dropped (or the process exits).
@@ -239,15 +288,28 @@ impl XdpProgram {
                 source,
             },
         )?;
-        let (insns, guest_ips) = match steering {
+        let (insns, uplink) = match steering {
             Steering::Guest => (guest_program(xsks.as_raw_fd()), None),
             Steering::Uplink => {
-                let g = bpf::map_create_u32(bpf::BPF_MAP_TYPE_HASH, MAX_GUEST_IPS, "hvr_guest_ips")
-                    .map_err(|source| XdpError::CreateMap {
-                        name: "hvr_guest_ips",
-                        source,
-                    })?;
-                (uplink_program(xsks.as_raw_fd(), g.as_raw_fd()), Some(g))
+                let ips =
+                    bpf::map_create_u32(bpf::BPF_MAP_TYPE_HASH, MAX_GUEST_IPS, "hvr_guest_ips")
+                        .map_err(|source| XdpError::CreateMap {
+                            name: "hvr_guest_ips",
+                            source,
+                        })?;
+                let prefixes = bpf::map_create(
+                    bpf::BPF_MAP_TYPE_LPM_TRIE,
+                    TRIE_KEY_SIZE,
+                    MAX_STEERED_PREFIXES,
+                    bpf::BPF_F_NO_PREALLOC,
+                    "hvr_prefixes",
+                )
+                .map_err(|source| XdpError::CreateMap {
+                    name: "hvr_prefixes",
+                    source,
+                })?;
+                let insns = uplink_program(xsks.as_raw_fd(), ips.as_raw_fd(), prefixes.as_raw_fd());
+                (insns, Some(UplinkMaps { ips, prefixes }))
             }
         };
         let name = match steering {
@@ -272,7 +334,7 @@ impl XdpProgram {
         Ok(Self {
             prog,
             xsks,
-            guest_ips,
+            uplink,
             steering,
         })
     }
@@ -331,7 +393,7 @@ impl XdpProgram {
 
     /// Starts steering ARP and IPv4 for `ip` to the socket (uplink only). Idempotent.
     pub fn insert_guest_ip(&self, ip: Ipv4Addr) -> Result<(), XdpError> {
-        let map = self.guest_ips.as_ref().ok_or(XdpError::NotUplink)?;
+        let map = &self.uplink.as_ref().ok_or(XdpError::NotUplink)?.ips;
         bpf::map_update_u32(map.as_fd(), ip_key(ip), 1).map_err(|source| XdpError::UpdateMap {
             op: "insert guest IP",
             map: "hvr_guest_ips",
@@ -342,11 +404,40 @@ impl XdpProgram {
     /// Stops steering `ip` (its traffic goes to the kernel). Removing an absent IP is
     /// not an error.
     pub fn remove_guest_ip(&self, ip: Ipv4Addr) -> Result<(), XdpError> {
-        let map = self.guest_ips.as_ref().ok_or(XdpError::NotUplink)?;
+        let map = &self.uplink.as_ref().ok_or(XdpError::NotUplink)?.ips;
         match bpf::map_delete_u32(map.as_fd(), ip_key(ip)) {
             Err(e) if e.raw_os_error() != Some(libc::ENOENT) => Err(XdpError::UpdateMap {
                 op: "remove guest IP",
                 map: "hvr_guest_ips",
+                source: e,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Starts steering ARP and IPv4 for every address in `ip/prefix_len` to the socket
+    /// (uplink only; any length from /0 to /32; host bits of `ip` are ignored).
+    /// Idempotent.
+    pub fn insert_steered_prefix(&self, ip: Ipv4Addr, prefix_len: u8) -> Result<(), XdpError> {
+        let map = &self.uplink.as_ref().ok_or(XdpError::NotUplink)?.prefixes;
+        let key = prefix_key(ip, prefix_len)?;
+        bpf::map_update(map.as_fd(), &key, 1).map_err(|source| XdpError::UpdateMap {
+            op: "insert steered prefix",
+            map: "hvr_prefixes",
+            source,
+        })
+    }
+
+    /// Stops steering the prefix `ip/prefix_len` (addresses in it that are also in the
+    /// exact-address map, or in another steered prefix, stay steered). Removing an
+    /// absent prefix is not an error.
+    pub fn remove_steered_prefix(&self, ip: Ipv4Addr, prefix_len: u8) -> Result<(), XdpError> {
+        let map = &self.uplink.as_ref().ok_or(XdpError::NotUplink)?.prefixes;
+        let key = prefix_key(ip, prefix_len)?;
+        match bpf::map_delete(map.as_fd(), &key) {
+            Err(e) if e.raw_os_error() != Some(libc::ENOENT) => Err(XdpError::UpdateMap {
+                op: "remove steered prefix",
+                map: "hvr_prefixes",
                 source: e,
             }),
             _ => Ok(()),
@@ -369,7 +460,7 @@ mod tests {
     #[test]
     fn programs_assemble() {
         assert_eq!(guest_program(3).len(), 7);
-        let p = uplink_program(3, 4);
+        let p = uplink_program(3, 4, 5);
         assert!(p.len() > 20 && p.len() < 64);
     }
 
@@ -380,5 +471,20 @@ mod tests {
             [192, 0, 2, 1]
         );
         assert_eq!(wire16(0x0800).to_ne_bytes()[..2], [0x08, 0x00]);
+    }
+
+    #[test]
+    fn prefix_keys_clear_host_bits() {
+        let k = prefix_key(Ipv4Addr::new(203, 0, 113, 77), 28).expect("key");
+        assert_eq!(k[..4], 28u32.to_ne_bytes());
+        assert_eq!(k[4..], [203, 0, 113, 64]);
+        let k = prefix_key(Ipv4Addr::new(10, 1, 2, 3), 0).expect("key");
+        assert_eq!(k[4..], [0, 0, 0, 0]);
+        let k = prefix_key(Ipv4Addr::new(10, 1, 2, 3), 32).expect("key");
+        assert_eq!(k[4..], [10, 1, 2, 3]);
+        assert!(matches!(
+            prefix_key(Ipv4Addr::new(10, 1, 2, 3), 33),
+            Err(XdpError::PrefixLen(33))
+        ));
     }
 }

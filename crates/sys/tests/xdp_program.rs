@@ -66,6 +66,68 @@ fn uplink_steers_only_guest_arp_and_ipv4() {
 }
 
 #[test]
+fn uplink_steers_prefixes_of_any_length() {
+    if skip_unless_root("uplink_steers_prefixes_of_any_length") {
+        return;
+    }
+    let Some(p) = load(Steering::Uplink) else {
+        return;
+    };
+    // A /24 (given with host bits set: they are ignored) and a short /8.
+    p.insert_steered_prefix(Ipv4Addr::new(198, 51, 100, 7), 24)
+        .expect("insert /24");
+    p.insert_steered_prefix(Ipv4Addr::new(198, 51, 100, 0), 24)
+        .expect("insert is idempotent");
+    p.insert_steered_prefix(Ipv4Addr::new(10, 0, 0, 0), 8)
+        .expect("insert /8");
+    // An exact guest IP next to them still goes through the hash map.
+    p.insert_guest_ip(Ipv4Addr::from(GUEST))
+        .expect("insert guest");
+
+    let in24: [u8; 4] = [198, 51, 100, 200];
+    let in8: [u8; 4] = [10, 200, 3, 4];
+    let outside: [u8; 4] = [198, 51, 101, 1];
+    let verdict = |dst: [u8; 4]| {
+        let ip = p
+            .test_run(&icmp_echo_frame(PEER, dst, 32))
+            .expect("run ipv4");
+        let arp = p
+            .test_run(&arp_frame(1, MAC, PEER, [0; 6], dst, BCAST))
+            .expect("run arp");
+        (ip, arp)
+    };
+    let steered = (XdpAction::Drop, XdpAction::Drop);
+    let passed = (XdpAction::Pass, XdpAction::Pass);
+
+    // Meant for the socket (dropped: no socket in the XSKMAP, fail closed).
+    assert_eq!(verdict(in24), steered, "inside the /24");
+    assert_eq!(verdict([198, 51, 100, 0]), steered, "first of the /24");
+    assert_eq!(verdict([198, 51, 100, 255]), steered, "last of the /24");
+    assert_eq!(verdict(in8), steered, "inside the /8");
+    assert_eq!(verdict(GUEST), steered, "exact guest IP");
+    // The kernel's.
+    assert_eq!(verdict(outside), passed, "outside every prefix");
+    assert_eq!(verdict([11, 0, 0, 1]), passed, "next to the /8");
+    assert_eq!(verdict(OTHER), passed, "not a guest");
+
+    assert!(matches!(
+        p.insert_steered_prefix(Ipv4Addr::new(10, 0, 0, 0), 33),
+        Err(XdpError::PrefixLen(33))
+    ));
+
+    p.remove_steered_prefix(Ipv4Addr::new(198, 51, 100, 0), 24)
+        .expect("remove /24");
+    p.remove_steered_prefix(Ipv4Addr::new(198, 51, 100, 0), 24)
+        .expect("remove absent is fine");
+    assert_eq!(verdict(in24), passed, "/24 removed");
+    assert_eq!(verdict(in8), steered, "/8 still steered");
+    p.remove_steered_prefix(Ipv4Addr::new(10, 0, 0, 0), 8)
+        .expect("remove /8");
+    assert_eq!(verdict(in8), passed, "/8 removed");
+    assert_eq!(verdict(GUEST), steered, "exact guest IP stays");
+}
+
+#[test]
 fn guest_steers_everything() {
     if skip_unless_root("guest_steers_everything") {
         return;
@@ -77,6 +139,10 @@ fn guest_steers_everything() {
     assert_eq!(p.test_run(&arp).expect("run"), XdpAction::Drop);
     assert!(matches!(
         p.insert_guest_ip(Ipv4Addr::from(GUEST)),
+        Err(XdpError::NotUplink)
+    ));
+    assert!(matches!(
+        p.insert_steered_prefix(Ipv4Addr::from(GUEST), 24),
         Err(XdpError::NotUplink)
     ));
 }
