@@ -24,10 +24,13 @@
 //!
 //! Each port loads its own steering program and keeps its [`XdpLink`]: dropping the port
 //! detaches the program (before the socket closes). The uplink program only steers ARP
-//! and IPv4 addressed to the IPs in its map, so the map must hold every guest IP hosted
-//! here *and* the network's `arp_source` (the target of the ARP replies to the router's
-//! own requests; `0.0.0.0` when requests are sent in probe form). Keep it in sync with
-//! [`XdpPort::insert_guest_ip`] / [`XdpPort::remove_guest_ip`].
+//! and IPv4 addressed to the IPs in its exact-address map or inside a prefix of its
+//! prefix trie, so the map must hold every guest IP hosted here *and* the network's
+//! `arp_source` (the target of the ARP replies to the router's own requests; `0.0.0.0`
+//! when requests are sent in probe form), and the trie every routed prefix of a guest
+//! hosted here (any length). Keep them in sync with [`XdpPort::insert_guest_ip`] /
+//! [`XdpPort::remove_guest_ip`] and [`XdpPort::insert_guest_prefix`] /
+//! [`XdpPort::remove_guest_prefix`].
 
 use std::fmt;
 use std::io;
@@ -89,6 +92,17 @@ pub enum XdpPortError {
         /// Cause.
         source: XdpError,
     },
+    /// Updating the uplink's steered-prefix trie failed.
+    SteerPrefix {
+        /// Interface index.
+        ifindex: u32,
+        /// The prefix's address.
+        ip: Ipv4Addr,
+        /// The prefix's length.
+        prefix_len: u8,
+        /// Cause.
+        source: XdpError,
+    },
     /// Attaching the program to the device failed.
     Attach {
         /// Interface index.
@@ -116,6 +130,15 @@ impl fmt::Display for XdpPortError {
             Self::SteerIp { ifindex, ip, .. } => {
                 write!(f, "updating steered IP {ip} on ifindex {ifindex}")
             }
+            Self::SteerPrefix {
+                ifindex,
+                ip,
+                prefix_len,
+                ..
+            } => write!(
+                f,
+                "updating steered prefix {ip}/{prefix_len} on ifindex {ifindex}"
+            ),
             Self::Attach { ifindex, .. } => {
                 write!(f, "attaching the XDP program to ifindex {ifindex}")
             }
@@ -132,6 +155,7 @@ impl std::error::Error for XdpPortError {
             Self::LoadProgram { source, .. }
             | Self::RegisterSocket { source, .. }
             | Self::SteerIp { source, .. }
+            | Self::SteerPrefix { source, .. }
             | Self::Attach { source, .. } => Some(source),
         }
     }
@@ -142,21 +166,33 @@ impl std::error::Error for XdpPortError {
 pub struct PortSpec {
     /// Interface index (in the calling thread's network namespace).
     pub ifindex: u32,
-    /// Uplink (steer only `steered_ips`) or guest (steer everything).
+    /// Uplink (steer only `steered_ips` and `steered_prefixes`) or guest (steer
+    /// everything).
     pub steering: Steering,
     /// Uplink only: the IPs whose ARP and IPv4 go to the router (guest IPs hosted here
     /// and the network's `arp_source`).
     pub steered_ips: Vec<Ipv4Addr>,
+    /// Uplink only: the prefixes (address, length 0..=32) whose ARP and IPv4 go to the
+    /// router (routed prefixes of guests hosted here).
+    pub steered_prefixes: Vec<(Ipv4Addr, u8)>,
 }
 
 impl PortSpec {
-    /// A VLAN uplink steering `ips` to the router.
+    /// A VLAN uplink steering `ips` to the router (add prefixes with
+    /// [`PortSpec::with_prefixes`]).
     pub fn uplink(ifindex: u32, ips: impl IntoIterator<Item = Ipv4Addr>) -> PortSpec {
         PortSpec {
             ifindex,
             steering: Steering::Uplink,
             steered_ips: ips.into_iter().collect(),
+            steered_prefixes: Vec::new(),
         }
+    }
+
+    /// This spec, also steering every address in `prefixes` (address, length).
+    pub fn with_prefixes(mut self, prefixes: impl IntoIterator<Item = (Ipv4Addr, u8)>) -> Self {
+        self.steered_prefixes.extend(prefixes);
+        self
     }
 
     /// A guest's tap or veth: every frame goes to the router.
@@ -165,6 +201,7 @@ impl PortSpec {
             ifindex,
             steering: Steering::Guest,
             steered_ips: Vec::new(),
+            steered_prefixes: Vec::new(),
         }
     }
 }
@@ -240,7 +277,8 @@ impl XdpPort {
 
     /// Opens one port on `pool` (the pool's first socket registers the UMEM; later
     /// ones share it): loads the steering program, binds and fills the socket, puts it
-    /// in the XSKMAP, steers `spec.steered_ips`, and attaches.
+    /// in the XSKMAP, steers `spec.steered_ips` and `spec.steered_prefixes`, and
+    /// attaches.
     pub fn open(
         pool: &FramePool,
         spec: &PortSpec,
@@ -266,6 +304,16 @@ impl XdpPort {
                 .map_err(|source| XdpPortError::SteerIp {
                     ifindex,
                     ip,
+                    source,
+                })?;
+        }
+        for &(ip, prefix_len) in &spec.steered_prefixes {
+            program
+                .insert_steered_prefix(ip, prefix_len)
+                .map_err(|source| XdpPortError::SteerPrefix {
+                    ifindex,
+                    ip,
+                    prefix_len,
                     source,
                 })?;
         }
@@ -322,6 +370,33 @@ impl XdpPort {
             .map_err(|source| XdpPortError::SteerIp {
                 ifindex: self.ifindex,
                 ip,
+                source,
+            })
+    }
+
+    /// Starts steering ARP and IPv4 for every address in `ip/prefix_len` to the router
+    /// (uplink only; any length; idempotent).
+    pub fn insert_guest_prefix(&self, ip: Ipv4Addr, prefix_len: u8) -> Result<(), XdpPortError> {
+        self.program
+            .insert_steered_prefix(ip, prefix_len)
+            .map_err(|source| XdpPortError::SteerPrefix {
+                ifindex: self.ifindex,
+                ip,
+                prefix_len,
+                source,
+            })
+    }
+
+    /// Stops steering the prefix `ip/prefix_len` (addresses also in the exact-address
+    /// map or another prefix stay steered; uplink only; removing an absent prefix is
+    /// not an error).
+    pub fn remove_guest_prefix(&self, ip: Ipv4Addr, prefix_len: u8) -> Result<(), XdpPortError> {
+        self.program
+            .remove_steered_prefix(ip, prefix_len)
+            .map_err(|source| XdpPortError::SteerPrefix {
+                ifindex: self.ifindex,
+                ip,
+                prefix_len,
                 source,
             })
     }

@@ -9,9 +9,10 @@ use hvrouter_core::guests::GuestSpec as CoreSpec;
 use hvrouter_core::{Instant, NetworkId};
 use hvrouter_dataplane::xdp_port::XdpPort;
 use hvrouter_dataplane::Pipeline;
+use ipnet::Ipv4Net;
 
 use crate::log;
-use crate::ports::{steered_ips, Ports};
+use crate::ports::{steered_ips, steered_prefixes, Ports};
 
 impl Ports {
     /// Add (or confirm) a guest. Idempotent: the same data again is `Unchanged`; other
@@ -62,7 +63,7 @@ impl Ports {
         }
         // Steer its addresses on the uplink, then attach its tap: only then can the
         // router deliver what it answers for.
-        self.sync_steering(pipe, net, &[]);
+        self.sync_steering(pipe, net, &[], &[]);
         if let Err(e) = self.open(port, pipe) {
             pipe.router_mut().set_port_up(port, false);
             log::warn(
@@ -85,13 +86,9 @@ impl Ports {
             .router_mut()
             .remove_guest(tap)
             .map_err(|_| format!("no such guest: {tap}"))?;
-        let mut gone: Vec<Ipv4Addr> = removed.ips.clone();
-        for p in &removed.extra_prefixes {
-            let count = 1u32 << (32 - u32::from(p.prefix_len())).min(31);
-            let base = u32::from(p.network());
-            gone.extend((0..count.min(4096)).map(|i| Ipv4Addr::from(base + i)));
-        }
-        self.sync_steering(pipe, removed.network, &gone);
+        let gone_prefixes: Vec<Ipv4Net> =
+            removed.extra_prefixes.iter().map(Ipv4Net::trunc).collect();
+        self.sync_steering(pipe, removed.network, &removed.ips, &gone_prefixes);
         self.close(removed.port, pipe, "guest_removed");
         self.release_slot(removed.port);
         log::info("guest_removed", &[("guest", &tap)]);
@@ -105,10 +102,18 @@ impl Ports {
         }
     }
 
-    /// Make the uplink's steering map of `net` hold what the tables say: insert every
-    /// current address (idempotent) and remove `gone` unless still owned.
-    fn sync_steering(&mut self, pipe: &mut Pipeline<XdpPort>, net: NetworkId, gone: &[Ipv4Addr]) {
+    /// Make the uplink's steering map and prefix trie of `net` hold what the tables
+    /// say: insert every current address and prefix (idempotent) and remove `gone` and
+    /// `gone_prefixes` unless still owned.
+    fn sync_steering(
+        &mut self,
+        pipe: &mut Pipeline<XdpPort>,
+        net: NetworkId,
+        gone: &[Ipv4Addr],
+        gone_prefixes: &[Ipv4Net],
+    ) {
         let wanted = steered_ips(pipe.router(), net);
+        let wanted_prefixes = steered_prefixes(pipe.router(), net);
         let Some(uplink) = self.uplink_of(net) else {
             return;
         };
@@ -123,6 +128,19 @@ impl Ports {
         for ip in &wanted {
             if let Err(e) = port.insert_guest_ip(*ip) {
                 log::warn("steering", &[("insert", ip), ("error", &e)]);
+            }
+        }
+        for p in gone_prefixes
+            .iter()
+            .filter(|p| !wanted_prefixes.contains(p))
+        {
+            if let Err(e) = port.remove_guest_prefix(p.network(), p.prefix_len()) {
+                log::warn("steering", &[("remove", p), ("error", &e)]);
+            }
+        }
+        for p in &wanted_prefixes {
+            if let Err(e) = port.insert_guest_prefix(p.network(), p.prefix_len()) {
+                log::warn("steering", &[("insert", p), ("error", &e)]);
             }
         }
     }

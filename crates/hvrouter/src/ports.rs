@@ -14,14 +14,11 @@ use hvrouter_core::router::Router;
 use hvrouter_core::{NetworkId, PortId};
 use hvrouter_dataplane::xdp_port::{PortSpec, XdpPort, XdpPortConfig, XdpPortError};
 use hvrouter_dataplane::Pipeline;
+use ipnet::Ipv4Net;
 use sys::netlink::{LinkEvent, LinkEventKind};
 use sys::{FramePool, UmemConfig, UmemError};
 
 use crate::log;
-
-/// Longest routed prefix whose addresses are steered one by one on the uplink (the XDP
-/// program matches exact addresses): a /22 is 1024 map entries.
-const MAX_STEERED_PREFIX_ADDRS: u32 = 1024;
 
 /// What a port is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,8 +84,8 @@ pub struct Ports {
     owner: Option<PortId>,
 }
 
-/// Addresses whose ARP and IPv4 the uplink of `net` must steer to the router: every
-/// guest address and routed-prefix address of the network, and the address our ARP
+/// Addresses whose ARP and IPv4 the uplink of `net` must steer to the router (its
+/// exact-address map): every guest address of the network, and the address our ARP
 /// requests use (0.0.0.0 in probe form, so the answers reach us).
 pub fn steered_ips(router: &Router, net: NetworkId) -> Vec<Ipv4Addr> {
     let tables = router.tables();
@@ -98,24 +95,21 @@ pub fn steered_ips(router: &Router, net: NetworkId) -> Vec<Ipv4Addr> {
     }
     for g in tables.guests().iter().filter(|g| g.network == net) {
         ips.extend(g.ips.iter().copied());
-        for p in &g.extra_prefixes {
-            let count = 1u32 << (32 - u32::from(p.prefix_len())).min(31);
-            if count > MAX_STEERED_PREFIX_ADDRS {
-                log::warn(
-                    "prefix_too_large_to_steer",
-                    &[
-                        ("guest", &g.name),
-                        ("prefix", p),
-                        ("max_addresses", &MAX_STEERED_PREFIX_ADDRS),
-                    ],
-                );
-                continue;
-            }
-            let base = u32::from(p.network());
-            ips.extend((0..count).map(|i| Ipv4Addr::from(base + i)));
-        }
     }
     ips
+}
+
+/// Prefixes whose ARP and IPv4 the uplink of `net` must steer to the router (its
+/// prefix trie, which matches any length): the routed prefixes of the network's
+/// guests, host bits cleared.
+pub fn steered_prefixes(router: &Router, net: NetworkId) -> Vec<Ipv4Net> {
+    router
+        .tables()
+        .guests()
+        .iter()
+        .filter(|g| g.network == net)
+        .flat_map(|g| g.extra_prefixes.iter().map(Ipv4Net::trunc))
+        .collect()
 }
 
 /// Chunks kept on a port's fill ring. The uplink carries the whole VLAN's traffic for
@@ -245,7 +239,12 @@ impl Ports {
             source,
         })?;
         let spec = match entry.kind {
-            Kind::Uplink(net) => PortSpec::uplink(ifindex, steered_ips(pipe.router(), net)),
+            Kind::Uplink(net) => PortSpec::uplink(ifindex, steered_ips(pipe.router(), net))
+                .with_prefixes(
+                    steered_prefixes(pipe.router(), net)
+                        .into_iter()
+                        .map(|p| (p.network(), p.prefix_len())),
+                ),
             Kind::Guest => PortSpec::guest(ifindex),
             Kind::Unused => return Ok(()),
         };
