@@ -8,6 +8,7 @@
 pub mod announce;
 pub mod counters;
 pub mod drop;
+pub mod fragment;
 pub mod guests;
 pub mod icmp_error;
 pub mod ids;
