@@ -25,6 +25,9 @@ pub struct PortCounters {
     pub icmp_errors_sent: u64,
     /// ICMP errors RFC 1812 allowed but not sent: rate limit, or no source address on that side.
     pub icmp_errors_suppressed: u64,
+    /// IPv4 datagrams larger than this port's MTU, DF clear, sent out of it as fragments
+    /// (RFC 1812 5.2.6).
+    pub fragmented: u64,
     /// Frames dropped, indexed by [`DropReason::index`].
     pub drops: [u64; DropReason::COUNT],
 }
@@ -40,6 +43,7 @@ impl Default for PortCounters {
             arp_sent: 0,
             icmp_errors_sent: 0,
             icmp_errors_suppressed: 0,
+            fragmented: 0,
             drops: [0; DropReason::COUNT],
         }
     }

@@ -92,7 +92,9 @@ drop_reasons! {
     TtlExceeded => "ttl_exceeded",
     /// Larger than the egress MTU with DF set (RFC 1191).
     FragmentationNeeded => "fragmentation_needed",
-    /// Larger than the egress MTU without DF: fragmentation is not implemented yet.
+    /// Larger than the egress MTU without DF, and could not be fragmented (RFC 1812
+    /// 5.2.6): an MTU below the header plus 8 bytes, malformed options. Fragmentable
+    /// datagrams leave as fragments (counter `fragmented` of the egress port).
     TooBig => "too_big",
     /// The neighbor's resolution queue was full; the oldest waiting frame was dropped.
     NeighborQueueFull => "neighbor_queue_full",

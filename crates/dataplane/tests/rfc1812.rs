@@ -42,11 +42,6 @@ fn df_and_too_big_sends_fragmentation_needed_with_mtu() {
         TAP1,
         &udp_frame(MAC1, GUEST_SIDE_MAC, GUEST1, GUEST2, 64, 1572, true),
     );
-    // Same without DF: fragmentation is not implemented, counted drop, no error.
-    lab.inject(
-        TAP1,
-        &udp_frame(MAC1, GUEST_SIDE_MAC, GUEST1, GUEST2, 64, 1572, false),
-    );
     lab.run();
     assert!(lab.sent(TAP2).is_empty());
     let sent = lab.sent(TAP1);
@@ -54,7 +49,118 @@ fn df_and_too_big_sends_fragmentation_needed_with_mtu() {
     let (ty, code, mtu, _) = parse_icmp(&sent[0]);
     assert_eq!((ty, code, mtu), (Message::DstUnreachable, 4, 1500));
     assert_eq!(lab.drops(TAP1, DropReason::FragmentationNeeded), 1);
-    assert_eq!(lab.drops(TAP1, DropReason::TooBig), 1);
+
+    // Same without DF: fragmented (RFC 1812 5.2.6), no error back.
+    let frame = udp_frame(MAC1, GUEST_SIDE_MAC, GUEST1, GUEST2, 64, 1572, false);
+    lab.inject(TAP1, &frame);
+    lab.run();
+    assert!(lab.sent(TAP1).is_empty(), "no ICMP error");
+    let sent = lab.sent(TAP2);
+    assert_eq!(sent.len(), 2);
+    assert!(sent.iter().all(|f| f.len() <= 1514));
+    // 1580 bytes of data: 1480 (offset 0, MF) then 100 (offset 185 units, no MF).
+    let (a, b) = (parse_ip(&sent[0]), parse_ip(&sent[1]));
+    assert_eq!(
+        (a.frag_offset, a.more_frags, a.payload.len()),
+        (0, true, 1480)
+    );
+    assert_eq!(
+        (b.frag_offset, b.more_frags, b.payload.len()),
+        (1480, false, 100)
+    );
+    for ip in [&a, &b] {
+        assert_eq!((ip.eth.src_addr, ip.eth.dst_addr), (GUEST_SIDE_MAC, MAC2));
+        assert_eq!(
+            (ip.src, ip.dst, ip.ttl, ip.ident),
+            (GUEST1, GUEST2, 63, 0x1234)
+        );
+    }
+    let (_, data) = reassemble(&sent);
+    assert_eq!(&data[..], &frame[34..], "the whole payload");
+    assert_eq!(lab.drops(TAP1, DropReason::TooBig), 0);
+    assert_eq!(lab.pipe.router().port_counters(TAP2).fragmented, 1);
+}
+
+#[test]
+fn vlan_to_guest_larger_than_the_mtu_is_fragmented() {
+    let mut lab = Lab::new();
+    // 3000 bytes of IP from the VLAN (a jumbo-capable sender), DF clear.
+    let frame = udp_frame(GW_MAC, UPLINK_MAC, REMOTE, GUEST1, 64, 2972, false);
+    lab.inject(UPLINK, &frame);
+    lab.run();
+    let sent = lab.sent(TAP1);
+    assert_eq!(sent.len(), 3);
+    let offsets: Vec<u16> = sent.iter().map(|f| parse_ip(f).frag_offset / 8).collect();
+    assert_eq!(offsets, vec![0, 185, 370]);
+    for f in &sent {
+        assert!(f.len() <= 1514);
+        let ip = parse_ip(f);
+        assert_eq!((ip.eth.src_addr, ip.eth.dst_addr), (GUEST_SIDE_MAC, MAC1));
+        assert_eq!(ip.ttl, 63);
+    }
+    let (_, data) = reassemble(&sent);
+    assert_eq!(&data[..], &frame[34..]);
+    assert!(lab.sent_all().is_empty());
+    assert_eq!(lab.pipe.router().port_counters(TAP1).fragmented, 1);
+    assert_eq!(lab.pipe.router().port_counters(UPLINK).total_drops(), 0);
+}
+
+#[test]
+fn guest_to_vlan_larger_than_the_mtu_waits_for_arp_then_leaves_fragmented() {
+    let mut lab = Lab::new();
+    // Queued while the gateway is resolved, fragmented when released.
+    let first = udp_frame(MAC1, GUEST_SIDE_MAC, GUEST1, REMOTE, 64, 4000, false);
+    lab.inject(TAP1, &first);
+    lab.run();
+    let sent = lab.sent(UPLINK);
+    assert_eq!(sent.len(), 1, "the ARP request only");
+    assert_eq!(parse_arp(&sent[0]).1.target_protocol_addr, GATEWAY);
+    lab.inject(UPLINK, &is_at(GW_MAC, GATEWAY, UPLINK_MAC, ROUTER_SRC));
+    lab.run();
+    let sent = lab.sent(UPLINK);
+    assert_eq!(sent.len(), 3, "4008 bytes of data: 1480 + 1480 + 1048");
+    for f in &sent {
+        assert!(f.len() <= 1514);
+        let ip = parse_ip(f);
+        assert_eq!((ip.eth.src_addr, ip.eth.dst_addr), (UPLINK_MAC, GW_MAC));
+        assert_eq!((ip.src, ip.dst, ip.ttl), (GUEST1, REMOTE, 63));
+    }
+    let (_, data) = reassemble(&sent);
+    assert_eq!(&data[..], &first[34..]);
+    // Resolved now: the next one is fragmented at once.
+    let second = udp_frame(MAC1, GUEST_SIDE_MAC, GUEST1, REMOTE, 64, 2000, false);
+    lab.inject(TAP1, &second);
+    lab.run();
+    let sent = lab.sent(UPLINK);
+    assert_eq!(sent.len(), 2);
+    assert_eq!(&reassemble(&sent).1[..], &second[34..]);
+    assert_eq!(lab.pipe.router().port_counters(UPLINK).fragmented, 2);
+    assert_eq!(lab.drops(TAP1, DropReason::TooBig), 0);
+    assert_eq!(lab.drops(UPLINK, DropReason::TooBig), 0);
+}
+
+#[test]
+fn a_fragment_larger_than_the_mtu_is_fragmented_again_keeping_mf() {
+    let mut lab = Lab::new();
+    // A first fragment (MF set) of 2000 bytes from the VLAN.
+    let mut frame = udp_frame(GW_MAC, UPLINK_MAC, REMOTE, GUEST2, 64, 1972, false);
+    let mut p = wire::Ipv4Packet::new_unchecked(&mut frame[14..]);
+    p.set_more_frags(true);
+    p.fill_checksum();
+    lab.inject(UPLINK, &frame);
+    lab.run();
+    let sent = lab.sent(TAP2);
+    assert_eq!(sent.len(), 2);
+    let ips: Vec<_> = sent.iter().map(|f| parse_ip(f)).collect();
+    assert_eq!(
+        ips.iter()
+            .map(|ip| (ip.frag_offset, ip.more_frags))
+            .collect::<Vec<_>>(),
+        vec![(0, true), (1480, true)],
+        "MF kept on the last piece"
+    );
+    let data: Vec<u8> = ips.iter().flat_map(|ip| ip.payload.clone()).collect();
+    assert_eq!(&data[..], &frame[34..]);
 }
 
 #[test]

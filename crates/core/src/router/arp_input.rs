@@ -82,7 +82,7 @@ pub(super) fn from_uplink(
                     now,
                 );
                 if let LearnOutcome::Resolved { mac, .. } = outcome {
-                    release(network, cache, sender, mac, out);
+                    release(network, cache, sender, mac, parts.counters, out);
                 }
             }
             match decision {
@@ -111,7 +111,7 @@ pub(super) fn from_uplink(
             );
             match outcome {
                 LearnOutcome::Resolved { mac, .. } => {
-                    release(network, cache, sender, mac, out);
+                    release(network, cache, sender, mac, parts.counters, out);
                     Action::Consumed
                 }
                 LearnOutcome::Created | LearnOutcome::Updated { .. } => Action::Consumed,
@@ -162,6 +162,7 @@ pub(super) fn release(
     cache: &mut NeighborCache,
     ip: Ipv4Addr,
     mac: EthernetAddress,
+    counters: &mut Counters,
     out: &mut Outbox,
 ) {
     let max_frame = 14 + usize::from(network.mtu);
@@ -172,13 +173,34 @@ pub(super) fn release(
             if queued.len() <= max_frame {
                 out.push_copy(network.uplink, queued);
             } else {
-                // Only a guest's TCP super-frame is queued above the MTU: segment it.
-                let ip_len = queued.len() - 14;
-                let _ =
-                    super::guest_offload::segment(queued, ip_len, network.mtu, network.uplink, out);
+                release_oversized(network, queued, counters, out);
             }
         }
     });
+}
+
+/// A released frame above the MTU: a guest's TCP super-frame is segmented; anything
+/// else was queued with DF clear (DF set was refused before queueing) and is fragmented
+/// (RFC 1812 5.2.6). Failures count on the uplink: the ingress port is not known here.
+#[cold]
+#[inline(never)]
+fn release_oversized(network: &Network, frame: &[u8], counters: &mut Counters, out: &mut Outbox) {
+    const FLAGS_AT: usize = 14 + 6;
+    const PROTOCOL_AT: usize = 14 + 9;
+    let ip_len = frame.len() - 14;
+    let (mtu, port) = (network.mtu, network.uplink);
+    let dont_frag = frame.get(FLAGS_AT).is_some_and(|f| f & 0x40 != 0);
+    let mut sent = Err(DropReason::TooBig);
+    if frame.get(PROTOCOL_AT) == Some(&6) {
+        sent = super::guest_offload::segment(frame, ip_len, mtu, port, out);
+    }
+    // Not TCP, or a TCP datagram that is no super-frame (a fragment, say), DF clear.
+    if sent.is_err() && !dont_frag {
+        sent = super::ip_fragment::fragment(frame, ip_len, mtu, port, counters, out);
+    }
+    if let Err(reason) = sent {
+        counters.count_drop(port, reason);
+    }
 }
 
 /// Queue an ARP request for `solicit` on the uplink of `network`.

@@ -5,7 +5,7 @@
 use wire::{checksum, EthernetAddress, Ipv4Addr, Ipv4Packet};
 
 use super::arp_input::send_request;
-use super::guest_offload;
+use super::{guest_offload, ip_fragment};
 use super::{Action, Parts, Router};
 use crate::drop::DropReason;
 use crate::guests::Guest;
@@ -124,21 +124,21 @@ fn validate_general(payload: &[u8]) -> Result<IpMeta, DropReason> {
 }
 
 /// Egress checks shared by every forwarded datagram: TTL (RFC 1812 5.3.1) then MTU
-/// (RFC 1812 5.2.6, RFC 1191). Returns the error to send, if any, with the drop reason.
+/// (RFC 1812 5.2.6, RFC 1191): larger than the MTU with DF set is an error; with DF
+/// clear it passes, to be fragmented. Returns the error to send, if any, with the drop
+/// reason.
 #[inline]
 fn egress_check(meta: &IpMeta, gso: bool, mtu: u16) -> Result<(), (DropReason, Option<IcmpError>)> {
     if meta.ttl <= 1 {
         return Err((DropReason::TtlExceeded, Some(IcmpError::TtlExceeded)));
     }
-    // A guest's TCP super-frame is segmented, not fragmented: no MTU error for it.
-    if meta.total_len > mtu as usize && !gso {
-        if meta.dont_frag {
-            return Err((
-                DropReason::FragmentationNeeded,
-                Some(IcmpError::FragmentationNeeded { mtu }),
-            ));
-        }
-        return Err((DropReason::TooBig, None));
+    // A guest's TCP super-frame is segmented, not fragmented: no MTU error for it. With
+    // DF clear a larger datagram is fragmented after the rewrite ([`oversized_out`]).
+    if meta.total_len > mtu as usize && !gso && meta.dont_frag {
+        return Err((
+            DropReason::FragmentationNeeded,
+            Some(IcmpError::FragmentationNeeded { mtu }),
+        ));
     }
     Ok(())
 }
@@ -307,6 +307,9 @@ pub(super) fn from_uplink_in(
         return egress_drop(parts, &ingress(), frame, reason, error, now, out);
     }
     rewrite(frame, network.guest_mac, guest.mac);
+    if meta.total_len > usize::from(network.mtu) {
+        return oversized_out(parts, frame, meta, false, network.mtu, guest.port, out);
+    }
     Action::Forward(guest.port)
 }
 
@@ -437,12 +440,13 @@ pub(super) fn from_guest_in(
     };
     if let Some(mac) = cache.lookup(next_hop, now) {
         rewrite(frame, network.uplink_mac, mac);
-        if gso {
-            return segment_out(frame, meta, network.mtu, network.uplink, out);
+        if meta.total_len > usize::from(network.mtu) {
+            return oversized_out(parts, frame, meta, gso, network.mtu, network.uplink, out);
         }
         return Action::Forward(network.uplink);
     }
-    // Queued whole; a super-frame is segmented when it is released.
+    // Queued whole; a super-frame is segmented, a larger datagram fragmented, when it is
+    // released.
     resolve_next_hop(parts, &ingress(), next_hop, meta, frame, now, out)
 }
 
@@ -523,11 +527,30 @@ fn l4_checksum(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, segment: &mut [u8], a
     ])
 }
 
-/// Send a rewritten TCP super-frame as MTU-sized segments on `port`.
+/// Send a rewritten datagram larger than `mtu` out of `port`: a guest's TCP super-frame
+/// (`gso`) as MTU-sized segments, anything else with DF clear as fragments (RFC 1812
+/// 5.2.6, RFC 791 3.2). Consumed: the pieces are on `out`.
 #[cold]
 #[inline(never)]
-fn segment_out(frame: &[u8], meta: IpMeta, mtu: u16, port: PortId, out: &mut Outbox) -> Action {
-    match guest_offload::segment(frame, meta.total_len, mtu, port, out) {
+fn oversized_out(
+    parts: &mut Parts<'_>,
+    frame: &[u8],
+    meta: IpMeta,
+    gso: bool,
+    mtu: u16,
+    port: PortId,
+    out: &mut Outbox,
+) -> Action {
+    if gso {
+        match guest_offload::segment(frame, meta.total_len, mtu, port, out) {
+            Ok(_) => return Action::Consumed,
+            // Not a segmentable super-frame (a TCP fragment, say): with DF clear it can
+            // still be fragmented.
+            Err(reason) if meta.dont_frag => return Action::Drop(reason),
+            Err(_) => {}
+        }
+    }
+    match ip_fragment::fragment(frame, meta.total_len, mtu, port, parts.counters, out) {
         Ok(_) => Action::Consumed,
         Err(reason) => Action::Drop(reason),
     }
@@ -598,6 +621,10 @@ fn resolve_next_hop(
         }
         EnqueueOutcome::Resolved(mac) => {
             rewrite(frame, network.uplink_mac, mac);
+            if meta.total_len > usize::from(network.mtu) {
+                let gso = meta.protocol == PROTO_TCP;
+                return oversized_out(parts, frame, meta, gso, network.mtu, network.uplink, out);
+            }
             Action::Forward(network.uplink)
         }
         EnqueueOutcome::Dropped(EnqueueDrop::ResolutionFailed) => drop_with_error(
@@ -645,8 +672,9 @@ fn to_other_guest(
         return egress_drop(parts, ingress, frame, reason, error, now, out);
     }
     rewrite(frame, ingress.network.guest_mac, dest.mac);
-    if gso {
-        return segment_out(frame, meta, ingress.network.mtu, dest.port, out);
+    let mtu = ingress.network.mtu;
+    if meta.total_len > usize::from(mtu) {
+        return oversized_out(parts, frame, meta, gso, mtu, dest.port, out);
     }
     Action::Forward(dest.port)
 }

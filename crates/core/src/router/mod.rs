@@ -8,6 +8,7 @@
 
 mod arp_input;
 mod guest_offload;
+mod ip_fragment;
 mod ip_forward;
 #[cfg(test)]
 mod tests;

@@ -277,6 +277,11 @@ pub struct Ip {
     pub dst: Ipv4Addr,
     pub ttl: u8,
     pub protocol: Protocol,
+    pub ident: u16,
+    pub dont_frag: bool,
+    pub more_frags: bool,
+    /// Fragment offset in bytes.
+    pub frag_offset: u16,
     pub payload: Vec<u8>,
 }
 
@@ -286,7 +291,9 @@ pub fn parse_ip(frame: &[u8]) -> Ip {
     assert_eq!(e.ethertype, EtherType::Ipv4);
     let p = Ipv4Packet::new_checked(eth.payload()).unwrap();
     assert!(p.verify_checksum(), "IPv4 header checksum must verify");
-    if p.protocol() == Protocol::Udp {
+    // A fragment's transport checksum covers the reassembled datagram: see reassemble.
+    if p.is_fragment() {
+    } else if p.protocol() == Protocol::Udp {
         let u = UdpPacket::new_checked(p.payload()).unwrap();
         assert!(
             u.verify_checksum(p.src_addr(), p.dst_addr()),
@@ -303,8 +310,46 @@ pub fn parse_ip(frame: &[u8]) -> Ip {
         dst: p.dst_addr(),
         ttl: p.ttl(),
         protocol: p.protocol(),
+        ident: p.ident(),
+        dont_frag: p.dont_frag(),
+        more_frags: p.more_frags(),
+        frag_offset: p.frag_offset(),
         payload: p.payload().to_vec(),
     }
+}
+
+/// Reassemble IPv4 fragments (any order) of one datagram into its payload, checking that
+/// they agree on addresses and identification, that every piece but the last carries a
+/// multiple of 8 bytes with MF, that no byte is missing or covered twice, and that the
+/// reassembled UDP checksum verifies.
+pub fn reassemble(frames: &[Vec<u8>]) -> (Ip, Vec<u8>) {
+    let mut parts: Vec<Ip> = frames.iter().map(|f| parse_ip(f)).collect();
+    parts.sort_by_key(|p| p.frag_offset);
+    let mut data = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        assert_eq!(usize::from(p.frag_offset), data.len(), "contiguous offsets");
+        assert_eq!(
+            (p.src, p.dst, p.ident),
+            (parts[0].src, parts[0].dst, parts[0].ident)
+        );
+        assert!(!p.dont_frag);
+        if i + 1 < parts.len() {
+            assert!(p.more_frags, "MF on every fragment but the last");
+            assert_eq!(p.payload.len() % 8, 0, "a multiple of 8 bytes but the last");
+        } else {
+            assert!(!p.more_frags, "MF clear on the last fragment");
+        }
+        data.extend_from_slice(&p.payload);
+    }
+    let first = parts.remove(0);
+    if first.protocol == Protocol::Udp {
+        let u = UdpPacket::new_checked(&data[..]).unwrap();
+        assert!(
+            u.verify_checksum(first.src, first.dst),
+            "reassembled UDP checksum must verify"
+        );
+    }
+    (first, data)
 }
 
 /// (type, code, next-hop MTU, quoted bytes) of an ICMP message frame.
