@@ -69,7 +69,8 @@
 //! For a frame from a guest, after IPv4 validation, anti-spoofing and the route lookup: a
 //! TCP datagram larger than the egress MTU is segmented (each segment leaves complete, no
 //! separate completion needed); anything else is completed in place and forwarded. An
-//! oversized non-TCP datagram takes the normal MTU path (fragmentation needed / too big).
+//! oversized non-TCP datagram takes the normal MTU path (fragmented if DF is clear, an
+//! ICMP fragmentation-needed error if DF is set).
 //! Errors are counted by [`OffloadError::name`].
 //!
 //! Headers are copied as they are in the super-frame: rewrite the MACs and decrement the
@@ -95,7 +96,7 @@ pub enum OffloadError {
     #[error("not an IPv4 frame")]
     NotIpv4,
     /// Segmentation only: not TCP. UDP GSO (UFO) is out of scope; an oversized non-TCP
-    /// datagram goes through the normal MTU check (fragmentation needed / too big).
+    /// datagram goes through the normal MTU check (fragmented, or fragmentation needed).
     #[error("not TCP: only TCP super-frames are segmented")]
     NotTcp,
     /// Segmentation only: an IPv4 fragment (a super-frame is never fragmented).

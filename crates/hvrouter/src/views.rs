@@ -173,6 +173,7 @@ fn counters(router: &Router, id: hvrouter_core::PortId) -> PortCounters {
         arp_sent: c.arp_sent,
         icmp_errors_sent: c.icmp_errors_sent,
         icmp_errors_suppressed: c.icmp_errors_suppressed,
+        fragmented: c.fragmented,
         // Every reason, zeros included, so every metrics series exists from the start.
         drops: DropReason::ALL
             .iter()

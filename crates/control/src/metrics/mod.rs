@@ -115,6 +115,11 @@ const PORT_COUNTERS: &[PortCounter] = &[
         "ICMP errors allowed but not sent (rate limit, or no source address).",
         |p| p.counters.icmp_errors_suppressed,
     ),
+    (
+        "hvrouter_fragmented_total",
+        "Datagrams larger than the MTU (DF clear) that left the port as fragments.",
+        |p| p.counters.fragmented,
+    ),
 ];
 
 /// The snapshot in the text exposition format.

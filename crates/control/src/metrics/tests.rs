@@ -18,6 +18,7 @@ fn snapshot() -> MetricsSnapshot {
             arp_sent: 1,
             icmp_errors_sent: 2,
             icmp_errors_suppressed: 5,
+            fragmented: 6,
             drops: [
                 ("arp_not_hosted_guest", 7),
                 ("arp_reply_consumed", 1),
@@ -69,6 +70,7 @@ fn exposition_lines() {
         "hvrouter_arp_sent_total{port=\"bond0.90\"} 1",
         "hvrouter_icmp_errors_sent_total{port=\"bond0.90\"} 2",
         "hvrouter_icmp_errors_suppressed_total{port=\"bond0.90\"} 5",
+        "hvrouter_fragmented_total{port=\"bond0.90\"} 6",
         "# TYPE hvrouter_drops_total counter",
         "hvrouter_drops_total{port=\"bond0.90\",reason=\"arp_not_hosted_guest\"} 7",
         "hvrouter_drops_total{port=\"bond0.90\",reason=\"no_route\"} 0",
@@ -105,10 +107,10 @@ fn every_family_has_help_and_type_once_before_its_samples() {
             assert!(value.parse::<u64>().is_ok(), "{line}");
         }
     }
-    assert_eq!(seen.len(), 14);
+    assert_eq!(seen.len(), 15);
     // An empty snapshot still describes every family.
     let empty = render(&MetricsSnapshot::default());
-    assert_eq!(empty.lines().count(), 28);
+    assert_eq!(empty.lines().count(), 30);
 }
 
 #[test]

@@ -351,6 +351,9 @@ pub struct PortCounters {
     pub icmp_errors_sent: u64,
     /// ICMP errors allowed but not sent (rate limit, no source address).
     pub icmp_errors_suppressed: u64,
+    /// Datagrams larger than the MTU (DF clear) that left here as fragments.
+    #[serde(default)]
+    pub fragmented: u64,
     /// Frames dropped, by reason name (`no_route`, `arp_not_hosted_guest`, ...). The
     /// dataplane lists every reason, zeros included, so metrics series always exist.
     pub drops: BTreeMap<String, u64>,

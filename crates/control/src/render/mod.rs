@@ -244,6 +244,7 @@ fn counters(report: &CountersReport) -> String {
             ("arp_sent", c.arp_sent),
             ("icmp_errors_sent", c.icmp_errors_sent),
             ("icmp_errors_suppressed", c.icmp_errors_suppressed),
+            ("fragmented", c.fragmented),
         ];
         let drops = c.drops.iter().map(|(r, &n)| (format!("drop {r}"), n));
         for (name, n) in named

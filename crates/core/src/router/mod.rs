@@ -8,8 +8,8 @@
 
 mod arp_input;
 mod guest_offload;
-mod ip_fragment;
 mod ip_forward;
+mod ip_fragment;
 #[cfg(test)]
 mod tests;
 
