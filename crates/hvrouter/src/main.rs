@@ -6,7 +6,6 @@ mod control;
 mod guests;
 mod log;
 mod ports;
-mod report;
 mod run;
 mod views;
 

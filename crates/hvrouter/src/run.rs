@@ -20,7 +20,7 @@ use wire::EthernetAddress;
 use crate::control::{config_specs, Control};
 use crate::log;
 use crate::ports::{Entry, Kind, Ports};
-use crate::report;
+use crate::views;
 
 /// Why the router could not start.
 #[derive(Debug, thiserror::Error)]
@@ -227,7 +227,14 @@ pub fn run(path: &Path) -> Result<(), RunError> {
             ("tx", &stats.tx),
         ],
     );
-    print!("{}", report::counters(pipe.router(), &ports));
+    // The same table as `hvrouter show counters`.
+    let counters = views::counters_report(&mut pipe, &ports);
+    print!(
+        "{}",
+        hvrouter_control::render::human(&hvrouter_control::protocol::Response::Ok(
+            hvrouter_control::protocol::Payload::Counters(counters)
+        ))
+    );
     drop(control_server); // removes the socket
     drop(metrics_server);
     drop(pipe); // detaches every XDP program
