@@ -13,42 +13,64 @@
 #   2. hvrouter: release build, `hvrouter run`, one worker, poll = busy, pinned to CPU 1;
 #   3. raw: the ceiling, hvr-bench-fwd (AF_XDP, one shared UMEM, address hand-over plus a
 #      MAC rewrite) on the same veths, pinned to CPU 1.
-# UDP from trafgen (kernel pktgen where /proc/net/pktgen exists is not wired up: this
-# kernel has none) pinned to CPU 0, VLAN->guest and guest->VLAN, one flow and 1024 flows
-# (source ports), frames of 64, 512 and 1500 bytes (with FCS, as RFC 2544 counts them),
-# counted at the receiver (rx_packets of the receiving namespace's eth0) over a fixed
-# window after a warm-up. Then: ARP answer time and first-packet delay from a fresh ARP
-# cache (kernel proxy ARP waits up to proxy_delay = 0.8 s), route lookup / guest add
-# scale figures (hvr-bench-scale), and reload time with 1,000 guests.
+# UDP from hvr-bench-gen (AF_XDP TX in copy mode, pinned to CPU 0; BENCH_GEN=trafgen uses
+# netsniff-ng's trafgen instead; kernel pktgen, where /proc/net/pktgen exists, is not wired
+# up: this kernel has none), VLAN->guest and guest->VLAN, one flow and 1024 flows (source
+# ports), frames of 64, 512 and 1500 bytes (with FCS, as RFC 2544 counts them). Counted at
+# the receiver (rx_packets of the receiving namespace's eth0) over BENCH_WINDOWS windows
+# after a warm-up; the table gives the median and the spread, next to the rate the sender
+# got into the forwarder's device ("offered") and CPU 1's busy share.
 #
-# The kernel setup forwards in softirq on the sender's CPU (veth delivers inline), so
-# it shares CPU 0 with trafgen while CPU 1 idles. BENCH_KERNEL_RPS=1 steers the
-# hypervisor's receive processing to CPU 1 with RPS instead, but then the remote backlog
-# overflows and trafgen 0.6.8 aborts on the first drop ("Flushing TX_RING failed"), so
-# it is off by default.
+# Where the work runs (2 vCPUs; see results/README.md):
+#   - CPU 0: the generator, and the receive path of the forwarder's ingress veth up to
+#     the point where the forwarder takes over (veth hands frames over on the sender's
+#     CPU): for hvrouter and raw, the XDP program and the copy into the UMEM; for the
+#     kernel, the enqueue to CPU 1's backlog (RPS).
+#   - CPU 1: the forwarder. hvrouter/raw busy-poll there; the kernel setup's forwarding
+#     softirq is steered there with RPS (BENCH_KERNEL_RPS=1, the default with
+#     hvr-bench-gen; 0 forwards inline on CPU 0, sharing it with the generator, which is
+#     what trafgen needs: it aborts on the first ENOBUFS that a full backlog causes).
+#   - The receiver is hvr-bench-sink (BENCH_SINK=xdp): an XDP program on the receiving
+#     eth0 that drops IPv4 and passes ARP. veth delivers on the transmitting CPU, so a
+#     full receive (IP, UDP, ICMP port unreachable) would run on CPU 1 and be charged to
+#     the forwarder; BENCH_SINK=stack measures that way anyway.
+# Then: ARP answer time and first-packet delay from a fresh ARP cache (kernel proxy ARP
+# waits up to proxy_delay = 0.8 s), route lookup / guest add scale figures
+# (hvr-bench-scale), and reload time with 1,000 guests.
 #
-# Environment: BENCH_SECONDS (2) measured window per point, BENCH_WARMUP (1),
-# BENCH_SIZES ("64 512 1500"), BENCH_FLOWS ("1 1024"), BENCH_ARP_SAMPLES (8),
-# BENCH_RELOAD_GUESTS (1000), BENCH_KERNEL_RPS (0), BENCH_OUT (results).
+# Environment: BENCH_SECONDS (1) per window, BENCH_WINDOWS (3) per point, BENCH_WARMUP
+# (1), BENCH_SIZES ("64 512 1500"), BENCH_FLOWS ("1 1024"), BENCH_ARP_SAMPLES (8),
+# BENCH_RELOAD_GUESTS (1000), BENCH_GEN (hvr-bench-gen | trafgen), BENCH_SINK (xdp |
+# stack), BENCH_KERNEL_RPS (1 with hvr-bench-gen, 0 with trafgen), BENCH_OUT (results).
 # Figures only, no thresholds: this is a shared 2-vCPU VM. Needs root.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
-seconds="${BENCH_SECONDS:-2}"
+seconds="${BENCH_SECONDS:-1}"
+windows="${BENCH_WINDOWS:-3}"
 warmup="${BENCH_WARMUP:-1}"
 sizes="${BENCH_SIZES:-64 512 1500}"
 flows_list="${BENCH_FLOWS:-1 1024}"
 arp_samples="${BENCH_ARP_SAMPLES:-8}"
 reload_guests="${BENCH_RELOAD_GUESTS:-1000}"
-kernel_rps="${BENCH_KERNEL_RPS:-0}"
+gen="${BENCH_GEN:-hvr-bench-gen}"
+sink="${BENCH_SINK:-xdp}"
+case "$gen" in
+hvr-bench-gen) kernel_rps="${BENCH_KERNEL_RPS:-1}" ;;
+trafgen) kernel_rps="${BENCH_KERNEL_RPS:-0}" ;;
+*) echo "bench: BENCH_GEN must be hvr-bench-gen or trafgen" >&2; exit 1 ;;
+esac
+case "$sink" in xdp | stack) ;; *) echo "bench: BENCH_SINK must be xdp or stack" >&2; exit 1 ;; esac
 out_dir="${BENCH_OUT:-results}"
 
 [ "$(id -u)" -eq 0 ] || { echo "bench: needs root (namespaces, AF_XDP)" >&2; exit 1; }
 scripts/install-deps.sh
-command -v trafgen >/dev/null || { echo "bench: trafgen missing (apt-get install netsniff-ng)" >&2; exit 1; }
+if [ "$gen" = trafgen ]; then
+    command -v trafgen >/dev/null || { echo "bench: trafgen missing (apt-get install netsniff-ng)" >&2; exit 1; }
+fi
 if [ -e /proc/net/pktgen ]; then
-    echo "bench: note: kernel pktgen is present; this script drives trafgen in both setups"
+    echo "bench: note: kernel pktgen is present; this script drives $gen in all setups"
 fi
 echo "== building (release)"
 cargo build --release --locked -p hvrouter -p hvrouter-bench 2>&1 | tail -n 1
@@ -87,6 +109,12 @@ trap 'exit 130' INT TERM
 inns() { local n="$1"; shift; ip netns exec "$n" "$@"; }
 mac_of() { inns "$1" cat "/sys/class/net/$2/address"; }
 rx_of() { inns "$1" cat "/sys/class/net/$2/statistics/rx_packets"; }
+# Frames the sender pushed into the link: sent plus dropped on the way into the peer
+# (veth counts a full backlog or ring as the sender's tx_dropped).
+tx_of() {
+    inns "$1" cat "/sys/class/net/$2/statistics/tx_packets" "/sys/class/net/$2/statistics/tx_dropped" |
+        awk '{ s += $1 } END { print s }'
+}
 
 topo_up() { # same topology as scripts/lab.sh (uplink, one veth guest), no addresses on hv
     topo_down
@@ -190,7 +218,7 @@ fwd_start() {
     fwd_pid=$!
     pids+=("$fwd_pid")
     for _ in $(seq 1 100); do
-        grep -q '^ready' "$work/fwd.out" && { sed 's/^/    /' "$work/fwd.out"; return 0; }
+        grep -qs '^ready' "$work/fwd.out" && { sed 's/^/    /' "$work/fwd.out"; return 0; }
         kill -0 "$fwd_pid" 2>/dev/null || break
         sleep 0.1
     done
@@ -204,10 +232,36 @@ warm() { # resolve neighbors both ways so the measured window has no ARP in it
     inns $NS_G1 ping -c 2 -i 0.2 -W 2 $FAR_IP >/dev/null || echo "    warn: guest -> VLAN ping failed"
 }
 
-# pps SETUP DIR FLOWS SIZE: trafgen in the sender namespace on CPU 0, count at the receiver.
+# CPU 1's busy jiffies and all jiffies, from /proc/stat.
+cpu1_jiffies() { awk '/^cpu1 /{b = $2 + $3 + $4 + $7 + $8 + $9; print b, b + $5 + $6}' /proc/stat; }
+
+# gen_start SNS DA SRC DST FLOWS SIZE SECONDS: the generator on CPU 0, in the background
+# (pid in gen_pid).
+gen_start() {
+    local sns="$1" da="$2" src="$3" dst="$4" flows="$5" size="$6" secs="$7"
+    if [ "$gen" = trafgen ]; then
+        local sp=1024
+        [ "$flows" -le 1 ] || sp="dinc(1024, $((1024 + flows - 1)))"
+        # Frame without FCS = size - 4; payload = that - 14 (Ethernet) - 20 (IPv4) - 8 (UDP).
+        printf '{ eth(da=%s, sa=%s), ipv4(saddr=%s, daddr=%s, ttl=64), udp(sp=%s, dp=9), fill(0, %d) }\n' \
+            "$da" "$(mac_of "$sns" eth0)" "$src" "$dst" "$sp" $((size - 4 - 42)) >"$work/tg.cfg"
+        inns "$sns" taskset -c 0 timeout "$secs" trafgen -i "$work/tg.cfg" -o eth0 -P 1 -q -C \
+            >"$work/gen.out" 2>&1 &
+    else
+        target/release/hvr-bench-gen --ns "$sns" --dev eth0 --cpu 0 --dst-mac "$da" \
+            --src-ip "$src" --dst-ip "$dst" --flows "$flows" --size "$size" --seconds "$secs" \
+            >"$work/gen.out" 2>&1 &
+    fi
+    gen_pid=$!
+    pids+=("$gen_pid")
+}
+
+# pps SETUP DIR FLOWS SIZE: the generator in the sender namespace on CPU 0; after the
+# warm-up, $windows windows of $seconds each, counted at the receiver (rx_packets of its
+# eth0) and at the sender ("offered": what it pushed into the link, see tx_of).
 pps() {
     local setup="$1" dir="$2" flows="$3" size="$4"
-    local sns rns da sa src dst sp
+    local sns rns da src dst
     if [ "$dir" = v2g ]; then
         sns=$NS_GW rns=$NS_G1 src=$FAR_IP dst=$G1_IP
         da="$(ip -n $NS_GW neigh show $G1_IP dev eth0 | awk '/lladdr/{print $3}')"
@@ -217,25 +271,54 @@ pps() {
         da="$(ip -n $NS_G1 neigh show $GW_IP dev eth0 | awk '/lladdr/{print $3}')"
         [ -n "$da" ] || da="$(mac_of $NS_HV hvr-g1)"
     fi
-    sa="$(mac_of "$sns" eth0)"
-    if [ "$flows" -le 1 ]; then sp=1024; else sp="dinc(1024, $((1024 + flows - 1)))"; fi
-    # Frame without FCS = size - 4; payload = that - 14 (Ethernet) - 20 (IPv4) - 8 (UDP).
-    printf '{ eth(da=%s, sa=%s), ipv4(saddr=%s, daddr=%s, ttl=64), udp(sp=%s, dp=9), fill(0, %d) }\n' \
-        "$da" "$sa" "$src" "$dst" "$sp" $((size - 4 - 42)) >"$work/tg.cfg"
-    inns "$sns" taskset -c 0 trafgen -i "$work/tg.cfg" -o eth0 -P 1 -q -C >"$work/tg.out" 2>&1 &
-    local tg=$!
-    pids+=("$tg")
+    gen_start "$sns" "$da" "$src" "$dst" "$flows" "$size" $((warmup + windows * seconds + 2))
     sleep "$warmup"
-    local a b
-    a="$(rx_of "$rns" eth0)"
-    sleep "$seconds"
-    b="$(rx_of "$rns" eth0)"
-    kill_pid "$tg"
-    local rate
-    rate="$(awk -v a="$a" -v b="$b" -v s="$seconds" 'BEGIN{printf "%.0f", (b-a)/s}')"
-    printf 'pps\t%s\t%s\t%s\t%s\t%s\n' "$setup" "$dir" "$flows" "$size" "$rate" >>"$data"
-    printf '    %-8s %-4s flows=%-5s %5s B  %8.3f Mpps\n' "$setup" "$dir" "$flows" "$size" \
-        "$(awk -v r="$rate" 'BEGIN{print r/1e6}')"
+    local w rx0 rx1 tx0 tx1 c0 c1 t0 t1 rates=() offered=() busy=()
+    for ((w = 0; w < windows; w++)); do
+        t0="$(date +%s%N)" rx0="$(rx_of "$rns" eth0)" tx0="$(tx_of "$sns" eth0)" c0="$(cpu1_jiffies)"
+        sleep "$seconds"
+        t1="$(date +%s%N)" rx1="$(rx_of "$rns" eth0)" tx1="$(tx_of "$sns" eth0)" c1="$(cpu1_jiffies)"
+        # Per second of the window as timed (the counter reads take a few ms each).
+        rates+=("$(((rx1 - rx0) * 1000000000 / (t1 - t0)))")
+        offered+=("$(((tx1 - tx0) * 1000000000 / (t1 - t0)))")
+        busy+=("$(echo "$c0 $c1" | awk '{ t = $4 - $2; printf "%.0f", (t > 0) ? 100 * ($3 - $1) / t : 0 }')")
+    done
+    kill_pid "$gen_pid"
+    if ! grep -q . "$work/gen.out" && [ "$gen" != trafgen ]; then
+        echo "    warn: generator printed nothing"
+    fi
+    # median, min, max of the windows; median offered; median CPU 1 busy %.
+    local line
+    line="$(printf '%s\n' "${rates[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)], v[1], v[NR]}')"
+    line="$line $(printf '%s\n' "${offered[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')"
+    line="$line $(printf '%s\n' "${busy[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')"
+    read -r med lo hi off cpu <<<"$line"
+    printf 'pps\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$setup" "$dir" "$flows" "$size" \
+        "$med" "$lo" "$hi" "$off" "$cpu" >>"$data"
+    awk -v s="$setup" -v d="$dir" -v f="$flows" -v z="$size" -v m="$med" -v lo="$lo" -v hi="$hi" \
+        -v o="$off" -v c="$cpu" 'BEGIN { printf "    %-8s %-4s flows=%-5s %5s B  %7.3f Mpps (%.3f-%.3f)  offered %.3f  cpu1 %s%%\n", s, d, f, z, m / 1e6, lo / 1e6, hi / 1e6, o / 1e6, c }'
+}
+
+# sinks_start / sinks_stop: the XDP receivers on both ends (BENCH_SINK=xdp), so the
+# receiver's stack does not run on the forwarder's CPU; ARP still resolves.
+sinks_start() {
+    [ "$sink" = xdp ] || return 0
+    local n
+    sink_pids=()
+    for n in $NS_GW $NS_G1; do
+        target/release/hvr-bench-sink --ns "$n" --dev eth0 >"$work/sink.$n" 2>&1 &
+        sink_pids+=($!)
+        pids+=($!)
+    done
+    for n in $NS_GW $NS_G1; do
+        for _ in $(seq 1 50); do grep -q '^ready' "$work/sink.$n" && break; sleep 0.1; done
+        grep -q '^ready' "$work/sink.$n" || { cat "$work/sink.$n" >&2; echo "bench: sink did not start" >&2; exit 1; }
+    done
+}
+sinks_stop() {
+    [ "$sink" = xdp ] || return 0
+    local p
+    for p in "${sink_pids[@]}"; do kill_pid "$p"; done
 }
 
 pps_matrix() {
@@ -282,7 +365,9 @@ kernel_setup
 warm
 arp_timing kernel
 warm
+sinks_start
 pps_matrix kernel
+sinks_stop
 topo_down
 
 echo "== 2/3 hvrouter (same topology, rebuilt)"
@@ -292,7 +377,9 @@ router_start "$work/router.toml"
 warm
 arp_timing hvrouter
 warm
+sinks_start
 pps_matrix hvrouter
+sinks_stop
 router_stop
 
 echo "== reload with $reload_guests guests"
@@ -325,7 +412,9 @@ router_stop
 
 echo "== 3/3 raw AF_XDP forwarder (the ceiling, same veths)"
 fwd_start
+sinks_start
 pps_matrix raw
+sinks_stop
 kill_pid "$fwd_pid"
 topo_down
 
@@ -337,4 +426,5 @@ echo "== results"
 host="$(hostname -s)"
 mkdir -p "$out_dir"
 info="$(uname -r); $(nproc) vCPU; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
-/usr/bin/python3 scripts/bench/report.py "$data" "$out_dir" "$host" "$info" "$seconds" "$kernel_rps"
+/usr/bin/python3 scripts/bench/report.py "$data" "$out_dir" "$host" "$info" "$seconds" "$kernel_rps" \
+    "$windows" "$gen" "$sink"

@@ -2,22 +2,29 @@
 """Turn scripts/bench.sh's data.tsv into results/<date>-<host>.md, results/latest.md and
 SVG plots (drawn by hand: no plotting library needed on a fresh machine).
 
-usage: report.py DATA.tsv OUT_DIR HOST MACHINE_INFO SECONDS KERNEL_RPS
+usage: report.py DATA.tsv OUT_DIR HOST MACHINE_INFO SECONDS KERNEL_RPS WINDOWS GEN SINK
 """
 import datetime
 import os
 import statistics
 import sys
 
-data, out_dir, host, info, seconds, rps = sys.argv[1:7]
-pps = {}      # (setup, dir, flows, size) -> pps
+data, out_dir, host, info, seconds, rps, windows, gen, sink = sys.argv[1:10]
+pps = {}      # (setup, dir, flows, size) -> median pps
+detail = {}   # (setup, dir, flows, size) -> (median, min, max, offered, cpu1 busy %)
+# A setup "kept up" when the receiver counted at least this share of what the sender got
+# into the forwarder's device: the rate is then the generator's, a lower bound on the
+# forwarder's.
+KEPT_UP = 0.97
 arp = {}      # (setup, kind) -> [ms or None]
 reload = []   # (what, guests, ms)
 scale = []    # (guests, lookup_ns, add_mean_ns, churn_ns)
 for line in open(data):
     f = line.rstrip("\n").split("\t")
     if f[0] == "pps":
-        pps[(f[1], f[2], int(f[3]), int(f[4]))] = float(f[5])
+        key = (f[1], f[2], int(f[3]), int(f[4]))
+        pps[key] = float(f[5])
+        detail[key] = tuple(float(x) for x in f[5:10])
     elif f[0] == "arp":
         arp.setdefault((f[1], f[2]), []).append(None if f[3] == "timeout" else float(f[3]))
     elif f[0] == "reload":
@@ -33,20 +40,53 @@ def mpps(v):
     return "-" if v is None else f"{v / 1e6:.3f}"
 
 
-def ratio(a, b):
-    return "-" if a is None or not b or b < 1000 else f"{a / b:.2f}x"
+def kept_up(key):
+    d = detail.get(key)
+    return d is not None and d[3] > 0 and d[0] >= KEPT_UP * d[3]
+
+
+def cell(key):
+    v = pps.get(key)
+    return mpps(v) + (" (g)" if v is not None and kept_up(key) else "")
+
+
+def ratio(a_key, b_key):
+    a, b = pps.get(a_key), pps.get(b_key)
+    if a is None or not b or b < 1000:
+        return "-"
+    r = f"{a / b:.2f}x"
+    a_up, b_up = kept_up(a_key), kept_up(b_key)
+    if a_up and not b_up:
+        return ">= " + r  # a was held back by its generator, b was not
+    if b_up and not a_up:
+        return "<= " + r
+    if a_up and b_up:
+        return r + " (both g)"
+    return r
 
 
 now = datetime.datetime.now(datetime.timezone.utc)
+generator = ("hvr-bench-gen (AF_XDP TX, copy mode)" if gen == "hvr-bench-gen"
+             else "trafgen (netsniff-ng)")
+receiver = ("hvr-bench-sink (XDP program dropping IPv4 on the receiving eth0)" if sink == "xdp"
+            else "the receiving namespace's own stack")
 lines = [
     f"# hvrouter vs kernel routed setup: {now:%Y-%m-%d %H:%M} UTC on `{host}`",
     "",
-    f"Machine: {info}. Produced by `sudo scripts/bench.sh` (window {seconds} s per point,",
-    "trafgen on CPU 0, router/forwarder on CPU 1, counted at the receiving namespace's",
-    "`eth0` rx_packets; kernel receive processing steered to CPU 1 by RPS: "
-    + ("yes" if rps == "1" else "no") + ").",
-    "Frame sizes include the FCS (64 B = 60 B in the buffer). Figures from a shared, noisy",
-    "2-vCPU VM: compare columns of the same run, not runs with each other.",
+    f"Machine: {info}. Produced by `sudo scripts/bench.sh`.",
+    "",
+    f"- Generator: {generator} on CPU 0. Receiver: {receiver}; counted as the",
+    "  receiving `eth0`'s rx_packets.",
+    "- Forwarder on CPU 1: hvrouter (one worker, busy poll) and the raw AF_XDP forwarder",
+    "  pinned there; the kernel setup's forwarding "
+    + ("steered there by RPS." if rps == "1" else "inline on CPU 0 with the generator (no RPS)."),
+    f"- Each point: {windows} windows of {seconds} s after a warm-up; the median is shown.",
+    "  Frame sizes include the FCS (64 B = 60 B in the buffer).",
+    f"- (g): the receiver counted at least {KEPT_UP:.0%} of what the generator pushed into the",
+    "  link, so the forwarder kept up and the figure is the generator's rate,",
+    "  a lower bound on the forwarder's. `>=` marks a ratio whose numerator is such a",
+    "  lower bound and whose denominator is not.",
+    "- A shared, noisy 2-vCPU VM: compare columns of the same run, not runs with each other.",
     "",
     "## Packet rate (Mpps)",
     "",
@@ -54,11 +94,26 @@ lines = [
     "|---|---:|---:|---:|---:|---:|---:|---:|",
 ]
 for d, fl, sz in points:
-    k = pps.get(("kernel", d, fl, sz))
-    h = pps.get(("hvrouter", d, fl, sz))
-    r = pps.get(("raw", d, fl, sz))
-    lines.append(f"| {DIRS.get(d, d)} | {fl} | {sz} | {mpps(k)} | {mpps(h)} | {mpps(r)} | "
+    k, h, r = (("kernel", d, fl, sz), ("hvrouter", d, fl, sz), ("raw", d, fl, sz))
+    lines.append(f"| {DIRS.get(d, d)} | {fl} | {sz} | {cell(k)} | {cell(h)} | {cell(r)} | "
                  f"{ratio(h, k)} | {ratio(h, r)} |")
+
+lines += ["", "### Per point", "",
+          "Received: median (min-max) over the windows. Offered: what the sender pushed into",
+          "the link (its `eth0` tx_packets + tx_dropped; median). Lost: the share of that which did",
+          "not arrive. CPU 1: its busy share (hvrouter and raw busy-poll, so 100 % there says",
+          "nothing about load).", "",
+          "| setup | direction | flows | frame | received | offered | lost | CPU 1 |",
+          "|---|---|---:|---:|---|---:|---:|---:|"]
+for setup in ["kernel", "hvrouter", "raw"]:
+    for d, fl, sz in points:
+        v = detail.get((setup, d, fl, sz))
+        if v is None:
+            continue
+        med, lo, hi, off, cpu = v
+        lost = f"{max(0.0, 1 - med / off):.0%}" if off > 0 else "-"
+        lines.append(f"| {setup} | {DIRS.get(d, d)} | {fl} | {sz} | {mpps(med)} "
+                     f"({mpps(lo)}-{mpps(hi)}) | {mpps(off)} | {lost} | {cpu:.0f} % |")
 
 lines += ["", "## Proxy ARP: answer time and first-packet delay (ms)", "",
           "Samples per row: see n. `vlan_arp`: arping from the gateway for the guest;",

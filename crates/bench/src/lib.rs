@@ -4,11 +4,19 @@
 //!   every frame received on one is handed, by address, to the other's TX ring after a
 //!   12-byte MAC rewrite. No routing, no checks: what a forwarder on AF_XDP copy mode can
 //!   do at most on this machine.
+//! - `hvr-bench-gen`: the packet generator. UDP frames from an AF_XDP socket's TX ring
+//!   (copy mode), as fast as the kernel takes them, over any number of flows; frames the
+//!   path drops are counted, never fatal (trafgen aborts on the first one).
+//! - `hvr-bench-sink`: the receiver. An `XDP_DROP` program on the receiving device: the
+//!   device counts the frames (`rx_packets`) and no stack processing runs, so the
+//!   receiver costs the forwarder's CPU almost nothing.
 //! - `hvr-bench-scale`: route lookup and guest add cost over `hvrouter-core`'s `Tables`
 //!   with 1..4,000 guests.
 //!
 //! The clock used here (`std::time::Instant`) is the bench tool's own: the router and
 //! its tests never read a wall clock.
+
+pub mod frames;
 
 use std::fmt;
 

@@ -82,6 +82,10 @@ pub enum Steering {
     Guest,
     /// ARP and IPv4 for guest IPs; the rest goes to the kernel (the VLAN uplink).
     Uplink,
+    /// Nothing: IPv4 is dropped where the program runs (`XDP_DROP`), the rest (ARP)
+    /// goes to the kernel. The benchmark's receiver sink: frames are counted by the
+    /// device (`rx_packets`) and cost no stack processing, and neighbors still resolve.
+    DropIpv4,
 }
 
 /// Where the program runs.
@@ -178,6 +182,24 @@ fn emit_redirect(a: &mut Asm, xsks_fd: i32) {
         .mov_imm(R3, XDP_DROP)
         .call(HELPER_REDIRECT_MAP)
         .exit();
+}
+
+fn drop_ipv4_program() -> Vec<Insn> {
+    let mut a = Asm::default();
+    let (pass, drop) = (a.label(), a.label());
+    a.load(Size::W, R2, R1, MD_DATA)
+        .load(Size::W, R3, R1, MD_DATA_END)
+        .mov(R4, R2)
+        .add_imm(R4, 14)
+        .jgt(R4, R3, pass)
+        .load(Size::H, R5, R2, 12)
+        .jeq_imm(R5, wire16(0x0800), drop)
+        .ja(pass);
+    a.bind(drop);
+    a.mov_imm(R0, XDP_DROP).exit();
+    a.bind(pass);
+    a.mov_imm(R0, XDP_PASS).exit();
+    a.finish()
 }
 
 fn guest_program(xsks_fd: i32) -> Vec<Insn> {
@@ -290,6 +312,7 @@ impl XdpProgram {
         )?;
         let (insns, uplink) = match steering {
             Steering::Guest => (guest_program(xsks.as_raw_fd()), None),
+            Steering::DropIpv4 => (drop_ipv4_program(), None),
             Steering::Uplink => {
                 let ips =
                     bpf::map_create_u32(bpf::BPF_MAP_TYPE_HASH, MAX_GUEST_IPS, "hvr_guest_ips")
@@ -315,6 +338,7 @@ impl XdpProgram {
         let name = match steering {
             Steering::Guest => "hvr_guest",
             Steering::Uplink => "hvr_uplink",
+            Steering::DropIpv4 => "hvr_drop_ipv4",
         };
         let prog = match bpf::prog_load_xdp(&insns, bpf::BPF_F_XDP_HAS_FRAGS, name, None) {
             Ok(p) => p,
@@ -460,6 +484,7 @@ mod tests {
     #[test]
     fn programs_assemble() {
         assert_eq!(guest_program(3).len(), 7);
+        assert_eq!(drop_ipv4_program().len(), 12);
         let p = uplink_program(3, 4, 5);
         assert!(p.len() > 20 && p.len() < 64);
     }

@@ -146,3 +146,23 @@ fn guest_steers_everything() {
         Err(XdpError::NotUplink)
     ));
 }
+
+#[test]
+fn sink_drops_ipv4_and_passes_arp() {
+    if skip_unless_root("sink_drops_ipv4_and_passes_arp") {
+        return;
+    }
+    let Some(p) = load(Steering::DropIpv4) else {
+        return;
+    };
+    let ip = icmp_echo_frame(PEER, GUEST, 32);
+    assert_eq!(p.test_run(&ip).expect("run"), XdpAction::Drop);
+    let arp = arp_frame(1, MAC, PEER, [0; 6], GUEST, BCAST);
+    assert_eq!(p.test_run(&arp).expect("run"), XdpAction::Pass);
+    // A bare IPv4 Ethernet header (BPF_PROG_TEST_RUN refuses anything shorter).
+    assert_eq!(p.test_run(&ip[..14]).expect("run"), XdpAction::Drop);
+    assert!(matches!(
+        p.insert_guest_ip(Ipv4Addr::from(GUEST)),
+        Err(XdpError::NotUplink)
+    ));
+}
