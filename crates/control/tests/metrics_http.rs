@@ -31,6 +31,7 @@ fn snapshot(guests: u64) -> MetricsSnapshot {
             guests,
             neighbors: Default::default(),
         }],
+        ..MetricsSnapshot::default()
     }
 }
 

@@ -175,7 +175,7 @@ fn worker_thread(
         &WorkerConfig::default(),
         &clock,
         &stop,
-        |pipe, _now| {
+        |pipe, _now, _stats| {
             while let Ok(cmd) = cmds.try_recv() {
                 let uplink = pipe.port_mut(UPLINK).unwrap();
                 let (r, reply) = match cmd {
@@ -367,6 +367,12 @@ fn forwards_between_vlan_and_guest(mode: AttachMode, tag: char) {
     assert_eq!(report.pool.lost, 0);
     assert_eq!(report.mode, mode, "explicit modes do not fall back");
     assert!(report.worker.rx >= 18 && report.worker.tx >= 18);
+    // Passes that moved frames were timed as busy, the waiting in between as idle.
+    assert!(
+        report.worker.busy_ns > 0 && report.worker.idle_ns > 0,
+        "{:?}",
+        report.worker
+    );
     for k in report.kernel.iter().flatten() {
         assert_eq!(k.tx_invalid_descs + k.rx_invalid_descs, 0, "{k:?}");
     }

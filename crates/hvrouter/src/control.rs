@@ -9,13 +9,13 @@ use hvrouter_config::Config;
 use hvrouter_control::metrics::http::MetricsHandle;
 use hvrouter_control::protocol::{
     Change, GuestChange, GuestSpec, Payload, PongInfo, ReloadSummary, Request, Response,
-    TraceRecord,
+    TraceRecord, WorkerCounters,
 };
 use hvrouter_control::server::Command;
 use hvrouter_control::state::{RuntimeState, StateSaver};
 use hvrouter_core::Instant;
 use hvrouter_dataplane::xdp_port::XdpPort;
-use hvrouter_dataplane::Pipeline;
+use hvrouter_dataplane::{Pipeline, WorkerStats};
 
 use crate::ports::Ports;
 use crate::{log, views};
@@ -43,6 +43,8 @@ pub struct Control {
     next_metrics: Instant,
     /// `trace` requests waiting for their frames.
     tracing: Vec<Command>,
+    /// The worker's counters as of the last tick.
+    worker: WorkerCounters,
 }
 
 /// The configuration's guests in control-protocol form.
@@ -80,11 +82,19 @@ impl Control {
             started: std::time::Instant::now(),
             next_metrics: Instant::ZERO,
             tracing: Vec::new(),
+            worker: WorkerCounters::default(),
         }
     }
 
     /// Run between bursts: answer requests, reload on SIGHUP, refresh metrics.
-    pub fn tick(&mut self, pipe: &mut Pipeline<XdpPort>, ports: &mut Ports, now: Instant) {
+    pub fn tick(
+        &mut self,
+        pipe: &mut Pipeline<XdpPort>,
+        ports: &mut Ports,
+        now: Instant,
+        worker: &WorkerStats,
+    ) {
+        self.worker = views::worker_counters(worker);
         while let Ok(cmd) = self.commands.try_recv() {
             if cmd.is_expired() {
                 continue; // the client was already told "router busy"
@@ -122,7 +132,7 @@ impl Control {
         if now >= self.next_metrics {
             self.next_metrics = now + METRICS_EVERY;
             if let Some(m) = &self.metrics {
-                m.publish(views::metrics(pipe, ports));
+                m.publish(views::metrics(pipe, ports, self.worker));
             }
         }
     }
@@ -188,7 +198,11 @@ impl Control {
                 now,
             ))),
             Request::ShowPorts => ok(Payload::Ports(views::ports(pipe, ports))),
-            Request::ShowCounters => ok(Payload::Counters(views::counters_report(pipe, ports))),
+            Request::ShowCounters => ok(Payload::Counters(views::counters_report(
+                pipe,
+                ports,
+                self.worker,
+            ))),
             Request::ExplainArp { ip, network } => {
                 let ex = views::explain(pipe.router(), *ip, network.as_deref());
                 if ex.is_empty() {

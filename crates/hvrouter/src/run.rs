@@ -205,7 +205,7 @@ pub fn run(path: &Path) -> Result<(), RunError> {
         &worker_cfg,
         &clock,
         stop,
-        |pipe, now| {
+        |pipe, now, worker| {
             events.clear();
             match links.recv_events(&mut events) {
                 Ok(_) => {
@@ -215,7 +215,7 @@ pub fn run(path: &Path) -> Result<(), RunError> {
                 }
                 Err(e) => log::warn("link_events", &[("error", &e)]),
             }
-            control.tick(pipe, &mut ports, now);
+            control.tick(pipe, &mut ports, now, worker);
         },
         |pipe, wait| idle_wait(pipe, mode, wait),
     );
@@ -228,7 +228,7 @@ pub fn run(path: &Path) -> Result<(), RunError> {
         ],
     );
     // The same table as `hvrouter show counters`.
-    let counters = views::counters_report(&mut pipe, &ports);
+    let counters = views::counters_report(&mut pipe, &ports, views::worker_counters(&stats));
     print!(
         "{}",
         hvrouter_control::render::human(&hvrouter_control::protocol::Response::Ok(

@@ -7,7 +7,7 @@ use hvrouter_control::metrics::{MetricsSnapshot, NetworkMetrics};
 use hvrouter_control::protocol::{
     ArpExplanation, CountersReport, Decision, GuestInfo, GuestOrigin, GuestSpec, NeighborInfo,
     NeighborState, NetworkCounters, NetworkInfo, NextHopInfo, PortCounters, PortInfo, PortRole,
-    RouteInfo, RouteOrigin,
+    RouteInfo, RouteOrigin, WorkerCounters,
 };
 use hvrouter_core::drop::DropReason;
 use hvrouter_core::guests::Guest;
@@ -18,7 +18,7 @@ use hvrouter_core::router::Router;
 use hvrouter_core::routes::{NextHop, RouteOrigin as CoreOrigin};
 use hvrouter_core::Instant;
 use hvrouter_dataplane::xdp_port::XdpPort;
-use hvrouter_dataplane::Pipeline;
+use hvrouter_dataplane::{Pipeline, WorkerStats};
 use wire::Ipv4Addr;
 
 use crate::ports::{Kind, Ports};
@@ -213,7 +213,22 @@ pub fn ports(pipe: &mut Pipeline<XdpPort>, ports: &Ports) -> Vec<PortInfo> {
 }
 
 /// `show counters`: ports plus each network's neighbor-cache counters.
-pub fn counters_report(pipe: &mut Pipeline<XdpPort>, p: &Ports) -> CountersReport {
+/// The worker's counters in control-protocol form.
+pub fn worker_counters(w: &WorkerStats) -> WorkerCounters {
+    WorkerCounters {
+        passes: w.passes,
+        idle_passes: w.idle_passes,
+        busy_ns: w.busy_ns,
+        idle_ns: w.idle_ns,
+        sleeps: w.sleeps,
+    }
+}
+
+pub fn counters_report(
+    pipe: &mut Pipeline<XdpPort>,
+    p: &Ports,
+    worker: WorkerCounters,
+) -> CountersReport {
     let ports = ports(pipe, p);
     let router = pipe.router();
     let networks = router
@@ -238,7 +253,11 @@ pub fn counters_report(pipe: &mut Pipeline<XdpPort>, p: &Ports) -> CountersRepor
             })
         })
         .collect();
-    CountersReport { ports, networks }
+    CountersReport {
+        ports,
+        networks,
+        worker,
+    }
 }
 
 fn decision(d: ArpDecision) -> Decision {
@@ -280,7 +299,7 @@ pub fn explain(router: &Router, ip: Ipv4Addr, only: Option<&str>) -> Vec<ArpExpl
 }
 
 /// What the metrics endpoint exports.
-pub fn metrics(pipe: &mut Pipeline<XdpPort>, p: &Ports) -> MetricsSnapshot {
+pub fn metrics(pipe: &mut Pipeline<XdpPort>, p: &Ports, worker: WorkerCounters) -> MetricsSnapshot {
     let ports = ports(pipe, p);
     let router = pipe.router();
     let networks = router
@@ -306,5 +325,9 @@ pub fn metrics(pipe: &mut Pipeline<XdpPort>, p: &Ports) -> MetricsSnapshot {
             }
         })
         .collect();
-    MetricsSnapshot { ports, networks }
+    MetricsSnapshot {
+        ports,
+        networks,
+        worker,
+    }
 }

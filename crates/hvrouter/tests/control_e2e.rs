@@ -152,6 +152,20 @@ fn explain_show_and_metrics_report_what_the_router_does() {
         "{m}"
     );
     assert!(m.contains("reason=\"arp_not_hosted_guest\""), "{m}");
+    assert!(m.contains("\nhvrouter_worker_busy_seconds_total "), "{m}");
+    // The worker's load: the pings above were passes that moved frames.
+    let counters = ok(lab.cli(&["show", "counters"]));
+    let line = counters
+        .lines()
+        .find(|l| l.starts_with("worker: busy "))
+        .unwrap_or_else(|| panic!("no worker line: {counters}"));
+    let moved: u64 = line
+        .split('(')
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unparsable: {line}"));
+    assert!(moved > 0, "{line}");
 }
 
 #[test]
@@ -236,6 +250,9 @@ fn ganeti_hooks_drive_a_live_migration_against_the_router() {
 fn trace_and_reload_on_a_running_router() {
     skip_unless_lab!();
     let lab = Lab::up("tr");
+    // Neighbors resolved first, so the traced frames are the ping's, forwarded (not ARP
+    // or a queued echo request, which a loaded machine can reorder).
+    assert!(lab.ping("g1", "192.0.2.1"));
     // trace: the next frames with their decisions.
     let trace = std::process::Command::new(env!("CARGO_BIN_EXE_hvrouter"))
         .arg("--socket")

@@ -13,7 +13,7 @@ mod tests;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::protocol::{NeighborState, PortInfo};
+use crate::protocol::{NeighborState, PortInfo, WorkerCounters};
 
 /// `Content-Type` of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -36,6 +36,8 @@ pub struct MetricsSnapshot {
     pub ports: Vec<PortInfo>,
     /// Networks.
     pub networks: Vec<NetworkMetrics>,
+    /// The dataplane worker.
+    pub worker: WorkerCounters,
 }
 
 /// A label value escaped for the exposition format: `\`, `"` and newline.
@@ -81,6 +83,11 @@ impl Writer {
             self.out.push('}');
         }
         let _ = writeln!(self.out, " {value}");
+    }
+
+    /// An unlabelled sample with a fractional value.
+    fn sample_f64(&mut self, name: &str, value: f64) {
+        let _ = writeln!(self.out, "{name} {value:.9}");
     }
 }
 
@@ -199,5 +206,28 @@ pub fn render(snapshot: &MetricsSnapshot) -> String {
             );
         }
     }
+    let wk = &snapshot.worker;
+    for (name, help, ns) in [
+        (
+            "hvrouter_worker_busy_seconds_total",
+            "Time the dataplane worker spent in passes that moved frames; its rate is the \
+             worker's load (busy polling included).",
+            wk.busy_ns,
+        ),
+        (
+            "hvrouter_worker_idle_seconds_total",
+            "Time the dataplane worker spent in passes that moved nothing, and waiting.",
+            wk.idle_ns,
+        ),
+    ] {
+        w.family(name, "counter", help);
+        w.sample_f64(name, ns as f64 / 1e9);
+    }
+    w.family(
+        "hvrouter_worker_passes_total",
+        "counter",
+        "Passes of the dataplane worker over its ports.",
+    );
+    w.sample("hvrouter_worker_passes_total", &[], wk.passes);
     w.out
 }

@@ -47,6 +47,13 @@ fn snapshot() -> MetricsSnapshot {
                 .into_iter()
                 .collect(),
         }],
+        worker: WorkerCounters {
+            passes: 40,
+            idle_passes: 30,
+            busy_ns: 1_500_000_000,
+            idle_ns: 250,
+            sleeps: 0,
+        },
     }
 }
 
@@ -55,6 +62,10 @@ fn exposition_lines() {
     let text = render(&snapshot());
     let lines: Vec<&str> = text.lines().collect();
     for expected in [
+        "# TYPE hvrouter_worker_busy_seconds_total counter",
+        "hvrouter_worker_busy_seconds_total 1.500000000",
+        "hvrouter_worker_idle_seconds_total 0.000000250",
+        "hvrouter_worker_passes_total 40",
         "# HELP hvrouter_port_up Whether the port's link is up (1) or down (0).",
         "# TYPE hvrouter_port_up gauge",
         "hvrouter_port_up{port=\"bond0.90\",role=\"uplink\",network=\"public_90\"} 1",

@@ -26,6 +26,7 @@ pub use types::{
     ArpExplanation, Change, CountersReport, Decision, GuestChange, GuestInfo, GuestOrigin,
     GuestSpec, NeighborInfo, NeighborState, NetworkCounters, NetworkInfo, NextHopInfo, PongInfo,
     PortCounters, PortInfo, PortRole, ReloadSummary, RouteInfo, RouteOrigin, TraceRecord,
+    WorkerCounters,
 };
 
 /// The protocol version this build speaks.

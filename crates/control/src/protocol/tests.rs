@@ -129,6 +129,13 @@ fn every_response_round_trips() {
         Response::Ok(Payload::Counters(CountersReport {
             ports: vec![port],
             networks: vec![],
+            worker: WorkerCounters {
+                passes: 10,
+                idle_passes: 4,
+                busy_ns: 600,
+                idle_ns: 400,
+                sleeps: 1,
+            },
         })),
         Response::Ok(Payload::ArpExplanations(vec![ArpExplanation {
             network: "public_90".into(),
@@ -296,4 +303,28 @@ fn ops_and_mutations() {
     }
     assert!(Request::Reload.is_mutation());
     assert!(!Request::GuestList.is_mutation());
+}
+
+#[test]
+fn counters_without_worker_read_as_zero() {
+    // What a router from before the worker counters answers.
+    let line = Response::Ok(Payload::Counters(CountersReport::default())).to_line();
+    let old = line.replace(
+        r#","worker":{"passes":0,"idle_passes":0,"busy_ns":0,"idle_ns":0,"sleeps":0}"#,
+        "",
+    );
+    assert_ne!(old, line, "the worker field was not where expected: {line}");
+    match Response::parse_line(old.as_bytes()) {
+        Ok(Response::Ok(Payload::Counters(c))) => {
+            assert_eq!(c.worker, WorkerCounters::default());
+            assert_eq!(c.worker.busy_share(), 0.0);
+        }
+        other => panic!("{other:?} from {old}"),
+    }
+    let busy = WorkerCounters {
+        busy_ns: 3,
+        idle_ns: 1,
+        ..WorkerCounters::default()
+    };
+    assert_eq!(busy.busy_share(), 0.75);
 }

@@ -407,6 +407,34 @@ pub struct NetworkCounters {
     pub counters: BTreeMap<String, u64>,
 }
 
+/// The dataplane worker's own counters since start, for `show counters` and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerCounters {
+    /// Passes over the ports.
+    pub passes: u64,
+    /// Passes that received nothing.
+    pub idle_passes: u64,
+    /// Nanoseconds in passes that moved frames.
+    pub busy_ns: u64,
+    /// Nanoseconds in passes that moved nothing, and waiting.
+    pub idle_ns: u64,
+    /// Times the worker slept or blocked.
+    pub sleeps: u64,
+}
+
+impl WorkerCounters {
+    /// `busy_ns` over all the time, 0.0..=1.0 (0 before any time has passed): the
+    /// worker's load, meaningful under busy polling too.
+    pub fn busy_share(&self) -> f64 {
+        let total = self.busy_ns.saturating_add(self.idle_ns);
+        if total == 0 {
+            0.0
+        } else {
+            self.busy_ns as f64 / total as f64
+        }
+    }
+}
+
 /// The answer to `show counters`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CountersReport {
@@ -414,6 +442,9 @@ pub struct CountersReport {
     pub ports: Vec<PortInfo>,
     /// Per network.
     pub networks: Vec<NetworkCounters>,
+    /// The worker (absent from answers of routers that predate it: zero).
+    #[serde(default)]
+    pub worker: WorkerCounters,
 }
 
 /// One side's proxy-ARP decision.

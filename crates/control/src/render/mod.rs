@@ -262,18 +262,30 @@ fn counters(report: &CountersReport) -> String {
             n.row(vec![net.network.clone(), name.clone(), v.to_string()]);
         }
     }
+    let w = &report.worker;
     let mut out = String::new();
-    if t.is_empty() && n.is_empty() {
+    if t.is_empty() && n.is_empty() && w.passes == 0 {
         return "all counters are zero\n".to_string();
     }
-    if !t.is_empty() {
-        out.push_str(&t.render());
+    for table in [&t, &n] {
+        if !table.is_empty() {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&table.render());
+        }
     }
-    if !n.is_empty() {
+    if w.passes != 0 {
         if !out.is_empty() {
             out.push('\n');
         }
-        out.push_str(&n.render());
+        out.push_str(&format!(
+            "worker: busy {:.1} % since start ({} of {} passes moved frames, {} waits)\n",
+            100.0 * w.busy_share(),
+            w.passes - w.idle_passes,
+            w.passes,
+            w.sleeps
+        ));
     }
     out.push_str("(counters that are zero are not shown)\n");
     out

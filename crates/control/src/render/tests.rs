@@ -5,7 +5,7 @@ use wire::{EthernetAddress, Ipv4Addr};
 use super::*;
 use crate::protocol::{
     Change, GuestChange, GuestOrigin, GuestSpec, NeighborState, NetworkCounters, NextHopInfo,
-    PortCounters, PortRole, RouteOrigin,
+    PortCounters, PortRole, RouteOrigin, WorkerCounters,
 };
 
 fn guest(tap: &str, ip: [u8; 4], up: bool) -> GuestInfo {
@@ -85,6 +85,13 @@ fn ports_and_counters() {
             network: "public_90".into(),
             counters: BTreeMap::from([("requests_sent".to_string(), 3), ("zero".to_string(), 0)]),
         }],
+        worker: WorkerCounters {
+            passes: 1000,
+            idle_passes: 900,
+            busy_ns: 250,
+            idle_ns: 750,
+            sleeps: 7,
+        },
     };
     let out = human(&Response::Ok(Payload::Counters(report)));
     assert_eq!(
@@ -99,6 +106,8 @@ fn ports_and_counters() {
          \n\
          NETWORK    COUNTER        VALUE\n\
          public_90  requests_sent      3\n\
+         \n\
+         worker: busy 25.0 % since start (100 of 1000 passes moved frames, 7 waits)\n\
          (counters that are zero are not shown)\n"
     );
     let zero = CountersReport::default();
