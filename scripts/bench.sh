@@ -36,7 +36,8 @@
 #     the forwarder; BENCH_SINK=stack measures that way anyway.
 # Then: ARP answer time and first-packet delay from a fresh ARP cache (kernel proxy ARP
 # waits up to proxy_delay = 0.8 s), route lookup / guest add scale figures
-# (hvr-bench-scale), and reload time with 1,000 guests.
+# (hvr-bench-scale), reload time with 1,000 guests, and a perf profile of CPU 1 at one
+# point per setup (BENCH_PROFILE=0 skips it; perf comes from Debian's linux-perf).
 #
 # Environment: BENCH_SECONDS (1) per window, BENCH_WINDOWS (3) per point, BENCH_WARMUP
 # (1), BENCH_SIZES ("64 512 1500"), BENCH_FLOWS ("1 1024"), BENCH_ARP_SAMPLES (8),
@@ -62,10 +63,16 @@ trafgen) kernel_rps="${BENCH_KERNEL_RPS:-0}" ;;
 *) echo "bench: BENCH_GEN must be hvr-bench-gen or trafgen" >&2; exit 1 ;;
 esac
 case "$sink" in xdp | stack) ;; *) echo "bench: BENCH_SINK must be xdp or stack" >&2; exit 1 ;; esac
+do_profile="${BENCH_PROFILE:-1}"
 out_dir="${BENCH_OUT:-results}"
 
 [ "$(id -u)" -eq 0 ] || { echo "bench: needs root (namespaces, AF_XDP)" >&2; exit 1; }
 scripts/install-deps.sh
+if [ "$do_profile" = 1 ] && ! command -v perf >/dev/null; then
+    apt-get install -y -qq --no-install-recommends linux-perf >/dev/null 2>&1 ||
+        { apt-get update -qq && apt-get install -y -qq --no-install-recommends linux-perf >/dev/null 2>&1; } || true
+    command -v perf >/dev/null || { echo "bench: note: no perf (linux-perf): CPU 1 profile skipped"; do_profile=0; }
+fi
 if [ "$gen" = trafgen ]; then
     command -v trafgen >/dev/null || { echo "bench: trafgen missing (apt-get install netsniff-ng)" >&2; exit 1; }
 fi
@@ -168,7 +175,7 @@ poll = "busy"
 cpus = [1]
 burst = 64
 frame_size = 4096
-frames = 4096
+frames = 16384
 
 [networks.public_90]
 uplink = "hvr-up0"
@@ -211,7 +218,7 @@ router_start() { # router_start CONFIG
 router_stop() { kill_pid "$router_pid"; }
 
 fwd_start() {
-    target/release/hvr-bench-fwd --ns $NS_HV --cpu 1 \
+    target/release/hvr-bench-fwd --ns $NS_HV --cpu 1 --stats "$work/fwd.stats" \
         --a hvr-up0 --a-mac "$(mac_of $NS_HV hvr-up0)" --a-peer "$(mac_of $NS_GW eth0)" \
         --b hvr-g1 --b-mac "$(mac_of $NS_HV hvr-g1)" --b-peer "$(mac_of $NS_G1 eth0)" \
         >"$work/fwd.out" 2>&1 &
@@ -234,6 +241,21 @@ warm() { # resolve neighbors both ways so the measured window has no ARP in it
 
 # CPU 1's busy jiffies and all jiffies, from /proc/stat.
 cpu1_jiffies() { awk '/^cpu1 /{b = $2 + $3 + $4 + $7 + $8 + $9; print b, b + $5 + $6}' /proc/stat; }
+
+# passes_of SETUP: the forwarder's cumulative "frames busy_passes": frames received and
+# poll passes that received any (hvrouter: its worker's counters; raw: hvr-bench-fwd's
+# stats file). Their ratio is the mean burst, which nears the configured burst (64)
+# only when the forwarder cannot keep up. The kernel has no such count: "0 0".
+passes_of() {
+    case "$1" in
+    hvrouter)
+        inns $NS_HV target/release/hvrouter --socket "$rundir/control.sock" show counters --json |
+            /usr/bin/python3 -c 'import json, sys; w = json.load(sys.stdin)["worker"]; print(w["rx"], w["passes"] - w["idle_passes"])'
+        ;;
+    raw) awk '{ print $3, $4 }' "$work/fwd.stats" ;;
+    *) echo 0 0 ;;
+    esac
+}
 
 # gen_start SNS DA SRC DST FLOWS SIZE SECONDS: the generator on CPU 0, in the background
 # (pid in gen_pid).
@@ -273,11 +295,14 @@ pps() {
     fi
     gen_start "$sns" "$da" "$src" "$dst" "$flows" "$size" $((warmup + windows * seconds + 2))
     sleep "$warmup"
-    local w rx0 rx1 tx0 tx1 c0 c1 t0 t1 rates=() offered=() busy=()
+    local w rx0 rx1 tx0 tx1 c0 c1 l0 l1 t0 t1 rates=() offered=() busy=() fills=()
     for ((w = 0; w < windows; w++)); do
         t0="$(date +%s%N)" rx0="$(rx_of "$rns" eth0)" tx0="$(tx_of "$sns" eth0)" c0="$(cpu1_jiffies)"
+        l0="$(passes_of "$setup")"
         sleep "$seconds"
         t1="$(date +%s%N)" rx1="$(rx_of "$rns" eth0)" tx1="$(tx_of "$sns" eth0)" c1="$(cpu1_jiffies)"
+        l1="$(passes_of "$setup")"
+        fills+=("$(echo "$l0 $l1" | awk '{ p = $4 - $2; printf "%.1f", (p > 0) ? ($3 - $1) / p : 0 }')")
         # Per second of the window as timed (the counter reads take a few ms each).
         rates+=("$(((rx1 - rx0) * 1000000000 / (t1 - t0)))")
         offered+=("$(((tx1 - tx0) * 1000000000 / (t1 - t0)))")
@@ -292,11 +317,36 @@ pps() {
     line="$(printf '%s\n' "${rates[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)], v[1], v[NR]}')"
     line="$line $(printf '%s\n' "${offered[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')"
     line="$line $(printf '%s\n' "${busy[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')"
-    read -r med lo hi off cpu <<<"$line"
-    printf 'pps\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$setup" "$dir" "$flows" "$size" \
-        "$med" "$lo" "$hi" "$off" "$cpu" >>"$data"
+    line="$line $(printf '%s\n' "${fills[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')"
+    read -r med lo hi off cpu fill <<<"$line"
+    printf 'pps\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$setup" "$dir" "$flows" "$size" \
+        "$med" "$lo" "$hi" "$off" "$cpu" "$fill" >>"$data"
     awk -v s="$setup" -v d="$dir" -v f="$flows" -v z="$size" -v m="$med" -v lo="$lo" -v hi="$hi" \
-        -v o="$off" -v c="$cpu" 'BEGIN { printf "    %-8s %-4s flows=%-5s %5s B  %7.3f Mpps (%.3f-%.3f)  offered %.3f  cpu1 %s%%\n", s, d, f, z, m / 1e6, lo / 1e6, hi / 1e6, o / 1e6, c }'
+        -v o="$off" -v c="$cpu" -v b="$fill" 'BEGIN { printf "    %-8s %-4s flows=%-5s %5s B  %7.3f Mpps (%.3f-%.3f)  offered %.3f  cpu1 %s%%  burst %s\n", s, d, f, z, m / 1e6, lo / 1e6, hi / 1e6, o / 1e6, c, b }'
+}
+
+# profile SETUP: CPU 1 sampled with perf (cpu-clock, call graphs) during one 64-byte
+# VLAN->guest point, summarised by scripts/bench/profile.py: where the forwarder's core
+# goes. Skipped without perf (BENCH_PROFILE=0 skips it too).
+profile() {
+    local setup="$1" da
+    [ "$do_profile" = 1 ] || return 0
+    da="$(ip -n $NS_GW neigh show $G1_IP dev eth0 | awk '/lladdr/{print $3}')"
+    [ -n "$da" ] || da="$(mac_of $NS_HV hvr-up0)"
+    gen_start $NS_GW "$da" $FAR_IP $G1_IP 1 64 $((warmup + 2 * seconds + 3))
+    sleep "$warmup"
+    if perf record -q -e cpu-clock -C 1 -g -o "$work/perf.data" -- sleep $((2 * seconds)) \
+        >"$work/perf.out" 2>&1; then
+        perf report -i "$work/perf.data" --children --sort sym --stdio -g none \
+            >"$work/perf.children" 2>/dev/null || true
+        perf report -i "$work/perf.data" --no-children --sort dso --stdio -g none \
+            >"$work/perf.dso" 2>/dev/null || true
+        /usr/bin/python3 scripts/bench/profile.py "$setup" "$work/perf.children" "$work/perf.dso" |
+            tee -a "$data" | awk -F'\t' '{ printf "    profile %s: %s %s%%\n", $2, $3, $4 }'
+    else
+        echo "    warn: perf record failed: $(tail -n 1 "$work/perf.out")"
+    fi
+    kill_pid "$gen_pid"
 }
 
 # sinks_start / sinks_stop: the XDP receivers on both ends (BENCH_SINK=xdp), so the
@@ -367,6 +417,7 @@ arp_timing kernel
 warm
 sinks_start
 pps_matrix kernel
+profile kernel
 sinks_stop
 topo_down
 
@@ -379,6 +430,7 @@ arp_timing hvrouter
 warm
 sinks_start
 pps_matrix hvrouter
+profile hvrouter
 sinks_stop
 router_stop
 
@@ -414,6 +466,7 @@ echo "== 3/3 raw AF_XDP forwarder (the ceiling, same veths)"
 fwd_start
 sinks_start
 pps_matrix raw
+profile raw
 sinks_stop
 kill_pid "$fwd_pid"
 topo_down

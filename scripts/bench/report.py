@@ -11,22 +11,26 @@ import sys
 
 data, out_dir, host, info, seconds, rps, windows, gen, sink = sys.argv[1:10]
 pps = {}      # (setup, dir, flows, size) -> median pps
-detail = {}   # (setup, dir, flows, size) -> (median, min, max, offered, cpu1 busy %)
+detail = {}   # (setup, dir, flows, size) -> (median, min, max, offered, cpu1 busy %,
+              #                            mean burst: frames per busy poll pass)
 # A setup "kept up" when the receiver counted at least this share of what the sender got
 # into the forwarder's device: the rate is then the generator's, a lower bound on the
 # forwarder's.
 KEPT_UP = 0.97
 arp = {}      # (setup, kind) -> [ms or None]
 reload = []   # (what, guests, ms)
+prof = {}     # (setup, category) -> % of CPU 1
 scale = []    # (guests, lookup_ns, add_mean_ns, churn_ns)
 for line in open(data):
     f = line.rstrip("\n").split("\t")
     if f[0] == "pps":
         key = (f[1], f[2], int(f[3]), int(f[4]))
         pps[key] = float(f[5])
-        detail[key] = tuple(float(x) for x in f[5:10])
+        detail[key] = tuple(float(x) for x in f[5:11])
     elif f[0] == "arp":
         arp.setdefault((f[1], f[2]), []).append(None if f[3] == "timeout" else float(f[3]))
+    elif f[0] == "prof":
+        prof[(f[1], f[2])] = float(f[3])
     elif f[0] == "reload":
         reload.append((f[1], int(f[2]), float(f[3])))
     elif f[0] == "scale":
@@ -102,18 +106,40 @@ lines += ["", "### Per point", "",
           "Received: median (min-max) over the windows. Offered: what the sender pushed into",
           "the link (its `eth0` tx_packets + tx_dropped; median). Lost: the share of that which did",
           "not arrive. CPU 1: its busy share (hvrouter and raw busy-poll, so 100 % there says",
-          "nothing about load).", "",
-          "| setup | direction | flows | frame | received | offered | lost | CPU 1 |",
-          "|---|---|---:|---:|---|---:|---:|---:|"]
+          "nothing about load). Burst: frames per poll pass that received any (hvrouter's",
+          "worker counters, the same count in the raw forwarder; median over the windows). It",
+          "is 1 at a trickle and nears the configured burst, 64, only when the forwarder falls",
+          "behind: well below 64, the forwarder had headroom and the rate is the generator's.", "",
+          "| setup | direction | flows | frame | received | offered | lost | CPU 1 | burst |",
+          "|---|---|---:|---:|---|---:|---:|---:|---:|"]
 for setup in ["kernel", "hvrouter", "raw"]:
     for d, fl, sz in points:
         v = detail.get((setup, d, fl, sz))
         if v is None:
             continue
-        med, lo, hi, off, cpu = v
+        med, lo, hi, off, cpu = v[:5]
+        burst = f"{v[5]:.1f}" if len(v) > 5 and v[5] > 0 else "-"
         lost = f"{max(0.0, 1 - med / off):.0%}" if off > 0 else "-"
         lines.append(f"| {setup} | {DIRS.get(d, d)} | {fl} | {sz} | {mpps(med)} "
-                     f"({mpps(lo)}-{mpps(hi)}) | {mpps(off)} | {lost} | {cpu:.0f} % |")
+                     f"({mpps(lo)}-{mpps(hi)}) | {mpps(off)} | {lost} | {cpu:.0f} % | {burst} |")
+
+if prof:
+    lines += ["", "### Where CPU 1 goes (64 B VLAN->guest, 1 flow)", "",
+              "`perf record -e cpu-clock -C 1 -g` during that point, inclusive shares of CPU 1's",
+              "samples. user space: the forwarder's own code (hvrouter's router and poll loop;",
+              "busy polling counts here too). AF_XDP TX: `sendto` on the TX ring, the kernel's",
+              "copy-mode transmit (skb build, copy, veth xmit) *including* the receiving veth's",
+              "NAPI poll when it runs inline. Backlog: the kernel setup's forwarding (RPS backlog:",
+              "ip_rcv, ip_forward, xmit). Sink: the receiving veth's NAPI poll with the XDP drop,",
+              "inside AF_XDP TX for hvrouter and raw.", "",
+              "| setup | user space | AF_XDP TX (sendto) | backlog (kernel forwarding) | sink | idle |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for setup in ["kernel", "hvrouter", "raw"]:
+        if (setup, "user") not in prof:
+            continue
+        g = lambda c: f"{prof.get((setup, c), 0.0):.0f} %"
+        lines.append(f"| {setup} | {g('user')} | {g('tx_sendto')} | {g('kernel_forward')} | "
+                     f"{g('sink')} | {g('idle')} |")
 
 lines += ["", "## Proxy ARP: answer time and first-packet delay (ms)", "",
           "Samples per row: see n. `vlan_arp`: arping from the gateway for the guest;",

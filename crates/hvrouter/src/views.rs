@@ -218,6 +218,7 @@ pub fn worker_counters(w: &WorkerStats) -> WorkerCounters {
     WorkerCounters {
         passes: w.passes,
         idle_passes: w.idle_passes,
+        rx: w.rx,
         busy_ns: w.busy_ns,
         idle_ns: w.idle_ns,
         sleeps: w.sleeps,

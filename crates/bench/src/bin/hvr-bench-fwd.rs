@@ -5,14 +5,21 @@
 //!
 //! ```text
 //! hvr-bench-fwd --ns NS --a IF --a-mac MAC --a-peer MAC --b IF --b-mac MAC --b-peer MAC
-//!               [--mode auto|native|generic] [--cpu N] [--burst 64]
+//!               [--mode auto|native|generic] [--cpu N] [--burst 64] [--stats FILE]
 //! ```
 //! Prints `ready mode=<Native|Generic>` once both sockets are bound and the programs
 //! attached, then runs until killed (the BPF links detach when the process exits).
 //! On SIGTERM the kernel ends it; counts are the receiver's business.
+//!
+//! With `--stats FILE`, it keeps `busy_ns idle_ns frames busy_passes` in FILE
+//! (rewritten about every 10 ms): time in passes that moved frames, time in passes that
+//! did not, frames forwarded, and passes that moved frames, counted as hvrouter's worker
+//! counts them, so the two compare.
 
 use hvrouter_bench::{parse_mac, ArgError, Args};
 use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 use sys::{
     affinity, netdev, netns, AttachMode, BindFlags, FramePool, FrameSocket, Steering, UmemFrame,
     XdpProgram, XskConfig,
@@ -81,14 +88,36 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("ready mode={:?}", links[0].mode());
     std::io::stdout().flush()?;
 
+    let stats_file = args.get("stats").map(PathBuf::from);
     let mut frames: Vec<UmemFrame> = Vec::with_capacity(burst.max(1));
+    let (mut busy_ns, mut idle_ns, mut moved, mut busy_passes) = (0u64, 0u64, 0u64, 0u64);
+    let (mut last, mut last_busy) = (Instant::now(), false);
+    let mut next_write = last;
     loop {
+        // The time since the previous pass's start is charged to that pass.
+        let now = Instant::now();
+        let spent = now.duration_since(last).as_nanos() as u64;
+        if last_busy {
+            busy_ns += spent;
+            busy_passes += 1;
+        } else {
+            idle_ns += spent;
+        }
+        (last, last_busy) = (now, false);
+        if let Some(path) = &stats_file {
+            if now >= next_write {
+                next_write = now + Duration::from_millis(10);
+                write_stats(path, [busy_ns, idle_ns, moved, busy_passes])?;
+            }
+        }
         for (i, j) in [(0usize, 1usize), (1, 0)] {
             let n = sides[i].sock.receive(&mut frames, burst.max(1));
             sides[i].sock.refill(FILL_TARGET);
             if n == 0 {
                 continue;
             }
+            last_busy = true;
+            moved += n as u64;
             let rewrite = sides[j].rewrite;
             for f in frames.iter_mut() {
                 if let Some(h) = f.data_mut().get_mut(..12) {
@@ -102,4 +131,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             sides[j].sock.complete();
         }
     }
+}
+
+/// `busy_ns idle_ns frames busy_passes`, replaced atomically (a reader never sees half a
+/// line).
+fn write_stats(path: &Path, values: [u64; 4]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let [a, b, c, d] = values;
+    std::fs::write(&tmp, format!("{a} {b} {c} {d}\n"))?;
+    std::fs::rename(&tmp, path)
 }

@@ -50,6 +50,7 @@ fn snapshot() -> MetricsSnapshot {
         worker: WorkerCounters {
             passes: 40,
             idle_passes: 30,
+            rx: 640,
             busy_ns: 1_500_000_000,
             idle_ns: 250,
             sleeps: 0,
@@ -66,6 +67,7 @@ fn exposition_lines() {
         "hvrouter_worker_busy_seconds_total 1.500000000",
         "hvrouter_worker_idle_seconds_total 0.000000250",
         "hvrouter_worker_passes_total 40",
+        "hvrouter_worker_busy_passes_total 10",
         "# HELP hvrouter_port_up Whether the port's link is up (1) or down (0).",
         "# TYPE hvrouter_port_up gauge",
         "hvrouter_port_up{port=\"bond0.90\",role=\"uplink\",network=\"public_90\"} 1",
@@ -115,13 +117,18 @@ fn every_family_has_help_and_type_once_before_its_samples() {
             let name = line.split(['{', ' ']).next().unwrap();
             assert_eq!(name, current, "{line}");
             let value = line.rsplit(' ').next().unwrap();
-            assert!(value.parse::<u64>().is_ok(), "{line}");
+            // Seconds are fractional; everything else counts.
+            if name.ends_with("_seconds_total") {
+                assert!(value.parse::<f64>().is_ok_and(|v| v >= 0.0), "{line}");
+            } else {
+                assert!(value.parse::<u64>().is_ok(), "{line}");
+            }
         }
     }
-    assert_eq!(seen.len(), 15);
-    // An empty snapshot still describes every family.
+    assert_eq!(seen.len(), 19);
+    // An empty snapshot still describes every family (the worker's have one sample).
     let empty = render(&MetricsSnapshot::default());
-    assert_eq!(empty.lines().count(), 30);
+    assert_eq!(empty.lines().count(), 30 + 4 * 3);
 }
 
 #[test]

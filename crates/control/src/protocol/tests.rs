@@ -132,6 +132,7 @@ fn every_response_round_trips() {
             worker: WorkerCounters {
                 passes: 10,
                 idle_passes: 4,
+                rx: 12,
                 busy_ns: 600,
                 idle_ns: 400,
                 sleeps: 1,
@@ -310,7 +311,7 @@ fn counters_without_worker_read_as_zero() {
     // What a router from before the worker counters answers.
     let line = Response::Ok(Payload::Counters(CountersReport::default())).to_line();
     let old = line.replace(
-        r#","worker":{"passes":0,"idle_passes":0,"busy_ns":0,"idle_ns":0,"sleeps":0}"#,
+        r#","worker":{"passes":0,"idle_passes":0,"rx":0,"busy_ns":0,"idle_ns":0,"sleeps":0}"#,
         "",
     );
     assert_ne!(old, line, "the worker field was not where expected: {line}");
@@ -327,4 +328,19 @@ fn counters_without_worker_read_as_zero() {
         ..WorkerCounters::default()
     };
     assert_eq!(busy.busy_share(), 0.75);
+    assert_eq!(busy.frames_per_busy_pass(), 0.0);
+    let fill = WorkerCounters {
+        passes: 10,
+        idle_passes: 6,
+        rx: 100,
+        ..WorkerCounters::default()
+    };
+    assert_eq!(fill.frames_per_busy_pass(), 25.0);
+    // A router that sent only part of the counters.
+    let partial =
+        r#"{"version":1,"ok":{"counters":{"ports":[],"networks":[],"worker":{"passes":3}}}}"#;
+    match Response::parse_line(partial.as_bytes()) {
+        Ok(Response::Ok(Payload::Counters(c))) => assert_eq!(c.worker.passes, 3),
+        other => panic!("{other:?}"),
+    }
 }

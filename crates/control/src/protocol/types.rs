@@ -409,11 +409,14 @@ pub struct NetworkCounters {
 
 /// The dataplane worker's own counters since start, for `show counters` and metrics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct WorkerCounters {
     /// Passes over the ports.
     pub passes: u64,
     /// Passes that received nothing.
     pub idle_passes: u64,
+    /// Frames received.
+    pub rx: u64,
     /// Nanoseconds in passes that moved frames.
     pub busy_ns: u64,
     /// Nanoseconds in passes that moved nothing, and waiting.
@@ -423,14 +426,26 @@ pub struct WorkerCounters {
 }
 
 impl WorkerCounters {
-    /// `busy_ns` over all the time, 0.0..=1.0 (0 before any time has passed): the
-    /// worker's load, meaningful under busy polling too.
+    /// `busy_ns` over all the time, 0.0..=1.0 (0 before any time has passed). Under a
+    /// steady stream nearly every pass finds a frame, so this reaches 1 well before the
+    /// worker is saturated; [`Self::frames_per_busy_pass`] tells how close it is.
     pub fn busy_share(&self) -> f64 {
         let total = self.busy_ns.saturating_add(self.idle_ns);
         if total == 0 {
             0.0
         } else {
             self.busy_ns as f64 / total as f64
+        }
+    }
+
+    /// Frames received per pass that received any: 1 at a trickle, the burst size when
+    /// the worker cannot keep up (VPP's "vectors per call"). 0 before any frame.
+    pub fn frames_per_busy_pass(&self) -> f64 {
+        let busy = self.passes.saturating_sub(self.idle_passes);
+        if busy == 0 {
+            0.0
+        } else {
+            self.rx as f64 / busy as f64
         }
     }
 }

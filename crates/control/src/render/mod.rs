@@ -280,10 +280,12 @@ fn counters(report: &CountersReport) -> String {
             out.push('\n');
         }
         out.push_str(&format!(
-            "worker: busy {:.1} % since start ({} of {} passes moved frames, {} waits)\n",
-            100.0 * w.busy_share(),
+            "worker: {} of {} passes moved frames, {:.1} frames each on average; \
+             {:.1} % of the time in them; {} waits\n",
             w.passes - w.idle_passes,
             w.passes,
+            w.frames_per_busy_pass(),
+            100.0 * w.busy_share(),
             w.sleeps
         ));
     }
