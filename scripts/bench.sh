@@ -322,7 +322,7 @@ pps() {
     printf 'pps\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$setup" "$dir" "$flows" "$size" \
         "$med" "$lo" "$hi" "$off" "$cpu" "$fill" >>"$data"
     awk -v s="$setup" -v d="$dir" -v f="$flows" -v z="$size" -v m="$med" -v lo="$lo" -v hi="$hi" \
-        -v o="$off" -v c="$cpu" -v b="$fill" 'BEGIN { printf "    %-8s %-4s flows=%-5s %5s B  %7.3f Mpps (%.3f-%.3f)  offered %.3f  cpu1 %s%%  burst %s\n", s, d, f, z, m / 1e6, lo / 1e6, hi / 1e6, o / 1e6, c, b }'
+        -v o="$off" -v c="$cpu" -v b="$fill" 'BEGIN { printf "    %-8s %-4s flows=%-5s %5s B  %7.3f Mpps (%.3f-%.3f)  offered %.3f  cpu1 %s%%%s\n", s, d, f, z, m / 1e6, lo / 1e6, hi / 1e6, o / 1e6, c, (b > 0) ? "  burst " b : "" }'
 }
 
 # profile SETUP: CPU 1 sampled with perf (cpu-clock, call graphs) during one 64-byte
