@@ -42,7 +42,9 @@
 # Environment: BENCH_SECONDS (1) per window, BENCH_WINDOWS (3) per point, BENCH_WARMUP
 # (1), BENCH_SIZES ("64 512 1500"), BENCH_FLOWS ("1 1024"), BENCH_ARP_SAMPLES (8),
 # BENCH_RELOAD_GUESTS (1000), BENCH_GEN (hvr-bench-gen | trafgen), BENCH_SINK (xdp |
-# stack), BENCH_KERNEL_RPS (1 with hvr-bench-gen, 0 with trafgen), BENCH_OUT (results).
+# stack), BENCH_KERNEL_RPS (1 with hvr-bench-gen, 0 with trafgen), BENCH_SATURATED_SIZES
+# ("64": frame sizes measured again with the receivers' stacks, which saturate every
+# forwarder; empty skips), BENCH_PROFILE (1), BENCH_OUT (results).
 # Figures only, no thresholds: this is a shared 2-vCPU VM. Needs root.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -64,6 +66,7 @@ trafgen) kernel_rps="${BENCH_KERNEL_RPS:-0}" ;;
 esac
 case "$sink" in xdp | stack) ;; *) echo "bench: BENCH_SINK must be xdp or stack" >&2; exit 1 ;; esac
 do_profile="${BENCH_PROFILE:-1}"
+saturated_sizes="${BENCH_SATURATED_SIZES-64}"
 out_dir="${BENCH_OUT:-results}"
 
 [ "$(id -u)" -eq 0 ] || { echo "bench: needs root (namespaces, AF_XDP)" >&2; exit 1; }
@@ -138,6 +141,7 @@ sinks_start
 pps_matrix kernel
 profile kernel
 sinks_stop
+[ "$sink" = xdp ] && saturated_matrix kernel
 topo_down
 
 echo "== 2/3 hvrouter (same topology, rebuilt)"
@@ -151,6 +155,7 @@ sinks_start
 pps_matrix hvrouter
 profile hvrouter
 sinks_stop
+[ "$sink" = xdp ] && saturated_matrix hvrouter
 router_stop
 
 echo "== reload with $reload_guests guests"
@@ -187,6 +192,7 @@ sinks_start
 pps_matrix raw
 profile raw
 sinks_stop
+[ "$sink" = xdp ] && saturated_matrix raw
 kill_pid "$fwd_pid"
 topo_down
 

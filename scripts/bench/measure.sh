@@ -12,11 +12,11 @@ cpu1_jiffies() { awk '/^cpu1 /{b = $2 + $3 + $4 + $7 + $8 + $9; print b, b + $5 
 # only when the forwarder cannot keep up. The kernel has no such count: "0 0".
 passes_of() {
     case "$1" in
-    hvrouter)
+    hvrouter*)
         inns $NS_HV target/release/hvrouter --socket "$rundir/control.sock" show counters --json |
             /usr/bin/python3 -c 'import json, sys; w = json.load(sys.stdin)["worker"]; print(w["rx"], w["passes"] - w["idle_passes"])'
         ;;
-    raw) awk '{ print $3, $4 }' "$work/fwd.stats" ;;
+    raw*) awk '{ print $3, $4 }' "$work/fwd.stats" ;;
     *) echo 0 0 ;;
     esac
 }
@@ -118,6 +118,19 @@ pps_matrix() {
     for dir in v2g g2v; do
         for flows in $flows_list; do
             for size in $sizes; do pps "$setup" "$dir" "$flows" "$size"; done
+        done
+    done
+}
+
+# saturated_matrix SETUP: the $saturated_sizes points again with the receivers' own
+# stacks (no sink): their full receive (IP, UDP, an ICMP port unreachable) runs on CPU 1
+# and saturates every forwarder, so the rates compare forwarders at full load, each
+# carrying the same receiver cost. Recorded as SETUP-stack. Call with the sinks stopped.
+saturated_matrix() {
+    local setup="$1" dir flows size
+    for dir in v2g g2v; do
+        for flows in $flows_list; do
+            for size in $saturated_sizes; do pps "$setup-stack" "$dir" "$flows" "$size"; done
         done
     done
 }
