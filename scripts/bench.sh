@@ -44,7 +44,8 @@
 # BENCH_RELOAD_GUESTS (1000), BENCH_GEN (hvr-bench-gen | trafgen), BENCH_SINK (xdp |
 # stack), BENCH_KERNEL_RPS (1 with hvr-bench-gen, 0 with trafgen), BENCH_SATURATED_SIZES
 # ("64": frame sizes measured again with the receivers' stacks, which saturate every
-# forwarder; empty skips), BENCH_PROFILE (1), BENCH_OUT (results).
+# forwarder; empty skips), BENCH_PROFILE (1), BENCH_ROUTER_FRAMES (16384: hvrouter's UMEM
+# chunks), BENCH_OUT (results).
 # Figures only, no thresholds: this is a shared 2-vCPU VM. Needs root.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -67,6 +68,7 @@ esac
 case "$sink" in xdp | stack) ;; *) echo "bench: BENCH_SINK must be xdp or stack" >&2; exit 1 ;; esac
 do_profile="${BENCH_PROFILE:-1}"
 saturated_sizes="${BENCH_SATURATED_SIZES-64}"
+router_frames="${BENCH_ROUTER_FRAMES:-16384}"
 out_dir="${BENCH_OUT:-results}"
 
 [ "$(id -u)" -eq 0 ] || { echo "bench: needs root (namespaces, AF_XDP)" >&2; exit 1; }
@@ -204,5 +206,6 @@ echo "== results"
 host="$(hostname -s)"
 mkdir -p "$out_dir"
 info="$(uname -r); $(nproc) vCPU; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+cp "$data" "$out_dir/latest.tsv" # the raw figures: report.py can be re-run on them
 /usr/bin/python3 scripts/bench/report.py "$data" "$out_dir" "$host" "$info" "$seconds" "$kernel_rps" \
     "$windows" "$gen" "$sink"

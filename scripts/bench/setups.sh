@@ -55,7 +55,7 @@ poll = "busy"
 cpus = [1]
 burst = 64
 frame_size = 4096
-frames = 16384
+frames = ${router_frames}
 
 [networks.public_90]
 uplink = "hvr-up0"
