@@ -39,7 +39,8 @@
 # (hvr-bench-scale), reload time with 1,000 guests, and a perf profile of CPU 1 at one
 # point per setup (BENCH_PROFILE=0 skips it; perf comes from Debian's linux-perf).
 #
-# Environment: BENCH_SECONDS (1) per window, BENCH_WINDOWS (3) per point, BENCH_WARMUP
+# Environment: BENCH_ROUNDS (2) rounds over the setups in turn, BENCH_SECONDS (1) per
+# window, BENCH_WINDOWS (3) per point, BENCH_WARMUP
 # (1), BENCH_SIZES ("64 512 1500"), BENCH_FLOWS ("1 1024"), BENCH_ARP_SAMPLES (8),
 # BENCH_RELOAD_GUESTS (1000), BENCH_GEN (hvr-bench-gen | trafgen), BENCH_SINK (xdp |
 # stack), BENCH_KERNEL_RPS (1 with hvr-bench-gen, 0 with trafgen), BENCH_SATURATED_SIZES
@@ -52,6 +53,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
 seconds="${BENCH_SECONDS:-1}"
+rounds="${BENCH_ROUNDS:-2}"
 windows="${BENCH_WINDOWS:-3}"
 warmup="${BENCH_WARMUP:-1}"
 sizes="${BENCH_SIZES:-64 512 1500}"
@@ -133,34 +135,52 @@ source scripts/bench/setups.sh
 # shellcheck source=scripts/bench/measure.sh
 source scripts/bench/measure.sh
 
-echo "== 1/3 kernel routed setup (namespaces hvr-b-*)"
-topo_up
-kernel_setup
-warm
-arp_timing kernel
-warm
-sinks_start
-pps_matrix kernel
-profile kernel
-sinks_stop
-[ "$sink" = xdp ] && saturated_matrix kernel
-topo_down
-
-echo "== 2/3 hvrouter (same topology, rebuilt)"
-topo_up
-router_config "$work/router.toml" 0 0
-router_start "$work/router.toml"
-warm
-arp_timing hvrouter
-warm
-sinks_start
-pps_matrix hvrouter
-profile hvrouter
-sinks_stop
-[ "$sink" = xdp ] && saturated_matrix hvrouter
-router_stop
+# One round of packet-rate points for each setup, in turn. ARP timing and the CPU 1
+# profile are taken in the first round only; report.py takes each point's median over
+# the rounds, so the setups are compared over interleaved stretches of machine time.
+kernel_round() { # kernel_round ROUND
+    echo "== kernel routed setup, round $1 (namespaces hvr-b-*)"
+    topo_up
+    kernel_setup
+    warm
+    [ "$1" -gt 1 ] || { arp_timing kernel; warm; }
+    sinks_start
+    pps_matrix kernel
+    [ "$1" -gt 1 ] || profile kernel
+    sinks_stop
+    [ "$sink" != xdp ] || saturated_matrix kernel
+    topo_down
+}
+hvrouter_and_raw_round() { # hvrouter_and_raw_round ROUND: hvrouter, then raw on the same veths
+    echo "== hvrouter, round $1 (same topology, rebuilt)"
+    topo_up
+    router_config "$work/router.toml" 0 0
+    router_start "$work/router.toml"
+    warm
+    [ "$1" -gt 1 ] || { arp_timing hvrouter; warm; }
+    sinks_start
+    pps_matrix hvrouter
+    [ "$1" -gt 1 ] || profile hvrouter
+    sinks_stop
+    [ "$sink" != xdp ] || saturated_matrix hvrouter
+    router_stop
+    echo "== raw AF_XDP forwarder (the ceiling, same veths), round $1"
+    fwd_start
+    sinks_start
+    pps_matrix raw
+    [ "$1" -gt 1 ] || profile raw
+    sinks_stop
+    [ "$sink" != xdp ] || saturated_matrix raw
+    kill_pid "$fwd_pid"
+    topo_down
+}
+for ((round = 1; round <= rounds; round++)); do
+    kernel_round "$round"
+    hvrouter_and_raw_round "$round"
+done
 
 echo "== reload with $reload_guests guests"
+topo_up
 per=250
 nets=$(((reload_guests + per - 1) / per))
 for ((k = 1; k <= nets; k++)); do
@@ -187,15 +207,6 @@ for round in 1 2 3; do
     done
 done
 router_stop
-
-echo "== 3/3 raw AF_XDP forwarder (the ceiling, same veths)"
-fwd_start
-sinks_start
-pps_matrix raw
-profile raw
-sinks_stop
-[ "$sink" = xdp ] && saturated_matrix raw
-kill_pid "$fwd_pid"
 topo_down
 
 echo "== scale (in memory, hvrouter-core Tables)"
@@ -208,4 +219,4 @@ mkdir -p "$out_dir"
 info="$(uname -r); $(nproc) vCPU; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 cp "$data" "$out_dir/latest.tsv" # the raw figures: report.py can be re-run on them
 /usr/bin/python3 scripts/bench/report.py "$data" "$out_dir" "$host" "$info" "$seconds" "$kernel_rps" \
-    "$windows" "$gen" "$sink"
+    "$windows" "$gen" "$sink" "$rounds"

@@ -2,7 +2,7 @@
 """Turn scripts/bench.sh's data.tsv into results/<date>-<host>.md, results/latest.md and
 SVG plots (drawn by hand: no plotting library needed on a fresh machine).
 
-usage: report.py DATA.tsv OUT_DIR HOST MACHINE_INFO SECONDS KERNEL_RPS WINDOWS GEN SINK
+usage: report.py DATA.tsv OUT_DIR HOST MACHINE_INFO SECONDS KERNEL_RPS WINDOWS GEN SINK [ROUNDS]
 """
 import datetime
 import os
@@ -10,6 +10,7 @@ import statistics
 import sys
 
 data, out_dir, host, info, seconds, rps, windows, gen, sink = sys.argv[1:10]
+rounds = sys.argv[10] if len(sys.argv) > 10 else "1"
 pps = {}      # (setup, dir, flows, size) -> median pps
 detail = {}   # (setup, dir, flows, size) -> (median, min, max, offered, cpu1 busy %,
               #                            mean burst: frames per busy poll pass)
@@ -24,13 +25,13 @@ SATURATED_BURST = 32.0
 arp = {}      # (setup, kind) -> [ms or None]
 reload = []   # (what, guests, ms)
 prof = {}     # (setup, category) -> % of CPU 1
+rows = {}     # (setup, dir, flows, size) -> [detail tuple per round]
 scale = []    # (guests, lookup_ns, add_mean_ns, churn_ns)
 for line in open(data):
     f = line.rstrip("\n").split("\t")
     if f[0] == "pps":
         key = (f[1], f[2], int(f[3]), int(f[4]))
-        pps[key] = float(f[5])
-        detail[key] = tuple(float(x) for x in f[5:11])
+        rows.setdefault(key, []).append(tuple(float(x) for x in f[5:11]))
     elif f[0] == "arp":
         arp.setdefault((f[1], f[2]), []).append(None if f[3] == "timeout" else float(f[3]))
     elif f[0] == "prof":
@@ -39,6 +40,15 @@ for line in open(data):
         reload.append((f[1], int(f[2]), float(f[3])))
     elif f[0] == "scale":
         scale.append((int(f[1]), float(f[2]), float(f[3]), float(f[4])))
+
+# A point measured in several rounds: the median of each field over the rounds (the
+# min and max of the received rate: over every window of every round).
+for key, rs in rows.items():
+    med = tuple(statistics.median(r[i] for r in rs) for i in range(len(rs[0])))
+    lo = min(r[1] for r in rs)
+    hi = max(r[2] for r in rs)
+    detail[key] = (med[0], lo, hi) + med[3:]
+    pps[key] = med[0]
 
 DIRS = {"v2g": "VLAN->guest", "g2v": "guest->VLAN"}
 points = sorted({k[1:] for k in pps}, key=lambda k: (k[0] != "v2g", k[1], k[2]))
@@ -93,7 +103,8 @@ lines = [
     "- Forwarder on CPU 1: hvrouter (one worker, busy poll) and the raw AF_XDP forwarder",
     "  pinned there; the kernel setup's forwarding "
     + ("steered there by RPS." if rps == "1" else "inline on CPU 0 with the generator (no RPS)."),
-    f"- Each point: {windows} windows of {seconds} s after a warm-up; the median is shown.",
+    f"- Each point: {rounds} round(s) over the three setups in turn, each {windows} windows of",
+    f"  {seconds} s after a warm-up; shown: the median over the rounds of each round's median.",
     "  Frame sizes include the FCS (64 B = 60 B in the buffer).",
     "- (g): the forwarder had headroom, so the figure is a lower bound on its capacity:",
     f"  for hvrouter and raw, a mean burst below {SATURATED_BURST:.0f} frames per busy poll pass",
@@ -130,7 +141,7 @@ if sat:
                      f"{ratio(h, k)} | {ratio(h, r)} |")
 
 lines += ["", "### Per point", "",
-          "Received: median (min-max) over the windows. Offered: what the sender pushed into",
+          "Received: median (min-max over every window of every round). Offered: what the sender pushed into",
           "the link (its `eth0` tx_packets + tx_dropped; median). Lost: the share of that which did",
           "not arrive. CPU 1: its busy share (hvrouter and raw busy-poll, so 100 % there says",
           "nothing about load). Burst: frames per poll pass that received any (hvrouter's",
