@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # hvrouter against the kernel "routed" setup it replaces, side by side, in one run.
 #
-#   sudo scripts/bench.sh              # ~4 minutes; writes results/<date>-<host>.md,
+#   sudo scripts/bench.sh              # ~15 minutes; writes results/<date>-<host>.md,
 #                                      # results/latest.md and results/*.svg
 #
 # Builds the same namespace topology twice (hvr-b-gw: the VLAN gateway, hvr-b-hv: the
