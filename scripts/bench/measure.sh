@@ -113,11 +113,13 @@ profile() {
     kill_pid "$gen_pid"
 }
 
+# pps_matrix SETUP [SIZES]: every direction and flow count at each size ($sizes by
+# default).
 pps_matrix() {
-    local setup="$1" dir flows size
+    local setup="$1" list="${2-$sizes}" dir flows size
     for dir in v2g g2v; do
         for flows in $flows_list; do
-            for size in $sizes; do pps "$setup" "$dir" "$flows" "$size"; done
+            for size in $list; do pps "$setup" "$dir" "$flows" "$size"; done
         done
     done
 }
@@ -126,14 +128,7 @@ pps_matrix() {
 # stacks (no sink): their full receive (IP, UDP, an ICMP port unreachable) runs on CPU 1
 # and saturates every forwarder, so the rates compare forwarders at full load, each
 # carrying the same receiver cost. Recorded as SETUP-stack. Call with the sinks stopped.
-saturated_matrix() {
-    local setup="$1" dir flows size
-    for dir in v2g g2v; do
-        for flows in $flows_list; do
-            for size in $saturated_sizes; do pps "$setup-stack" "$dir" "$flows" "$size"; done
-        done
-    done
-}
+saturated_matrix() { pps_matrix "$1-stack" "$saturated_sizes"; }
 
 # arping's reply time in ms: it prints "time=52.304 usec" for fast answers and
 # "time=283.1 msec" for slow ones.

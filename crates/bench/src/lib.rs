@@ -20,6 +20,34 @@ pub mod frames;
 
 use std::fmt;
 
+/// What a tool's `run` returns.
+pub type ToolResult = Result<(), Box<dyn std::error::Error>>;
+
+/// A tool's `main`: parses the command line and calls `run` with it; on an error, prints
+/// `NAME: error` and exits with 1.
+pub fn tool_main(name: &str, run: impl FnOnce(Args) -> ToolResult) {
+    let result = match Args::parse(std::env::args().skip(1)) {
+        Ok(args) => run(args),
+        Err(e) => Err(e.into()),
+    };
+    if let Err(e) = result {
+        eprintln!("{name}: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// The options every namespace tool shares: `--ns NS` enters that network namespace,
+/// `--cpu N` pins the calling thread to CPU N. Both optional.
+pub fn enter_ns_and_pin(args: &Args) -> ToolResult {
+    if let Some(ns) = args.get("ns") {
+        sys::netns::enter(ns)?;
+    }
+    if let Some(cpu) = args.get("cpu") {
+        sys::affinity::pin_current_thread(cpu.parse()?)?;
+    }
+    Ok(())
+}
+
 /// Command-line error: what was wrong, for the usage message.
 #[derive(Debug)]
 pub struct ArgError(pub String);

@@ -16,13 +16,13 @@
 //! did not, frames forwarded, and passes that moved frames, counted as hvrouter's worker
 //! counts them, so the two compare.
 
-use hvrouter_bench::{parse_mac, ArgError, Args};
+use hvrouter_bench::{enter_ns_and_pin, parse_mac, tool_main, ArgError, Args, ToolResult};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use sys::{
-    affinity, netdev, netns, AttachMode, BindFlags, FramePool, FrameSocket, Steering, UmemFrame,
-    XdpProgram, XskConfig,
+    netdev, AttachMode, BindFlags, FramePool, FrameSocket, Steering, UmemFrame, XdpProgram,
+    XskConfig,
 };
 
 /// Chunks each socket's fill ring is kept topped up to.
@@ -37,23 +37,14 @@ struct Side {
 }
 
 fn main() {
-    if let Err(e) = run() {
-        eprintln!("hvr-bench-fwd: {e}");
-        std::process::exit(1);
-    }
+    tool_main("hvr-bench-fwd", run);
 }
 
 /// The same socket layer as hvrouter's AF_XDP ports (`sys::FrameSocket` on one shared
 /// `FramePool`), so hvrouter's ratio to this measures what routing costs, not a
 /// different I/O loop.
-fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let args = Args::parse(std::env::args().skip(1))?;
-    if let Some(ns) = args.get("ns") {
-        netns::enter(ns)?;
-    }
-    if let Some(cpu) = args.get("cpu") {
-        affinity::pin_current_thread(cpu.parse()?)?;
-    }
+fn run(args: Args) -> ToolResult {
+    enter_ns_and_pin(&args)?;
     let mode = match args.get("mode").unwrap_or("auto") {
         "auto" => AttachMode::NativeOrGeneric,
         "native" => AttachMode::Native,

@@ -13,11 +13,11 @@
 //! `--seconds` have passed or on SIGINT/SIGTERM. What arrived is the receiver's count.
 
 use hvrouter_bench::frames::{UdpStream, MIN_FRAME};
-use hvrouter_bench::{parse_mac, ArgError, Args};
+use hvrouter_bench::{enter_ns_and_pin, parse_mac, tool_main, ArgError, Args, ToolResult};
 use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use sys::{affinity, netdev, netns, signal, FramePool, FrameSocket, UmemFrame, XskConfig};
+use sys::{netdev, signal, FramePool, FrameSocket, UmemFrame, XskConfig};
 
 /// Most `sendto` kicks per round (copy mode moves at most 32 frames per kick).
 const MAX_KICKS: u32 = 8;
@@ -25,20 +25,11 @@ const MAX_KICKS: u32 = 8;
 const CLOCK_EVERY: u32 = 256;
 
 fn main() {
-    if let Err(e) = run() {
-        eprintln!("hvr-bench-gen: {e}");
-        std::process::exit(1);
-    }
+    tool_main("hvr-bench-gen", run);
 }
 
-fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let args = Args::parse(std::env::args().skip(1))?;
-    if let Some(ns) = args.get("ns") {
-        netns::enter(ns)?;
-    }
-    if let Some(cpu) = args.get("cpu") {
-        affinity::pin_current_thread(cpu.parse()?)?;
-    }
+fn run(args: Args) -> ToolResult {
+    enter_ns_and_pin(&args)?;
     let dev = args.req("dev")?;
     let size: usize = args.get("size").unwrap_or("64").parse()?;
     let flows: u16 = args.get("flows").unwrap_or("1").parse()?;

@@ -11,7 +11,7 @@
 //! /32s, more than the documentation prefixes have, so the table uses the RFC 2544
 //! benchmarking range 198.18.0.0/15 (reserved for exactly this), gateway 198.18.0.1.
 
-use hvrouter_bench::Args;
+use hvrouter_bench::{tool_main, Args, ToolResult};
 use hvrouter_core::guests::GuestSpec;
 use hvrouter_core::network::NetworkSpec;
 use hvrouter_core::tables::Tables;
@@ -64,14 +64,10 @@ fn next(state: &mut u64) -> u64 {
 }
 
 fn main() {
-    if let Err(e) = run() {
-        eprintln!("hvr-bench-scale: {e}");
-        std::process::exit(1);
-    }
+    tool_main("hvr-bench-scale", run);
 }
 
-fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let args = Args::parse(std::env::args().skip(1))?;
+fn run(args: Args) -> ToolResult {
     let counts: Vec<u32> = args
         .get("guests")
         .unwrap_or("1,100,1000,4000")

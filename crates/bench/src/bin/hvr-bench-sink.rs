@@ -10,24 +10,18 @@
 //! ```
 //! Prints `ready mode=<Native|Generic>` once attached; detaches when it exits.
 
-use hvrouter_bench::{ArgError, Args};
+use hvrouter_bench::{enter_ns_and_pin, tool_main, ArgError, Args, ToolResult};
 use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use sys::{netdev, netns, signal, AttachMode, Steering, XdpProgram};
+use sys::{netdev, signal, AttachMode, Steering, XdpProgram};
 
 fn main() {
-    if let Err(e) = run() {
-        eprintln!("hvr-bench-sink: {e}");
-        std::process::exit(1);
-    }
+    tool_main("hvr-bench-sink", run);
 }
 
-fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let args = Args::parse(std::env::args().skip(1))?;
-    if let Some(ns) = args.get("ns") {
-        netns::enter(ns)?;
-    }
+fn run(args: Args) -> ToolResult {
+    enter_ns_and_pin(&args)?;
     let mode = match args.get("mode").unwrap_or("native") {
         "auto" => AttachMode::NativeOrGeneric,
         "native" => AttachMode::Native,
