@@ -1,7 +1,11 @@
-//! Test frames for the packet generator: Ethernet + IPv4 + UDP with valid checksums.
+//! Test frames for the packet generator: Ethernet + IPv4 + UDP with valid checksums,
+//! written by `wire`'s reprs.
 
 use std::net::Ipv4Addr;
-use wire::{Ipv4Packet, UdpPacket};
+use wire::{
+    EtherType, EthernetAddress, EthernetFrame, EthernetRepr, Ipv4Packet, Ipv4Repr, Protocol,
+    UdpPacket, UdpRepr,
+};
 
 const ETH: usize = 14;
 const IP: usize = 20;
@@ -32,30 +36,36 @@ impl UdpStream {
     /// UDP checksums filled in. `None` if `frame_len` is below [`MIN_FRAME`] or above
     /// 65535 bytes of IPv4.
     pub fn frame(&self, src_port: u16) -> Option<Vec<u8>> {
-        if self.frame_len < MIN_FRAME {
+        if self.frame_len < MIN_FRAME || self.frame_len - ETH > usize::from(u16::MAX) {
             return None;
         }
-        let ip_len = u16::try_from(self.frame_len - ETH).ok()?;
-        let udp_len = ip_len - IP as u16;
-        let mut f = vec![0u8; self.frame_len];
-        f[..6].copy_from_slice(&self.dst_mac);
-        f[6..12].copy_from_slice(&self.src_mac);
-        f[12..14].copy_from_slice(&[0x08, 0x00]);
-        f[ETH] = 0x45;
-        f[ETH + 2..ETH + 4].copy_from_slice(&ip_len.to_be_bytes());
-        f[ETH + 8] = 64;
-        f[ETH + 9] = 17;
-        f[ETH + 12..ETH + 16].copy_from_slice(&self.src_ip.octets());
-        f[ETH + 16..ETH + 20].copy_from_slice(&self.dst_ip.octets());
-        let u = ETH + IP;
-        f[u..u + 2].copy_from_slice(&src_port.to_be_bytes());
-        f[u + 2..u + 4].copy_from_slice(&self.dst_port.to_be_bytes());
-        f[u + 4..u + 6].copy_from_slice(&udp_len.to_be_bytes());
-        Ipv4Packet::new_checked(&mut f[ETH..]).ok()?.fill_checksum();
-        UdpPacket::new_checked(&mut f[u..])
-            .ok()?
-            .fill_checksum(self.src_ip, self.dst_ip);
-        Some(f)
+        let payload_len = self.frame_len - MIN_FRAME;
+        let mut buf = vec![0u8; self.frame_len];
+        let mut eth = EthernetFrame::new_unchecked(&mut buf[..]);
+        EthernetRepr {
+            src_addr: EthernetAddress(self.src_mac),
+            dst_addr: EthernetAddress(self.dst_mac),
+            ethertype: EtherType::Ipv4,
+        }
+        .emit(&mut eth);
+        let mut ip = Ipv4Packet::new_unchecked(eth.payload_mut());
+        Ipv4Repr {
+            src_addr: self.src_ip,
+            dst_addr: self.dst_ip,
+            protocol: Protocol::Udp,
+            payload_len: UDP + payload_len,
+            ttl: 64,
+            dont_frag: false,
+            ident: 0,
+        }
+        .emit(&mut ip);
+        let mut udp = UdpPacket::new_unchecked(ip.payload_mut());
+        UdpRepr {
+            src_port,
+            dst_port: self.dst_port,
+        }
+        .emit(&mut udp, self.src_ip, self.dst_ip, payload_len, |_| {});
+        Some(buf)
     }
 
     /// `flows` frames, source ports `first_port`, `first_port + 1`, ... (wrapping).

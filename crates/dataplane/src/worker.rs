@@ -109,8 +109,9 @@ pub struct WorkerStats {
     /// Nanoseconds spent in passes that moved frames (each pass runs from its clock read
     /// to the next one, so housekeeping after it is included).
     pub busy_ns: u64,
-    /// Nanoseconds spent in passes that moved nothing, and in idle waits. Under busy
-    /// polling, `busy_ns / (busy_ns + idle_ns)` is the worker's load.
+    /// Nanoseconds spent in passes that moved nothing, and in idle waits. The busy share
+    /// nears 1 under any steady stream; frames per busy pass (`rx` over `passes -
+    /// idle_passes`) is what shows how close the worker is to saturation.
     pub idle_ns: u64,
 }
 

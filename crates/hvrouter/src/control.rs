@@ -43,8 +43,6 @@ pub struct Control {
     next_metrics: Instant,
     /// `trace` requests waiting for their frames.
     tracing: Vec<Command>,
-    /// The worker's counters as of the last tick.
-    worker: WorkerCounters,
 }
 
 /// The configuration's guests in control-protocol form.
@@ -82,7 +80,6 @@ impl Control {
             started: std::time::Instant::now(),
             next_metrics: Instant::ZERO,
             tracing: Vec::new(),
-            worker: WorkerCounters::default(),
         }
     }
 
@@ -94,7 +91,7 @@ impl Control {
         now: Instant,
         worker: &WorkerStats,
     ) {
-        self.worker = views::worker_counters(worker);
+        let worker = views::worker_counters(worker);
         while let Ok(cmd) = self.commands.try_recv() {
             if cmd.is_expired() {
                 continue; // the client was already told "router busy"
@@ -107,7 +104,7 @@ impl Control {
                 self.tracing.push(cmd);
                 continue;
             }
-            let (answer, changed) = self.handle(pipe, ports, cmd.request(), now);
+            let (answer, changed) = self.handle(pipe, ports, cmd.request(), now, worker);
             if changed {
                 // Answered once the change is on disk.
                 self.saver.submit(self.state.clone(), Some((cmd, answer)));
@@ -132,7 +129,7 @@ impl Control {
         if now >= self.next_metrics {
             self.next_metrics = now + METRICS_EVERY;
             if let Some(m) = &self.metrics {
-                m.publish(views::metrics(pipe, ports, self.worker));
+                m.publish(views::metrics(pipe, ports, worker));
             }
         }
     }
@@ -178,6 +175,7 @@ impl Control {
         ports: &mut Ports,
         req: &Request,
         now: Instant,
+        worker: WorkerCounters,
     ) -> (Response, bool) {
         let ok = |p| (Response::Ok(p), false);
         match req {
@@ -199,9 +197,7 @@ impl Control {
             ))),
             Request::ShowPorts => ok(Payload::Ports(views::ports(pipe, ports))),
             Request::ShowCounters => ok(Payload::Counters(views::counters_report(
-                pipe,
-                ports,
-                self.worker,
+                pipe, ports, worker,
             ))),
             Request::ExplainArp { ip, network } => {
                 let ex = views::explain(pipe.router(), *ip, network.as_deref());

@@ -430,23 +430,22 @@ impl WorkerCounters {
     /// steady stream nearly every pass finds a frame, so this reaches 1 well before the
     /// worker is saturated; [`Self::frames_per_busy_pass`] tells how close it is.
     pub fn busy_share(&self) -> f64 {
-        let total = self.busy_ns.saturating_add(self.idle_ns);
-        if total == 0 {
-            0.0
-        } else {
-            self.busy_ns as f64 / total as f64
-        }
+        ratio(self.busy_ns, self.busy_ns.saturating_add(self.idle_ns))
     }
 
     /// Frames received per pass that received any: 1 at a trickle, the burst size when
     /// the worker cannot keep up (VPP's "vectors per call"). 0 before any frame.
     pub fn frames_per_busy_pass(&self) -> f64 {
-        let busy = self.passes.saturating_sub(self.idle_passes);
-        if busy == 0 {
-            0.0
-        } else {
-            self.rx as f64 / busy as f64
-        }
+        ratio(self.rx, self.passes.saturating_sub(self.idle_passes))
+    }
+}
+
+/// `num / den`, 0 when `den` is 0.
+fn ratio(num: u64, den: u64) -> f64 {
+    if den == 0 {
+        0.0
+    } else {
+        num as f64 / den as f64
     }
 }
 

@@ -391,10 +391,7 @@ impl Background {
 }
 
 /// A capture started by [`Lab::sniff`] (scripts/attacks/sniff.py).
-pub struct Sniffer {
-    child: Child,
-    stdout: std::thread::JoinHandle<String>,
-}
+pub struct Sniffer(Background);
 
 /// What a [`Sniffer`] saw: frames that must not have arrived, frames marked legitimate,
 /// and ARP frames with an attacker's sender MAC.
@@ -408,14 +405,7 @@ pub struct Sniffed {
 impl Sniffer {
     /// Wait for the capture to end and read its counts.
     pub fn finish(self) -> Sniffed {
-        let mut child = self.child;
-        drop(child.stdin.take());
-        let mut err = String::new();
-        if let Some(mut e) = child.stderr.take() {
-            let _ = std::io::Read::read_to_string(&mut e, &mut err);
-        }
-        let _ = child.wait();
-        let text = self.stdout.join().unwrap();
+        let (text, err) = self.0.finish();
         let line = text
             .lines()
             .find(|l| l.starts_with("leaked "))
@@ -467,8 +457,7 @@ impl Lab {
     /// Start capturing on `iface` in namespace `n` for `seconds` (scripts/attacks/sniff.py);
     /// returns once the capture runs.
     pub fn sniff(&self, n: &str, iface: &str, seconds: f64) -> Sniffer {
-        let (child, stdout) = self.start_script(n, "sniff.py", &[iface, &seconds.to_string()]);
-        Sniffer { child, stdout }
+        Sniffer(self.background(n, "sniff.py", &[iface, &seconds.to_string()]))
     }
 
     /// Start scripts/attacks/SCRIPT with `args` in namespace `n` and wait for its
