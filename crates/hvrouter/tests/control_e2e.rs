@@ -249,8 +249,13 @@ fn ganeti_hooks_drive_a_live_migration_against_the_router() {
 fn trace_and_reload_on_a_running_router() {
     skip_unless_lab!();
     let lab = Lab::up("tr");
-    // Neighbors resolved first, so the traced frames are the ping's, forwarded (not ARP
-    // or a queued echo request, which a loaded machine can reorder).
+    // The traced frames must be the ping's: no IPv6 from the guests' kernels (DAD and
+    // MLD after their links came up, dropped as unsupported_ethertype, took all four
+    // slots in one CI run), and neighbors resolved first (no ARP, no queued request).
+    for g in ["g1", "g2", "g3"] {
+        let out = lab.exec(g, &["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
+        assert!(out.status.success(), "{out:?}");
+    }
     assert!(lab.ping("g1", "192.0.2.1"));
     // trace: the next frames with their decisions.
     let trace = std::process::Command::new(env!("CARGO_BIN_EXE_hvrouter"))
