@@ -1,6 +1,8 @@
 //! Gratuitous ARP for guests that appear on this node (added, live-migrated in, or
 //! present when the router starts), so the VLAN's gateway moves their addresses here at
-//! once instead of waiting for its ARP entries to expire.
+//! once instead of waiting for its ARP entries to expire; and, toward the guest, for the
+//! network's gateway address at our guest-side MAC, so a guest that cached another MAC
+//! for its gateway (the kernel setup's tap MAC, the previous node's) moves too.
 //!
 //! Both forms are sent, as RFC 5227 section 3 and RFC 5944 section 4.6 describe: an ARP
 //! request and an ARP reply whose sender and target protocol addresses are both the
@@ -133,6 +135,18 @@ impl Announcer {
                     write_gratuitous(buf, op, network.uplink_mac, p.ip)
                 });
                 frames += 1;
+            }
+            // Toward the guest, once per round (with its first address's rounds): the
+            // gateway is at our guest-side MAC. A guest that cached the kernel setup's
+            // tap MAC or another node's moves at once (Linux overrides a cached entry on
+            // a gratuitous ARP, `arp_is_garp` in net/ipv4/arp.c).
+            if g.ips.first() == Some(&p.ip) {
+                for op in [ArpOperation::Request, ArpOperation::Reply] {
+                    out.push_with(g.port, MIN_FRAME, |buf| {
+                        write_gratuitous(buf, op, network.guest_mac, network.gateway)
+                    });
+                    frames += 1;
+                }
             }
             p.remaining -= 1;
             p.due = now + interval;

@@ -143,7 +143,9 @@ pub(super) fn from_guest(router: &mut Router, guest: GuestId, frame: &mut [u8]) 
     let Some(network) = parts.tables.network(g.network) else {
         return Action::Drop(DropReason::GuestDown);
     };
-    if eth.dst_addr != network.guest_mac && !eth.dst_addr.is_broadcast() {
+    // Point-to-point port: a unicast ARP frame from the guest is ours whatever its
+    // destination MAC (e.g. a refresh sent to the MAC it cached before the cutover).
+    if eth.dst_addr.is_multicast() && !eth.dst_addr.is_broadcast() {
         return Action::Drop(DropReason::NotForUs);
     }
     match proxy_arp::guest_decision(network, g, &arp) {

@@ -376,12 +376,13 @@ pub(super) fn from_guest_in(
     if let Err(reason) = spoof::check_source_mac(guest, src_mac) {
         return Action::Drop(reason);
     }
-    if dst_mac != network.guest_mac {
-        return Action::Drop(if dst_mac.is_multicast() {
-            DropReason::MartianDestination
-        } else {
-            DropReason::NotForUs
-        });
+    // A guest's port is point-to-point: every unicast frame it sends is for the router,
+    // whatever destination MAC the guest put on it. A guest that cached another gateway
+    // MAC (the kernel setup's tap MAC, another node's before a live migration) keeps its
+    // traffic flowing while our gratuitous ARP moves its cache. Link-layer broadcast or
+    // multicast carrying unicast IP is discarded (RFC 1812 5.3.4).
+    if dst_mac.is_multicast() {
+        return Action::Drop(DropReason::MartianDestination);
     }
     let meta = match validate(frame) {
         Ok(m) => m,
