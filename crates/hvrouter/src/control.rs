@@ -114,7 +114,7 @@ impl Control {
         }
         self.finish_traces(pipe, ports);
         if sys::signal::take_reload() {
-            match self.reload(pipe, ports, now) {
+            match self.reload(pipe, ports) {
                 Ok(summary) => log::info(
                     "reloaded",
                     &[
@@ -207,24 +207,20 @@ impl Control {
                 ok(Payload::ArpExplanations(ex))
             }
             Request::Trace { .. } => (Response::error("trace is answered by the tick"), false),
-            Request::Reload => match self.reload(pipe, ports, now) {
+            Request::Reload => match self.reload(pipe, ports) {
                 Ok(summary) => ok(Payload::Reloaded(summary)),
                 Err(e) => (Response::error(e), false),
             },
-            Request::GuestAdd(spec) => {
-                let configured = self.config_spec(&spec.tap);
-                match ports.add_guest(pipe, spec, now) {
-                    Ok(change) => {
-                        let changed = self.state.record_add(spec, configured.as_ref());
-                        let answer = Response::Ok(Payload::GuestChanged(GuestChange {
-                            tap: spec.tap.clone(),
-                            change,
-                        }));
-                        (answer, changed)
-                    }
-                    Err(e) => (Response::error(e), false),
+            Request::GuestAdd(spec) => match self.add_guest(pipe, ports, spec) {
+                Ok((change, changed)) => {
+                    let answer = Response::Ok(Payload::GuestChanged(GuestChange {
+                        tap: spec.tap.clone(),
+                        change,
+                    }));
+                    (answer, changed)
                 }
-            }
+                Err(e) => (Response::error(e), false),
+            },
             Request::GuestDel { tap } => match ports.remove_guest(pipe, tap) {
                 Ok(()) => {
                     let in_config = self.config.guest(tap).is_some();
@@ -240,6 +236,64 @@ impl Control {
         }
     }
 
+    /// `guest add`: a guest that is exactly the configuration's guest on that tap
+    /// follows the tap's name like every configured guest; any other belongs to the
+    /// device that has the name now, and there must be one. Returns the change and
+    /// whether the persisted state changed.
+    fn add_guest(
+        &mut self,
+        pipe: &mut Pipeline<XdpPort>,
+        ports: &mut Ports,
+        spec: &GuestSpec,
+    ) -> Result<(Change, bool), String> {
+        let configured = self.config_spec(&spec.tap);
+        let device = if configured.as_ref().is_some_and(|c| c.same_as(spec)) {
+            None
+        } else {
+            Some(sys::netdev::ifindex(&spec.tap).map_err(|e| {
+                format!(
+                    "guest {}: no such device ({e}): a guest added at run time belongs to \
+                     its tap device, so the tap must exist first",
+                    spec.tap
+                )
+            })?)
+        };
+        let added = ports.add_guest(pipe, spec, device)?;
+        let mut changed = false;
+        for old in &added.replaced {
+            changed |= self.state.forget(old);
+        }
+        changed |= self.state.record_add(spec, configured.as_ref(), device);
+        Ok((added.change, changed))
+    }
+
+    /// The device of the runtime guest on `tap` is gone (its VM stopped or migrated
+    /// away; released Ganeti runs no down hook): remove the guest and forget it, so
+    /// nothing answers for its addresses and a later device with the same name is not
+    /// attached for it. A guest the configuration lists on that name comes back, bound
+    /// to the name like every configured guest.
+    pub fn device_gone(
+        &mut self,
+        pipe: &mut Pipeline<XdpPort>,
+        ports: &mut Ports,
+        tap: &str,
+        why: &str,
+    ) {
+        if let Err(e) = ports.remove_guest(pipe, tap) {
+            log::warn("guest_gone", &[("guest", &tap), ("error", &e)]);
+            return;
+        }
+        log::info("guest_gone", &[("guest", &tap), ("why", &why)]);
+        if self.state.forget(tap) {
+            self.saver.submit(self.state.clone(), None);
+        }
+        if let Some(spec) = self.config_spec(tap) {
+            if let Err(e) = ports.add_guest(pipe, &spec, None) {
+                log::warn("guest_rejected", &[("guest", &tap), ("error", &e)]);
+            }
+        }
+    }
+
     fn config_spec(&self, tap: &str) -> Option<GuestSpec> {
         config_specs(&self.config)
             .into_iter()
@@ -252,7 +306,6 @@ impl Control {
         &mut self,
         pipe: &mut Pipeline<XdpPort>,
         ports: &mut Ports,
-        now: Instant,
     ) -> Result<ReloadSummary, String> {
         let new = Config::load(&self.config_path).map_err(|e| e.to_string())?;
         let mut summary = ReloadSummary::default();
@@ -283,7 +336,7 @@ impl Control {
                 }
                 Some(d) if !d.same_as(g) => {
                     ports.remove_guest(pipe, &g.tap)?;
-                    ports.add_guest(pipe, d, now)?;
+                    ports.add_guest(pipe, d, self.state.device(&d.tap))?;
                     summary.changed.push(g.tap.clone());
                 }
                 Some(_) => summary.unchanged += 1,
@@ -291,7 +344,7 @@ impl Control {
         }
         for d in &desired {
             if !current.iter().any(|g| g.tap == d.tap) {
-                ports.add_guest(pipe, d, now)?;
+                ports.add_guest(pipe, d, self.state.device(&d.tap))?;
                 summary.added.push(d.tap.clone());
             }
         }

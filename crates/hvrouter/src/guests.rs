@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 
 use hvrouter_control::protocol::{Change, GuestSpec};
 use hvrouter_core::guests::GuestSpec as CoreSpec;
-use hvrouter_core::{Instant, NetworkId};
+use hvrouter_core::{NetworkId, PortId};
 use hvrouter_dataplane::xdp_port::XdpPort;
 use hvrouter_dataplane::Pipeline;
 use ipnet::Ipv4Net;
@@ -14,16 +14,43 @@ use ipnet::Ipv4Net;
 use crate::log;
 use crate::ports::{steered_ips, steered_prefixes, Ports};
 
+/// What `guest add` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Added {
+    /// Added, or already there with the same data.
+    pub change: Change,
+    /// Guests removed to make room: their tap device no longer exists (a VM that
+    /// stopped or migrated away without a down hook), and the new guest takes their
+    /// address or their tap name.
+    pub replaced: Vec<String>,
+}
+
 impl Ports {
-    /// Add (or confirm) a guest. Idempotent: the same data again is `Unchanged`; other
-    /// data for an existing tap is refused (remove it first). A guest whose tap does not
-    /// exist yet is kept, marked down, and attached when the tap appears.
+    /// Whether the device a guest's entry names is gone: no device has the name, or the
+    /// name belongs to another device than the one a runtime guest was added on.
+    fn device_gone(&self, port: PortId) -> bool {
+        let Some(e) = self.entries.get(port.index()) else {
+            return true;
+        };
+        match sys::netdev::ifindex(&e.ifname) {
+            Err(_) => true,
+            Ok(now) => e.bound.is_some_and(|b| b != now),
+        }
+    }
+
+    /// Add (or confirm) a guest. `bound`: the device (ifindex) a runtime guest belongs
+    /// to (see [`crate::ports::Entry::bound`]); `None` for the configuration file's
+    /// guests, which follow their tap's name and are attached whenever it exists.
+    ///
+    /// Idempotent: the same data on the same device again is `Unchanged`. An entry for
+    /// the same tap name, or one holding one of its addresses, whose device is gone is
+    /// replaced; a live one is refused, naming both taps.
     pub fn add_guest(
         &mut self,
         pipe: &mut Pipeline<XdpPort>,
         spec: &GuestSpec,
-        now: Instant,
-    ) -> Result<Change, String> {
+        bound: Option<u32>,
+    ) -> Result<Added, String> {
         let router = pipe.router();
         let Some(net) = router.tables().network_by_name(&spec.network).map(|n| n.id) else {
             return Err(format!(
@@ -38,17 +65,73 @@ impl Ports {
                     .join(", ")
             ));
         };
+        let mut stale = Vec::new();
         if let Some(existing) = router.tables().guests().by_name(&spec.tap) {
             let current = crate::views::guest_spec(router, existing);
-            if current.same_as(spec) {
-                return Ok(Change::Unchanged);
+            let same_device =
+                self.entries.get(existing.port.index()).map(|e| e.bound) == Some(bound);
+            if current.same_as(spec) && same_device {
+                return Ok(Added {
+                    change: Change::Unchanged,
+                    replaced: Vec::new(),
+                });
             }
-            return Err(format!(
-                "guest {} exists with other data ({} {:?}); remove it first",
-                spec.tap, current.mac, current.ips
-            ));
+            if !same_device || self.device_gone(existing.port) {
+                stale.push(existing.name.clone());
+            } else {
+                return Err(format!(
+                    "guest {} exists with other data ({} {:?}); remove it first",
+                    spec.tap, current.mac, current.ips
+                ));
+            }
+        }
+        // Another guest holding one of its addresses or prefixes: replaced if that
+        // guest's tap is gone, else the add is refused.
+        for g in router.tables().guests().iter() {
+            if g.name == spec.tap || g.network != net || stale.contains(&g.name) {
+                continue;
+            }
+            let clash = spec
+                .ips
+                .iter()
+                .find(|ip| g.ips.contains(ip))
+                .map(ToString::to_string)
+                .or_else(|| {
+                    spec.routed_prefixes
+                        .iter()
+                        .find(|p| {
+                            g.extra_prefixes
+                                .iter()
+                                .any(|q| q.contains(&p.network()) || p.contains(&q.network()))
+                        })
+                        .map(ToString::to_string)
+                });
+            let Some(what) = clash else { continue };
+            if self.device_gone(g.port) {
+                stale.push(g.name.clone());
+            } else {
+                return Err(format!(
+                    "{what} already belongs to guest {} whose tap is present: refusing it for {}; \
+                     remove {} first",
+                    g.name, spec.tap, g.name
+                ));
+            }
+        }
+        for name in &stale {
+            self.remove_guest(pipe, name)?;
+            log::info(
+                "guest_replaced",
+                &[
+                    ("old", name),
+                    ("new", &spec.tap),
+                    ("why", &"its tap device is gone"),
+                ],
+            );
         }
         let port = self.slot_for(&spec.tap);
+        if let Some(e) = self.entries.get_mut(port.index()) {
+            e.bound = bound;
+        }
         let core = CoreSpec {
             name: spec.tap.clone(),
             port,
@@ -62,7 +145,7 @@ impl Ports {
             return Err(e.to_string());
         }
         // Steer its addresses on the uplink, then attach its tap: only then can the
-        // router deliver what it answers for.
+        // router deliver what it answers for. Attaching announces it.
         self.sync_steering(pipe, net, &[], &[]);
         if let Err(e) = self.open(port, pipe) {
             pipe.router_mut().set_port_up(port, false);
@@ -71,12 +154,21 @@ impl Ports {
                 &[("dev", &spec.tap), ("error", &log::chain(&e))],
             );
         }
-        pipe.router_mut().announce_guest(&spec.tap, now);
         log::info(
             "guest_added",
-            &[("guest", &spec.tap), ("network", &spec.network)],
+            &[
+                ("guest", &spec.tap),
+                ("network", &spec.network),
+                (
+                    "device",
+                    &bound.map_or_else(|| "by name".to_string(), |i| i.to_string()),
+                ),
+            ],
         );
-        Ok(Change::Added)
+        Ok(Added {
+            change: Change::Added,
+            replaced: stale,
+        })
     }
 
     /// Remove a guest: from this moment nothing is answered for it, its traffic is
@@ -95,10 +187,11 @@ impl Ports {
         Ok(())
     }
 
-    fn release_slot(&mut self, port: hvrouter_core::PortId) {
+    fn release_slot(&mut self, port: PortId) {
         if let Some(e) = self.entries.get_mut(port.index()) {
             e.kind = crate::ports::Kind::Unused;
             e.ifname.clear();
+            e.bound = None;
         }
     }
 

@@ -52,6 +52,19 @@ pub enum OpenError {
         #[source]
         source: XdpPortError,
     },
+    /// The name now belongs to another device than the one the guest was added on.
+    #[error(
+        "{dev}: the guest was added on device {bound}, the name now belongs to device \
+         {ifindex}: not attached (the cluster manager adds it again for the new device)"
+    )]
+    Replaced {
+        /// Interface name.
+        dev: String,
+        /// The ifindex the guest is bound to.
+        bound: u32,
+        /// The ifindex the name has now.
+        ifindex: u32,
+    },
     /// The shared UMEM could not be created.
     #[error("creating the UMEM: {0}")]
     Umem(#[source] UmemError),
@@ -70,6 +83,26 @@ pub struct Entry {
     pub ifindex: Option<u32>,
     /// Last known link state (administratively and operationally up).
     pub link_up: bool,
+    /// For a guest added at run time, the device (ifindex) it was added on: the guest
+    /// lives as long as that device, and another device with the same name (the kernel
+    /// hands `tapN` names out again) is never attached for it. `None`: the entry follows
+    /// its name (uplinks and the configuration file's guests).
+    pub bound: Option<u32>,
+}
+
+/// What a link event means for the guests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkOutcome {
+    /// Nothing to do beyond what the ports did.
+    Handled,
+    /// The device a runtime guest was bound to is gone (deleted, or its name now names
+    /// another device): the guest must be removed.
+    GuestGone {
+        /// The guest's tap name.
+        tap: String,
+        /// Why, for the log.
+        why: &'static str,
+    },
 }
 
 /// All configured devices and the shared frame pool their sockets use.
@@ -182,6 +215,7 @@ impl Ports {
             e.ifname = ifname.to_string();
             e.ifindex = None;
             e.link_up = false;
+            e.bound = None;
             return e.id;
         }
         let id = PortId(self.entries.len() as u16);
@@ -191,6 +225,7 @@ impl Ports {
             kind: Kind::Guest,
             ifindex: None,
             link_up: false,
+            bound: None,
         });
         id
     }
@@ -238,6 +273,13 @@ impl Ports {
             dev: dev.clone(),
             source,
         })?;
+        if let Some(bound) = entry.bound.filter(|&b| b != ifindex) {
+            return Err(OpenError::Replaced {
+                dev,
+                bound,
+                ifindex,
+            });
+        }
         let spec = match entry.kind {
             Kind::Uplink(net) => PortSpec::uplink(ifindex, steered_ips(pipe.router(), net))
                 .with_prefixes(
@@ -273,8 +315,16 @@ impl Ports {
         self.owner.get_or_insert(id);
         entry.ifindex = Some(ifindex);
         entry.link_up = true;
+        let guest = entry.kind == Kind::Guest;
         pipe.attach(id, port);
         pipe.router_mut().set_port_up(id, true);
+        if guest {
+            // Attached (added, re-attached, at start, migrated in): announce the guest
+            // on its VLAN and the gateway toward the guest. Due at once: the next poll
+            // sends the first round.
+            pipe.router_mut()
+                .announce_guest(&dev, hvrouter_core::Instant::ZERO);
+        }
         self.check_pool_share();
         Ok(())
     }
@@ -292,17 +342,34 @@ impl Ports {
         pipe.router_mut().set_port_up(id, false);
     }
 
-    /// Follow a link event for one of our devices.
-    pub fn on_link_event(&mut self, ev: &LinkEvent, pipe: &mut Pipeline<XdpPort>) {
+    /// Follow a link event for one of our devices. A runtime guest whose device is gone
+    /// is reported ([`LinkOutcome::GuestGone`]) for the caller to remove; everything
+    /// else is handled here.
+    pub fn on_link_event(&mut self, ev: &LinkEvent, pipe: &mut Pipeline<XdpPort>) -> LinkOutcome {
         let Some(id) = self
             .entries
             .iter()
-            .find(|e| e.ifname == ev.link.name)
+            .find(|e| e.kind != Kind::Unused && e.ifname == ev.link.name)
             .map(|e| e.id)
         else {
-            return;
+            return LinkOutcome::Handled;
         };
-        let attached = self.entries[id.index()].ifindex;
+        let entry = &self.entries[id.index()];
+        if let Some(bound) = entry.bound {
+            let why = match ev.kind {
+                LinkEventKind::Del if ev.link.ifindex == bound => Some("device deleted"),
+                LinkEventKind::New if ev.link.ifindex != bound => {
+                    Some("name reused by another device")
+                }
+                _ => None,
+            };
+            if let Some(why) = why {
+                let tap = entry.ifname.clone();
+                self.close(id, pipe, why);
+                return LinkOutcome::GuestGone { tap, why };
+            }
+        }
+        let attached = entry.ifindex;
         let up = ev.link.admin_up && ev.link.oper_up;
         match (ev.kind, attached) {
             (LinkEventKind::Del, Some(old)) if old == ev.link.ifindex => {
@@ -329,6 +396,52 @@ impl Ports {
             (LinkEventKind::New, None) if up => self.reopen(id, pipe),
             _ => {}
         }
+        LinkOutcome::Handled
+    }
+
+    /// Link events were lost (netlink overrun): compare every entry with the current
+    /// links (`RTM_GETLINK` dump) as if each had sent an event. Returns the runtime
+    /// guests whose device is gone.
+    pub fn resync(
+        &mut self,
+        links: &[sys::netlink::Link],
+        pipe: &mut Pipeline<XdpPort>,
+    ) -> Vec<(String, &'static str)> {
+        let mut gone = Vec::new();
+        let names: Vec<(String, Option<u32>)> = self
+            .entries
+            .iter()
+            .filter(|e| e.kind != Kind::Unused)
+            .map(|e| (e.ifname.clone(), e.bound.or(e.ifindex)))
+            .collect();
+        for (name, known) in names {
+            let event = match links.iter().find(|l| l.name == name) {
+                Some(link) => LinkEvent {
+                    kind: LinkEventKind::New,
+                    link: link.clone(),
+                },
+                None => match known {
+                    Some(ifindex) => LinkEvent {
+                        kind: LinkEventKind::Del,
+                        link: sys::netlink::Link {
+                            ifindex,
+                            name: name.clone(),
+                            admin_up: false,
+                            oper_up: false,
+                            operstate: None,
+                            mtu: None,
+                            mac: None,
+                            flags: 0,
+                        },
+                    },
+                    None => continue,
+                },
+            };
+            if let LinkOutcome::GuestGone { tap, why } = self.on_link_event(&event, pipe) {
+                gone.push((tap, why));
+            }
+        }
+        gone
     }
 
     fn reopen(&mut self, id: PortId, pipe: &mut Pipeline<XdpPort>) {

@@ -19,7 +19,7 @@ use wire::EthernetAddress;
 
 use crate::control::{config_specs, Control};
 use crate::log;
-use crate::ports::{Entry, Kind, Ports};
+use crate::ports::{Entry, Kind, LinkOutcome, Ports};
 use crate::views;
 
 /// Why the router could not start.
@@ -28,9 +28,6 @@ pub enum RunError {
     /// The configuration file is unreadable or invalid.
     #[error("{0}")]
     Config(#[from] hvrouter_config::ConfigError),
-    /// The configuration asks for something this build does not do.
-    #[error("{0}")]
-    Unsupported(String),
     /// A network was rejected by the router's tables.
     #[error("{0}")]
     Tables(#[from] hvrouter_core::tables::TablesError),
@@ -69,14 +66,10 @@ fn idle_wait(pipe: &Pipeline<XdpPort>, mode: PollMode, wait: Duration) {
 
 /// Run the router configured in `path` until asked to stop.
 pub fn run(path: &Path) -> Result<(), RunError> {
+    // Everything the file alone can refuse, `check-config` refuses too (the same
+    // validation): past this point only runtime facts (devices, CPUs, sockets) fail.
     let config = Config::load(path)?;
-    if config.dataplane.workers != 1 {
-        return Err(RunError::Unsupported(format!(
-            "{}: dataplane.workers = {}: this build runs one worker",
-            path.display(),
-            config.dataplane.workers
-        )));
-    }
+    log::set_level(config.router.log_level);
     sys::signal::install().map_err(|e| sys_err("install signal handlers", e))?;
     if let Some(cpu) = config.dataplane.cpus.as_ref().and_then(|c| c.first()) {
         sys::affinity::pin_current_thread(usize::from(*cpu))
@@ -106,10 +99,19 @@ pub fn run(path: &Path) -> Result<(), RunError> {
     for w in &loaded.warnings {
         log::warn("state", &[("problem", w)]);
     }
-    let state = loaded.state;
+    let mut state = loaded.state;
+    // A runtime guest belongs to the tap device it was added on: after a reboot none
+    // is left, and within a boot only those whose device still has their name.
+    let boot_id = sys::sysctl::boot_id().map_err(|e| sys_err("read the boot id", e))?;
+    let dropped = state.keep_live(&boot_id, |tap| sys::netdev::ifindex(tap).ok());
+    for (tap, why) in &dropped {
+        log::info("guest_not_restored", &[("guest", tap), ("why", why)]);
+    }
     let guests = state.apply(&config_specs(&config));
     let saver = StateSaver::spawn(store, |e| log::warn("state_save_failed", &[("error", e)]))
         .map_err(|e| sys_err("start the state saver", e))?;
+    // The state now belongs to this boot (and lost what did not survive).
+    saver.submit(state.clone(), None);
 
     let clock = MonotonicClock::default();
     let now = clock.now();
@@ -127,6 +129,7 @@ pub fn run(path: &Path) -> Result<(), RunError> {
             kind: Kind::Uplink(net_id),
             ifindex: None,
             link_up: false,
+            bound: None,
         });
     }
 
@@ -156,7 +159,7 @@ pub fn run(path: &Path) -> Result<(), RunError> {
     ports.open_all(&mut pipe)?;
     // Then every guest, as `guest add` would: steering, port, gratuitous ARP.
     for g in &guests {
-        if let Err(e) = ports.add_guest(&mut pipe, g, now) {
+        if let Err(e) = ports.add_guest(&mut pipe, g, state.device(&g.tap)) {
             log::warn("guest_rejected", &[("guest", &g.tap), ("error", &e)]);
         }
     }
@@ -207,13 +210,27 @@ pub fn run(path: &Path) -> Result<(), RunError> {
         stop,
         |pipe, now, worker| {
             events.clear();
+            let mut gone = Vec::new();
             match links.recv_events(&mut events) {
                 Ok(_) => {
                     for ev in &events {
-                        ports.on_link_event(ev, pipe);
+                        if let LinkOutcome::GuestGone { tap, why } = ports.on_link_event(ev, pipe) {
+                            gone.push((tap, why));
+                        }
+                    }
+                }
+                Err(sys::netlink::NetlinkError::Overrun) => {
+                    // Events were lost: compare every device with the links now.
+                    log::warn("link_events_lost", &[("action", &"resync")]);
+                    match sys::netlink::link_dump() {
+                        Ok(all) => gone.extend(ports.resync(&all, pipe)),
+                        Err(e) => log::warn("link_resync", &[("error", &e)]),
                     }
                 }
                 Err(e) => log::warn("link_events", &[("error", &e)]),
+            }
+            for (tap, why) in gone {
+                control.device_gone(pipe, &mut ports, &tap, why);
             }
             control.tick(pipe, &mut ports, now, worker);
         },

@@ -74,6 +74,25 @@ pub fn set_proxy_arp(ifname: &str, enabled: bool) -> Result<bool, SysctlError> {
 
 /// `/proc/sys/net/ipv4/conf/<ifname>/<key>`, after checking that `ifname` cannot
 /// escape the directory.
+/// This boot's id (`/proc/sys/kernel/random/boot_id`, a UUID the kernel draws at each
+/// boot). Interface indexes are only meaningful within one boot: the router records
+/// it with the devices its runtime guests were added on.
+pub fn boot_id() -> Result<String, SysctlError> {
+    let path = PathBuf::from("/proc/sys/kernel/random/boot_id");
+    let text = fs::read_to_string(&path).map_err(|source| SysctlError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let id = text.trim();
+    if id.is_empty() || id.len() > 64 {
+        return Err(SysctlError::Parse {
+            path,
+            content: id.chars().take(64).collect(),
+        });
+    }
+    Ok(id.to_string())
+}
+
 fn conf_path(ifname: &str, key: &str) -> Result<PathBuf, SysctlError> {
     if !valid_ifname(ifname) {
         return Err(SysctlError::InvalidName(ifname.to_owned()));

@@ -24,8 +24,9 @@ use serde_json::Value;
 use super::RuntimeState;
 use crate::protocol::{validate_guest, validate_ifname, GuestSpec};
 
-/// Version of the state file format this build reads and writes.
-pub const STATE_VERSION: u64 = 1;
+/// Version of the state file format this build writes. Version 1 (no device binding)
+/// is still read.
+pub const STATE_VERSION: u64 = 2;
 
 const FILE: &str = "state.json";
 const PREV: &str = "state.json.prev";
@@ -37,8 +38,14 @@ const CORRUPT: &str = "state.json.corrupt";
 #[serde(deny_unknown_fields)]
 struct StateFile {
     version: u64,
+    /// The boot the devices belong to (version 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    boot_id: Option<String>,
     guests_added: Vec<GuestSpec>,
     guests_removed: Vec<String>,
+    /// The device (ifindex) each added guest was added on (version 2).
+    #[serde(default)]
+    devices: std::collections::BTreeMap<String, u32>,
 }
 
 /// Which file the loaded state came from.
@@ -205,8 +212,13 @@ impl StateStore {
 fn encode(state: &RuntimeState) -> Vec<u8> {
     let contents = StateFile {
         version: STATE_VERSION,
+        boot_id: state.boot_id().map(str::to_string),
         guests_added: state.added().cloned().collect(),
         guests_removed: state.removed().map(str::to_string).collect(),
+        devices: state
+            .added()
+            .filter_map(|g| state.device(&g.tap).map(|d| (g.tap.clone(), d)))
+            .collect(),
     };
     // Plain strings and lists: serialization cannot fail.
     let mut bytes = serde_json::to_vec_pretty(&contents).unwrap_or_default();
@@ -228,7 +240,7 @@ fn parse(bytes: &[u8]) -> Result<RuntimeState, String> {
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| format!("not valid JSON (truncated or corrupt?): {e}"))?;
     match value.get("version") {
-        Some(Value::Number(n)) if n.as_u64() == Some(STATE_VERSION) => {}
+        Some(Value::Number(n)) if matches!(n.as_u64(), Some(1 | STATE_VERSION)) => {}
         Some(v) => {
             return Err(format!(
                 "state version {v} is not supported: this hvrouter reads version {STATE_VERSION} (written by a newer release?)"
@@ -244,8 +256,13 @@ fn parse(bytes: &[u8]) -> Result<RuntimeState, String> {
     for tap in &file.guests_removed {
         validate_ifname(tap).map_err(|e| format!("not a valid state file: {e}"))?;
     }
-    RuntimeState::from_lists(file.guests_added, file.guests_removed)
-        .map_err(|e| format!("not a valid state file: {e}"))
+    RuntimeState::from_lists(
+        file.guests_added,
+        file.guests_removed,
+        file.devices,
+        file.boot_id,
+    )
+    .map_err(|e| format!("not a valid state file: {e}"))
 }
 
 /// Write `bytes` to `path` atomically: `path.tmp`, fsync, rename, fsync the directory.

@@ -44,7 +44,7 @@ fn guest(tap: &str, last: u8) -> GuestSpec {
 fn state_with(taps: &[(&str, u8)]) -> RuntimeState {
     let mut s = RuntimeState::new();
     for &(tap, last) in taps {
-        s.record_add(&guest(tap, last), None);
+        s.record_add(&guest(tap, last), None, None);
     }
     s
 }
@@ -55,25 +55,25 @@ fn overlay_records_changes_relative_to_the_config() {
     let mut s = RuntimeState::new();
     assert!(s.is_empty());
     // A new guest, then the same again: idempotent.
-    assert!(s.record_add(&guest("tap9", 9), None));
-    assert!(!s.record_add(&guest("tap9", 9), None));
+    assert!(s.record_add(&guest("tap9", 9), None, None));
+    assert!(!s.record_add(&guest("tap9", 9), None, None));
     // A configured guest added back with its configured data: no override.
-    assert!(!s.record_add(&guest("tap1", 1), Some(&config[0])));
+    assert!(!s.record_add(&guest("tap1", 1), Some(&config[0]), None));
     // A configured guest replaced, then removed, then restored.
-    assert!(s.record_add(&guest("tap2", 22), Some(&config[1])));
+    assert!(s.record_add(&guest("tap2", 22), Some(&config[1]), None));
     assert!(s.record_del("tap2", true));
     assert!(!s.record_del("tap2", true));
     assert_eq!(s.removed().collect::<Vec<_>>(), vec!["tap2"]);
     let taps = |v: Vec<GuestSpec>| v.into_iter().map(|g| g.tap).collect::<Vec<_>>();
     assert_eq!(taps(s.apply(&config)), vec!["tap1", "tap9"]);
-    assert!(s.record_add(&guest("tap2", 2), Some(&config[1])));
+    assert!(s.record_add(&guest("tap2", 2), Some(&config[1]), None));
     assert_eq!(taps(s.apply(&config)), vec!["tap1", "tap2", "tap9"]);
     // Removing a runtime guest drops it; removing an unknown one changes nothing.
     assert!(s.record_del("tap9", false));
     assert!(!s.record_del("tap9", false));
     assert!(s.is_empty());
     // After a reload the configuration may agree with the overrides: prune them.
-    s.record_add(&guest("tap5", 5), None);
+    s.record_add(&guest("tap5", 5), None, None);
     s.record_del("tap1", true);
     s.record_del("tap7", true);
     let new_config = vec![guest("tap1", 1), guest("tap5", 5)];
@@ -104,7 +104,7 @@ fn round_trip_and_file_format() {
     assert_eq!(mode(&dir.path().join("sub")), 0o700);
     let text = fs::read_to_string(store.file()).unwrap();
     assert!(
-        text.starts_with("{\n  \"version\": 1,\n  \"guests_added\": ["),
+        text.starts_with("{\n  \"version\": 2,\n  \"guests_added\": ["),
         "{text}"
     );
     assert!(
@@ -181,8 +181,8 @@ fn bad_contents_are_named() {
         assert!(l.state.is_empty());
         l.warnings[0].reason.clone()
     };
-    let r = reason("{\"version\":2,\"guests_added\":[],\"guests_removed\":[]}");
-    assert!(r.contains("state version 2 is not supported"), "{r}");
+    let r = reason("{\"version\":3,\"guests_added\":[],\"guests_removed\":[]}");
+    assert!(r.contains("state version 3 is not supported"), "{r}");
     let r = reason("{\"guests_added\":[]}");
     assert!(r.contains("no \"version\""), "{r}");
     let r = reason("{\"version\":1,\"guests_added\":[],\"guests_removed\":[],\"x\":1}");
@@ -279,4 +279,133 @@ fn saver_reports_a_failed_save() {
         other => panic!("{other:?}"),
     }
     assert!(err_rx.recv().unwrap().contains("file/state"));
+}
+
+// --- device binding ---------------------------------------------------------------
+
+#[test]
+fn runtime_guests_survive_a_restart_only_on_the_device_they_were_added_on() {
+    let mut s = RuntimeState::new();
+    assert!(s.record_add(&guest("tap1", 1), None, Some(11)));
+    assert!(s.record_add(&guest("tap2", 2), None, Some(12)));
+    assert!(s.record_add(&guest("tap3", 3), None, Some(13)));
+    assert!(
+        !s.record_add(&guest("tap1", 1), None, Some(11)),
+        "same data, same device"
+    );
+    assert!(
+        s.record_add(&guest("tap1", 1), None, Some(21)),
+        "same data, new device"
+    );
+    s.keep_live("boot-a", |_| None); // no device at all: everything goes
+    assert_eq!(s.added().count(), 0);
+
+    let mut s = RuntimeState::new();
+    s.record_add(&guest("tap1", 1), None, Some(11));
+    s.record_add(&guest("tap2", 2), None, Some(12));
+    s.record_add(&guest("tap3", 3), None, Some(13));
+    let first = s.keep_live("boot-a", |t| match t {
+        "tap1" => Some(11),
+        "tap2" => Some(12),
+        "tap3" => Some(13),
+        _ => None,
+    });
+    assert!(first.is_empty(), "{first:?}");
+    assert_eq!(s.boot_id(), Some("boot-a"));
+    // Same boot: tap2's VM stopped and another VM got the name; tap3's tap is gone.
+    let dropped = s.keep_live("boot-a", |t| match t {
+        "tap1" => Some(11),
+        "tap2" => Some(42),
+        _ => None,
+    });
+    assert_eq!(
+        dropped,
+        vec![
+            ("tap2".to_string(), NotKept::NameReused),
+            ("tap3".to_string(), NotKept::DeviceGone)
+        ]
+    );
+    let kept: Vec<_> = s.added().map(|g| g.tap.clone()).collect();
+    assert_eq!(kept, ["tap1"]);
+    assert_eq!(s.device("tap1"), Some(11));
+    assert_eq!(s.device("tap2"), None);
+}
+
+#[test]
+fn after_a_reboot_no_runtime_guest_comes_back_even_if_a_tap_has_its_name_and_index() {
+    let mut s = RuntimeState::new();
+    s.record_add(&guest("tap0", 1), None, Some(7));
+    s.record_del("tap1", true);
+    s.keep_live("boot-a", |_| Some(7));
+    let dropped = s.keep_live("boot-b", |_| Some(7));
+    assert_eq!(dropped, vec![("tap0".to_string(), NotKept::Rebooted)]);
+    assert_eq!(s.added().count(), 0);
+    assert_eq!(s.removed().collect::<Vec<_>>(), ["tap1"], "removals stay");
+    assert_eq!(s.boot_id(), Some("boot-b"));
+}
+
+#[test]
+fn device_bindings_and_boot_survive_the_file() {
+    let dir = TempDir::new("bind");
+    let store = StateStore::new(dir.path());
+    let mut s = RuntimeState::new();
+    s.record_add(&guest("tap4", 4), None, Some(44));
+    s.keep_live("boot-x", |_| Some(44));
+    store.save(&s).unwrap();
+    let loaded = store.load();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert_eq!(loaded.state, s);
+    assert_eq!(loaded.state.device("tap4"), Some(44));
+    let text = std::fs::read_to_string(store.file()).unwrap();
+    assert!(
+        text.contains("\"version\": 2") && text.contains("boot-x"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_version_1_file_is_read_and_its_guests_bound_to_the_devices_present() {
+    let dir = TempDir::new("v1");
+    let store = StateStore::new(dir.path());
+    fs::create_dir_all(dir.path()).unwrap();
+    std::fs::write(
+        store.file(),
+        r#"{"version": 1, "guests_added": [{"tap": "tap5", "mac": "02:00:00:00:00:05",
+            "ips": ["192.0.2.5"], "network": "public_90"}], "guests_removed": []}"#,
+    )
+    .unwrap();
+    let mut s = store.load().state;
+    assert_eq!(s.added().count(), 1);
+    assert!(s.keep_live("boot-a", |_| Some(55)).is_empty());
+    assert_eq!(s.device("tap5"), Some(55));
+}
+
+#[test]
+fn forgetting_a_guest_whose_device_is_gone_lets_the_configured_one_back() {
+    let config = vec![guest("tap2", 2)];
+    let mut s = RuntimeState::new();
+    s.record_add(&guest("tap2", 22), Some(&config[0]), Some(9));
+    assert_eq!(s.apply(&config), vec![guest("tap2", 22)]);
+    assert!(s.forget("tap2"));
+    assert_eq!(s.apply(&config), config);
+    assert!(!s.forget("tap2"));
+}
+
+#[test]
+fn a_device_for_a_guest_that_is_not_added_is_an_invalid_file() {
+    let dir = TempDir::new("baddev");
+    let store = StateStore::new(dir.path());
+    fs::create_dir_all(dir.path()).unwrap();
+    std::fs::write(
+        store.file(),
+        r#"{"version": 2, "guests_added": [], "guests_removed": [], "devices": {"tap9": 3}}"#,
+    )
+    .unwrap();
+    let loaded = store.load();
+    assert_eq!(loaded.source, LoadSource::Empty);
+    assert!(
+        loaded.warnings.iter().any(|w| w.reason.contains("tap9")),
+        "{:?}",
+        loaded.warnings
+    );
 }
