@@ -89,7 +89,7 @@ pub enum LogLevel {
 pub struct DataplaneSection {
     /// How XDP programs are attached.
     pub xdp_mode: XdpMode,
-    /// Poll-loop threads (at least 1).
+    /// Poll-loop threads (1: this build runs one worker).
     pub workers: u16,
     /// How workers wait for frames.
     pub poll: PollMode,

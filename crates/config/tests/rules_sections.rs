@@ -13,8 +13,8 @@ use support::{edit, line_of, problems, rejects, valid, BASE};
 #[test]
 fn base_is_valid() {
     let c = valid(BASE);
-    assert_eq!(c.dataplane.workers, 2);
-    assert_eq!(c.dataplane.cpus, Some(vec![0, 1]));
+    assert_eq!(c.dataplane.workers, 1);
+    assert_eq!(c.dataplane.cpus, Some(vec![1]));
     assert_eq!(c.networks.len(), 2);
     assert_eq!(c.guests.len(), 2);
 }
@@ -166,14 +166,14 @@ fn poll_is_a_choice() {
 fn workers_at_least_one() {
     // cpus is not checked against a worker count that is itself wrong.
     rejects(
-        "workers = 2",
+        "workers = 1",
         "workers = 0",
         "workers",
         "dataplane.workers",
         "0 is out of range: workers must be between 1 and 256",
     );
     rejects(
-        "workers = 2",
+        "workers = 1",
         "workers = 300",
         "workers",
         "dataplane.workers",
@@ -181,31 +181,55 @@ fn workers_at_least_one() {
     );
 }
 
+/// `hvrouter run` has one worker thread: more is refused by the validation that both
+/// `check-config` and `run` apply, not by `run` alone after `check-config` said yes.
+#[test]
+fn workers_more_than_this_build_runs() {
+    rejects(
+        "workers = 1",
+        "workers = 4",
+        "workers",
+        "dataplane.workers",
+        "4 workers asked, but this build runs 1: set workers = 1 (or leave it out)",
+    );
+    // With as many CPUs as workers, the worker count is still the one problem.
+    let text = edit("workers = 1", "workers = 2").replace("cpus = [1]", "cpus = [0, 1]");
+    let p = problems(&text);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_eq!(
+        (p[0].line, p[0].key.as_str()),
+        (Some(line_of(&text, "workers")), "dataplane.workers")
+    );
+    // Left out, the default is the one worker this build runs.
+    let c = valid(&edit("workers = 1\n", ""));
+    assert_eq!(c.dataplane.workers, 1);
+}
+
 #[test]
 fn cpus_one_per_worker() {
     rejects(
-        "cpus = [0, 1]",
         "cpus = [1]",
+        "cpus = [0, 1]",
         "cpus",
         "dataplane.cpus",
-        "1 CPUs listed for 2 worker(s): list exactly one CPU per worker, or leave cpus out",
+        "2 CPUs listed for 1 worker(s): list exactly one CPU per worker, or leave cpus out",
     );
-    let c = valid(&edit("cpus = [0, 1]\n", ""));
+    let c = valid(&edit("cpus = [1]\n", ""));
     assert_eq!(c.dataplane.cpus, None);
 }
 
 #[test]
 fn cpus_distinct_and_in_range() {
     rejects(
-        "cpus = [0, 1]",
+        "cpus = [1]",
         "cpus = [1, 1]",
         "cpus",
         "dataplane.cpus",
         "CPU 1 is listed twice",
     );
     rejects(
-        "cpus = [0, 1]",
-        "cpus = [0, -1]",
+        "cpus = [1]",
+        "cpus = [-1]",
         "cpus",
         "dataplane.cpus",
         "-1 is out of range: cpus must be between 0 and 1023",
@@ -214,7 +238,7 @@ fn cpus_distinct_and_in_range() {
 
 #[test]
 fn cpus_on_their_own_lines() {
-    let text = edit("cpus = [0, 1]", "cpus = [\n  0,\n  0,\n]");
+    let text = edit("cpus = [1]", "cpus = [\n  0,\n  0,\n]");
     let p = problems(&text);
     assert_eq!(p.len(), 1);
     assert_eq!(p[0].line, Some(line_of(&text, "cpus") + 2));
@@ -323,14 +347,14 @@ fn unknown_key_in_section() {
 #[test]
 fn wrong_type() {
     rejects(
-        "workers = 2",
+        "workers = 1",
         "workers = \"2\"",
         "workers",
         "dataplane.workers",
         "wrong type: expected an integer, found string \"2\"",
     );
     rejects(
-        "cpus = [0, 1]",
+        "cpus = [1]",
         "cpus = 1",
         "cpus",
         "dataplane.cpus",
@@ -359,7 +383,7 @@ fn syntax_error_line() {
 
 #[test]
 fn every_problem_is_reported_in_file_order() {
-    let text = edit("workers = 2", "workers = 0")
+    let text = edit("workers = 1", "workers = 0")
         .replace("log_level = \"info\"", "log_level = \"loud\"")
         .replace("gateway = \"192.0.2.1\"", "gateway = \"10.0.0.1\"");
     let p = problems(&text);

@@ -12,9 +12,9 @@ log_level = "info"
 
 [dataplane]
 xdp_mode = "auto"
-workers = 2
+workers = 1
 poll = "busy"
-cpus = [0, 1]
+cpus = [1]
 burst = 64
 frame_size = 4096
 frames = 4096
