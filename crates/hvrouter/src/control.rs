@@ -308,6 +308,7 @@ impl Control {
         ports: &mut Ports,
     ) -> Result<ReloadSummary, String> {
         let new = Config::load(&self.config_path).map_err(|e| e.to_string())?;
+        log::set_level(new.router.log_level);
         let mut summary = ReloadSummary::default();
         let diff = hvrouter_config::diff(&self.config, &new);
         if !diff.networks_added.is_empty()
