@@ -3,12 +3,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod capture;
 pub mod mem_port;
 pub mod pipeline;
 pub mod port;
 pub mod worker;
 pub mod xdp_port;
 
+pub use capture::{Capture, CaptureBatch, CaptureConfig, CaptureRecord, Direction, Verdict};
 pub use mem_port::{MemPool, MemPort};
 pub use pipeline::{PassStats, Pipeline, DEFAULT_BURST};
 pub use port::{Frame, Port, TxResult};

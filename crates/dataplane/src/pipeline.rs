@@ -7,6 +7,7 @@ use hvrouter_core::outbox::Outbox;
 use hvrouter_core::router::{Action, Router};
 use hvrouter_core::{Instant, PortId};
 
+use crate::capture::{Capture, Verdict};
 use crate::port::{Frame, Port};
 
 /// Default number of frames taken from a port per poll.
@@ -32,6 +33,8 @@ pub struct Pipeline<P: Port> {
     tx: Vec<Vec<P::Frame>>,
     outbox: Outbox,
     burst: usize,
+    /// Copies of frames while `hvrouter capture` runs (off otherwise).
+    capture: Capture,
 }
 
 impl<P: Port> Pipeline<P> {
@@ -45,6 +48,7 @@ impl<P: Port> Pipeline<P> {
             tx: Vec::new(),
             outbox: Outbox::new(),
             burst: burst.max(1),
+            capture: Capture::default(),
         }
     }
 
@@ -90,6 +94,11 @@ impl<P: Port> Pipeline<P> {
         &mut self.router
     }
 
+    /// The capture buffer, for the control plane between passes.
+    pub fn capture_mut(&mut self) -> &mut Capture {
+        &mut self.capture
+    }
+
     /// One pass: every port's receive burst, then transmits, then timers.
     pub fn run_once(&mut self, now: Instant) -> PassStats {
         let mut stats = PassStats::default();
@@ -97,7 +106,7 @@ impl<P: Port> Pipeline<P> {
             stats.rx += self.rx_port(PortId(idx as u16), now);
         }
         self.router.poll(now, &mut self.outbox);
-        stats.tx += self.transmit();
+        stats.tx += self.transmit(now);
         stats
     }
 
@@ -110,6 +119,11 @@ impl<P: Port> Pipeline<P> {
             return 0;
         }
         self.actions.clear();
+        // One test per burst while no capture runs.
+        let capturing = self.capture.wants(id);
+        if capturing {
+            self.capture.record_rx(id, now, &self.rx);
+        }
         self.router.process_burst(
             id,
             &mut self.rx,
@@ -118,6 +132,12 @@ impl<P: Port> Pipeline<P> {
             &mut self.outbox,
             &mut self.actions,
         );
+        if capturing {
+            let ports = &self.ports;
+            self.capture.decide(&self.actions, |p| {
+                ports.get(p.index()).is_some_and(Option::is_some)
+            });
+        }
         let bytes: u64 = self.rx.iter().map(|f| f.data().len() as u64).sum();
         if !self.forward_whole_burst() {
             self.dispatch(id);
@@ -168,7 +188,7 @@ impl<P: Port> Pipeline<P> {
         }
     }
 
-    fn transmit(&mut self) -> usize {
+    fn transmit(&mut self, now: Instant) -> usize {
         let mut sent = 0;
         for (idx, queue) in self.tx.iter_mut().enumerate() {
             if queue.is_empty() {
@@ -179,6 +199,10 @@ impl<P: Port> Pipeline<P> {
                 queue.clear();
                 continue;
             };
+            if self.capture.wants(id) {
+                let frames = queue.iter().map(Frame::data);
+                self.capture.record_tx(id, now, frames, Verdict::Sent);
+            }
             let r = port.tx_burst(queue);
             let c = self.router.counters_mut().port_mut(id);
             c.tx_packets += r.sent as u64;
@@ -191,6 +215,11 @@ impl<P: Port> Pipeline<P> {
                 continue;
             };
             let ok = port.tx_copy(&f.data);
+            if self.capture.wants(f.port) {
+                let frame = std::iter::once(f.data.as_slice());
+                self.capture
+                    .record_tx(f.port, now, frame, Verdict::Originated(ok));
+            }
             let c = self.router.counters_mut().port_mut(f.port);
             if ok {
                 c.tx_packets += 1;
