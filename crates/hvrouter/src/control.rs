@@ -261,17 +261,17 @@ impl Control {
         let added = ports.add_guest(pipe, spec, device)?;
         let mut changed = false;
         for old in &added.replaced {
-            changed |= self.state.forget(old);
+            changed |= self.state.record_del(old, self.config.guest(old).is_some());
         }
         changed |= self.state.record_add(spec, configured.as_ref(), device);
         Ok((added.change, changed))
     }
 
     /// The device of the runtime guest on `tap` is gone (its VM stopped or migrated
-    /// away; released Ganeti runs no down hook): remove the guest and forget it, so
-    /// nothing answers for its addresses and a later device with the same name is not
-    /// attached for it. A guest the configuration lists on that name comes back, bound
-    /// to the name like every configured guest.
+    /// away; released Ganeti runs no down hook): remove the guest and record it as
+    /// removed, so nothing answers for its addresses and a later device with the same
+    /// name is not attached for it (a guest the configuration lists on that name stays
+    /// removed too: it was replaced at run time).
     pub fn device_gone(
         &mut self,
         pipe: &mut Pipeline<XdpPort>,
@@ -284,13 +284,8 @@ impl Control {
             return;
         }
         log::info("guest_gone", &[("guest", &tap), ("why", &why)]);
-        if self.state.forget(tap) {
+        if self.state.record_del(tap, self.config.guest(tap).is_some()) {
             self.saver.submit(self.state.clone(), None);
-        }
-        if let Some(spec) = self.config_spec(tap) {
-            if let Err(e) = ports.add_guest(pipe, &spec, None) {
-                log::warn("guest_rejected", &[("guest", &tap), ("error", &e)]);
-            }
         }
     }
 

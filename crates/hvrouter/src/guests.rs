@@ -68,16 +68,20 @@ impl Ports {
         let mut stale = Vec::new();
         if let Some(existing) = router.tables().guests().by_name(&spec.tap) {
             let current = crate::views::guest_spec(router, existing);
-            let same_device =
-                self.entries.get(existing.port.index()).map(|e| e.bound) == Some(bound);
-            if current.same_as(spec) && same_device {
+            let port = existing.port;
+            if self.device_gone(port) {
+                // Its VM is gone (stopped or migrated away with no down hook): stale.
+                stale.push(existing.name.clone());
+            } else if current.same_as(spec) {
+                // The same guest on the same live device; adopt the binding asked for
+                // (a runtime add of exactly the configured guest follows the name).
+                if let Some(e) = self.entries.get_mut(port.index()) {
+                    e.bound = bound;
+                }
                 return Ok(Added {
                     change: Change::Unchanged,
                     replaced: Vec::new(),
                 });
-            }
-            if !same_device || self.device_gone(existing.port) {
-                stale.push(existing.name.clone());
             } else {
                 return Err(format!(
                     "guest {} exists with other data ({} {:?}); remove it first",
