@@ -10,6 +10,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+pub mod hypervisor;
+pub mod site;
+pub mod traffic;
+
 static SERIAL: Mutex<()> = Mutex::new(());
 
 pub fn root() -> PathBuf {

@@ -1,0 +1,198 @@
+//! What runs on a [`Site`]'s hypervisor nodes: a router per node (own configuration,
+//! control socket and state directory), the CLI and Ganeti's hooks against it, and the
+//! kernel routed setup that hvrouter replaces (policy routing and proxy ARP, as Ganeti's
+//! routed mode and scripts/bench/setups.sh build it).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use super::root;
+use super::site::{Site, GATEWAY, NETWORK};
+
+/// The kernel setup's per-VLAN table (`public_90`; by number: rt_tables is the host's).
+const TABLE: &str = "90";
+
+impl Site {
+    fn node_dir(&self, node: &str) -> PathBuf {
+        self.dir.join(node)
+    }
+
+    /// The control socket of `node`'s router.
+    pub fn socket(&self, node: &str) -> PathBuf {
+        self.node_dir(node).join("control.sock")
+    }
+
+    /// Start `node`'s router on network public_90 (uplink hvr-up0, subnet 192.0.2.0/24,
+    /// gateway 192.0.2.1) plus `extra` TOML; returns once it logged that it started.
+    pub fn start_router(&mut self, node: &str, arp_source: &str, extra: &str) {
+        let dir = self.node_dir(node);
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("hvrouter.toml");
+        let text = format!(
+            "[router]\ncontrol_socket = \"{sock}\"\nstate_dir = \"{state}\"\n\
+             log_level = \"info\"\n\n\
+             [dataplane]\nxdp_mode = \"auto\"\nworkers = 1\npoll = \"adaptive\"\n\
+             burst = 64\nframe_size = 4096\nframes = 4096\n\n\
+             [networks.{NETWORK}]\nuplink = \"hvr-up0\"\nsubnet = \"192.0.2.0/24\"\n\
+             gateway = \"{GATEWAY}\"\nmtu = 1500\narp_source = \"{arp_source}\"\n{extra}",
+            sock = self.socket(node).display(),
+            state = dir.join("state").display(),
+        );
+        std::fs::write(&config, text).unwrap();
+        let err = dir.join("router.err");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.ns(node)])
+            .arg(env!("CARGO_BIN_EXE_hvrouter"))
+            .args(["run", "--config"])
+            .arg(&config)
+            .stdout(std::fs::File::create(dir.join("router.out")).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap();
+        self.routers.push((node.to_string(), child));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let log = self.router_log(node);
+            if log.contains("event=started") {
+                return;
+            }
+            let (_, child) = self.routers.last_mut().unwrap();
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("router on {node} exited ({status}) before starting:\n{log}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "router on {node} did not start:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `node`'s router log (stderr).
+    pub fn router_log(&self, node: &str) -> String {
+        std::fs::read_to_string(self.node_dir(node).join("router.err")).unwrap_or_default()
+    }
+
+    /// Run the CLI against `node`'s router.
+    pub fn cli(&self, node: &str, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_hvrouter"))
+            .arg("--socket")
+            .arg(self.socket(node))
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// Run the CLI against `node`'s router, asserting success; its stdout.
+    pub fn cli_ok(&self, node: &str, args: &[&str]) -> String {
+        let out = self.cli(node, args);
+        assert!(
+            out.status.success(),
+            "hvrouter {args:?} on {node}: exit {:?}\n{}{}\nrouter log:\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.router_log(node)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Run a Ganeti hook (path relative to scripts/ganeti) in `node`'s namespace with
+    /// exactly `env` plus PATH (the CLI under test first) and the node's socket, as
+    /// Ganeti runs it (no other environment).
+    pub fn hook(&self, node: &str, hook: &str, env: &[(&str, &str)]) -> Output {
+        let bin_dir = Path::new(env!("CARGO_BIN_EXE_hvrouter")).parent().unwrap();
+        let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin_dir.display());
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.ns(node), "sh"])
+            .arg(root().join("scripts/ganeti").join(hook))
+            .env_clear()
+            .env("PATH", path)
+            .env("HVROUTER_SOCKET", self.socket(node))
+            .env("HVROUTER_DEFAULTS", self.dir.join("no-defaults"))
+            .stdin(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+
+    /// The kernel routed setup on `node` for guests `(tap, address)`: forwarding and
+    /// proxy ARP on the uplink and the taps, `iif` rules into table 90, the subnet and
+    /// the default route through the uplink, a /32 per guest (what Ganeti's kvm-ifup
+    /// adds).
+    pub fn kernel_routed_setup(&self, node: &str, guests: &[(&str, &str)]) {
+        self.run(node, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+        let mut devs = vec!["hvr-up0"];
+        devs.extend(guests.iter().map(|(tap, _)| *tap));
+        for dev in &devs {
+            for key in ["proxy_arp", "forwarding"] {
+                self.run(
+                    node,
+                    &["sysctl", "-qw", &format!("net.ipv4.conf.{dev}.{key}=1")],
+                );
+            }
+            self.run(node, &["ip", "rule", "add", "iif", dev, "lookup", TABLE]);
+        }
+        let table = ["table", TABLE];
+        let route = |args: &[&str]| {
+            let mut all = vec!["ip", "route", "add"];
+            all.extend_from_slice(args);
+            all.extend_from_slice(&table);
+            self.run(node, &all);
+        };
+        route(&["192.0.2.0/24", "dev", "hvr-up0"]);
+        route(&["default", "via", GATEWAY, "dev", "hvr-up0"]);
+        for (tap, ip) in guests {
+            route(&[ip, "dev", tap]);
+        }
+    }
+
+    /// docs/OPERATIONS.md step 7 on `node`: proxy ARP off (uplink, all, taps),
+    /// forwarding off on the uplink, every rule into table 90 and the table removed.
+    pub fn kernel_routed_remove(&self, node: &str, taps: &[&str]) {
+        let mut keys = vec![
+            "net.ipv4.conf.hvr-up0.proxy_arp=0".to_string(),
+            "net.ipv4.conf.all.proxy_arp=0".to_string(),
+            "net.ipv4.conf.hvr-up0.forwarding=0".to_string(),
+        ];
+        keys.extend(
+            taps.iter()
+                .map(|t| format!("net.ipv4.conf.{t}.proxy_arp=0")),
+        );
+        for key in &keys {
+            self.run(node, &["sysctl", "-qw", key]);
+        }
+        while self
+            .exec(node, &["ip", "rule", "del", "table", TABLE])
+            .status
+            .success()
+        {}
+        self.run(node, &["ip", "route", "flush", "table", TABLE]);
+    }
+
+    /// Does the kernel still have any of the routed setup on `node`?
+    pub fn kernel_routed_left(&self, node: &str) -> Vec<String> {
+        let mut left: Vec<String> = self
+            .run(node, &["ip", "rule", "show"])
+            .lines()
+            .filter(|l| l.contains(&format!("lookup {TABLE}")))
+            .map(str::to_string)
+            .collect();
+        let text =
+            |args: &[&str]| String::from_utf8_lossy(&self.exec(node, args).stdout).into_owned();
+        left.extend(
+            text(&["ip", "route", "show", "table", TABLE])
+                .lines()
+                .map(str::to_string),
+        );
+        left.extend(
+            text(&["sysctl", "-a"])
+                .lines()
+                .filter(|l| l.contains(".proxy_arp = 1"))
+                .map(str::to_string),
+        );
+        left
+    }
+}
