@@ -14,6 +14,10 @@ want=(
     iperf3:iperf3
     netsniff-ng:trafgen
     python3-scapy:/usr/share/doc/python3-scapy
+    # The package test (crates/hvrouter/tests/package.rs): scripts/package.sh and
+    # `systemd-analyze verify` of the installed unit.
+    dpkg-dev:dpkg-shlibdeps
+    systemd:systemd-analyze
 )
 
 missing=()
