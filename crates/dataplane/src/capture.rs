@@ -166,6 +166,16 @@ impl Capture {
         self.on
     }
 
+    /// Bytes kept of each frame, as clamped by [`Capture::start`].
+    pub fn snaplen(&self) -> u32 {
+        self.snaplen as u32
+    }
+
+    /// Size of the buffer, as clamped by [`Capture::start`].
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
     /// The records made since the last take; the capture goes on with an empty buffer
     /// (the one given back by [`Capture::give_back`] if any, else a new one).
     pub fn take(&mut self) -> CaptureBatch {

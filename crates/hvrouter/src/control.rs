@@ -43,6 +43,8 @@ pub struct Control {
     next_metrics: Instant,
     /// `trace` requests waiting for their frames.
     tracing: Vec<Command>,
+    /// The running `hvrouter capture`, if any.
+    captures: crate::capture::session::Captures,
 }
 
 /// The configuration's guests in control-protocol form.
@@ -80,6 +82,7 @@ impl Control {
             started: std::time::Instant::now(),
             next_metrics: Instant::ZERO,
             tracing: Vec::new(),
+            captures: Default::default(),
         }
     }
 
@@ -113,6 +116,7 @@ impl Control {
             }
         }
         self.finish_traces(pipe, ports);
+        self.captures.tick(pipe, now);
         if sys::signal::take_reload() {
             match self.reload(pipe, ports) {
                 Ok(summary) => log::info(
@@ -207,6 +211,12 @@ impl Control {
                 ok(Payload::ArpExplanations(ex))
             }
             Request::Trace { .. } => (Response::error("trace is answered by the tick"), false),
+            Request::CaptureStart { .. }
+            | Request::CaptureRead { .. }
+            | Request::CaptureStop { .. } => match self.captures.handle(pipe, &*ports, req, now) {
+                Some(answer) => (answer, false),
+                None => (Response::error("not a capture request"), false),
+            },
             Request::Reload => match self.reload(pipe, ports) {
                 Ok(summary) => ok(Payload::Reloaded(summary)),
                 Err(e) => (Response::error(e), false),

@@ -1,6 +1,7 @@
 //! hvrouter: a userspace virtual router for hypervisors with routed guest NICs.
 //! A thin main: parse the command line, call into the libraries.
 
+mod capture;
 mod cli;
 mod control;
 mod guests;
@@ -65,6 +66,9 @@ enum Command {
     Reload,
     /// Check that the router's dataplane loop answers.
     Ping,
+    /// Write what ports receive and send, with the router's decisions, as pcapng
+    /// (`hvrouter capture -w - | tcpdump -n -r -`).
+    Capture(capture::cli::CaptureArgs),
 }
 
 fn main() -> ExitCode {
@@ -92,6 +96,7 @@ fn main() -> ExitCode {
         ),
         Command::Reload => cli::call(&socket, hvrouter_control::protocol::Request::Reload, false),
         Command::Ping => cli::call(&socket, hvrouter_control::protocol::Request::Ping, false),
+        Command::Capture(args) => capture::cli::run(&socket, &args),
         Command::Run { config } => match run::run(&config) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -14,6 +14,7 @@
 //! Requests are strict (unknown fields are refused, addresses are checked); responses are
 //! read leniently by the client only in what serde allows by default.
 
+pub mod capture;
 mod fields;
 mod types;
 
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use wire::Ipv4Addr;
 
+pub use capture::{CaptureBatch, CaptureDirection, CaptureInfo, CapturedFrame};
 pub use fields::{parse_ip, parse_mac, parse_prefix};
 pub use types::{
     ArpExplanation, Change, CountersReport, Decision, GuestChange, GuestInfo, GuestOrigin,
@@ -85,6 +87,30 @@ pub enum Request {
         /// How many packets (1..=[`MAX_TRACE`]).
         count: u32,
     },
+    /// Start copying what ports receive and send, with the router's decisions (one
+    /// capture at a time; it stops by itself when nobody reads it for a few seconds).
+    CaptureStart {
+        /// Only these ports (devices); empty: every port.
+        #[serde(default)]
+        ports: Vec<String>,
+        /// Bytes kept of each frame (default: whole frames, up to
+        /// [`capture::MAX_SNAPLEN`]).
+        #[serde(default)]
+        snaplen: Option<u32>,
+        /// Size of the router's buffer (default [`capture::DEFAULT_CAPTURE_BYTES`]).
+        #[serde(default)]
+        max_bytes: Option<u64>,
+    },
+    /// The frames captured since the last read.
+    CaptureRead {
+        /// The capture, as `capture_start` answered.
+        id: u64,
+    },
+    /// Stop a capture; answered with its last frames.
+    CaptureStop {
+        /// The capture, as `capture_start` answered.
+        id: u64,
+    },
     /// Re-read the configuration file and apply the difference.
     Reload,
     /// Health check: answered by the dataplane thread, so it proves the loop runs.
@@ -117,6 +143,10 @@ pub enum Payload {
     Trace(Vec<TraceRecord>),
     /// `reload`.
     Reloaded(ReloadSummary),
+    /// `capture_start`.
+    CaptureStarted(CaptureInfo),
+    /// `capture_read`, `capture_stop`.
+    Captured(CaptureBatch),
 }
 
 /// What the router answers.
@@ -188,6 +218,9 @@ impl Request {
             Request::ShowCounters => "show_counters",
             Request::ExplainArp { .. } => "explain_arp",
             Request::Trace { .. } => "trace",
+            Request::CaptureStart { .. } => "capture_start",
+            Request::CaptureRead { .. } => "capture_read",
+            Request::CaptureStop { .. } => "capture_stop",
             Request::Reload => "reload",
             Request::Ping => "ping",
         }
@@ -229,6 +262,11 @@ impl Request {
             Request::Trace { count } if *count == 0 || *count > MAX_TRACE => Err(format!(
                 "trace count {count} is out of range: it must be between 1 and {MAX_TRACE}"
             )),
+            Request::CaptureStart {
+                ports,
+                snaplen,
+                max_bytes,
+            } => capture::validate_start(ports, *snaplen, *max_bytes),
             _ => Ok(()),
         }
     }

@@ -29,6 +29,18 @@ fn all_requests() -> Vec<Request> {
             network: Some("public_90".into()),
         },
         Request::Trace { count: 5 },
+        Request::CaptureStart {
+            ports: vec![],
+            snaplen: None,
+            max_bytes: None,
+        },
+        Request::CaptureStart {
+            ports: vec!["tap3".into(), "bond0.90".into()],
+            snaplen: Some(128),
+            max_bytes: Some(1 << 20),
+        },
+        Request::CaptureRead { id: 7 },
+        Request::CaptureStop { id: 7 },
         Request::Reload,
         Request::Ping,
     ]
@@ -160,6 +172,27 @@ fn every_response_round_trips() {
             decision: "forward".into(),
         }])),
         Response::Ok(Payload::Reloaded(ReloadSummary::default())),
+        Response::Ok(Payload::CaptureStarted(CaptureInfo {
+            id: 1,
+            ports: vec!["tap3".into()],
+            snaplen: 96,
+            max_bytes: 1 << 20,
+            idle_timeout_ms: 5000,
+        })),
+        Response::Ok(Payload::Captured(CaptureBatch {
+            id: 1,
+            frames: vec![CapturedFrame {
+                port: "tap3".into(),
+                direction: CaptureDirection::Tx,
+                time_ns: 1_800_000_000_000_000_000,
+                len: 1500,
+                decision: "sent".into(),
+                data: vec![0, 1, 2, 255],
+            }],
+            captured: 1,
+            dropped: 2,
+            running: true,
+        })),
         Response::error("no such network"),
     ];
     for resp in responses {
@@ -343,4 +376,31 @@ fn counters_without_worker_read_as_zero() {
         Ok(Response::Ok(Payload::Counters(c))) => assert_eq!(c.worker.passes, 3),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn capture_start_defaults_and_limits() {
+    let req = Request::parse_line(br#"{"version":1,"op":"capture_start"}"#).unwrap();
+    assert_eq!(
+        req,
+        Request::CaptureStart {
+            ports: vec![],
+            snaplen: None,
+            max_bytes: None
+        }
+    );
+    assert!(err(r#"{"version":1,"op":"capture_start","snaplen":0}"#).contains("snaplen"));
+    assert!(
+        err(r#"{"version":1,"op":"capture_start","max_bytes":1073741824}"#)
+            .contains("capture buffer")
+    );
+    assert!(err(r#"{"version":1,"op":"capture_start","ports":["a b"]}"#)
+        .contains("invalid interface name"));
+    assert!(err(r#"{"version":1,"op":"capture_read"}"#).contains("id"));
+    assert!(!Request::CaptureStart {
+        ports: vec![],
+        snaplen: None,
+        max_bytes: None
+    }
+    .is_mutation());
 }

@@ -14,8 +14,8 @@ use serde_json::Value;
 pub use table::{Align, Table};
 
 use crate::protocol::{
-    ArpExplanation, CountersReport, Decision, GuestInfo, NeighborInfo, NetworkInfo, Payload,
-    PongInfo, PortInfo, ReloadSummary, Response, RouteInfo, TraceRecord,
+    ArpExplanation, CaptureBatch, CaptureInfo, CountersReport, Decision, GuestInfo, NeighborInfo,
+    NetworkInfo, Payload, PongInfo, PortInfo, ReloadSummary, Response, RouteInfo, TraceRecord,
 };
 
 /// The response as text for a terminal. An error reads `error: MESSAGE`; the binary
@@ -35,6 +35,8 @@ pub fn human(response: &Response) -> String {
             Payload::ArpExplanations(e) => explanations(e),
             Payload::Trace(t) => trace(t),
             Payload::Reloaded(r) => reloaded(r),
+            Payload::CaptureStarted(c) => capture_started(c),
+            Payload::Captured(b) => captured(b),
         },
     }
 }
@@ -357,5 +359,44 @@ fn reloaded(r: &ReloadSummary) -> String {
     for note in &r.notes {
         let _ = writeln!(out, "  note: {note}");
     }
+    out
+}
+
+fn capture_started(c: &CaptureInfo) -> String {
+    let ports = if c.ports.is_empty() {
+        "no port yet".to_string()
+    } else {
+        c.ports.join(", ")
+    };
+    format!(
+        "capture {} started on {ports} (snaplen {}, buffer {} bytes; stops after {} ms without a read)\n",
+        c.id, c.snaplen, c.max_bytes, c.idle_timeout_ms
+    )
+}
+
+/// A batch as one line per frame (the CLI writes pcapng instead; this is for `socat`
+/// users and tests).
+fn captured(b: &CaptureBatch) -> String {
+    let mut out = String::new();
+    for f in &b.frames {
+        let dir = match f.direction {
+            crate::protocol::CaptureDirection::Rx => "rx",
+            crate::protocol::CaptureDirection::Tx => "tx",
+        };
+        let _ = writeln!(
+            out,
+            "{} {} {dir} {} bytes: {}",
+            f.time_ns, f.port, f.len, f.decision
+        );
+    }
+    let _ = writeln!(
+        out,
+        "capture {}: {} frames here, {} captured, {} dropped (buffer full){}",
+        b.id,
+        b.frames.len(),
+        b.captured,
+        b.dropped,
+        if b.running { "" } else { ", stopped" }
+    );
     out
 }

@@ -266,3 +266,37 @@ fn json_is_the_payload_itself() {
     let out = json(&Response::error("boom"));
     assert_eq!(out, "{\n  \"error\": \"boom\"\n}\n");
 }
+
+#[test]
+fn capture_answers() {
+    use crate::protocol::{CaptureBatch, CaptureDirection, CaptureInfo, CapturedFrame};
+    let c = CaptureInfo {
+        id: 3,
+        ports: vec!["tap3".into(), "bond0.90".into()],
+        snaplen: 96,
+        max_bytes: 65536,
+        idle_timeout_ms: 5000,
+    };
+    assert_eq!(
+        human(&Response::Ok(Payload::CaptureStarted(c))),
+        "capture 3 started on tap3, bond0.90 (snaplen 96, buffer 65536 bytes; stops after 5000 ms without a read)\n"
+    );
+    let b = CaptureBatch {
+        id: 3,
+        frames: vec![CapturedFrame {
+            port: "tap3".into(),
+            direction: CaptureDirection::Rx,
+            time_ns: 12,
+            len: 98,
+            decision: "drop spoofed_source_ip".into(),
+            data: vec![1, 2],
+        }],
+        captured: 1,
+        dropped: 4,
+        running: false,
+    };
+    assert_eq!(
+        human(&Response::Ok(Payload::Captured(b))),
+        "12 tap3 rx 98 bytes: drop spoofed_source_ip\ncapture 3: 1 frames here, 1 captured, 4 dropped (buffer full), stopped\n"
+    );
+}
