@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod capture;
+pub mod fill;
 pub mod mem_port;
 pub mod pipeline;
 pub mod port;
@@ -15,4 +16,4 @@ pub use mem_port::{MemPool, MemPort};
 pub use pipeline::{PassStats, Pipeline, DEFAULT_BURST};
 pub use port::{Frame, Port, TxResult};
 pub use worker::{MonotonicClock, PollMode, WorkerConfig, WorkerStats};
-pub use xdp_port::{PortSpec, XdpPort, XdpPortConfig, XdpPortError};
+pub use xdp_port::{FillStatus, PortSpec, XdpPort, XdpPortConfig, XdpPortError};

@@ -5,9 +5,11 @@
 //! Ownership of UMEM chunks is enforced in `sys` (`sys::frame`): a chunk is on the
 //! pool's free stack, with the kernel (fill/TX rings), or in exactly one live
 //! [`UmemFrame`]. This module only decides *when* to move chunks:
-//! - `rx_burst` takes packets off the RX ring, then tops the fill ring up to
-//!   [`XdpPortConfig::fill_target`] from the shared free stack (and wakes the kernel if
-//!   it asks, `XDP_USE_NEED_WAKEUP`);
+//! - `rx_burst` takes packets off the RX ring, then tops the fill ring up to the port's
+//!   quota ([`crate::fill`]: a floor always, more while the port is busy and the pool's
+//!   growth budget allows) from the shared free stack (and wakes the kernel if it asks,
+//!   `XDP_USE_NEED_WAKEUP`); [`XdpPort::fill_tick`] shrinks the quota when the port goes
+//!   quiet and reports a port that cannot get its floor;
 //! - `tx_burst` queues frames on the TX ring by address; what does not fit is dropped,
 //!   its chunk returned, and reported in [`TxResult::dropped`];
 //! - `tx_copy` copies an originated frame into a free chunk and queues it;
@@ -37,12 +39,14 @@ use std::io;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use hvrouter_core::Instant;
 pub use sys::{AttachMode, FramePool, Steering, UmemConfig, UmemFrame};
 use sys::{
     BindFlags, FrameSocket, FrameSocketStats, UmemError, XdpError, XdpLink, XdpProgram, XskConfig,
     XskError, XskStats,
 };
 
+use crate::fill::{FillBounds, FillEvent, FillPolicy, TickInput};
 use crate::port::{Frame, Port, TxResult};
 
 impl Frame for UmemFrame {
@@ -216,15 +220,15 @@ pub struct XdpPortConfig {
     /// Ring sizes and bind flags (flags apply to a pool's first socket only; later ones
     /// inherit them).
     pub xsk: XskConfig,
-    /// Chunks kept on each port's fill ring.
-    pub fill_target: u32,
+    /// The fill-ring quota of each port opened with this configuration.
+    pub fill: FillBounds,
     /// Most `sendto` kicks per flush.
     pub max_kicks: u32,
 }
 
 impl Default for XdpPortConfig {
     /// Native XDP with generic fallback, queue 0, 2048-entry rings, copy mode with
-    /// need-wakeup and multi-buffer, fill ring kept half full.
+    /// need-wakeup and multi-buffer, fill ring kept half full (a fixed quota).
     fn default() -> Self {
         let xsk = XskConfig {
             flags: BindFlags::COPY | BindFlags::NEED_WAKEUP | BindFlags::SG,
@@ -233,7 +237,7 @@ impl Default for XdpPortConfig {
         XdpPortConfig {
             attach: AttachMode::NativeOrGeneric,
             queue: 0,
-            fill_target: xsk.fill_size / 2,
+            fill: FillBounds::fixed(xsk.fill_size / 2),
             xsk,
             max_kicks: 64,
         }
@@ -248,8 +252,27 @@ pub struct XdpPort {
     program: XdpProgram,
     socket: FrameSocket,
     ifindex: u32,
-    fill_target: u32,
+    fill: FillPolicy,
+    /// Chunks of this port's fill ring counted in the pool's `lent` figure.
+    lent: u32,
     max_kicks: u32,
+}
+
+/// A port's fill ring and quota, for `show ports` and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FillStatus {
+    /// Chunks on the fill ring now.
+    pub in_fill: u32,
+    /// Chunks the quota asks for now.
+    pub target: u32,
+    /// Chunks always kept.
+    pub floor: u32,
+    /// Most chunks ever kept.
+    pub max: u32,
+    /// The port could not get its floor from the pool.
+    pub starved: bool,
+    /// Times growth was held back by the pool's budget or reserve.
+    pub held_back: u64,
 }
 
 impl XdpPort {
@@ -261,10 +284,10 @@ impl XdpPort {
         specs: &[PortSpec],
         cfg: &XdpPortConfig,
     ) -> Result<(FramePool, Vec<XdpPort>), XdpPortError> {
-        let need = u64::from(cfg.fill_target) * specs.len() as u64;
+        let need = u64::from(cfg.fill.floor) * specs.len() as u64;
         if need >= u64::from(umem.frame_count) {
             return Err(XdpPortError::InvalidConfig(
-                "fill rings would hold every chunk: raise frame_count or lower fill_target",
+                "fill rings would hold every chunk: raise frame_count or lower the fill floor",
             ));
         }
         let pool = FramePool::with_config(umem).map_err(XdpPortError::CreatePool)?;
@@ -285,16 +308,26 @@ impl XdpPort {
         cfg: &XdpPortConfig,
     ) -> Result<XdpPort, XdpPortError> {
         let ifindex = spec.ifindex;
-        if cfg.fill_target == 0 || cfg.fill_target > cfg.xsk.fill_size {
+        let b = cfg.fill;
+        if b.floor == 0 || b.floor > b.large_floor || b.large_floor > b.max {
             return Err(XdpPortError::InvalidConfig(
-                "fill_target must be between 1 and the fill ring size",
+                "fill quota: 1 <= floor <= large_floor <= max required",
+            ));
+        }
+        if b.max > cfg.xsk.fill_size {
+            return Err(XdpPortError::InvalidConfig(
+                "fill quota: max must not exceed the fill ring size",
             ));
         }
         let program = XdpProgram::load(spec.steering)
             .map_err(|source| XdpPortError::LoadProgram { ifindex, source })?;
         let mut socket = FrameSocket::bind(pool, ifindex, cfg.queue, &cfg.xsk)
             .map_err(|source| XdpPortError::BindSocket { ifindex, source })?;
-        socket.refill(cfg.fill_target);
+        let mut fill = FillPolicy::new(cfg.fill);
+        let to = fill.plan(0, pool.free_count(), pool.lent().get());
+        socket.refill(to);
+        let lent = fill.lent(socket.in_fill());
+        pool.lent().set(pool.lent().get() + lent);
         program
             .insert_socket(cfg.queue, socket.socket())
             .map_err(|source| XdpPortError::RegisterSocket { ifindex, source })?;
@@ -326,7 +359,8 @@ impl XdpPort {
             program,
             socket,
             ifindex,
-            fill_target: cfg.fill_target,
+            fill,
+            lent,
             max_kicks: cfg.max_kicks,
         })
     }
@@ -413,6 +447,61 @@ impl XdpPort {
         self.socket.in_fill() + self.socket.in_flight()
     }
 
+    /// Housekeeping for the fill quota (every few ms, never per packet): shrinks it after
+    /// a quiet window, grows it if the kernel dropped frames for want of fill entries
+    /// (read with `XDP_STATISTICS` when `read_kernel`: one system call), and says
+    /// whether the port starves or recovered.
+    pub fn fill_tick(&mut self, now: Instant, read_kernel: bool) -> FillEvent {
+        let stats = self.socket.stats();
+        let kernel_drops = if read_kernel {
+            self.kernel_stats()
+                .ok()
+                .map(|k| k.rx_dropped + k.rx_fill_ring_empty_descs)
+        } else {
+            None
+        };
+        let event = self.fill.tick(
+            now,
+            TickInput {
+                in_fill: self.socket.in_fill(),
+                refill_starved: stats.fill_starved,
+                kernel_drops,
+                large_frames: stats.rx_multi_buffer > 0,
+            },
+        );
+        // A starved port retries here too, not only when frames arrive.
+        self.refill();
+        event
+    }
+
+    /// The fill ring and its quota.
+    pub fn fill_status(&self) -> FillStatus {
+        FillStatus {
+            in_fill: self.socket.in_fill(),
+            target: self.fill.target(),
+            floor: self.fill.floor(),
+            max: self.fill.bounds().max,
+            starved: self.fill.starved(),
+            held_back: self.fill.held_back(),
+        }
+    }
+
+    /// Tops the fill ring up to what the quota allows now, and keeps the pool's `lent`
+    /// figure in step.
+    #[inline]
+    fn refill(&mut self) {
+        let pool = self.socket.pool();
+        let lent_total = pool.lent().get();
+        let others = lent_total.saturating_sub(self.lent);
+        let to = self
+            .fill
+            .plan(self.socket.in_fill(), pool.free_count(), others);
+        self.socket.refill(to);
+        let lent = self.fill.lent(self.socket.in_fill());
+        self.socket.pool().lent().set(others + lent);
+        self.lent = lent;
+    }
+
     /// The kernel's counters for the socket (`XDP_STATISTICS`).
     pub fn kernel_stats(&self) -> Result<XskStats, XskError> {
         self.socket.socket().stats()
@@ -436,7 +525,8 @@ impl Port for XdpPort {
 
     fn rx_burst(&mut self, out: &mut Vec<UmemFrame>, max: usize) -> usize {
         let n = self.socket.receive(out, max);
-        self.socket.refill(self.fill_target);
+        self.fill.on_rx(n, max);
+        self.refill();
         n
     }
 
@@ -461,5 +551,14 @@ impl Port for XdpPort {
     fn flush(&mut self) {
         self.socket.kick(self.max_kicks);
         self.socket.complete();
+    }
+}
+
+impl Drop for XdpPort {
+    fn drop(&mut self) {
+        // The socket gives its fill ring's chunks back to the pool when it closes: they
+        // are no longer lent.
+        let lent = self.socket.pool().lent();
+        lent.set(lent.get().saturating_sub(self.lent));
     }
 }

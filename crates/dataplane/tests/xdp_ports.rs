@@ -411,7 +411,7 @@ fn tx_drops_are_counted_and_chunks_return() {
         let ifindex = sys::netdev::ifindex(&ifname).unwrap();
         let mut cfg = XdpPortConfig {
             attach: AttachMode::Generic,
-            fill_target: 64,
+            fill: hvrouter_dataplane::fill::FillBounds::fixed(64),
             ..XdpPortConfig::default()
         };
         cfg.xsk.tx_size = 8;

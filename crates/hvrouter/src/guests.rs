@@ -121,6 +121,9 @@ impl Ports {
                 ));
             }
         }
+        // Frame memory: a guest the UMEM cannot give its fill floor is refused, never
+        // attached without frames (docs/FRAMES.md).
+        self.admit_guest(stale.len())?;
         for name in &stale {
             self.remove_guest(pipe, name)?;
             log::info(

@@ -6,7 +6,8 @@
 //! simply not answered for until it is up again. A device that is deleted (and maybe
 //! recreated with a new ifindex, e.g. a VM restart) is detached and re-attached when it
 //! comes back. The UMEM is registered by the first socket bound on it: if that socket's
-//! device goes away, every port is re-attached on a fresh UMEM.
+//! device goes away, every port is re-attached on a fresh UMEM. How much of the UMEM each
+//! port's fill ring holds, and how many guests it serves, is in [`frames`].
 
 use std::net::Ipv4Addr;
 
@@ -19,6 +20,8 @@ use sys::netlink::{LinkEvent, LinkEventKind};
 use sys::{FramePool, UmemConfig, UmemError};
 
 use crate::log;
+
+pub mod frames;
 
 /// What a port is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,6 +118,8 @@ pub struct Ports {
     cfg: XdpPortConfig,
     /// The port whose socket registered the current UMEM.
     owner: Option<PortId>,
+    /// Next port whose kernel counters the frame tick reads (round robin).
+    frames_cursor: usize,
 }
 
 /// Addresses whose ARP and IPv4 the uplink of `net` must steer to the router (its
@@ -145,18 +150,6 @@ pub fn steered_prefixes(router: &Router, net: NetworkId) -> Vec<Ipv4Net> {
         .collect()
 }
 
-/// Chunks kept on a port's fill ring. The uplink carries the whole VLAN's traffic for
-/// this node and gets the configured share (an eighth of the UMEM at most); a guest gets
-/// 1/32 of the UMEM, between 128 and 512 chunks (a tap's 64 KB GSO frame takes up to 32
-/// chunks), so that dozens of guests added at run time cannot drain the pool that
-/// forwarding needs.
-fn fill_target(cfg: &XdpPortConfig, frames: u32, kind: Kind) -> u32 {
-    match kind {
-        Kind::Uplink(_) => cfg.fill_target,
-        _ => (frames / 32).clamp(128, 512).min(cfg.fill_target),
-    }
-}
-
 impl Ports {
     /// A port table on a new UMEM shaped by `umem`.
     pub fn new(
@@ -171,27 +164,8 @@ impl Ports {
             pool,
             cfg,
             owner: None,
+            frames_cursor: 0,
         })
-    }
-
-    /// Warn when the fill rings of the attached ports hold more than half the UMEM.
-    fn check_pool_share(&self) {
-        let parked: u64 = self
-            .entries
-            .iter()
-            .filter(|e| e.ifindex.is_some())
-            .map(|e| u64::from(fill_target(&self.cfg, self.umem.frame_count, e.kind)))
-            .sum();
-        if parked * 2 > u64::from(self.umem.frame_count) {
-            log::warn(
-                "umem_small",
-                &[
-                    ("fill_ring_chunks", &parked),
-                    ("frames", &self.umem.frame_count),
-                    ("fix", &"raise dataplane.frames"),
-                ],
-            );
-        }
     }
 
     /// The interface name of port `id` ("" if unknown).
@@ -298,7 +272,7 @@ impl Ports {
             Err(e) => log::warn("kernel_proxy_arp", &[("dev", &dev), ("error", &e)]),
         }
         let mut cfg = self.cfg;
-        cfg.fill_target = fill_target(&self.cfg, self.umem.frame_count, entry.kind);
+        cfg.fill = frames::fill_bounds(&frames::plan(self.umem, &self.cfg), entry.kind);
         let port = XdpPort::open(&self.pool, &spec, &cfg).map_err(|source| OpenError::Attach {
             dev: dev.clone(),
             source,
@@ -325,7 +299,6 @@ impl Ports {
             pipe.router_mut()
                 .announce_guest(&dev, hvrouter_core::Instant::ZERO);
         }
-        self.check_pool_share();
         Ok(())
     }
 

@@ -137,12 +137,7 @@ pub fn run(path: &Path) -> Result<(), RunError> {
     }
 
     let d = &config.dataplane;
-    let umem = UmemConfig {
-        frame_count: d.frames,
-        frame_size: d.frame_size,
-        headroom: 0,
-    };
-    let mut port_cfg = XdpPortConfig {
+    let port_cfg = XdpPortConfig {
         attach: match d.xdp_mode {
             XdpMode::Auto => AttachMode::NativeOrGeneric,
             XdpMode::Native => AttachMode::Native,
@@ -150,11 +145,19 @@ pub fn run(path: &Path) -> Result<(), RunError> {
         },
         ..XdpPortConfig::default()
     };
-    // Chunks parked on fill rings are not available for forwarding, and guests keep
-    // arriving at run time (Ganeti hooks): uplinks get an eighth of the UMEM, each guest
-    // a small fixed share (see `Ports::fill_target`), never a share of the ports known
-    // at start.
-    port_cfg.fill_target = port_cfg.fill_target.min(d.frames / 8).max(1);
+    // Each port's fill ring holds a quota that follows its traffic (docs/FRAMES.md); the
+    // UMEM grows at start if the guests known now need more than `frames`, and later
+    // guests it cannot serve are refused (`Ports::admit_guest`).
+    let umem = crate::ports::frames::sized_for_start(
+        UmemConfig {
+            frame_count: d.frames,
+            frame_size: d.frame_size,
+            headroom: 0,
+        },
+        &port_cfg,
+        guests.len(),
+        entries.len(),
+    );
     let mut pipe: Pipeline<XdpPort> = Pipeline::new(router, usize::from(d.burst));
     let mut ports = Ports::new(entries, umem, port_cfg)?;
     // Uplinks first: the first socket registers the UMEM, and a router without its
@@ -236,6 +239,7 @@ pub fn run(path: &Path) -> Result<(), RunError> {
                 control.device_gone(pipe, &mut ports, &tap, why);
             }
             control.tick(pipe, &mut ports, now, worker);
+            ports.tick_frames(pipe, now);
         },
         |pipe, wait| idle_wait(pipe, mode, wait),
     );

@@ -64,6 +64,8 @@ struct PoolInner {
     stranded: Cell<u64>,
     /// Bind flags of the first socket; shared sockets inherit them.
     first_flags: Cell<Option<BindFlags>>,
+    /// See [`FramePool::lent`].
+    lent: Cell<u32>,
     frame_size: u32,
     rx_offset: u32,
     // Last: the mapping outlives nothing that points into it (all of the above are
@@ -128,6 +130,7 @@ impl FramePool {
                 lost: Cell::new(0),
                 stranded: Cell::new(0),
                 first_flags: Cell::new(None),
+                lent: Cell::new(0),
                 frame_size: config.frame_size,
                 rx_offset: umem.rx_data_offset(),
                 umem,
@@ -164,6 +167,21 @@ impl FramePool {
             lost: self.inner.lost.get(),
             heap_cached: self.inner.heap_cache.try_borrow().map_or(0, |c| c.len()),
         }
+    }
+
+    /// Chunks on the free stack now (cheap: for refill decisions on the packet path).
+    pub fn free_count(&self) -> u32 {
+        self.inner
+            .free
+            .try_borrow()
+            .map_or(0, |f| u32::try_from(f.len()).unwrap_or(u32::MAX))
+    }
+
+    /// Chunks the pool's sockets hold on their fill rings above their guaranteed quotas,
+    /// all sockets together. The dataplane's fill policy keeps this figure here so that
+    /// every port of the pool sees the same one; the pool itself never reads it.
+    pub fn lent(&self) -> &Cell<u32> {
+        &self.inner.lent
     }
 
     /// A frame holding a copy of `data`, in a chunk taken from the free stack. `None`

@@ -1,0 +1,195 @@
+//! Frame memory of the ports (docs/FRAMES.md): the fill-ring quota of each kind of port,
+//! how many guests a UMEM serves (a guest it cannot serve is refused, never attached
+//! without frames), the UMEM's size at start, and the housekeeping that shrinks quotas
+//! of quiet ports and reports, once, a port that cannot get frames.
+
+use hvrouter_core::Instant;
+use hvrouter_dataplane::fill::{FillBounds, FillEvent, PoolPlan};
+use hvrouter_dataplane::xdp_port::{XdpPort, XdpPortConfig};
+use hvrouter_dataplane::Pipeline;
+use sys::umem::XDP_PACKET_HEADROOM;
+use sys::UmemConfig;
+
+use super::{Kind, Ports};
+use crate::log;
+
+/// Ports whose kernel counters (`XDP_STATISTICS`, one system call each) one tick reads,
+/// in turn: with a tick every 10 ms, 250 ports are read every 160 ms.
+const KERNEL_READS_PER_TICK: usize = 16;
+
+/// Most UMEM frames the router grows to at start (`dataplane.frames`' own limit).
+const MAX_FRAMES: u32 = 262_144;
+
+/// How a UMEM shaped by `umem` is shared by ports opened with `cfg`.
+pub fn plan(umem: UmemConfig, cfg: &XdpPortConfig) -> PoolPlan {
+    PoolPlan {
+        frames: umem.frame_count,
+        frame_size: umem.frame_size,
+        rx_offset: umem.headroom + XDP_PACKET_HEADROOM,
+        ring: cfg.xsk.fill_size,
+    }
+}
+
+/// The fill-ring quota of a port of `kind`.
+pub fn fill_bounds(plan: &PoolPlan, kind: Kind) -> FillBounds {
+    match kind {
+        Kind::Uplink(_) => plan.uplink(),
+        _ => plan.guest(),
+    }
+}
+
+/// The UMEM to create at start: `umem` as configured, or doubled until it serves the
+/// `guests` known at start (configuration and saved runtime guests) next to `uplinks`,
+/// with a warning that says which `dataplane.frames` to set.
+pub fn sized_for_start(
+    umem: UmemConfig,
+    cfg: &XdpPortConfig,
+    guests: usize,
+    uplinks: usize,
+) -> UmemConfig {
+    let guests = u32::try_from(guests).unwrap_or(u32::MAX);
+    let uplinks = u32::try_from(uplinks).unwrap_or(u32::MAX);
+    let asked = plan(umem, cfg);
+    let Some(grown) = asked.grown_for(guests, uplinks, MAX_FRAMES) else {
+        // Past the limit: start with the largest, the guests beyond are refused.
+        log::error(
+            "umem_too_small",
+            &[
+                ("guests", &guests),
+                ("frames", &MAX_FRAMES),
+                (
+                    "serves",
+                    &PoolPlan {
+                        frames: MAX_FRAMES,
+                        ..asked
+                    }
+                    .guest_capacity(uplinks),
+                ),
+                ("fix", &"spread the guests over more routers"),
+            ],
+        );
+        return UmemConfig {
+            frame_count: MAX_FRAMES.max(umem.frame_count),
+            ..umem
+        };
+    };
+    if grown.frames != umem.frame_count {
+        log::warn(
+            "umem_grown",
+            &[
+                ("guests", &guests),
+                ("configured_frames", &umem.frame_count),
+                ("frames", &grown.frames),
+                (
+                    "fix",
+                    &format!("set dataplane.frames = {} (docs/FRAMES.md)", grown.frames),
+                ),
+            ],
+        );
+    }
+    // All of it is pinned (`XDP_UMEM_REG` pins every page) and resident.
+    let bytes = u64::from(grown.frames) * u64::from(grown.frame_size);
+    log::info(
+        "umem",
+        &[
+            ("frames", &grown.frames),
+            ("frame_size", &grown.frame_size),
+            ("pinned_bytes", &bytes),
+            ("serves_guests", &grown.guest_capacity(uplinks)),
+        ],
+    );
+    UmemConfig {
+        frame_count: grown.frames,
+        ..umem
+    }
+}
+
+impl Ports {
+    fn count(&self, uplink: bool) -> u32 {
+        let n = self
+            .entries
+            .iter()
+            .filter(|e| match e.kind {
+                Kind::Uplink(_) => uplink,
+                Kind::Guest => !uplink,
+                Kind::Unused => false,
+            })
+            .count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    /// Guests the UMEM serves next to the uplinks: each gets its fill floor, and a
+    /// quarter of the UMEM stays free for busy ports and frames in flight.
+    pub fn guest_capacity(&self) -> u32 {
+        plan(self.umem, &self.cfg).guest_capacity(self.count(true))
+    }
+
+    /// Whether one more guest can be served (after `replacing` guests whose devices are
+    /// gone are removed). The error names the fix.
+    pub fn admit_guest(&self, replacing: usize) -> Result<(), String> {
+        let guests = self
+            .count(false)
+            .saturating_sub(u32::try_from(replacing).unwrap_or(u32::MAX));
+        let capacity = self.guest_capacity();
+        if guests < capacity {
+            return Ok(());
+        }
+        let p = plan(self.umem, &self.cfg);
+        let needed = p
+            .grown_for(guests + 1, self.count(true), MAX_FRAMES)
+            .map_or_else(|| "more than 262144".to_string(), |g| g.frames.to_string());
+        Err(format!(
+            "no frame memory for another guest: the UMEM ({} frames of {} bytes) serves {} \
+             guests and {} are attached; set dataplane.frames = {} and restart, or remove \
+             a guest (docs/FRAMES.md)",
+            p.frames, p.frame_size, capacity, guests, needed
+        ))
+    }
+
+    /// Frame housekeeping, every tick: each attached port's quota shrinks after a quiet
+    /// window or grows on kernel drops (a few ports' kernel counters are read per tick,
+    /// in turn); a port that cannot get its floor is reported once, with the fix, and
+    /// again when it recovers.
+    pub fn tick_frames(&mut self, pipe: &mut Pipeline<XdpPort>, now: Instant) {
+        let n = self.entries.len().max(1);
+        let first = self.frames_cursor % n;
+        self.frames_cursor = (first + KERNEL_READS_PER_TICK) % n;
+        let free = self.pool.free_count();
+        for (i, e) in self.entries.iter().enumerate() {
+            if e.ifindex.is_none() {
+                continue;
+            }
+            let Some(port) = pipe.port_mut(e.id) else {
+                continue;
+            };
+            let read_kernel = (i + n - first) % n < KERNEL_READS_PER_TICK;
+            match port.fill_tick(now, read_kernel) {
+                FillEvent::None => {}
+                FillEvent::Starved => {
+                    let s = port.fill_status();
+                    log::error(
+                        "port_no_frames",
+                        &[
+                            ("dev", &e.ifname),
+                            ("fill", &s.in_fill),
+                            ("floor", &s.floor),
+                            ("free", &free),
+                            ("frames", &self.umem.frame_count),
+                            (
+                                "fix",
+                                &format!(
+                                    "raise dataplane.frames (now {}) and restart \
+                                     (docs/FRAMES.md)",
+                                    self.umem.frame_count
+                                ),
+                            ),
+                        ],
+                    );
+                }
+                FillEvent::Recovered => {
+                    log::info("port_frames_recovered", &[("dev", &e.ifname)]);
+                }
+            }
+        }
+    }
+}
