@@ -18,11 +18,11 @@ use core::fmt;
 use std::collections::HashMap;
 
 use ipnet::Ipv4Net;
-use wire::Ipv4Addr;
+use wire::{EthernetAddress, Ipv4Addr};
 
 use crate::guests::{Guest, GuestRegistry, GuestSpec};
 use crate::ids::{GuestId, NetworkId, PortId};
-use crate::network::{Network, NetworkSpec};
+use crate::network::{Network, NetworkError, NetworkSpec};
 use crate::routes::{NextHop, Route, RouteOrigin, RouteTable};
 
 mod checks;
@@ -252,6 +252,28 @@ impl Tables {
             Some(PortRole::Guest(id)) => self.guests.set_up(id, up),
             _ => false,
         }
+    }
+
+    /// Set the MAC of a network's uplink (the device's own, read when it is attached:
+    /// a VLAN device created after the router started, or recreated, may have another
+    /// one). Returns whether it changed; a MAC that is not unicast is refused.
+    pub fn set_uplink_mac(
+        &mut self,
+        id: NetworkId,
+        mac: EthernetAddress,
+    ) -> Result<bool, NetworkError> {
+        if !mac.is_unicast() {
+            return Err(NetworkError::MacNotUnicast {
+                which: "uplink_mac",
+                mac,
+            });
+        }
+        let Some(slot) = self.networks.get_mut(usize::from(id.0)) else {
+            return Ok(false);
+        };
+        let changed = slot.network.uplink_mac != mac;
+        slot.network.uplink_mac = mac;
+        Ok(changed)
     }
 
     fn set_port(&mut self, port: PortId, role: Option<PortRole>) {

@@ -493,3 +493,24 @@ fn base_routes_deleted_fails_closed() {
     // public_80 is untouched.
     assert!(t.lookup_route(P80, ip("203.0.113.1")).is_some());
 }
+
+#[test]
+fn uplink_mac_follows_the_device_and_must_be_unicast() {
+    let mut t = tables();
+    let net = P90;
+    let new_mac = EthernetAddress([0x02, 0, 0, 0, 0x77, 0x01]);
+    assert_eq!(t.set_uplink_mac(net, new_mac), Ok(true));
+    assert_eq!(t.set_uplink_mac(net, new_mac), Ok(false));
+    assert_eq!(t.network(net).unwrap().uplink_mac, new_mac);
+    assert!(t.set_uplink_mac(net, EthernetAddress::BROADCAST).is_err());
+    assert_eq!(
+        t.set_uplink_mac(NetworkId(9), new_mac),
+        Ok(false),
+        "no such network"
+    );
+    assert_eq!(
+        t.network(net).unwrap().uplink_mac,
+        new_mac,
+        "refused: unchanged"
+    );
+}
