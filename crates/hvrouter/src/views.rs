@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use hvrouter_control::metrics::{MetricsSnapshot, NetworkMetrics};
 use hvrouter_control::protocol::{
     ArpExplanation, CountersReport, Decision, GuestInfo, GuestOrigin, GuestSpec, NeighborInfo,
-    NeighborState, NetworkCounters, NetworkInfo, NextHopInfo, PortCounters, PortInfo, PortRole,
-    RouteInfo, RouteOrigin, WorkerCounters,
+    NeighborState, NetworkCounters, NetworkInfo, NextHopInfo, PortCounters, PortFrames, PortInfo,
+    PortRole, RouteInfo, RouteOrigin, WorkerCounters,
 };
 use hvrouter_core::drop::DropReason;
 use hvrouter_core::guests::Guest;
@@ -196,9 +196,21 @@ pub fn ports(pipe: &mut Pipeline<XdpPort>, ports: &Ports) -> Vec<PortInfo> {
                     .map(|g| network_name(pipe.router(), g.network.0)),
             ),
         };
-        let xdp_mode = pipe
-            .port_mut(e.id)
+        let attached = pipe.port_mut(e.id);
+        let xdp_mode = attached
+            .as_ref()
             .map(|p| format!("{:?}", p.attach_mode()).to_lowercase());
+        let frames = attached.map(|p| {
+            let f = p.fill_status();
+            PortFrames {
+                fill: f.in_fill,
+                target: f.target,
+                floor: f.floor,
+                max: f.max,
+                starved: f.starved,
+                held_back: f.held_back,
+            }
+        });
         out.push(PortInfo {
             name: e.ifname.clone(),
             role,
@@ -206,6 +218,7 @@ pub fn ports(pipe: &mut Pipeline<XdpPort>, ports: &Ports) -> Vec<PortInfo> {
             up: e.link_up,
             attached: e.ifindex.is_some(),
             xdp_mode,
+            frames,
             counters: counters(pipe.router(), e.id),
         });
     }

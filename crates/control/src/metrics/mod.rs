@@ -163,6 +163,28 @@ pub fn render(snapshot: &MetricsSnapshot) -> String {
             bool_value(p.attached),
         );
     }
+    w.family(
+        "hvrouter_port_fill_frames",
+        "gauge",
+        "UMEM chunks on the port's fill ring (what it can receive into before the next poll).",
+    );
+    for p in snapshot.ports.iter().filter(|p| p.frames.is_some()) {
+        let fill = p.frames.map_or(0, |f| u64::from(f.fill));
+        w.sample("hvrouter_port_fill_frames", &[("port", &p.name)], fill);
+    }
+    w.family(
+        "hvrouter_port_frames_starved",
+        "gauge",
+        "Whether the port cannot get its floor of UMEM chunks (1: traffic to it is lost; raise dataplane.frames).",
+    );
+    for p in snapshot.ports.iter().filter(|p| p.frames.is_some()) {
+        let starved = p.frames.is_some_and(|f| f.starved);
+        w.sample(
+            "hvrouter_port_frames_starved",
+            &[("port", &p.name)],
+            bool_value(starved),
+        );
+    }
     for &(name, help, value) in PORT_COUNTERS {
         w.family(name, "counter", help);
         for p in &snapshot.ports {

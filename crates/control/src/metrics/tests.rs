@@ -1,5 +1,5 @@
 use super::*;
-use crate::protocol::{PortCounters, PortRole};
+use crate::protocol::{PortCounters, PortFrames, PortRole};
 
 fn snapshot() -> MetricsSnapshot {
     let uplink = PortInfo {
@@ -9,6 +9,14 @@ fn snapshot() -> MetricsSnapshot {
         up: true,
         attached: true,
         xdp_mode: Some("native".into()),
+        frames: Some(PortFrames {
+            fill: 512,
+            target: 512,
+            floor: 512,
+            max: 1024,
+            starved: false,
+            held_back: 0,
+        }),
         counters: PortCounters {
             rx_packets: 10,
             rx_bytes: 640,
@@ -36,6 +44,7 @@ fn snapshot() -> MetricsSnapshot {
         up: false,
         attached: false,
         xdp_mode: None,
+        frames: None,
         counters: PortCounters::default(),
     };
     MetricsSnapshot {
@@ -73,6 +82,9 @@ fn exposition_lines() {
         "hvrouter_port_up{port=\"bond0.90\",role=\"uplink\",network=\"public_90\"} 1",
         "hvrouter_port_up{port=\"tap\\\"3\\\\\",role=\"guest\",network=\"public_90\"} 0",
         "hvrouter_port_attached{port=\"bond0.90\"} 1",
+        "# TYPE hvrouter_port_fill_frames gauge",
+        "hvrouter_port_fill_frames{port=\"bond0.90\"} 512",
+        "hvrouter_port_frames_starved{port=\"bond0.90\"} 0",
         "# TYPE hvrouter_rx_packets_total counter",
         "hvrouter_rx_packets_total{port=\"bond0.90\"} 10",
         "hvrouter_rx_bytes_total{port=\"bond0.90\"} 640",
@@ -125,10 +137,10 @@ fn every_family_has_help_and_type_once_before_its_samples() {
             }
         }
     }
-    assert_eq!(seen.len(), 19);
+    assert_eq!(seen.len(), 21);
     // An empty snapshot still describes every family (the worker's have one sample).
     let empty = render(&MetricsSnapshot::default());
-    assert_eq!(empty.lines().count(), 30 + 4 * 3);
+    assert_eq!(empty.lines().count(), 34 + 4 * 3);
 }
 
 #[test]

@@ -27,8 +27,8 @@ pub use fields::{parse_ip, parse_mac, parse_prefix};
 pub use types::{
     ArpExplanation, Change, CountersReport, Decision, GuestChange, GuestInfo, GuestOrigin,
     GuestSpec, NeighborInfo, NeighborState, NetworkCounters, NetworkInfo, NextHopInfo, PongInfo,
-    PortCounters, PortInfo, PortRole, ReloadSummary, RouteInfo, RouteOrigin, TraceRecord,
-    WorkerCounters,
+    PortCounters, PortFrames, PortInfo, PortRole, ReloadSummary, RouteInfo, RouteOrigin,
+    TraceRecord, WorkerCounters,
 };
 
 /// The protocol version this build speaks.

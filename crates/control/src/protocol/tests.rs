@@ -96,6 +96,14 @@ fn every_response_round_trips() {
         up: true,
         attached: true,
         xdp_mode: Some("native".into()),
+        frames: Some(PortFrames {
+            fill: 8,
+            target: 16,
+            floor: 8,
+            max: 512,
+            starved: true,
+            held_back: 3,
+        }),
         counters,
     };
     let responses = vec![

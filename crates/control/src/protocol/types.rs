@@ -394,8 +394,29 @@ pub struct PortInfo {
     pub attached: bool,
     /// How its XDP program is attached (`native`, `generic`), if attached.
     pub xdp_mode: Option<String>,
+    /// Its fill ring and frame quota (docs/FRAMES.md), if attached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames: Option<PortFrames>,
     /// Its counters.
     pub counters: PortCounters,
+}
+
+/// A port's fill ring: the UMEM chunks it holds to receive into, and its quota.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PortFrames {
+    /// Chunks on the fill ring now.
+    pub fill: u32,
+    /// Chunks its quota asks for now (grows while busy, shrinks when quiet).
+    pub target: u32,
+    /// Chunks it always keeps.
+    pub floor: u32,
+    /// Most chunks it may keep.
+    pub max: u32,
+    /// It cannot get its floor from the UMEM: frames sent to it are lost. An error.
+    pub starved: bool,
+    /// Times its growth was held back by the UMEM's shared budget.
+    pub held_back: u64,
 }
 
 /// Named counters of one network (neighbor cache, ...), for `show counters`.

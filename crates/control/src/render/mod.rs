@@ -207,11 +207,26 @@ fn ports(list: &[PortInfo]) -> String {
         return "no ports\n".to_string();
     }
     let mut t = Table::new(&[
-        "NAME", "ROLE", "NETWORK", "LINK", "XDP", "RX-PKTS", "RX-BYTES", "TX-PKTS", "TX-BYTES",
-        "DROPS",
+        "NAME", "ROLE", "NETWORK", "LINK", "XDP", "FILL", "RX-PKTS", "RX-BYTES", "TX-PKTS",
+        "TX-BYTES", "DROPS",
     ])
-    .right(&[5, 6, 7, 8, 9]);
+    .right(&[5, 6, 7, 8, 9, 10]);
+    let mut errors = String::new();
     for p in list {
+        let fill = match p.frames {
+            Some(f) if f.starved => {
+                let _ = writeln!(
+                    errors,
+                    "error: {} has no frames to receive into ({} of its floor of {} UMEM \
+                     chunks): traffic to it is lost; raise dataplane.frames and restart \
+                     (docs/FRAMES.md)",
+                    p.name, f.fill, f.floor
+                );
+                format!("{}/{} NO-FRAMES", f.fill, f.target)
+            }
+            Some(f) => format!("{}/{}", f.fill, f.target),
+            None => "-".to_string(),
+        };
         let c = &p.counters;
         t.row(vec![
             p.name.clone(),
@@ -223,6 +238,7 @@ fn ports(list: &[PortInfo]) -> String {
                 (Some(mode), true) => mode.clone(),
                 (None, true) => "attached".to_string(),
             },
+            fill,
             c.rx_packets.to_string(),
             c.rx_bytes.to_string(),
             c.tx_packets.to_string(),
@@ -230,7 +246,7 @@ fn ports(list: &[PortInfo]) -> String {
             c.total_drops().to_string(),
         ]);
     }
-    t.render()
+    t.render() + &errors
 }
 
 fn counters(report: &CountersReport) -> String {

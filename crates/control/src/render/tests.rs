@@ -5,7 +5,7 @@ use wire::{EthernetAddress, Ipv4Addr};
 use super::*;
 use crate::protocol::{
     Change, GuestChange, GuestOrigin, GuestSpec, NeighborState, NetworkCounters, NextHopInfo,
-    PortCounters, PortRole, RouteOrigin, WorkerCounters,
+    PortCounters, PortFrames, PortRole, RouteOrigin, WorkerCounters,
 };
 
 fn guest(tap: &str, ip: [u8; 4], up: bool) -> GuestInfo {
@@ -34,6 +34,7 @@ fn port(name: &str, rx: u64, drops: &[(&str, u64)]) -> PortInfo {
         up: true,
         attached: true,
         xdp_mode: Some("native".into()),
+        frames: None,
         counters: PortCounters {
             rx_packets: rx,
             rx_bytes: rx * 64,
@@ -73,11 +74,37 @@ fn ports_and_counters() {
         port("tap3", 5, &[("spoofed_source_ip", 2)]),
     ];
     let out = human(&Response::Ok(Payload::Ports(ports.clone())));
+    let mut with_frames = ports.clone();
+    with_frames[0].frames = Some(PortFrames {
+        fill: 512,
+        target: 1024,
+        floor: 512,
+        max: 1024,
+        starved: false,
+        held_back: 0,
+    });
+    with_frames[1].frames = Some(PortFrames {
+        fill: 0,
+        target: 8,
+        floor: 8,
+        max: 512,
+        starved: true,
+        held_back: 0,
+    });
+    let framed = human(&Response::Ok(Payload::Ports(with_frames)));
+    assert_eq!(
+        framed,
+        "NAME      ROLE    NETWORK    LINK  XDP              FILL  RX-PKTS  RX-BYTES  TX-PKTS  TX-BYTES  DROPS\n\
+         bond0.90  uplink  public_90  up    native       512/1024     1200     76800        0         0     17\n\
+         tap3      guest   public_90  up    native  0/8 NO-FRAMES        5       320        0         0      2\n\
+         error: tap3 has no frames to receive into (0 of its floor of 8 UMEM chunks): traffic to it \
+         is lost; raise dataplane.frames and restart (docs/FRAMES.md)\n"
+    );
     assert_eq!(
         out,
-        "NAME      ROLE    NETWORK    LINK  XDP     RX-PKTS  RX-BYTES  TX-PKTS  TX-BYTES  DROPS\n\
-         bond0.90  uplink  public_90  up    native     1200     76800        0         0     17\n\
-         tap3      guest   public_90  up    native        5       320        0         0      2\n"
+        "NAME      ROLE    NETWORK    LINK  XDP     FILL  RX-PKTS  RX-BYTES  TX-PKTS  TX-BYTES  DROPS\n\
+         bond0.90  uplink  public_90  up    native     -     1200     76800        0         0     17\n\
+         tap3      guest   public_90  up    native     -        5       320        0         0      2\n"
     );
     let report = CountersReport {
         ports,
