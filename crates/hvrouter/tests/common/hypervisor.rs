@@ -98,14 +98,14 @@ impl Site {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Run a Ganeti hook (path relative to scripts/ganeti) in `node`'s namespace with
-    /// exactly `env` plus PATH (the CLI under test first) and the node's socket, as
-    /// Ganeti runs it (no other environment).
+    /// Run a Ganeti hook (path relative to scripts/ganeti; executed as Ganeti does, by
+    /// its own interpreter line) in `node`'s namespace with exactly `env` plus PATH (the
+    /// CLI under test first) and the node's socket (no other environment).
     pub fn hook(&self, node: &str, hook: &str, env: &[(&str, &str)]) -> Output {
         let bin_dir = Path::new(env!("CARGO_BIN_EXE_hvrouter")).parent().unwrap();
         let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin_dir.display());
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.ns(node), "sh"])
+        cmd.args(["netns", "exec", &self.ns(node)])
             .arg(root().join("scripts/ganeti").join(hook))
             .env_clear()
             .env("PATH", path)
