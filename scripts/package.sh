@@ -15,6 +15,7 @@
 #   /etc/default/hvrouter                    conffile, if scripts/ganeti/hvrouter.default exists
 #   /usr/lib/hvrouter/ganeti/...             everything else in scripts/ganeti, modes kept
 #   /usr/share/doc/hvrouter/...              README, docs, example config, copyright
+#   /usr/share/man/man8/hvrouter.8.gz        packaging/debian/hvrouter.8
 # and the maintainer scripts of packaging/debian (postinst, prerm, postrm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -111,14 +112,18 @@ done
 install -m 0644 configs/example.toml "$doc/example.toml"
 install -m 0644 packaging/systemd/README.md "$doc/README.systemd.md"
 install -m 0644 packaging/debian/copyright "$doc/copyright"
+mkdir -p "$root/usr/share/man/man8"
+gzip -9n <packaging/debian/hvrouter.8 >"$root/usr/share/man/man8/hvrouter.8.gz"
+chmod 0644 "$root/usr/share/man/man8/hvrouter.8.gz"
+# A native package (no Debian revision): the changelog is changelog.gz.
 {
     echo "hvrouter ($version) unstable; urgency=medium"
     echo
     echo "  * Built from $(git describe --always --dirty 2>/dev/null || echo 'a source tree') by scripts/package.sh."
     echo
     echo " -- hvrouter maintainers <hvrouter@example.invalid>  $(date -R -u -d "@${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}")"
-} | gzip -9n >"$doc/changelog.Debian.gz"
-chmod 0644 "$doc/changelog.Debian.gz"
+} | gzip -9n >"$doc/changelog.gz"
+chmod 0644 "$doc/changelog.gz"
 
 for s in postinst prerm postrm; do
     install -m 0755 "packaging/debian/$s" "$root/DEBIAN/$s"

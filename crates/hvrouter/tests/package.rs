@@ -51,8 +51,9 @@ fn have(tool: &str) -> bool {
 
 /// Paths the package owns or its maintainer scripts create: none may exist before the
 /// test (a hand install would be overwritten) and none after the purge.
-const PACKAGE_PATHS: [&str; 8] = [
+const PACKAGE_PATHS: [&str; 9] = [
     "/usr/sbin/hvrouter",
+    "/usr/share/man/man8/hvrouter.8.gz",
     "/lib/systemd/system/hvrouter.service",
     "/etc/hvrouter",
     "/etc/default/hvrouter",
@@ -202,6 +203,17 @@ fn package_installs_checks_and_purges_cleanly() {
         ok("dpkg-deb", &["-f", deb_s, "Package", "Version"]),
         format!("Package: hvrouter\nVersion: {VERSION}\n")
     );
+    // Debian's package checker, where it is installed (scripts/install-deps.sh does not
+    // install it: it is large).
+    if have("lintian") {
+        let out = cmd("lintian", &[deb_s]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let tags: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("E: ") || l.starts_with("W: "))
+            .collect();
+        assert!(tags.is_empty(), "lintian:\n{}", tags.join("\n"));
+    }
 
     // Install.
     let installed = Installed;
@@ -220,6 +232,7 @@ fn package_installs_checks_and_purges_cleanly() {
         std::fs::read(repo().join("packaging/systemd/hvrouter.service")).unwrap()
     );
     assert_eq!(mode("/etc/hvrouter/hvrouter.toml"), 0o644);
+    assert_eq!(mode("/usr/share/man/man8/hvrouter.8.gz"), 0o644);
     for doc in ["OPERATIONS.md", "README.md", "example.toml", "copyright"] {
         assert!(
             Path::new("/usr/share/doc/hvrouter").join(doc).is_file(),
