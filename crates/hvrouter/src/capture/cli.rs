@@ -6,6 +6,8 @@
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -110,7 +112,43 @@ struct Summary {
     dropped: u64,
 }
 
-fn output(write: Option<&Path>) -> Result<Box<dyn Write>, CaptureError> {
+/// Where the pcapng goes, and the pipe to watch if it is one.
+struct Output {
+    out: Box<dyn Write>,
+    /// Standard output when it is a pipe: watched so that the capture ends when the
+    /// reader (tcpdump) exits, even while no frame arrives to be written.
+    pipe: Option<OwnedFd>,
+}
+
+fn output(write: Option<&Path>) -> Result<Output, CaptureError> {
+    let out = open(write)?;
+    let pipe = match write {
+        Some(p) if p != Path::new("-") => None,
+        _ => io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .ok()
+            .filter(|fd| is_fifo(fd)),
+    };
+    Ok(Output { out, pipe })
+}
+
+fn is_fifo(fd: &OwnedFd) -> bool {
+    fd.try_clone()
+        .map(File::from)
+        .and_then(|f| f.metadata())
+        .is_ok_and(|m| m.file_type().is_fifo())
+}
+
+/// Whether the reader of `pipe` went away: poll(2) reports POLLERR on a pipe's write end
+/// once its read end is closed (and nothing else, since we ask only for input).
+fn reader_gone(pipe: Option<&OwnedFd>) -> bool {
+    pipe.is_some_and(|fd| {
+        sys::poll::wait_readable(&[fd.as_fd()], Duration::from_millis(1)).unwrap_or(false)
+    })
+}
+
+fn open(write: Option<&Path>) -> Result<Box<dyn Write>, CaptureError> {
     match write {
         Some(p) if p != Path::new("-") => File::create(p)
             .map(|f| Box::new(io::BufWriter::new(f)) as Box<dyn Write>)
@@ -181,10 +219,11 @@ impl Session {
     fn pump(
         &mut self,
         client: &mut Client,
-        out: Box<dyn Write>,
+        out: Output,
         until: Option<Instant>,
         stop: &std::sync::atomic::AtomicBool,
     ) -> Result<bool, CaptureError> {
+        let Output { out, pipe } = out;
         let mut w = Writer::new(out, self.info.snaplen).map_err(CaptureError::Write)?;
         for p in &self.info.ports {
             w.interface(p).map_err(CaptureError::Write)?;
@@ -198,6 +237,10 @@ impl Session {
             while Instant::now() < next {
                 if stop.load(Ordering::Relaxed) || until.is_some_and(|u| Instant::now() >= u) {
                     return Ok(true);
+                }
+                if reader_gone(pipe.as_ref()) {
+                    self.writer = None;
+                    return Ok(false);
                 }
                 std::thread::sleep(Duration::from_millis(10));
             }
