@@ -100,7 +100,8 @@ impl Site {
 
     /// Run a Ganeti hook (path relative to scripts/ganeti; executed as Ganeti does, by
     /// its own interpreter line) in `node`'s namespace with exactly `env` plus PATH (the
-    /// CLI under test first) and the node's socket (no other environment).
+    /// CLI under test first), the node's socket, no defaults file and no syslog (no other
+    /// environment).
     pub fn hook(&self, node: &str, hook: &str, env: &[(&str, &str)]) -> Output {
         let bin_dir = Path::new(env!("CARGO_BIN_EXE_hvrouter")).parent().unwrap();
         let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin_dir.display());
@@ -111,6 +112,8 @@ impl Site {
             .env("PATH", path)
             .env("HVROUTER_SOCKET", self.socket(node))
             .env("HVROUTER_DEFAULTS", self.dir.join("no-defaults"))
+            // Test-only: the hooks' log lines go to stderr, not the host's syslog.
+            .env("HVROUTER_SYSLOG", "")
             .stdin(Stdio::null());
         for (k, v) in env {
             cmd.env(k, v);
