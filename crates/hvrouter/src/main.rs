@@ -4,6 +4,7 @@
 mod capture;
 mod cli;
 mod control;
+mod ganeti;
 mod guests;
 mod log;
 mod ports;
@@ -69,12 +70,16 @@ enum Command {
     /// Write what ports receive and send, with the router's decisions, as pcapng
     /// (`hvrouter capture -w - | tcpdump -n -r -`).
     Capture(capture::cli::CaptureArgs),
+    /// Ganeti integration: the NIC hooks' logic (`ganeti nic up|down`), `sync-guests`.
+    #[command(subcommand)]
+    Ganeti(ganeti::GanetiCmd),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let socket = cli::socket_path(cli.socket);
+    let socket = cli::socket_path(cli.socket.clone());
     match cli.command {
+        Command::Ganeti(cmd) => ganeti::main(cmd, cli.socket),
         Command::Guest(cmd) => {
             let (request, json) = cli::guest_request(cmd);
             cli::call(&socket, request, json)

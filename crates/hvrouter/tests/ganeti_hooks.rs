@@ -1,803 +1,149 @@
-//! The Ganeti NIC hooks (scripts/ganeti): each hook runs under `sh` (and bash where it
-//! is installed) with an environment recorded from what Ganeti passes, `env_clear()`d,
-//! and a PATH holding only a temporary directory with a fake `hvrouter` (appends its argv
-//! to a file, one line per call, and answers with scripted exit codes and messages) and a
-//! fake `ip`. The tests assert the exact CLI calls. No root needed.
+//! The Ganeti NIC hooks of every form (scripts/ganeti), run as Ganeti runs them (by their
+//! `#!` line, with an environment built as Ganeti's `ConfigureNIC` builds it, see
+//! ganeti_hooks/ganeti_env.rs) against a fake node: a fake control socket with the
+//! router's add/del rules, a fake `ip`, a fake sysctl tree and a fake Ganeti
+//! `net-common` (ganeti_hooks/node.rs). Where a Ganeti repository is at hand, Ganeti's
+//! own `kvm-ifup` (v3.1.1) and `kvm-nic-setup` (master) run the hooks. The last test
+//! enslaves a real tap to a real bridge in a network namespace with Ganeti's own
+//! `net-common` (root).
 //!
-//! Besides PATH and the recorded variables, two test-only settings keep the hooks off the
-//! host: HVROUTER_DEFAULTS (the defaults file, normally /etc/default/hvrouter) and
-//! HVROUTER_PROC_SYS (the sysctl tree, normally /proc/sys), both inside the temporary
-//! directory.
+//! Forms: released Ganeti `kvm-vif-bridge`; GRNET `kvm-ifup-custom` /
+//! `kvm-ifdown-custom`; master `network/routed/{up,down}`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "ganeti_hooks/ganeti_env.rs"]
+mod ganeti_env;
+#[path = "ganeti_hooks/ganeti_src.rs"]
+mod ganeti_src;
+#[path = "ganeti_hooks/node.rs"]
+mod node;
+
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
-/// The older form (called by Ganeti's kvm-ifup / kvm-ifdown, no ACTION) and the
-/// per-mode form (called by kvm-nic-setup, which passes ACTION).
-const UP_HOOKS: [Hook; 2] = [
-    Hook {
-        path: "kvm-ifup-custom",
-        action: None,
-    },
-    Hook {
-        path: "network/routed/up",
-        action: Some("up"),
-    },
+use ganeti_env::{nic_env, Ganeti, Instance, Nic};
+use node::{code, stderr, write_script, Node};
+
+/// The up hooks: (file, which Ganeti runs it).
+const UP_HOOKS: [(&str, Ganeti); 3] = [
+    ("kvm-vif-bridge", Ganeti::Released),
+    ("kvm-ifup-custom", Ganeti::Released),
+    ("network/routed/up", Ganeti::Master),
 ];
-const DOWN_HOOKS: [Hook; 2] = [
-    Hook {
-        path: "kvm-ifdown-custom",
-        action: None,
-    },
-    Hook {
-        path: "network/routed/down",
-        action: Some("down"),
-    },
+/// The down hooks (released Ganeti has none).
+const DOWN_HOOKS: [(&str, Ganeti); 2] = [
+    ("kvm-ifdown-custom", Ganeti::Released),
+    ("network/routed/down", Ganeti::Master),
 ];
 
-/// What Ganeti's KVM driver passes for a routed NIC on network public_90 (hv_base
-/// ConfigureNIC: INSTANCE, MAC, MODE, INTERFACE, INTERFACE_INDEX, INTERFACE_UUID, TAGS,
-/// IP, LINK, and the network's NETWORK_* hooks dictionary).
-const ROUTED_NIC: &[(&str, &str)] = &[
-    ("INSTANCE", "web1.example.org"),
-    ("MAC", "aa:00:00:5e:10:01"),
-    ("MODE", "routed"),
-    ("INTERFACE", "tap0"),
-    ("INTERFACE_INDEX", "0"),
-    ("INTERFACE_UUID", "1b4e28ba-2fa1-11d2-883f-0016d3cca427"),
-    ("TAGS", "owner:ops"),
-    ("IP", "192.0.2.10"),
-    ("LINK", "public_90"),
-    ("NETWORK_NAME", "public_90"),
-    ("NETWORK_UUID", "6fa459ea-ee8a-3ca4-894e-db77e160355e"),
-    ("NETWORK_SUBNET", "192.0.2.0/24"),
-    ("NETWORK_GATEWAY", "192.0.2.1"),
-    ("NETWORK_MAC_PREFIX", "aa:00:00"),
-    ("NETWORK_TAGS", ""),
-];
+const ADD_WEB1: &str = "add tap0 aa:00:00:5e:10:01 public_90 192.0.2.10 +203.0.113.0/28";
 
-/// A bridged NIC of another instance: the hooks must leave it alone.
-const BRIDGED_NIC: &[(&str, &str)] = &[
-    ("INSTANCE", "db1.example.org"),
-    ("MAC", "aa:00:00:5e:20:01"),
-    ("MODE", "bridged"),
-    ("INTERFACE", "tap3"),
-    ("INTERFACE_INDEX", "0"),
-    ("INTERFACE_UUID", "0c5a1e7e-6c3a-4c3b-9a5b-3f0a3e2a4b11"),
-    ("TAGS", ""),
-    ("IP", "198.51.100.20"),
-    ("LINK", "br0"),
-    ("BRIDGE", "br0"),
-];
-
-const ADD_TAP0: &str =
-    "guest add --tap tap0 --mac aa:00:00:5e:10:01 --network public_90 --ip 192.0.2.10";
-const DEL_TAP0: &str = "guest del --tap tap0";
-
-#[derive(Clone, Copy, Debug)]
-struct Hook {
-    /// Path under scripts/ganeti.
-    path: &'static str,
-    /// ACTION as Ganeti passes it to this form, if it does.
-    action: Option<&'static str>,
+fn env(
+    g: Ganeti,
+    action: &str,
+    (instance, nic): &(Instance, Nic),
+    tap: &str,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    nic_env(g, action, instance, 0, nic, tap, extra)
 }
 
-/// One fake node: a temporary directory with bin/hvrouter, bin/ip and their call logs.
-#[derive(Debug)]
-struct Node {
-    dir: PathBuf,
+fn up_env(g: Ganeti, nic: &(Instance, Nic), tap: &str) -> Vec<(String, String)> {
+    env(g, "up", nic, tap, &[])
 }
 
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-fn hooks_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/ganeti")
-}
-
-/// The shells to run every hook with: Ganeti runs them by their `#!/bin/sh` line.
-fn shells() -> Vec<&'static str> {
-    ["/bin/sh", "/bin/bash"]
-        .into_iter()
-        .filter(|s| Path::new(s).exists())
-        .collect()
-}
-
-fn write_script(path: &Path, text: &str) {
-    fs::write(path, text).unwrap();
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
-}
-
-impl Node {
-    /// A node whose router answers every call with exit code 0.
-    fn new() -> Node {
-        Node::with_router(&[])
+fn with(mut env: Vec<(String, String)>, k: &str, v: Option<&str>) -> Vec<(String, String)> {
+    env.retain(|(key, _)| key != k);
+    if let Some(v) = v {
+        env.push((k.into(), v.into()));
     }
-
-    /// A node whose router answers call N (from 1) with `answers[N-1]` (exit code,
-    /// message on stderr), and with 0 after the last one.
-    fn with_router(answers: &[(i32, &str)]) -> Node {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("hvr-ganeti-hooks-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(dir.join("bin")).unwrap();
-        let node = Node { dir };
-        node.set_router(answers);
-        write_script(
-            &node.dir.join("bin/ip"),
-            &format!(
-                "#!/bin/sh\nprintf '%s\\n' \"$*\" >>'{}'\n",
-                node.file("ip.calls").display()
-            ),
-        );
-        node
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-
-    fn set_router(&self, answers: &[(i32, &str)]) {
-        let calls = self.file("hvrouter.calls");
-        let mut arms = String::new();
-        for (i, (code, msg)) in answers.iter().enumerate() {
-            arms.push_str(&format!("{}) echo '{msg}' >&2; exit {code} ;;\n", i + 1));
-        }
-        write_script(
-            &self.dir.join("bin/hvrouter"),
-            &format!(
-                "#!/bin/sh\n\
-                 printf '%s\\n' \"$*\" >>'{calls}'\n\
-                 printf '%s\\n' \"${{HVROUTER_SOCKET-unset}}\" >'{socket}'\n\
-                 n=0\n\
-                 while IFS= read -r _; do n=$((n + 1)); done <'{calls}'\n\
-                 case $n in\n{arms}esac\n\
-                 exit 0\n",
-                calls = calls.display(),
-                socket = self.file("socket").display(),
-            ),
-        );
-    }
-
-    /// Give the tap net.ipv4.conf.TAP.{proxy_arp,forwarding} = 1 in the fake sysctl tree.
-    fn sysctls_on(&self, tap: &str) {
-        let conf = self.file("proc/sys/net/ipv4/conf").join(tap);
-        fs::create_dir_all(&conf).unwrap();
-        fs::write(conf.join("proxy_arp"), "1\n").unwrap();
-        fs::write(conf.join("forwarding"), "1\n").unwrap();
-    }
-
-    fn sysctl(&self, tap: &str, key: &str) -> String {
-        let path = self.file("proc/sys/net/ipv4/conf").join(tap).join(key);
-        fs::read_to_string(path).unwrap().trim().to_owned()
-    }
-
-    fn defaults(&self, text: &str) {
-        fs::write(self.file("defaults"), text).unwrap();
-    }
-
-    /// Run `hook` with `shell` and exactly PATH, the test settings and `env`.
-    fn run_with(&self, shell: &str, hook: &str, env: &[(&str, &str)]) -> Output {
-        let mut cmd = Command::new(shell);
-        cmd.arg(hooks_dir().join(hook))
-            .env_clear()
-            .env("PATH", self.dir.join("bin"))
-            .env("HVROUTER_DEFAULTS", self.file("defaults"))
-            .env("HVROUTER_PROC_SYS", self.file("proc/sys"))
-            .current_dir(&self.dir);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        cmd.output().unwrap()
-    }
-
-    /// Run one form of a hook with Ganeti's environment `env` (plus ACTION where that
-    /// form gets it).
-    fn run(&self, shell: &str, hook: Hook, env: &[(&str, &str)]) -> Output {
-        let mut env = env.to_vec();
-        if let Some(action) = hook.action {
-            env.push(("ACTION", action));
-        }
-        self.run_with(shell, hook.path, &env)
-    }
-
-    fn lines(&self, name: &str) -> Vec<String> {
-        fs::read_to_string(self.file(name))
-            .map(|s| s.lines().map(str::to_owned).collect())
-            .unwrap_or_default()
-    }
-
-    /// The router CLI calls so far, and forget them.
-    fn take_calls(&self) -> Vec<String> {
-        let calls = self.lines("hvrouter.calls");
-        let _ = fs::remove_file(self.file("hvrouter.calls"));
-        calls
-    }
-
-    /// The `ip` calls so far, and forget them.
-    fn take_ip_calls(&self) -> Vec<String> {
-        let calls = self.lines("ip.calls");
-        let _ = fs::remove_file(self.file("ip.calls"));
-        calls
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// `base` with `changes` applied: a value replaces the variable, None removes it.
-fn env_with<'a>(
-    base: &[(&'a str, &'a str)],
-    changes: &[(&'a str, Option<&'a str>)],
-) -> Vec<(&'a str, &'a str)> {
-    let mut env: Vec<(&str, &str)> = base
-        .iter()
-        .copied()
-        .filter(|(k, _)| !changes.iter().any(|(c, _)| c == k))
-        .collect();
-    env.extend(changes.iter().filter_map(|(k, v)| v.map(|v| (*k, v))));
     env
 }
 
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("hook killed by a signal")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 #[test]
-fn hooks_are_executable() {
-    for hook in UP_HOOKS.iter().chain(&DOWN_HOOKS) {
-        let mode = fs::metadata(hooks_dir().join(hook.path))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o111, 0o111, "{} must be executable", hook.path);
-        let text = fs::read_to_string(hooks_dir().join(hook.path)).unwrap();
-        assert!(text.starts_with("#!/bin/sh\n"), "{}: POSIX sh", hook.path);
-    }
-}
-
-#[test]
-fn up_adds_the_guest_and_turns_kernel_proxy_arp_off() {
-    for shell in shells() {
-        for hook in UP_HOOKS {
-            let node = Node::new();
-            node.sysctls_on("tap0");
-            let out = node.run(shell, hook, ROUTED_NIC);
-            assert_eq!(code(&out), 0, "{shell} {hook:?}: {}", stderr(&out));
-            assert_eq!(node.take_calls(), [ADD_TAP0], "{shell} {hook:?}");
-            assert_eq!(
-                node.take_ip_calls(),
-                ["link set dev tap0 up"],
-                "{shell} {hook:?}"
-            );
-            assert_eq!(node.sysctl("tap0", "proxy_arp"), "0", "{shell} {hook:?}");
-            assert_eq!(node.sysctl("tap0", "forwarding"), "0", "{shell} {hook:?}");
-            // The CLI's own default socket unless the operator set one.
-            assert_eq!(node.lines("socket"), ["unset"]);
-        }
-    }
-}
-
-#[test]
-fn up_without_sysctl_entries_for_the_tap_still_adds() {
-    for shell in shells() {
-        for hook in UP_HOOKS {
-            let node = Node::new();
-            let out = node.run(shell, hook, ROUTED_NIC);
-            assert_eq!(code(&out), 0, "{shell} {hook:?}: {}", stderr(&out));
-            assert_eq!(node.take_calls(), [ADD_TAP0]);
-            assert!(
-                !node.file("proc").exists(),
-                "nothing created in the sysctl tree"
-            );
-        }
-    }
-}
-
-#[test]
-fn down_deletes_the_guest() {
-    for shell in shells() {
-        for hook in DOWN_HOOKS {
-            let node = Node::new();
-            // kvm-ifdown gets the runtime NIC data but not the instance's tags.
-            let env = env_with(ROUTED_NIC, &[("TAGS", None)]);
-            let out = node.run(shell, hook, &env);
-            assert_eq!(code(&out), 0, "{shell} {hook:?}: {}", stderr(&out));
-            assert_eq!(node.take_calls(), [DEL_TAP0], "{shell} {hook:?}");
-            assert!(node.take_ip_calls().is_empty(), "down leaves the tap alone");
-        }
-    }
-}
-
-#[test]
-fn down_of_a_guest_the_router_does_not_know_is_not_an_error() {
-    for shell in shells() {
-        for hook in DOWN_HOOKS {
-            // As the CLI contract says (exit 1, "no such guest"), and as an idempotent
-            // delete that succeeds and says the guest was absent.
-            for answer in [
-                (1, "hvrouter: no such guest: tap0"),
-                (0, "absent (nothing to remove)"),
-            ] {
-                let node = Node::with_router(&[answer]);
-                let out = node.run(shell, hook, ROUTED_NIC);
-                assert_eq!(code(&out), 0, "{shell} {hook:?}: {}", stderr(&out));
-                assert_eq!(node.take_calls(), [DEL_TAP0]);
-                assert!(
-                    stderr(&out).contains("nothing to remove"),
-                    "{}",
-                    stderr(&out)
-                );
-            }
-        }
-    }
-}
-
-#[test]
-fn down_never_fails_even_when_the_router_is_unreachable() {
-    for shell in shells() {
-        for hook in DOWN_HOOKS {
-            let node = Node::with_router(&[(
-                2,
-                "connect /run/hvrouter/control.sock: No such file or directory",
-            )]);
-            let out = node.run(shell, hook, ROUTED_NIC);
-            assert_eq!(code(&out), 0, "{shell} {hook:?}: {}", stderr(&out));
-            assert_eq!(node.take_calls(), [DEL_TAP0]);
-            assert!(
-                stderr(&out).contains("could not remove"),
-                "{}",
-                stderr(&out)
-            );
-        }
-    }
-}
-
-#[test]
-fn bridged_and_other_modes_are_left_alone() {
-    let openvswitch = env_with(
-        BRIDGED_NIC,
-        &[("MODE", Some("openvswitch")), ("BRIDGE", None)],
-    );
-    let no_mode = env_with(ROUTED_NIC, &[("MODE", None)]);
-    for shell in shells() {
-        for hook in UP_HOOKS.iter().chain(&DOWN_HOOKS) {
-            for env in [BRIDGED_NIC, &openvswitch, &no_mode] {
-                let node = Node::new();
-                node.sysctls_on("tap3");
-                let out = node.run(shell, *hook, env);
-                assert_eq!(code(&out), 0, "{shell} {hook:?}: {}", stderr(&out));
-                assert!(node.take_calls().is_empty(), "{shell} {hook:?} {env:?}");
-                assert!(node.take_ip_calls().is_empty(), "{shell} {hook:?} {env:?}");
-                assert_eq!(node.sysctl("tap3", "proxy_arp"), "1", "untouched");
-            }
-        }
-    }
-}
-
-#[test]
-fn routed_nic_without_an_address_is_logged_and_not_added() {
-    for shell in shells() {
-        for hook in UP_HOOKS {
-            // Ganeti leaves IP out when the NIC has none; an empty value means the same.
-            for env in [
-                env_with(ROUTED_NIC, &[("IP", None)]),
-                env_with(ROUTED_NIC, &[("IP", Some(""))]),
-            ] {
-                let node = Node::new();
-                let out = node.run(shell, hook, &env);
-                assert_eq!(code(&out), 0, "{shell} {hook:?}: {}", stderr(&out));
-                assert!(node.take_calls().is_empty(), "{shell} {hook:?}");
-                assert!(
-                    stderr(&out).contains("without an IP address"),
-                    "{}",
-                    stderr(&out)
-                );
-            }
-        }
-    }
-}
-
-#[test]
-fn malicious_interface_names_are_rejected_before_anything_runs() {
-    let names = [
-        "tap0; rm -rf /",
-        "$(reboot)",
-        "`reboot`",
-        "tap0\nrm -rf /",
-        "../../../../etc",
-        "..",
-        "-h",
-        "tap0 --mac",
-        "a-very-long-tap-name",
-        "",
-    ];
-    for shell in shells() {
-        for name in names {
-            let env = env_with(ROUTED_NIC, &[("INTERFACE", Some(name))]);
-            for hook in UP_HOOKS {
-                let node = Node::new();
-                let out = node.run(shell, hook, &env);
-                assert_eq!(code(&out), 2, "{shell} {hook:?} {name:?}: up must fail");
-                assert!(node.take_calls().is_empty(), "{shell} {hook:?} {name:?}");
-                assert!(node.take_ip_calls().is_empty(), "{shell} {hook:?} {name:?}");
-                assert!(stderr(&out).contains("not a valid interface name"));
-                assert!(!stderr(&out).contains("rm -rf"), "the value is not echoed");
-            }
-            for hook in DOWN_HOOKS {
-                let node = Node::new();
-                let out = node.run(shell, hook, &env);
-                assert_eq!(code(&out), 0, "{shell} {hook:?} {name:?}: down never fails");
-                assert!(node.take_calls().is_empty(), "{shell} {hook:?} {name:?}");
-            }
-        }
-    }
-}
-
-#[test]
-fn invalid_addresses_macs_and_networks_are_rejected_on_up() {
-    let bad: &[(&str, &str)] = &[
-        ("IP", "192.0.2.256"),
-        ("IP", "192.0.2"),
-        ("IP", "192.0.2.010"),
-        ("IP", "192.0.2.10 --network public_80"),
-        ("IP", "2001:db8::10"),
-        ("IP", "*"),
-        ("MAC", "aa:00:00:5e:10"),
-        ("MAC", "aa:00:00:5e:10:01 --ip 203.0.113.1"),
-        ("MAC", "zz:00:00:5e:10:01"),
-        ("LINK", "public_90 --ip 203.0.113.1"),
-        ("LINK", "-x"),
-        ("LINK", ""),
-        ("TAGS", "hvrouter:prefix:203.0.113.0/33"),
-        ("TAGS", "hvrouter:prefix:203.0.113.0/28;reboot"),
-        ("MIGRATION_PHASE", "during"),
-    ];
-    for shell in shells() {
-        for &(key, value) in bad {
-            let env = env_with(ROUTED_NIC, &[(key, Some(value))]);
-            for hook in UP_HOOKS {
-                let node = Node::new();
-                let out = node.run(shell, hook, &env);
-                assert_eq!(
-                    code(&out),
-                    2,
-                    "{shell} {hook:?} {key}={value:?}: {}",
-                    stderr(&out)
-                );
-                assert!(
-                    node.take_calls().is_empty(),
-                    "{shell} {hook:?} {key}={value:?}"
-                );
-            }
-        }
-    }
-}
-
-#[test]
-fn live_migration_removes_on_the_source_and_adds_on_the_target_only_after() {
-    for shell in shells() {
-        for (up, down) in UP_HOOKS.into_iter().zip(DOWN_HOOKS) {
-            let source = Node::new();
-            let target = Node::new();
-            // Target, before the migration (Ganeti passes `pre` to hooks that want it):
-            // the guest still runs on the source, which owns the address.
-            let pre = env_with(
-                ROUTED_NIC,
-                &[
-                    ("INTERFACE", Some("tap7")),
-                    ("MIGRATION_PHASE", Some("pre")),
-                ],
-            );
-            let out = target.run(shell, up, &pre);
-            assert_eq!(code(&out), 0, "{shell} {up:?}: {}", stderr(&out));
-            assert!(target.take_calls().is_empty(), "no add before the move");
-            // The source's tap goes away after a successful migration.
-            let out = source.run(shell, down, ROUTED_NIC);
-            assert_eq!(code(&out), 0, "{shell} {down:?}: {}", stderr(&out));
-            assert_eq!(source.take_calls(), [DEL_TAP0]);
-            // Target, after the migration: add, and the router announces the address.
-            let post = env_with(
-                ROUTED_NIC,
-                &[
-                    ("INTERFACE", Some("tap7")),
-                    ("MIGRATION_PHASE", Some("post")),
-                ],
-            );
-            let out = target.run(shell, up, &post);
-            assert_eq!(code(&out), 0, "{shell} {up:?}: {}", stderr(&out));
-            assert_eq!(
-                target.take_calls(),
-                ["guest add --tap tap7 --mac aa:00:00:5e:10:01 --network public_90 --ip 192.0.2.10"]
-            );
-            assert!(source.take_calls().is_empty());
-        }
-    }
-}
-
-#[test]
-fn routed_prefixes_come_from_instance_tags() {
-    let tags =
-        "owner:ops hvrouter:prefix:203.0.113.0/28 hvrouter:prefix:public_80:203.0.113.64/28 \
-                hvrouter:prefix:public_90:203.0.113.32/29 * hvrouter:other:x";
-    let env = env_with(ROUTED_NIC, &[("TAGS", Some(tags))]);
-    for shell in shells() {
-        for hook in UP_HOOKS {
-            let node = Node::new();
-            let out = node.run(shell, hook, &env);
-            assert_eq!(code(&out), 0, "{shell} {hook:?}: {}", stderr(&out));
-            assert_eq!(
-                node.take_calls(),
-                [format!(
-                    "{ADD_TAP0} --routed-prefix 203.0.113.0/28 --routed-prefix 203.0.113.32/29"
-                )],
-                "{shell} {hook:?}: the public_80 prefix belongs to another NIC"
-            );
-        }
-    }
-}
-
-#[test]
-fn a_rejected_up_fails_so_ganeti_reports_it() {
-    for shell in shells() {
-        for hook in UP_HOOKS {
-            let node = Node::with_router(&[
-                (1, "guest add: 192.0.2.10 already belongs to guest tap2"),
-                (1, "guest del: no such guest: tap0"),
-            ]);
-            let out = node.run(shell, hook, ROUTED_NIC);
-            assert_eq!(code(&out), 1, "{shell} {hook:?}: {}", stderr(&out));
-            assert_eq!(node.take_calls(), [ADD_TAP0, DEL_TAP0]);
-            assert!(
-                stderr(&out).contains("already belongs to guest tap2"),
-                "the router's reason reaches Ganeti: {}",
-                stderr(&out)
-            );
-        }
-    }
-}
-
-#[test]
-fn a_stale_entry_for_the_same_tap_is_replaced() {
-    for shell in shells() {
-        for hook in UP_HOOKS {
-            // The router still has tap0 from a NIC whose down hook never ran.
-            let node = Node::with_router(&[(1, "guest add: tap0 exists with other data")]);
-            let out = node.run(shell, hook, ROUTED_NIC);
-            assert_eq!(code(&out), 0, "{shell} {hook:?}: {}", stderr(&out));
-            assert_eq!(node.take_calls(), [ADD_TAP0, DEL_TAP0, ADD_TAP0]);
-        }
-    }
-}
-
-#[test]
-fn unreachable_router_fails_the_up() {
-    for shell in shells() {
-        for hook in UP_HOOKS {
-            let node = Node::with_router(&[(2, "cannot connect"), (2, "cannot connect")]);
-            let out = node.run(shell, hook, ROUTED_NIC);
-            assert_eq!(code(&out), 1, "{shell} {hook:?}: {}", stderr(&out));
-            assert_eq!(node.take_calls(), [ADD_TAP0, DEL_TAP0]);
-        }
-    }
-}
-
-#[test]
-fn missing_cli_fails_the_up_and_not_the_down() {
-    for shell in shells() {
-        let node = Node::new();
-        node.defaults(&format!(
-            "HVROUTER_BIN={}\n",
-            node.file("nowhere/hvrouter").display()
-        ));
-        for hook in UP_HOOKS {
-            assert_eq!(
-                code(&node.run(shell, hook, ROUTED_NIC)),
-                1,
-                "{shell} {hook:?}"
-            );
-        }
-        for hook in DOWN_HOOKS {
-            assert_eq!(
-                code(&node.run(shell, hook, ROUTED_NIC)),
-                0,
-                "{shell} {hook:?}"
-            );
-        }
-        assert!(node.take_calls().is_empty());
-    }
-}
-
-#[test]
-fn action_from_ganeti_decides_the_direction() {
-    for shell in shells() {
-        let node = Node::new();
-        let down = env_with(ROUTED_NIC, &[("ACTION", Some("down"))]);
-        let up = env_with(ROUTED_NIC, &[("ACTION", Some("up"))]);
-        assert_eq!(code(&node.run_with(shell, "kvm-ifup-custom", &down)), 0);
-        assert_eq!(code(&node.run_with(shell, "network/routed/down", &up)), 0);
-        assert_eq!(node.take_calls(), [DEL_TAP0, ADD_TAP0], "{shell}");
-        // An ACTION the hooks do not know leaves the hook's own direction.
-        let odd = env_with(ROUTED_NIC, &[("ACTION", Some("modify"))]);
-        assert_eq!(code(&node.run_with(shell, "kvm-ifdown-custom", &odd)), 0);
-        assert_eq!(node.take_calls(), [DEL_TAP0], "{shell}");
-    }
-}
-
-#[test]
-fn network_and_socket_from_the_defaults_file_and_the_environment() {
-    for shell in shells() {
-        for hook in UP_HOOKS {
-            let node = Node::new();
-            node.defaults(
-                "# hvrouter settings for the Ganeti hooks\n\
-                 DAEMON_OPTS=\"--ignored\"\n\
-                 export HVROUTER_NETWORK=\"vlan90\"\n\
-                 HVROUTER_SOCKET='/run/hvrouter-alt/control.sock'\n",
-            );
-            let tagged = env_with(
-                ROUTED_NIC,
-                &[("TAGS", Some("hvrouter:prefix:vlan90:203.0.113.0/28"))],
-            );
-            let out = node.run(shell, hook, &tagged);
-            assert_eq!(code(&out), 0, "{shell} {hook:?}: {}", stderr(&out));
-            assert_eq!(
-                node.take_calls(),
-                ["guest add --tap tap0 --mac aa:00:00:5e:10:01 --network vlan90 --ip 192.0.2.10 \
-                  --routed-prefix 203.0.113.0/28"]
-            );
-            assert_eq!(node.lines("socket"), ["/run/hvrouter-alt/control.sock"]);
-            // The environment wins over the file.
-            let env = env_with(ROUTED_NIC, &[("HVROUTER_NETWORK", Some("public_80"))]);
-            let out = node.run(shell, hook, &env);
-            assert_eq!(code(&out), 0, "{shell} {hook:?}: {}", stderr(&out));
-            assert_eq!(
-                node.take_calls(),
-                ["guest add --tap tap0 --mac aa:00:00:5e:10:01 --network public_80 --ip 192.0.2.10"]
-            );
-        }
-    }
-}
-
-#[test]
-fn a_mismatch_with_ganetis_network_is_logged_not_fatal() {
-    let env = env_with(ROUTED_NIC, &[("NETWORK_SUBNET", Some("198.51.100.0/24"))]);
-    for shell in shells() {
-        for hook in UP_HOOKS {
-            let node = Node::new();
-            let out = node.run(shell, hook, &env);
-            assert_eq!(code(&out), 0, "{shell} {hook:?}: {}", stderr(&out));
-            assert_eq!(node.take_calls(), [ADD_TAP0]);
-            assert!(
-                stderr(&out).contains("not inside Ganeti's NETWORK_SUBNET"),
-                "{}",
-                stderr(&out)
-            );
-        }
-    }
-}
-
-#[test]
-fn routed_nic_without_link_or_network_setting_is_rejected() {
-    let env = env_with(ROUTED_NIC, &[("LINK", None)]);
-    for shell in shells() {
-        for hook in UP_HOOKS {
-            let node = Node::new();
-            let out = node.run(shell, hook, &env);
-            assert_eq!(code(&out), 2, "{shell} {hook:?}: {}", stderr(&out));
-            assert!(node.take_calls().is_empty());
-        }
-    }
-}
-
-#[test]
-fn instance_communication_taps_are_left_to_ganeti() {
-    let env = env_with(
-        ROUTED_NIC,
-        &[("INTERFACE", Some("gnt.com.0")), ("IP", Some("192.0.2.50"))],
-    );
-    for shell in shells() {
-        for hook in UP_HOOKS.iter().chain(&DOWN_HOOKS) {
-            let node = Node::new();
-            let out = node.run(shell, *hook, &env);
-            assert_eq!(code(&out), 0, "{shell} {hook:?}: {}", stderr(&out));
-            assert!(node.take_calls().is_empty());
-            assert!(node.take_ip_calls().is_empty());
-        }
-    }
-}
-
-#[test]
-fn tags_are_never_expanded_as_globs() {
-    for shell in shells() {
-        for hook in UP_HOOKS {
-            let node = Node::new();
-            // In the hook's working directory, the pattern would match a path that reads
-            // as a valid prefix tag.
-            let decoy = node.dir.join("hvrouter:prefix:203.0.113.48");
-            fs::create_dir_all(&decoy).unwrap();
-            fs::write(decoy.join("28"), "").unwrap();
-            let env = env_with(ROUTED_NIC, &[("TAGS", Some("hvrouter:prefix:*/28"))]);
-            let out = node.run(shell, hook, &env);
-            assert_eq!(code(&out), 2, "{shell} {hook:?}: {}", stderr(&out));
-            assert!(node.take_calls().is_empty(), "{shell} {hook:?}");
-        }
-    }
-}
-
-/// `gnt-instance list --no-headers --separator='|'
-/// -o name,pnode,nic.modes,nic.links,nic.ips,nic.macs,tags` on the master.
-const LISTING: &str = "\
-web1.example.org|node1.example.org|routed|public_90|192.0.2.10|aa:00:00:5e:10:01|owner:ops,hvrouter:prefix:203.0.113.0/28
-db1.example.org|node1.example.org|bridged,routed|br0,public_80|198.51.100.9,198.51.100.20|aa:00:00:5e:20:01,aa:00:00:5e:20:02|
-bad.example.org|node1.example.org|routed|public_90|192.0.2.12|aa:00:00:5e:40:01|
-other.example.org|node2.example.org|routed|public_90|192.0.2.11|aa:00:00:5e:30:01|
-gone.example.org|node1.example.org|routed|public_90|192.0.2.13|aa:00:00:5e:50:01|
-";
-
-impl Node {
-    /// Ganeti's runtime record of which tap NIC `idx` of `instance` got.
-    fn ganeti_tap(&self, instance: &str, idx: u32, tap: &str) {
-        let dir = self.file("ganeti/nic").join(instance);
-        fs::create_dir_all(&dir).unwrap();
-        fs::write(dir.join(idx.to_string()), tap).unwrap();
-    }
-
-    fn sync(&self, shell: &str, args: &[&str], listing: &str) -> Output {
-        let input = self.file("listing");
-        fs::write(&input, listing).unwrap();
-        Command::new(shell)
-            .arg(hooks_dir().join("hvrouter-sync-guests"))
-            .args(args)
-            .env_clear()
-            .env("PATH", self.dir.join("bin"))
-            .env("HVROUTER_DEFAULTS", self.file("defaults"))
-            .env("HVROUTER_PROC_SYS", self.file("proc/sys"))
-            .env("HVROUTER_GANETI_RUN_DIR", self.file("ganeti"))
-            .current_dir(&self.dir)
-            .stdin(fs::File::open(&input).unwrap())
-            .output()
-            .unwrap()
-    }
-}
-
-#[test]
-fn sync_adds_the_routed_nics_running_on_this_node() {
-    for shell in shells() {
-        // The router rejects the third add (bad.example.org); the rest goes on.
-        let node = Node::with_router(&[(0, ""), (0, ""), (1, "conflict"), (1, "no such guest")]);
-        node.ganeti_tap("web1.example.org", 0, "tap0\n");
-        node.ganeti_tap("db1.example.org", 0, "tap4\n");
-        node.ganeti_tap("db1.example.org", 1, "tap5");
-        node.ganeti_tap("bad.example.org", 0, "tap6\n");
-        let args = ["--node", "node1.example.org"];
-        let out = node.sync(shell, &args, LISTING);
-        assert_eq!(code(&out), 1, "{shell}: one NIC failed: {}", stderr(&out));
-        assert_eq!(
-            node.take_calls(),
-            [
-                format!("{ADD_TAP0} --routed-prefix 203.0.113.0/28"),
-                "guest add --tap tap5 --mac aa:00:00:5e:20:02 --network public_80 --ip 198.51.100.20"
-                    .to_owned(),
-                "guest add --tap tap6 --mac aa:00:00:5e:40:01 --network public_90 --ip 192.0.2.12"
-                    .to_owned(),
-                "guest del --tap tap6".to_owned(),
-            ],
-            "{shell}: bridged NICs, other nodes' and stopped instances are skipped"
-        );
+fn hooks_are_executable_short_and_call_the_binary() {
+    for (hook, _) in UP_HOOKS.iter().chain(&DOWN_HOOKS) {
+        let path = node::hooks_dir().join(hook);
+        let mode = fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o111, 0o111, "{hook} must be executable");
+        let text = fs::read_to_string(&path).unwrap();
         assert!(
-            stderr(&out).contains("2 routed NICs synced, 1 failed"),
+            text.starts_with("#!/bin/sh\n") || text.starts_with("#!/bin/bash\n"),
+            "{hook}"
+        );
+        let code_lines = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+            .count();
+        assert!(code_lines <= 20, "{hook}: {code_lines} lines of code");
+        assert!(text.contains("ganeti nic "), "{hook}");
+    }
+    assert!(
+        !node::hooks_dir().join("hvrouter-nic.sh").exists(),
+        "the shell library is gone"
+    );
+}
+
+use std::os::unix::fs::PermissionsExt;
+
+#[test]
+fn routed_up_adds_the_guest_and_turns_kernel_proxy_arp_off() {
+    for (hook, g) in UP_HOOKS {
+        let node = Node::new();
+        node.sysctls_on("tap0");
+        let out = node.run(hook, &up_env(g, &ganeti_env::web1(), "tap0"));
+        assert_eq!(code(&out), 0, "{hook}: {}", stderr(&out));
+        assert_eq!(node.changes(), [ADD_WEB1], "{hook}");
+        assert_eq!(node.take("ip.calls"), ["link set dev tap0 up"], "{hook}");
+        assert_eq!(node.sysctl("tap0", "proxy_arp"), "0", "{hook}");
+        assert_eq!(node.sysctl("tap0", "forwarding"), "0", "{hook}");
+        assert!(node.take("net-common.calls").is_empty(), "{hook}");
+        assert!(stderr(&out).contains("added"), "{hook}: {}", stderr(&out));
+        // Ganeti runs the up hook again (NIC modified, hot-plug retry): idempotent.
+        let out = node.run(hook, &up_env(g, &ganeti_env::web1(), "tap0"));
+        assert_eq!(code(&out), 0, "{hook}: {}", stderr(&out));
+        assert_eq!(node.changes(), [ADD_WEB1], "{hook}");
+        assert_eq!(node.guests(), ["tap0 192.0.2.10"]);
+    }
+}
+
+#[test]
+fn released_kvm_vif_bridge_gives_bridged_and_ovs_nics_ganetis_own_set_up() {
+    let cases = [
+        (
+            ganeti_env::bridged("br0", Some("")),
+            ["setup_bridge", "setup_ovs"]
+                .map(|f| format!("{f} MODE=bridged INTERFACE=tap3 LINK=br0 BRIDGE=br0 VLAN=")),
+        ),
+        (
+            ganeti_env::openvswitch("ovs0", Some(".100:200")),
+            ["setup_bridge", "setup_ovs"].map(|f| {
+                format!("{f} MODE=openvswitch INTERFACE=tap3 LINK=ovs0 BRIDGE= VLAN=.100:200")
+            }),
+        ),
+    ];
+    for (nic, want) in cases {
+        let node = Node::new();
+        let out = node.run("kvm-vif-bridge", &up_env(Ganeti::Released, &nic, "tap3"));
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        // Exactly kvm-ifup's own tail: both functions, each checks MODE itself.
+        assert_eq!(node.take("net-common.calls"), want);
+        assert!(node.requests().is_empty(), "the router is not asked");
+        assert!(node.take("ip.calls").is_empty());
+    }
+    // Without Ganeti's net-common the NIC set-up fails loudly (Ganeti reports it).
+    let node = Node::new();
+    let nic = ganeti_env::bridged("br0", None);
+    let out = node.run_program(
+        &node::hooks_dir().join("kvm-vif-bridge"),
+        &up_env(Ganeti::Released, &nic, "tap3"),
+        &["HVROUTER_GANETI_NET_COMMON"],
+    );
+    if !Path::new("/usr/lib/ganeti/net-common").exists() {
+        assert_eq!(code(&out), 1, "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("net-common not found"),
             "{}",
             stderr(&out)
         );
@@ -805,21 +151,442 @@ fn sync_adds_the_routed_nics_running_on_this_node() {
 }
 
 #[test]
-fn sync_dry_run_only_prints() {
-    for shell in shells() {
-        let node = Node::new();
-        node.ganeti_tap("web1.example.org", 0, "tap0\n");
-        let out = node.sync(
-            shell,
-            &["--dry-run", "--node", "node1.example.org"],
-            LISTING,
+fn grnet_forms_hand_other_modes_to_gnt_networking_moved_aside() {
+    let nic = ganeti_env::bridged("br0", None);
+    // gnt-networking's scripts, moved aside by dpkg-divert.
+    let node = Node::new();
+    for (name, log) in [("diverted-up", "up"), ("diverted-down", "down")] {
+        write_script(
+            &node.file(name),
+            &format!(
+                "#!/bin/sh\necho \"{log} $MODE $INTERFACE $*\" >>'{}'\n",
+                node.file("diverted.calls").display()
+            ),
         );
-        assert_eq!(code(&out), 0, "{shell}: {}", stderr(&out));
-        assert!(node.take_calls().is_empty());
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout),
-            "would add: web1.example.org nic 0 tap tap0 ip 192.0.2.10 mac aa:00:00:5e:10:01 \
-             link public_90\n"
+    }
+    let up = up_env(Ganeti::Released, &nic, "tap3");
+    assert_eq!(code(&node.run("kvm-ifup-custom", &up)), 0);
+    assert_eq!(code(&node.run("kvm-ifdown-custom", &up)), 0);
+    assert_eq!(
+        node.take("diverted.calls"),
+        ["up bridged tap3 ", "down bridged tap3 "]
+    );
+    assert!(node.take("net-common.calls").is_empty());
+    assert!(node.requests().is_empty());
+    // Without gnt-networking: Ganeti's own set-up, as kvm-vif-bridge; down does nothing.
+    let node = Node::new();
+    assert_eq!(code(&node.run("kvm-ifup-custom", &up)), 0);
+    assert_eq!(code(&node.run("kvm-ifdown-custom", &up)), 0);
+    assert_eq!(node.take("net-common.calls").len(), 2);
+    assert!(node.requests().is_empty());
+}
+
+#[test]
+fn master_per_mode_form_and_live_migration() {
+    let web1 = ganeti_env::web1();
+    let source = Node::new();
+    let target = Node::new();
+    // Instance start on the source.
+    let out = source.run("network/routed/up", &up_env(Ganeti::Master, &web1, "tap0"));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(source.changes(), [ADD_WEB1]);
+    // Migration target: master configures routed NICs after the migration only
+    // (FinalizeMigrationDst, MIGRATION_PHASE=post); a `pre` call only prepares the tap.
+    let pre = env(
+        Ganeti::Master,
+        "up",
+        &web1,
+        "tap7",
+        &[("MIGRATION_PHASE", "pre")],
+    );
+    let out = target.run("network/routed/up", &pre);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(target.requests().is_empty(), "no add before the move");
+    assert_eq!(target.take("ip.calls"), ["link set dev tap7 up"]);
+    // The source's NIC is de-configured after the migration (DeConfigureNIC).
+    let down = env(Ganeti::Master, "down", &web1, "tap0", &[]);
+    let out = source.run("network/routed/down", &down);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(source.changes(), ["del tap0"]);
+    assert!(source.guests().is_empty());
+    let post = env(
+        Ganeti::Master,
+        "up",
+        &web1,
+        "tap7",
+        &[("MIGRATION_PHASE", "post")],
+    );
+    let out = target.run("network/routed/up", &post);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        target.changes(),
+        ["add tap7 aa:00:00:5e:10:01 public_90 192.0.2.10 +203.0.113.0/28"]
+    );
+}
+
+#[test]
+fn instance_communication_taps_are_left_to_ganeti() {
+    let com = ganeti_env::communication();
+    for (hook, g) in UP_HOOKS.iter().chain(&DOWN_HOOKS) {
+        let node = Node::new();
+        let out = node.run(hook, &up_env(*g, &com, "gnt.com.0"));
+        assert_eq!(code(&out), 0, "{hook}: {}", stderr(&out));
+        assert!(node.requests().is_empty(), "{hook}");
+        assert!(node.take("ip.calls").is_empty(), "{hook}");
+        assert!(node.take("net-common.calls").is_empty(), "{hook}");
+    }
+}
+
+#[test]
+fn routed_nic_without_ipv4_fails_loudly() {
+    let no_ip = ganeti_env::routed_without_ip();
+    for (hook, g) in UP_HOOKS {
+        for ip in [None, Some("2001:db8:90::10")] {
+            let node = Node::new();
+            let e = with(up_env(g, &no_ip, "tap0"), "IP", ip);
+            let out = node.run(hook, &e);
+            assert_eq!(code(&out), 2, "{hook} {ip:?}: {}", stderr(&out));
+            let err = stderr(&out);
+            assert!(
+                err.contains("no IPv4 address")
+                    && err.contains("IPv6-only NICs are not served yet"),
+                "{hook}: {err}"
+            );
+            assert!(node.requests().is_empty(), "{hook}");
+            assert!(node.take("ip.calls").is_empty(), "{hook}: tap left alone");
+        }
+    }
+}
+
+#[test]
+fn invalid_environments_exit_2_before_anything_runs() {
+    let web1 = ganeti_env::web1();
+    let bad: &[(&str, Option<&str>)] = &[
+        ("INTERFACE", Some("tap0; rm -rf /")),
+        ("INTERFACE", Some("$(reboot)")),
+        ("INTERFACE", Some("tap0\nrm -rf /")),
+        ("INTERFACE", Some("../../../../etc")),
+        ("INTERFACE", Some("-h")),
+        ("INTERFACE", Some("a-very-long-tap-name")),
+        ("MAC", Some("aa:00:00:5e:10:01 --ip 203.0.113.1")),
+        ("MAC", Some("zz:00:00:5e:10:01")),
+        ("IP", Some("192.0.2.256")),
+        ("IP", Some("192.0.2.010")),
+        ("IP", Some("192.0.2.1")),
+        ("LINK", None),
+        ("TAGS", Some("hvrouter:prefix:203.0.113.0/33")),
+        ("TAGS", Some("hvrouter:prefix:*/28")),
+        ("MIGRATION_PHASE", Some("during")),
+    ];
+    for (hook, g) in UP_HOOKS {
+        for &(k, v) in bad {
+            let node = Node::new();
+            let out = node.run(hook, &with(up_env(g, &web1, "tap0"), k, v));
+            assert_eq!(code(&out), 2, "{hook} {k}={v:?}: {}", stderr(&out));
+            assert!(
+                stderr(&out).contains(k),
+                "{hook}: names {k}: {}",
+                stderr(&out)
+            );
+            assert!(!stderr(&out).contains("rm -rf /\n"), "not echoed raw");
+            assert!(node.requests().is_empty(), "{hook} {k}={v:?}");
+            assert!(node.take("ip.calls").is_empty(), "{hook} {k}={v:?}");
+        }
+    }
+    for (hook, g) in DOWN_HOOKS {
+        let node = Node::new();
+        let out = node.run(
+            hook,
+            &with(up_env(g, &web1, "tap0"), "INTERFACE", Some("../x")),
+        );
+        assert_eq!(code(&out), 0, "{hook}: down never fails: {}", stderr(&out));
+        assert!(node.requests().is_empty());
+    }
+}
+
+#[test]
+fn a_stale_entry_for_the_tap_is_replaced_a_live_owner_is_refused() {
+    for (hook, g) in UP_HOOKS {
+        // The router still has tap0 from a NIC that is gone (other MAC and address).
+        let node = Node::new();
+        node.preload("tap0", "aa:00:00:5e:99:99", "192.0.2.99");
+        let out = node.run(hook, &up_env(g, &ganeti_env::web1(), "tap0"));
+        assert_eq!(code(&out), 0, "{hook}: {}", stderr(&out));
+        assert_eq!(node.changes(), [ADD_WEB1, "del tap0", ADD_WEB1], "{hook}");
+        assert_eq!(node.guests(), ["tap0 192.0.2.10"]);
+        assert!(stderr(&out).contains("replacing"), "{}", stderr(&out));
+        // The address is held by another guest whose tap the router says is live.
+        let node = Node::new();
+        node.preload("tap2", "aa:00:00:5e:22:22", "192.0.2.10");
+        let out = node.run(hook, &up_env(g, &ganeti_env::web1(), "tap0"));
+        assert_eq!(code(&out), 1, "{hook}: {}", stderr(&out));
+        assert_eq!(node.changes(), [ADD_WEB1], "{hook}: nothing removed");
+        assert!(
+            stderr(&out).contains("already belongs to guest tap2"),
+            "the router's reason reaches Ganeti: {}",
+            stderr(&out)
         );
     }
 }
+
+#[test]
+fn down_removes_only_its_own_nic() {
+    for (hook, g) in DOWN_HOOKS {
+        let down = env(g, "down", &ganeti_env::web1(), "tap0", &[]);
+        let node = Node::new();
+        node.preload("tap0", "aa:00:00:5e:10:01", "192.0.2.10");
+        let out = node.run(hook, &down);
+        assert_eq!(code(&out), 0, "{hook}: {}", stderr(&out));
+        assert_eq!(node.changes(), ["del tap0"], "{hook}");
+        // The kernel gave tap0 to another VM whose up ran first: a late down of the old
+        // NIC leaves it alone.
+        let node = Node::new();
+        node.preload("tap0", "aa:00:00:5e:77:77", "192.0.2.77");
+        let out = node.run(hook, &down);
+        assert_eq!(code(&out), 0, "{hook}: {}", stderr(&out));
+        assert!(node.changes().is_empty(), "{hook}");
+        assert!(stderr(&out).contains("another NIC"), "{}", stderr(&out));
+        // Nothing there: nothing to remove.
+        let node = Node::new();
+        let out = node.run(hook, &down);
+        assert_eq!(code(&out), 0);
+        assert!(
+            stderr(&out).contains("nothing to remove"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn unreachable_router_fails_the_up_not_the_down() {
+    let web1 = ganeti_env::web1();
+    for (hook, g) in UP_HOOKS {
+        let node = Node::without_router();
+        let out = node.run(hook, &up_env(g, &web1, "tap0"));
+        assert_eq!(code(&out), 1, "{hook}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("is hvrouter running?"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    for (hook, g) in DOWN_HOOKS {
+        let node = Node::without_router();
+        let out = node.run(hook, &env(g, "down", &web1, "tap0", &[]));
+        assert_eq!(code(&out), 0, "{hook}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("could not remove"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn the_binary_is_found_in_path_else_fails_the_up_only() {
+    let web1 = ganeti_env::web1();
+    for (hook, g) in UP_HOOKS.iter().chain(&DOWN_HOOKS) {
+        let node = Node::new();
+        node.preload("tap0", "aa:00:00:5e:10:01", "192.0.2.10");
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_hvrouter"), node.file("bin/hvrouter"))
+            .unwrap();
+        let e = env(
+            *g,
+            if hook.contains("down") { "down" } else { "up" },
+            &web1,
+            "tap0",
+            &[],
+        );
+        let out = node.run_program(&node::hooks_dir().join(hook), &e, &["HVROUTER_BIN"]);
+        assert_eq!(code(&out), 0, "{hook}: {}", stderr(&out));
+        assert!(
+            !node.requests().is_empty(),
+            "{hook}: ran the binary from PATH"
+        );
+    }
+    for (hook, g) in UP_HOOKS.iter().chain(&DOWN_HOOKS) {
+        let mut node = Node::new();
+        node.extra.push((
+            "HVROUTER_BIN".into(),
+            node.file("nowhere/hvrouter").display().to_string(),
+        ));
+        let e = env(*g, "up", &web1, "tap0", &[]);
+        let out = node.run(hook, &e);
+        let want_fail = !hook.contains("down");
+        assert_eq!(code(&out) != 0, want_fail, "{hook}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn network_and_socket_from_the_defaults_file() {
+    let node = Node::new();
+    fs::write(
+        node.file("defaults"),
+        "# /etc/default/hvrouter\nexport HVROUTER_NETWORK=\"vlan90\"\n",
+    )
+    .unwrap();
+    let (i, mut n) = ganeti_env::web1();
+    n.network = None;
+    let out = node.run(
+        "network/routed/up",
+        &up_env(Ganeti::Master, &(i, n), "tap0"),
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        node.changes(),
+        ["add tap0 aa:00:00:5e:10:01 vlan90 192.0.2.10 +203.0.113.0/28"]
+    );
+}
+
+/// `gnt-instance list --no-headers --separator='|'
+/// -o name,pnode,nic.modes,nic.links,nic.ips,nic.macs,tags` on the master.
+const LISTING: &str = "\
+web1.example.org|node1.example.org|routed|public_90|192.0.2.10|aa:00:00:5e:10:01|owner:ops,hvrouter:prefix:203.0.113.0/28
+db1.example.org|node1.example.org|bridged,routed|br0,public_80|198.51.100.9,198.51.100.20|aa:00:00:5e:20:01,aa:00:00:5e:20:02|
+bad.example.org|node1.example.org|routed|public_90|192.0.2.10|aa:00:00:5e:40:01|
+other.example.org|node2.example.org|routed|public_90|192.0.2.11|aa:00:00:5e:30:01|
+gone.example.org|node1.example.org|routed|public_90|192.0.2.13|aa:00:00:5e:50:01|
+";
+
+#[test]
+fn sync_guests_adds_the_routed_nics_running_on_this_node() {
+    let node = Node::new();
+    for (inst, idx, tap) in [
+        ("web1.example.org", 0, "tap0\n"),
+        ("db1.example.org", 0, "tap4\n"),
+        ("db1.example.org", 1, "tap5"),
+        ("bad.example.org", 0, "tap6\n"),
+    ] {
+        let dir = node.file("ganeti/nic").join(inst);
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(idx.to_string()), tap).unwrap();
+    }
+    fs::write(node.file("listing"), LISTING).unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hvrouter"));
+        cmd.args([
+            "--socket",
+            node.socket().to_str().unwrap(),
+            "ganeti",
+            "sync-guests",
+        ])
+        .args(["--node", "node1.example.org", "--ganeti-run-dir"])
+        .arg(node.file("ganeti"))
+        .args(args)
+        .env_clear()
+        .env(
+            "PATH",
+            format!("{}:/usr/bin:/bin", node.file("bin").display()),
+        )
+        .env("HVROUTER_DEFAULTS", node.file("defaults"))
+        .env("HVROUTER_PROC_SYS", node.file("proc/sys"))
+        .env("HVROUTER_SYSLOG", "")
+        .stdin(fs::File::open(node.file("listing")).unwrap());
+        cmd.output().unwrap()
+    };
+    let out = run(&["--dry-run"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(node.requests().is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().next(),
+        Some("would add: web1.example.org nic 0 tap tap0 ip 192.0.2.10 mac aa:00:00:5e:10:01 link public_90")
+    );
+    let out = run(&[]);
+    // bad.example.org claims web1's address: refused, the rest goes on, exit 1.
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(
+        node.changes(),
+        [
+            ADD_WEB1,
+            "add tap5 aa:00:00:5e:20:02 public_80 198.51.100.20",
+            "add tap6 aa:00:00:5e:40:01 public_90 192.0.2.10",
+        ]
+    );
+    assert!(
+        stderr(&out).contains("2 routed NICs synced, 1 failed"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("gone.example.org NIC 0: no tap recorded"));
+}
+
+/// Ganeti v3.1.1's own `kvm-ifup` (from a Ganeti repository) with our
+/// `/etc/ganeti/kvm-vif-bridge`: routed, bridged and instance-communication NICs.
+#[test]
+fn ganetis_released_kvm_ifup_runs_kvm_vif_bridge() {
+    let mut node = Node::new();
+    let ganeti = match ganeti_src::install(&node.dir, ganeti_src::RELEASED, &["kvm-ifup"]) {
+        Ok(g) => g,
+        Err(why) => {
+            eprintln!("SKIP ganetis_released_kvm_ifup_runs_kvm_vif_bridge: {why}");
+            return;
+        }
+    };
+    ganeti.link_hook("kvm-vif-bridge", "kvm-vif-bridge");
+    node.extra
+        .push(("GANETI_ROOTDIR".into(), ganeti.root.display().to_string()));
+    let kvm_ifup = ganeti.pkglib.join("kvm-ifup");
+    let run = |e: &[(String, String)]| node.run_program(&kvm_ifup, e, &[]);
+
+    let out = run(&up_env(Ganeti::Released, &ganeti_env::web1(), "tap0"));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(node.changes(), [ADD_WEB1]);
+    let out = run(&up_env(
+        Ganeti::Released,
+        &ganeti_env::routed_without_ip(),
+        "tap1",
+    ));
+    assert_eq!(code(&out), 2, "Ganeti sees the failure: {}", stderr(&out));
+    let out = run(&up_env(
+        Ganeti::Released,
+        &ganeti_env::bridged("br0", None),
+        "tap3",
+    ));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        node.take("net-common.calls").len(),
+        2,
+        "setup_bridge, setup_ovs"
+    );
+    let out = run(&up_env(
+        Ganeti::Released,
+        &ganeti_env::communication(),
+        "gnt.com.0",
+    ));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(node.requests().is_empty());
+    assert_eq!(node.take("ip.calls"), ["link set dev tap0 up"]);
+}
+
+/// Ganeti master's own `kvm-nic-setup` with our `/etc/ganeti/network/routed/{up,down}`.
+#[test]
+fn ganetis_master_kvm_nic_setup_runs_network_routed() {
+    let mut node = Node::new();
+    let ganeti = match ganeti_src::install(&node.dir, ganeti_src::MASTER, &["kvm-nic-setup"]) {
+        Ok(g) => g,
+        Err(why) => {
+            eprintln!("SKIP ganetis_master_kvm_nic_setup_runs_network_routed: {why}");
+            return;
+        }
+    };
+    ganeti.link_hook("network/routed/up", "network/routed/up");
+    ganeti.link_hook("network/routed/down", "network/routed/down");
+    node.extra
+        .push(("GANETI_ROOTDIR".into(), ganeti.root.display().to_string()));
+    let setup = ganeti.pkglib.join("kvm-nic-setup");
+    let web1 = ganeti_env::web1();
+    let out = node.run_program(&setup, &up_env(Ganeti::Master, &web1, "tap0"), &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(node.changes(), [ADD_WEB1]);
+    let out = node.run_program(
+        &setup,
+        &env(Ganeti::Master, "down", &web1, "tap0", &[]),
+        &[],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(node.changes(), ["del tap0"]);
+}
+
+#[path = "ganeti_hooks/bridge_ns.rs"]
+mod bridge_ns;

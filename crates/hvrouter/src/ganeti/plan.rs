@@ -1,0 +1,177 @@
+//! What a NIC hook should do, decided from the parsed environment alone: no I/O, so every
+//! rule is a unit test.
+//!
+//! - Not routed, or Ganeti's instance-communication tap: nothing (Ganeti's own set-up,
+//!   or the `kvm-vif-bridge` shell for bridged and openvswitch NICs, does it).
+//! - Routed, up: the guest `tap, MAC, network, IPv4 [, prefixes from tags]`, validated
+//!   with the router's own rules; `MIGRATION_PHASE=pre` only prepares the tap (the
+//!   guest still runs on the source node, which owns the address). A routed NIC without
+//!   an IPv4 address is an error: it would be up with no network.
+//! - Routed, down: remove the guest on this tap, if it is still this NIC's (same MAC).
+
+use std::net::IpAddr;
+
+use hvrouter_control::protocol::{validate_guest, validate_network_name, GuestInfo, GuestSpec};
+use wire::EthernetAddress;
+
+use super::env::{tag_prefixes, Direction, EnvError, MigrationPhase, Mode, NicEnv};
+
+/// What the up hook does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpPlan {
+    /// Nothing: the reason, for the log.
+    Skip(String),
+    /// Prepare the tap, do not add the guest yet.
+    PrepareOnly {
+        /// The tap.
+        tap: String,
+        /// Why, for the log.
+        reason: String,
+    },
+    /// Prepare the tap and add the guest.
+    Add {
+        /// The guest.
+        spec: GuestSpec,
+        /// Mismatches with Ganeti's view of the network, for the log (not fatal: the
+        /// router's configuration owns the network).
+        warnings: Vec<String>,
+    },
+}
+
+/// What the down hook does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DownPlan {
+    /// Nothing: the reason, for the log.
+    Skip(String),
+    /// Remove the guest on `tap` if it is still this NIC's.
+    Remove {
+        /// The tap.
+        tap: String,
+        /// The NIC's MAC, when Ganeti gave a valid one.
+        mac: Option<EthernetAddress>,
+    },
+}
+
+fn skip_reason(nic: &NicEnv) -> Option<String> {
+    if nic.is_instance_communication() {
+        return Some(format!(
+            "{}: instance-communication tap: left to Ganeti",
+            nic.interface
+        ));
+    }
+    match &nic.mode {
+        Mode::Routed => None,
+        Mode::Bridged => Some(format!("{}: bridged NIC: not hvrouter's", nic.interface)),
+        Mode::OpenVswitch => Some(format!(
+            "{}: openvswitch NIC: not hvrouter's",
+            nic.interface
+        )),
+        Mode::Other(m) => Some(format!(
+            "{}: MODE {}: not hvrouter's",
+            nic.interface,
+            super::env::shown(m)
+        )),
+    }
+}
+
+/// The up hook's plan. `network_setting` is `HVROUTER_NETWORK` (default: `LINK`).
+pub fn plan_up(nic: &NicEnv, network_setting: Option<&str>) -> Result<UpPlan, EnvError> {
+    if let Some(reason) = skip_reason(nic) {
+        return Ok(UpPlan::Skip(reason));
+    }
+    let tap = &nic.interface;
+    if nic.action == Some(Direction::Down) {
+        return Err(EnvError::invalid(
+            "ACTION",
+            "down",
+            "this is the up hook (network/routed/up or kvm-ifup); refusing to act",
+        ));
+    }
+    let ip = match nic.ip {
+        Some(IpAddr::V4(ip)) => ip,
+        Some(IpAddr::V6(ip)) => {
+            return Err(EnvError::NoIpv4 {
+                tap: tap.clone(),
+                ipv6: Some(ip.to_string()),
+            })
+        }
+        None => {
+            return Err(EnvError::NoIpv4 {
+                tap: tap.clone(),
+                ipv6: None,
+            })
+        }
+    };
+    let mac = nic.mac.ok_or(EnvError::Missing { var: "MAC" })?;
+    if !mac.is_unicast() {
+        return Err(EnvError::invalid(
+            "MAC",
+            &mac.to_string(),
+            "not a unicast address",
+        ));
+    }
+    let (network, var) = match (network_setting, nic.link.as_deref()) {
+        (Some(n), _) => (n, "HVROUTER_NETWORK"),
+        (None, Some(l)) => (l, "LINK"),
+        (None, None) => {
+            return Err(EnvError::invalid(
+                "LINK",
+                "",
+                "a routed NIC needs LINK (its hvrouter network) unless HVROUTER_NETWORK is set",
+            ))
+        }
+    };
+    validate_network_name(network).map_err(|why| EnvError::invalid(var, network, why))?;
+    if nic.network.gateway == Some(ip) {
+        return Err(EnvError::invalid(
+            "IP",
+            &ip.to_string(),
+            "it is Ganeti's NETWORK_GATEWAY: refusing to answer for the gateway",
+        ));
+    }
+    let spec = GuestSpec {
+        tap: tap.clone(),
+        mac,
+        ips: vec![ip],
+        network: network.to_string(),
+        routed_prefixes: tag_prefixes(&nic.tags, network)?,
+    };
+    validate_guest(&spec).map_err(|why| EnvError::invalid("IP", &ip.to_string(), why))?;
+    let mut warnings = Vec::new();
+    if let Some(subnet) = nic.network.subnet {
+        if !subnet.contains(&ip) {
+            warnings.push(format!(
+                "{tap}: {ip} is not inside Ganeti's NETWORK_SUBNET {subnet} (network {})",
+                nic.network.name.as_deref().unwrap_or("?")
+            ));
+        }
+    }
+    if nic.phase == Some(MigrationPhase::Pre) {
+        return Ok(UpPlan::PrepareOnly {
+            tap: tap.clone(),
+            reason: format!(
+                "{tap}: MIGRATION_PHASE=pre: not adding {ip} yet (the guest still runs on the \
+                 source node, which owns the address)"
+            ),
+        });
+    }
+    Ok(UpPlan::Add { spec, warnings })
+}
+
+/// The down hook's plan.
+pub fn plan_down(nic: &NicEnv) -> DownPlan {
+    match skip_reason(nic) {
+        Some(reason) => DownPlan::Skip(reason),
+        None => DownPlan::Remove {
+            tap: nic.interface.clone(),
+            mac: nic.mac,
+        },
+    }
+}
+
+/// Whether the router's `entry` for a tap is the NIC a down hook is about: same MAC, or
+/// no MAC to compare. A tap name is reused by the next VM the kernel gives it to; a late
+/// down hook must not remove that VM's guest.
+pub fn entry_is_this_nic(entry: &GuestInfo, mac: Option<EthernetAddress>) -> bool {
+    mac.is_none_or(|m| m == entry.mac)
+}

@@ -1,0 +1,451 @@
+//! The hook decisions without root, sockets or shells: environments as Ganeti's
+//! `hv_base.ConfigureNIC` builds them, and a scripted router.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+
+use hvrouter_control::protocol::{
+    Change, GuestChange, GuestInfo, GuestOrigin, GuestSpec, Payload, Request, Response,
+};
+
+use super::env::{tag_prefixes, Direction, EnvError, MigrationPhase, Mode, NicEnv, Vars};
+use super::plan::{plan_down, plan_up, DownPlan, UpPlan};
+use super::router::{add, remove, AddOutcome, Control, RemoveOutcome};
+use super::sync::{hook_vars, parse_listing};
+
+/// A routed NIC on Ganeti network public_90, as v3.1.1's ConfigureNIC passes it.
+const ROUTED: &[(&str, &str)] = &[
+    ("PATH", "/usr/bin:/bin:/sbin:/usr/sbin"),
+    ("INSTANCE", "web1.example.org"),
+    ("MAC", "aa:00:00:5e:10:01"),
+    ("MODE", "routed"),
+    ("INTERFACE", "tap0"),
+    ("INTERFACE_INDEX", "0"),
+    ("INTERFACE_UUID", "1b4e28ba-2fa1-11d2-883f-0016d3cca427"),
+    ("TAGS", "owner:ops"),
+    ("IP", "192.0.2.10"),
+    ("LINK", "public_90"),
+    ("NETWORK_NAME", "public_90"),
+    ("NETWORK_UUID", "6fa459ea-ee8a-3ca4-894e-db77e160355e"),
+    ("NETWORK_TAGS", ""),
+    ("NETWORK_SUBNET", "192.0.2.0/24"),
+    ("NETWORK_GATEWAY", "192.0.2.1"),
+    ("NETWORK_MAC_PREFIX", "aa:00:00"),
+];
+
+fn vars(
+    base: &[(&'static str, &'static str)],
+    changes: &[(&'static str, Option<&'static str>)],
+) -> Vars {
+    let mut v: Vec<(&str, &str)> = base
+        .iter()
+        .copied()
+        .filter(|(k, _)| !changes.iter().any(|(c, _)| c == k))
+        .collect();
+    v.extend(
+        changes
+            .iter()
+            .filter_map(|(k, val)| val.map(|val| (*k, val))),
+    );
+    Vars::from_pairs(v)
+}
+
+fn up_plan(v: &Vars) -> Result<UpPlan, EnvError> {
+    plan_up(&NicEnv::parse(v, true)?, None)
+}
+
+fn spec(tap: &str) -> GuestSpec {
+    GuestSpec {
+        tap: tap.into(),
+        mac: "aa:00:00:5e:10:01".parse().unwrap(),
+        ips: vec!["192.0.2.10".parse().unwrap()],
+        network: "public_90".into(),
+        routed_prefixes: vec![],
+    }
+}
+
+#[test]
+fn routed_nic_parses_into_a_typed_env() {
+    let nic = NicEnv::parse(&vars(ROUTED, &[]), true).unwrap();
+    assert_eq!(nic.mode, Mode::Routed);
+    assert_eq!(nic.interface, "tap0");
+    assert_eq!(nic.ip, Some(IpAddr::V4("192.0.2.10".parse().unwrap())));
+    assert_eq!(nic.link.as_deref(), Some("public_90"));
+    assert_eq!(nic.tags, ["owner:ops"]);
+    assert_eq!(nic.network.gateway, Some("192.0.2.1".parse().unwrap()));
+    assert_eq!(nic.network.subnet, Some("192.0.2.0/24".parse().unwrap()));
+    assert_eq!(nic.action, None);
+    assert_eq!(nic.phase, None);
+    let nic = NicEnv::parse(
+        &vars(
+            ROUTED,
+            &[("ACTION", Some("up")), ("MIGRATION_PHASE", Some("post"))],
+        ),
+        true,
+    )
+    .unwrap();
+    assert_eq!(nic.action, Some(Direction::Up));
+    assert_eq!(nic.phase, Some(MigrationPhase::Post));
+}
+
+#[test]
+fn up_adds_the_guest() {
+    assert_eq!(
+        up_plan(&vars(ROUTED, &[])).unwrap(),
+        UpPlan::Add {
+            spec: spec("tap0"),
+            warnings: vec![]
+        }
+    );
+}
+
+#[test]
+fn errors_name_the_variable() {
+    let cases: &[(&str, Option<&str>, &str)] = &[
+        ("MODE", None, "MODE is not set"),
+        ("INTERFACE", None, "INTERFACE is not set"),
+        ("INTERFACE", Some("tap0; reboot"), "INTERFACE="),
+        ("INTERFACE", Some("../../etc"), "INTERFACE="),
+        ("INTERFACE", Some("-h"), "INTERFACE=-h"),
+        (
+            "INTERFACE",
+            Some("a-very-long-tap-name"),
+            "INTERFACE=a-very-long-tap-name",
+        ),
+        ("MAC", Some("aa:00:00:5e:10"), "MAC=aa:00:00:5e:10"),
+        ("MAC", Some("01:00:5e:00:00:01"), "not a unicast"),
+        ("MAC", None, "MAC is not set"),
+        ("IP", Some("192.0.2.256"), "IP=192.0.2.256"),
+        ("IP", Some("192.0.2.010"), "IP=192.0.2.010"),
+        (
+            "IP",
+            Some("192.0.2.10 --network x"),
+            "IP=\"192.0.2.10 --network x\"",
+        ),
+        ("IP", Some("224.0.0.5"), "IP=224.0.0.5"),
+        ("IP", Some("192.0.2.1"), "NETWORK_GATEWAY"),
+        ("LINK", None, "LINK=(empty)"),
+        ("LINK", Some("public 90"), "LINK=\"public 90\""),
+        (
+            "TAGS",
+            Some("hvrouter:prefix:203.0.113.0/33"),
+            "TAGS=hvrouter:prefix:203.0.113.0/33",
+        ),
+        ("TAGS", Some("hvrouter:prefix:203.0.113.5/28"), "host bits"),
+        ("TAGS", Some("hvrouter:prefix:*/28"), "TAGS="),
+        ("MIGRATION_PHASE", Some("during"), "MIGRATION_PHASE=during"),
+        ("ACTION", Some("modify"), "ACTION=modify"),
+        ("ACTION", Some("down"), "this is the up hook"),
+    ];
+    for &(var, value, expect) in cases {
+        let err = up_plan(&vars(ROUTED, &[(var, value)]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(expect), "{var}={value:?}: {err}");
+    }
+}
+
+#[test]
+fn routed_nic_without_ipv4_fails_loudly() {
+    for ip in [None, Some(""), Some("2001:db8::10")] {
+        let err = up_plan(&vars(ROUTED, &[("IP", ip)])).unwrap_err();
+        assert!(matches!(err, EnvError::NoIpv4 { .. }), "{ip:?}: {err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("no IPv4 address") && text.contains("IPv6-only NICs are not served yet"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn migration_pre_only_prepares_the_tap() {
+    let plan = up_plan(&vars(ROUTED, &[("MIGRATION_PHASE", Some("pre"))])).unwrap();
+    assert!(
+        matches!(plan, UpPlan::PrepareOnly { ref tap, .. } if tap == "tap0"),
+        "{plan:?}"
+    );
+    let plan = up_plan(&vars(ROUTED, &[("MIGRATION_PHASE", Some("post"))])).unwrap();
+    assert!(matches!(plan, UpPlan::Add { .. }), "{plan:?}");
+}
+
+#[test]
+fn other_modes_and_communication_taps_are_skipped() {
+    let bridged = vars(
+        ROUTED,
+        &[
+            ("MODE", Some("bridged")),
+            ("BRIDGE", Some("br0")),
+            ("IP", Some("garbage")),
+            ("MAC", Some("x")),
+        ],
+    );
+    assert!(matches!(up_plan(&bridged).unwrap(), UpPlan::Skip(_)));
+    for mode in ["openvswitch", "ext"] {
+        let v = vars(ROUTED, &[("MODE", Some(mode))]);
+        assert!(matches!(up_plan(&v).unwrap(), UpPlan::Skip(_)), "{mode}");
+        assert!(matches!(
+            plan_down(&NicEnv::parse(&v, false).unwrap()),
+            DownPlan::Skip(_)
+        ));
+    }
+    for tap in ["gnt.com.0", "gnt.com.12"] {
+        let v = vars(ROUTED, &[("INTERFACE", Some(tap)), ("IP", None)]);
+        let plan = up_plan(&v).unwrap();
+        assert!(
+            matches!(plan, UpPlan::Skip(ref r) if r.contains("instance-communication")),
+            "{plan:?}"
+        );
+    }
+    // Only gnt.com.N is Ganeti's; a tap merely starting with "gnt" is not.
+    let v = vars(ROUTED, &[("INTERFACE", Some("gnt.comX"))]);
+    assert!(matches!(up_plan(&v).unwrap(), UpPlan::Add { .. }));
+}
+
+#[test]
+fn network_comes_from_the_setting_else_link() {
+    let nic = NicEnv::parse(&vars(ROUTED, &[]), true).unwrap();
+    match plan_up(&nic, Some("vlan90")).unwrap() {
+        UpPlan::Add { spec, .. } => assert_eq!(spec.network, "vlan90"),
+        p => panic!("{p:?}"),
+    }
+    let nic = NicEnv::parse(&vars(ROUTED, &[("LINK", None)]), true).unwrap();
+    assert!(matches!(
+        plan_up(&nic, Some("vlan90")).unwrap(),
+        UpPlan::Add { .. }
+    ));
+}
+
+#[test]
+fn subnet_mismatch_is_a_warning() {
+    let v = vars(ROUTED, &[("NETWORK_SUBNET", Some("198.51.100.0/24"))]);
+    match up_plan(&v).unwrap() {
+        UpPlan::Add { warnings, .. } => {
+            assert_eq!(warnings.len(), 1);
+            assert!(
+                warnings[0].contains("not inside Ganeti's NETWORK_SUBNET"),
+                "{warnings:?}"
+            );
+        }
+        p => panic!("{p:?}"),
+    }
+}
+
+#[test]
+fn prefixes_from_tags() {
+    let tags: Vec<String> =
+        "owner:ops hvrouter:prefix:203.0.113.0/28 hvrouter:prefix:public_80:203.0.113.64/28 \
+         hvrouter:prefix:public_90:203.0.113.32/29 hvrouter:prefix:203.0.113.0/28 hvrouter:other:x"
+            .split(' ')
+            .map(str::to_string)
+            .collect();
+    let got = tag_prefixes(&tags, "public_90").unwrap();
+    let want: Vec<ipnet::Ipv4Net> = vec![
+        "203.0.113.0/28".parse().unwrap(),
+        "203.0.113.32/29".parse().unwrap(),
+    ];
+    assert_eq!(got, want);
+    assert!(tag_prefixes(&["hvrouter:prefix:a:b".to_string()], "a").is_err());
+}
+
+#[test]
+fn down_is_lenient_and_keeps_the_mac() {
+    let nic = NicEnv::parse(
+        &vars(ROUTED, &[("IP", Some("junk")), ("TAGS", None)]),
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        plan_down(&nic),
+        DownPlan::Remove {
+            tap: "tap0".into(),
+            mac: Some("aa:00:00:5e:10:01".parse().unwrap())
+        }
+    );
+    let nic = NicEnv::parse(&vars(ROUTED, &[("MAC", Some("junk"))]), false).unwrap();
+    assert_eq!(
+        plan_down(&nic),
+        DownPlan::Remove {
+            tap: "tap0".into(),
+            mac: None
+        }
+    );
+}
+
+/// A router that answers from a script and records the requests.
+#[derive(Default)]
+struct Scripted {
+    answers: VecDeque<Result<Response, String>>,
+    seen: Vec<Request>,
+}
+
+impl Control for Scripted {
+    fn call(&mut self, request: &Request) -> Result<Response, String> {
+        self.seen.push(request.clone());
+        self.answers
+            .pop_front()
+            .unwrap_or_else(|| Err("no more answers".into()))
+    }
+}
+
+fn changed(tap: &str, change: Change) -> Result<Response, String> {
+    Ok(Response::Ok(Payload::GuestChanged(GuestChange {
+        tap: tap.into(),
+        change,
+    })))
+}
+
+fn listed(entries: &[(&str, &str)]) -> Result<Response, String> {
+    Ok(Response::Ok(Payload::Guests(
+        entries
+            .iter()
+            .map(|(tap, mac)| {
+                let mut s = spec(tap);
+                s.mac = mac.parse().unwrap();
+                GuestInfo::new(s, true, GuestOrigin::Runtime)
+            })
+            .collect(),
+    )))
+}
+
+fn refused(m: &str) -> Result<Response, String> {
+    Ok(Response::error(m))
+}
+
+#[test]
+fn add_replaces_a_stale_entry_for_the_same_tap_only() {
+    let s = spec("tap0");
+    let mut r = Scripted {
+        answers: [changed("tap0", Change::Added)].into(),
+        ..Default::default()
+    };
+    assert_eq!(add(&mut r, &s), AddOutcome::Done(Change::Added));
+    assert_eq!(r.seen, [Request::GuestAdd(s.clone())]);
+
+    let mut r = Scripted {
+        answers: [
+            refused("tap0 exists with other data: remove it first"),
+            listed(&[("tap0", "aa:00:00:5e:99:99")]),
+            changed("tap0", Change::Removed),
+            changed("tap0", Change::Added),
+        ]
+        .into(),
+        ..Default::default()
+    };
+    assert_eq!(add(&mut r, &s), AddOutcome::Replaced);
+    assert_eq!(
+        r.seen,
+        [
+            Request::GuestAdd(s.clone()),
+            Request::GuestList,
+            Request::GuestDel { tap: "tap0".into() },
+            Request::GuestAdd(s.clone())
+        ]
+    );
+
+    // The address belongs to a live guest on another tap: refused, nothing removed.
+    let mut r = Scripted {
+        answers: [
+            refused("192.0.2.10 already belongs to guest tap2"),
+            listed(&[("tap2", "aa:00:00:5e:10:01")]),
+        ]
+        .into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        add(&mut r, &s),
+        AddOutcome::Refused("192.0.2.10 already belongs to guest tap2".into())
+    );
+    assert_eq!(r.seen.len(), 2);
+
+    let mut r = Scripted {
+        answers: [Err("cannot connect".into())].into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        add(&mut r, &s),
+        AddOutcome::Unreachable("cannot connect".into())
+    );
+}
+
+#[test]
+fn remove_leaves_a_reused_tap_name_alone() {
+    let mac = Some("aa:00:00:5e:10:01".parse().unwrap());
+    let mut r = Scripted {
+        answers: [
+            listed(&[("tap0", "aa:00:00:5e:10:01")]),
+            changed("tap0", Change::Removed),
+        ]
+        .into(),
+        ..Default::default()
+    };
+    assert_eq!(remove(&mut r, "tap0", mac), RemoveOutcome::Removed);
+    assert_eq!(r.seen[1], Request::GuestDel { tap: "tap0".into() });
+
+    let mut r = Scripted {
+        answers: [listed(&[("tap0", "aa:00:00:5e:77:77")])].into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        remove(&mut r, "tap0", mac),
+        RemoveOutcome::OtherNic("aa:00:00:5e:77:77".parse().unwrap())
+    );
+    assert_eq!(r.seen, [Request::GuestList], "nothing deleted");
+
+    let mut r = Scripted {
+        answers: [listed(&[])].into(),
+        ..Default::default()
+    };
+    assert_eq!(remove(&mut r, "tap0", mac), RemoveOutcome::Absent);
+
+    let mut r = Scripted {
+        answers: [Err("cannot connect".into())].into(),
+        ..Default::default()
+    };
+    assert!(matches!(
+        remove(&mut r, "tap0", mac),
+        RemoveOutcome::Failed(_)
+    ));
+}
+
+#[test]
+fn listing_gives_this_nodes_routed_nics() {
+    let text = "\
+web1.example.org|node1|routed|public_90|192.0.2.10|aa:00:00:5e:10:01|owner:ops,hvrouter:prefix:203.0.113.0/28
+db1.example.org|node1|bridged,routed|br0,public_80|198.51.100.9,198.51.100.20|aa:00:00:5e:20:01,aa:00:00:5e:20:02|
+v6.example.org|node1|routed|public_90|None|aa:00:00:5e:60:01|
+other.example.org|node2|routed|public_90|192.0.2.11|aa:00:00:5e:30:01|
+../etc|node1|routed|public_90|192.0.2.12|aa:00:00:5e:40:01|
+short|node1|routed
+";
+    let (nics, warnings) = parse_listing(text, "node1");
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    let got: Vec<(&str, usize, Option<&str>)> = nics
+        .iter()
+        .map(|n| (n.instance.as_str(), n.index, n.ip.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("web1.example.org", 0, Some("192.0.2.10")),
+            ("db1.example.org", 1, Some("198.51.100.20")),
+            ("v6.example.org", 0, None)
+        ]
+    );
+    let v = hook_vars(&nics[0], "tap4");
+    assert_eq!(
+        v.get("TAGS"),
+        Some("owner:ops hvrouter:prefix:203.0.113.0/28")
+    );
+    assert_eq!(v.get("INTERFACE"), Some("tap4"));
+    match up_plan(&v).unwrap() {
+        UpPlan::Add { spec, .. } => assert_eq!(spec.routed_prefixes.len(), 1),
+        p => panic!("{p:?}"),
+    }
+    assert!(matches!(
+        up_plan(&hook_vars(&nics[2], "tap5")),
+        Err(EnvError::NoIpv4 { .. })
+    ));
+}
