@@ -120,6 +120,9 @@ pub struct Ports {
     owner: Option<PortId>,
     /// Next port whose kernel counters the frame tick reads (round robin).
     frames_cursor: usize,
+    /// Networks whose uplink MAC the configuration sets (`uplink_mac`); the others take
+    /// their device's MAC each time it is attached.
+    fixed_uplink_mac: Vec<NetworkId>,
 }
 
 /// Addresses whose ARP and IPv4 the uplink of `net` must steer to the router (its
@@ -165,7 +168,13 @@ impl Ports {
             cfg,
             owner: None,
             frames_cursor: 0,
+            fixed_uplink_mac: Vec::new(),
         })
+    }
+
+    /// Network `net`'s uplink MAC is configured: keep it whatever the device's MAC.
+    pub fn fix_uplink_mac(&mut self, net: NetworkId) {
+        self.fixed_uplink_mac.push(net);
     }
 
     /// The interface name of port `id` ("" if unknown).
@@ -214,6 +223,11 @@ impl Ports {
 
     /// Open every device: uplinks must attach; a guest whose device is missing is
     /// marked down and attached when it appears.
+    ///
+    /// An uplink that cannot be attached (missing, or its XDP or socket set-up failed)
+    /// does not stop the other networks: it is logged as an error with the fix, its
+    /// network answers nothing on the VLAN (fails closed), and it is attached when its
+    /// device appears (link event). Only a frame memory that cannot be created fails.
     pub fn open_all(&mut self, pipe: &mut Pipeline<XdpPort>) -> Result<(), OpenError> {
         let ids: Vec<PortId> = self
             .entries
@@ -222,23 +236,71 @@ impl Ports {
             .map(|e| e.id)
             .collect();
         for id in ids {
-            if let Err(e) = self.open(id, pipe) {
-                let entry = &self.entries[id.index()];
-                if matches!(entry.kind, Kind::Uplink(_)) {
-                    return Err(e);
+            match self.open(id, pipe) {
+                Ok(()) => {}
+                Err(e @ OpenError::Umem(_)) => return Err(e),
+                Err(e) => {
+                    let entry = &self.entries[id.index()];
+                    pipe.router_mut().set_port_up(id, false);
+                    if matches!(entry.kind, Kind::Uplink(_)) {
+                        log::error(
+                            "uplink_down",
+                            &[
+                                ("dev", &entry.ifname),
+                                ("error", &log::chain(&e)),
+                                (
+                                    "fix",
+                                    &"create or repair the VLAN device: it is attached when it appears; its network answers nothing until then",
+                                ),
+                            ],
+                        );
+                    } else {
+                        log::warn(
+                            "guest_port_down",
+                            &[("dev", &entry.ifname), ("error", &log::chain(&e))],
+                        );
+                    }
                 }
-                pipe.router_mut().set_port_up(id, false);
-                log::warn(
-                    "guest_port_down",
-                    &[("dev", &entry.ifname), ("error", &log::chain(&e))],
-                );
             }
         }
         Ok(())
     }
 
+    /// The uplink of `net` is being attached on `dev`: unless configured, the network's
+    /// uplink MAC becomes the device's (a device created after the router started, or
+    /// recreated, may have another one than the one read at start).
+    fn follow_uplink_mac(&self, net: NetworkId, dev: &str, pipe: &mut Pipeline<XdpPort>) {
+        if self.fixed_uplink_mac.contains(&net) {
+            return;
+        }
+        match sys::netdev::mac_address(dev) {
+            Ok(mac) => match pipe
+                .router_mut()
+                .tables_mut()
+                .set_uplink_mac(net, wire::EthernetAddress(mac))
+            {
+                Ok(true) => log::info(
+                    "uplink_mac",
+                    &[("dev", &dev), ("mac", &wire::EthernetAddress(mac))],
+                ),
+                Ok(false) => {}
+                Err(e) => log::warn("uplink_mac", &[("dev", &dev), ("error", &e)]),
+            },
+            Err(e) => log::warn("uplink_mac", &[("dev", &dev), ("error", &e)]),
+        }
+    }
+
     /// Open the device of `id` and attach it to the pipeline; marks the port up.
     pub fn open(&mut self, id: PortId, pipe: &mut Pipeline<XdpPort>) -> Result<(), OpenError> {
+        if let Some(Entry {
+            kind: Kind::Uplink(net),
+            ifname,
+            ..
+        }) = self.entries.get(id.index())
+        {
+            let (net, dev) = (*net, ifname.clone());
+            self.follow_uplink_mac(net, &dev, pipe);
+        }
         let Some(entry) = self.entries.get_mut(id.index()) else {
             return Ok(());
         };

@@ -64,6 +64,10 @@ fn idle_wait(pipe: &Pipeline<XdpPort>, mode: PollMode, wait: Duration) {
     std::thread::sleep(wait);
 }
 
+/// The uplink MAC used until a missing uplink device appears (locally administered,
+/// unicast); nothing is sent on a missing uplink.
+const PLACEHOLDER_UPLINK_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0]);
+
 /// Run the router configured in `path` until asked to stop.
 pub fn run(path: &Path) -> Result<(), RunError> {
     // Everything the file alone can refuse, `check-config` refuses too (the same
@@ -120,12 +124,18 @@ pub fn run(path: &Path) -> Result<(), RunError> {
     let now = clock.now();
     let mut router = Router::new(config.router_config(), now);
     let mut entries = Vec::new();
+    let mut fixed_macs = Vec::new();
     for net in &config.networks {
         let id = PortId(entries.len() as u16);
+        // A missing uplink does not stop the other networks: its MAC is read again
+        // when the device appears (see `Ports::open`); until then nothing is sent on it.
         let mac = sys::netdev::mac_address(&net.uplink)
             .map(EthernetAddress)
-            .map_err(|e| sys_err("read uplink MAC", e))?;
+            .unwrap_or(PLACEHOLDER_UPLINK_MAC);
         let net_id = router.add_network(net.network_spec(id, mac), now)?;
+        if net.uplink_mac.is_some() {
+            fixed_macs.push(net_id);
+        }
         entries.push(Entry {
             id,
             ifname: net.uplink.clone(),
@@ -160,8 +170,11 @@ pub fn run(path: &Path) -> Result<(), RunError> {
     );
     let mut pipe: Pipeline<XdpPort> = Pipeline::new(router, usize::from(d.burst));
     let mut ports = Ports::new(entries, umem, port_cfg)?;
-    // Uplinks first: the first socket registers the UMEM, and a router without its
-    // uplink cannot do anything useful.
+    for net in fixed_macs {
+        ports.fix_uplink_mac(net);
+    }
+    // Uplinks first: the first socket registers the UMEM. An uplink that cannot be
+    // attached is logged and attached when its device appears; the others work.
     ports.open_all(&mut pipe)?;
     // Then every guest, as `guest add` would: steering, port, gratuitous ARP.
     for g in &guests {

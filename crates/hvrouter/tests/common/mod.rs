@@ -70,6 +70,8 @@ pub(crate) use skip_unless_lab;
 pub struct Lab {
     pub tag: String,
     poll: String,
+    /// TOML appended to the demo configuration at every start.
+    extra_config: String,
     router: Option<Child>,
     servers: Vec<Child>,
     pub dir: PathBuf,
@@ -84,6 +86,12 @@ impl Lab {
 
     /// Build the lab and start the router with `dataplane.poll = poll`.
     pub fn up_with(name: &str, poll: &str) -> Lab {
+        Lab::up_extended(name, poll, "")
+    }
+
+    /// Build the lab and start the router on the demo configuration plus `extra`
+    /// (appended TOML, e.g. another network).
+    pub fn up_extended(name: &str, poll: &str, extra: &str) -> Lab {
         let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let tag = format!("{name}{}", std::process::id() % 10000);
         let dir = std::env::temp_dir().join(format!("hvr-e2e-{tag}"));
@@ -91,6 +99,7 @@ impl Lab {
         let mut lab = Lab {
             tag,
             poll: poll.to_string(),
+            extra_config: extra.to_string(),
             router: None,
             servers: vec![],
             dir,
@@ -183,7 +192,7 @@ impl Lab {
             .replace("/run/hvrouter-demo", run_dir.to_str().unwrap())
             .replace("poll = \"busy\"", &format!("poll = \"{}\"", self.poll));
         let path = self.dir.join("hvrouter.toml");
-        std::fs::write(&path, text).unwrap();
+        std::fs::write(&path, text + "\n" + &self.extra_config).unwrap();
         path
     }
 
