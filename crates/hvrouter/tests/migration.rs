@@ -11,8 +11,12 @@
 //! - master (kvm-nic-setup): network/routed/up with MIGRATION_PHASE=pre on b before the
 //!   switch-over (must not claim the address), post after, network/routed/down on a.
 //!
+//! The guest keeps its ARP cache across the move (its gateway entry: a's guest_mac), and
+//! b's guest_mac differs from a's, as each tap's random MAC does under upstream Ganeti.
+//!
 //! Asserted: lost pings × interval < 1 s (the requirement, counted by icmp_seq in
-//! the gateway's namespace); a forgets the guest and b hosts it; and afterwards, also once
+//! the gateway's namespace); a forgets the guest and b hosts it; the guest's gateway
+//! entry moves to b's guest_mac (gratuitous ARP toward it on migrate-in); and afterwards, also once
 //! the next VM on a got the freed tap name, only b answers who-has for the guest on the
 //! VLAN (arping from the gateway, by answering MAC), a nothing. Needs root; skips
 //! otherwise.
@@ -21,7 +25,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::site::{Site, GATEWAY, NETWORK};
+use common::site::{Site, GATEWAY, GUEST_MAC_DEFAULT, NETWORK};
 use common::skip_unless_lab;
 use common::traffic::PingStream;
 
@@ -30,6 +34,8 @@ const GUEST_MAC: &str = "02:00:00:00:00:0a";
 const GUEST_IP: &str = "192.0.2.10";
 const MAC_A: &str = "02:00:00:00:a0:01";
 const MAC_B: &str = "02:00:00:00:b0:01";
+/// b's `guest_mac` (a keeps the default).
+const GUEST_MAC_B: &str = "02:00:00:00:b0:fe";
 const PING_INTERVAL_MS: u64 = 50;
 /// 10 s of pings: the switch-over happens about 3 s in.
 const PING_COUNT: u32 = 200;
@@ -158,7 +164,14 @@ fn migrate(name: &str, form: Form) {
     site.add_node("b", MAC_B);
     site.add_ns("g1");
     site.start_router("a", "192.0.2.253", "");
-    site.start_router("b", "192.0.2.252", "");
+    // b's routed taps carry another MAC than a's (as under upstream Ganeti, where each
+    // tap's random MAC is the guest's gateway MAC): the migrated guest's cached gateway
+    // entry is stale on b until b announces the gateway toward it.
+    site.start_router(
+        "b",
+        "192.0.2.252",
+        &format!("guest_mac = \"{GUEST_MAC_B}\"\n"),
+    );
 
     // The instance starts on a.
     site.start_relay("a", TAP, "g1", "eth0");
@@ -195,12 +208,31 @@ fn migrate(name: &str, form: Form) {
     );
     assert!(!hosts_guest(&site, "b"), "b took the guest before the move");
 
-    // Switch-over: the guest stops on a (its tap vanishes) and runs on behind b's tap.
+    // Switch-over: the guest stops on a (its tap vanishes) and runs on behind b's tap,
+    // with its memory: the ARP cache entry for its gateway (a's guest_mac) comes along.
+    let cached = site.neighbor("g1", GATEWAY, "eth0");
+    assert!(
+        cached.contains(GUEST_MAC_DEFAULT),
+        "guest's entry on a: {cached}"
+    );
     let t0 = Instant::now();
     site.stop_relay("a", TAP);
     let g1 = site.ns("g1");
     site.ip(&["-n", &g1, "link", "set", "eth1", "name", "eth0"]);
     site.configure_guest("g1", "eth0", GUEST_MAC, &format!("{GUEST_IP}/24"));
+    site.ip(&[
+        "-n",
+        &g1,
+        "neigh",
+        "replace",
+        GATEWAY,
+        "lladdr",
+        GUEST_MAC_DEFAULT,
+        "dev",
+        "eth0",
+        "nud",
+        "reachable",
+    ]);
     let moved = t0.elapsed();
     form.up(&site, "b", (form == Form::Master).then_some("post"));
     let up_b = t0.elapsed();
@@ -233,6 +265,13 @@ fn migrate(name: &str, form: Form) {
         site.router_log("a")
     );
     assert!(hosts_guest(&site, "b"));
+    assert!(
+        eventually(Duration::from_secs(2), || site
+            .neighbor("g1", GATEWAY, "eth0")
+            .contains(GUEST_MAC_B)),
+        "b must announce the gateway toward the guest that came in: {}",
+        site.neighbor("g1", GATEWAY, "eth0")
+    );
     // The next VM started on a gets the freed tap name (the kernel hands out the lowest
     // free tapN); its own hook has not run yet. a must still not answer for the guest
     // that left: a reused name is not the guest's device.

@@ -24,7 +24,9 @@ impl Site {
     }
 
     /// Start `node`'s router on network public_90 (uplink hvr-up0, subnet 192.0.2.0/24,
-    /// gateway 192.0.2.1) plus `extra` TOML; returns once it logged that it started.
+    /// gateway 192.0.2.1) plus `extra` TOML, appended right after the network's keys
+    /// (more keys of that network, then other tables); returns once it logged that it
+    /// started.
     pub fn start_router(&mut self, node: &str, arp_source: &str, extra: &str) {
         let dir = self.node_dir(node);
         std::fs::create_dir_all(&dir).unwrap();
