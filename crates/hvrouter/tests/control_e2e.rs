@@ -1,6 +1,7 @@
 //! The control plane against a real router in the namespace lab: the CLI, state that
-//! survives restarts, gratuitous ARP, the Ganeti hooks including a live migration, and
-//! the metrics endpoint. Need root; skip with a message otherwise.
+//! survives restarts, gratuitous ARP, the Ganeti hooks of every form (run as Ganeti runs
+//! them) including a live migration, and the metrics endpoint. Need root; skip with a
+//! message otherwise.
 
 mod common;
 
@@ -167,27 +168,77 @@ fn explain_show_and_metrics_report_what_the_router_does() {
     assert!(moved > 0, "{line}");
 }
 
+/// A routed NIC's environment as Ganeti's `hv_base.ConfigureNIC` builds it (v3.1.1;
+/// master adds ACTION and MIGRATION_PHASE), on Ganeti network public_90.
+fn ganeti_nic<'a>(
+    tap: &'a str,
+    mac: &'a str,
+    ip: &'a str,
+    tags: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("INSTANCE", "vm1.example.org"),
+        ("MAC", mac),
+        ("MODE", "routed"),
+        ("INTERFACE", tap),
+        ("INTERFACE_INDEX", "0"),
+        ("INTERFACE_UUID", "1b4e28ba-2fa1-11d2-883f-0016d3cca427"),
+        ("TAGS", tags),
+        ("IP", ip),
+        ("LINK", "public_90"),
+        ("VLAN", ""),
+        ("NETWORK_NAME", "public_90"),
+        ("NETWORK_UUID", "6fa459ea-ee8a-3ca4-894e-db77e160355e"),
+        ("NETWORK_TAGS", ""),
+        ("NETWORK_SUBNET", "192.0.2.0/24"),
+        ("NETWORK_GATEWAY", "192.0.2.1"),
+    ]
+}
+
+/// Run a Ganeti hook (path under scripts/ganeti) in the hypervisor namespace as Ganeti
+/// does: executed by its `#!` line, with exactly `env` plus PATH (the binary under test
+/// first) and the lab's socket.
+fn ganeti_hook(lab: &Lab, hook: &str, env: &[(&str, &str)]) -> std::process::Output {
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_hvrouter"))
+        .parent()
+        .expect("the binary is in a directory");
+    std::process::Command::new("ip")
+        .args(["netns", "exec", &lab.ns("hv")])
+        .arg(common::root().join("scripts/ganeti").join(hook))
+        .env_clear()
+        .env(
+            "PATH",
+            format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin_dir.display()),
+        )
+        .env("HVROUTER_SOCKET", lab.socket())
+        .env("HVROUTER_DEFAULTS", lab.dir.join("no-defaults"))
+        .env("HVROUTER_SYSLOG", "")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run ip netns exec")
+}
+
 #[test]
 fn ganeti_hooks_drive_a_live_migration_against_the_router() {
     skip_unless_lab!();
     let lab = Lab::up("gh");
-    let nic = [
-        ("MODE", "routed"),
-        ("INTERFACE", "hvr-g1"),
-        ("MAC", "02:00:00:00:00:0a"),
-        ("IP", "192.0.2.10"),
-        ("LINK", "public_90"),
-        ("NETWORK_SUBNET", "192.0.2.0/24"),
-        ("NETWORK_GATEWAY", "192.0.2.1"),
-        ("INSTANCE", "vm1.example.org"),
-    ];
-    // The source node's down hook after the instance left: nothing answers any more.
-    ok(lab.hook("network/routed/down", &nic));
+    let nic = ganeti_nic("hvr-g1", "02:00:00:00:00:0a", "192.0.2.10", "");
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut e = nic.clone();
+        e.extend_from_slice(extra);
+        e
+    };
+    // master (kvm-nic-setup): the source node's down after the instance left: nothing
+    // answers any more.
+    ok(ganeti_hook(
+        &lab,
+        "network/routed/down",
+        &with(&[("ACTION", "down")]),
+    ));
     assert!(!lab.arp_answered("192.0.2.10"));
-    // The target node's up hook before the switch-over: must not take the address yet.
-    let mut pre = nic.to_vec();
-    pre.push(("MIGRATION_PHASE", "pre"));
-    ok(lab.hook("network/routed/up", &pre));
+    // The target's up before the switch-over must not take the address yet.
+    let pre = with(&[("ACTION", "up"), ("MIGRATION_PHASE", "pre")]);
+    ok(ganeti_hook(&lab, "network/routed/up", &pre));
     assert!(
         !lab.arp_answered("192.0.2.10"),
         "phase pre must not claim the address"
@@ -208,9 +259,8 @@ fn ganeti_hooks_drive_a_live_migration_against_the_router() {
             "stale",
         ],
     );
-    let mut post = nic.to_vec();
-    post.push(("MIGRATION_PHASE", "post"));
-    ok(lab.hook("network/routed/up", &post));
+    let post = with(&[("ACTION", "up"), ("MIGRATION_PHASE", "post")]);
+    ok(ganeti_hook(&lab, "network/routed/up", &post));
     let uplink_mac = lab.hv_mac("hvr-up0");
     assert!(
         eventually(Duration::from_secs(5), || lab
@@ -221,28 +271,46 @@ fn ganeti_hooks_drive_a_live_migration_against_the_router() {
     );
     assert!(lab.arp_answered("192.0.2.10"));
     assert!(lab.ping("gw", "192.0.2.10"));
-    // The older hook form does the same.
-    ok(lab.hook("kvm-ifdown-custom", &nic));
+    // A late down of an older NIC whose tap name the kernel has since reused (another
+    // MAC) leaves the current guest alone.
+    let old_nic = ganeti_nic("hvr-g1", "02:00:00:00:77:77", "192.0.2.77", "");
+    ok(ganeti_hook(&lab, "network/routed/down", &old_nic));
+    assert!(lab.arp_answered("192.0.2.10"), "reused tap name");
+    // GRNET's form does the same.
+    ok(ganeti_hook(&lab, "kvm-ifdown-custom", &nic));
     assert!(!lab.arp_answered("192.0.2.10"));
-    ok(lab.hook("kvm-ifup-custom", &nic));
+    ok(ganeti_hook(&lab, "kvm-ifup-custom", &nic));
     assert!(lab.arp_answered("192.0.2.10"));
-    // A routed prefix from the instance tags.
-    let mut tagged = vec![
-        ("MODE", "routed"),
-        ("INTERFACE", "hvr-g2"),
-        ("MAC", "02:00:00:00:00:14"),
-        ("IP", "192.0.2.20"),
-        ("LINK", "public_90"),
-        ("TAGS", "hvrouter:prefix:198.51.100.128/28 other-tag"),
-    ];
-    ok(lab.hook("network/routed/down", &tagged));
-    tagged.push(("MIGRATION_PHASE", "post"));
-    ok(lab.hook("network/routed/up", &tagged));
+    // Released Ganeti's form (kvm-vif-bridge, no down hook): a routed prefix from the
+    // instance tags.
+    ok(ganeti_hook(
+        &lab,
+        "network/routed/down",
+        &ganeti_nic("hvr-g2", "02:00:00:00:00:14", "192.0.2.20", ""),
+    ));
+    assert!(!lab.arp_answered("192.0.2.20"));
+    let tagged = ganeti_nic(
+        "hvr-g2",
+        "02:00:00:00:00:14",
+        "192.0.2.20",
+        "hvrouter:prefix:198.51.100.128/28 other-tag",
+    );
+    ok(ganeti_hook(&lab, "kvm-vif-bridge", &tagged));
+    assert!(lab.arp_answered("192.0.2.20"));
     let routes = ok(lab.cli(&["show", "routes"]));
     assert!(
         routes.contains("198.51.100.128/28") && routes.contains("hvr-g2"),
         "{routes}"
     );
+    // A routed NIC without an IPv4 address fails loudly and changes nothing.
+    let no_ip: Vec<_> = tagged.iter().copied().filter(|(k, _)| *k != "IP").collect();
+    let out = ganeti_hook(&lab, "kvm-vif-bridge", &no_ip);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("IPv6-only NICs are not served yet"),
+        "{out:?}"
+    );
+    assert!(lab.arp_answered("192.0.2.20"));
 }
 
 #[test]
