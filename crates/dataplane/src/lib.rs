@@ -10,6 +10,7 @@ pub mod pipeline;
 pub mod port;
 pub mod worker;
 pub mod xdp_port;
+mod xdp_queue;
 
 pub use capture::{Capture, CaptureBatch, CaptureConfig, CaptureRecord, Direction, Verdict};
 pub use mem_port::{MemPool, MemPort};

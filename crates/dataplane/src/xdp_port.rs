@@ -48,6 +48,7 @@ use sys::{
 
 use crate::fill::{FillBounds, FillEvent, FillPolicy, TickInput};
 use crate::port::{Frame, Port, TxResult};
+use crate::xdp_queue::{self, ExtraQueue};
 
 impl Frame for UmemFrame {
     fn data(&self) -> &[u8] {
@@ -256,6 +257,13 @@ pub struct XdpPort {
     /// Chunks of this port's fill ring counted in the pool's `lent` figure.
     lent: u32,
     max_kicks: u32,
+    /// The queue of `socket` (the one the port transmits on).
+    queue: u32,
+    /// Receive-only sockets on the device's other queues (a multi-queue tap).
+    extra: Vec<ExtraQueue>,
+    /// How extra queues are bound and filled.
+    xsk: XskConfig,
+    fill_bounds: FillBounds,
 }
 
 /// A port's fill ring and quota, for `show ports` and metrics.
@@ -362,7 +370,47 @@ impl XdpPort {
             fill,
             lent,
             max_kicks: cfg.max_kicks,
+            queue: cfg.queue,
+            extra: Vec::new(),
+            xsk: cfg.xsk,
+            fill_bounds: cfg.fill,
         })
+    }
+
+    /// Serves device queue `queue` too (a multi-queue tap whose guest enabled another
+    /// queue): binds a receive socket on it, sharing the UMEM, and puts it in the
+    /// program's XSKMAP. Returns false if the queue is served already.
+    pub fn add_queue(&mut self, queue: u32) -> Result<bool, XdpPortError> {
+        if queue == self.queue || self.extra.iter().any(|q| q.queue() == queue) {
+            return Ok(false);
+        }
+        let ifindex = self.ifindex;
+        let q = ExtraQueue::bind(
+            self.socket.pool(),
+            ifindex,
+            queue,
+            &self.xsk,
+            self.fill_bounds,
+        )
+        .map_err(|source| XdpPortError::BindSocket { ifindex, source })?;
+        self.program
+            .insert_socket(queue, q.socket().socket())
+            .map_err(|source| XdpPortError::RegisterSocket { ifindex, source })?;
+        self.extra.push(q);
+        Ok(true)
+    }
+
+    /// The device queues this port serves.
+    pub fn queues(&self) -> Vec<u32> {
+        std::iter::once(self.queue)
+            .chain(self.extra.iter().map(ExtraQueue::queue))
+            .collect()
+    }
+
+    /// The sockets of the extra queues, readable when frames wait (for `poll(2)`).
+    pub fn extra_fds(&self) -> impl Iterator<Item = std::os::fd::BorrowedFd<'_>> + '_ {
+        use std::os::fd::AsFd;
+        self.extra.iter().map(|q| q.socket().socket().as_fd())
     }
 
     /// The device's interface index.
@@ -444,7 +492,9 @@ impl XdpPort {
     /// TX in flight). With the pool's free chunks and the frames the pipeline holds,
     /// they add up to the UMEM's frame count.
     pub fn chunks_in_kernel(&self) -> u32 {
-        self.socket.in_fill() + self.socket.in_flight()
+        self.socket.in_fill()
+            + self.socket.in_flight()
+            + self.extra.iter().map(ExtraQueue::in_fill).sum::<u32>()
     }
 
     /// Housekeeping for the fill quota (every few ms, never per packet): shrinks it after
@@ -471,14 +521,21 @@ impl XdpPort {
         );
         // A starved port retries here too, not only when frames arrive.
         self.refill();
+        let mut event = event;
+        for q in &mut self.extra {
+            if let (FillEvent::None, e @ FillEvent::Starved) = (event, q.tick(now)) {
+                event = e;
+            }
+        }
         event
     }
 
     /// The fill ring and its quota.
     pub fn fill_status(&self) -> FillStatus {
         FillStatus {
-            in_fill: self.socket.in_fill(),
-            target: self.fill.target(),
+            in_fill: self.socket.in_fill()
+                + self.extra.iter().map(ExtraQueue::in_fill).sum::<u32>(),
+            target: self.fill.target() + self.extra.iter().map(ExtraQueue::target).sum::<u32>(),
             floor: self.fill.floor(),
             max: self.fill.bounds().max,
             starved: self.fill.starved(),
@@ -490,16 +547,7 @@ impl XdpPort {
     /// figure in step.
     #[inline]
     fn refill(&mut self) {
-        let pool = self.socket.pool();
-        let lent_total = pool.lent().get();
-        let others = lent_total.saturating_sub(self.lent);
-        let to = self
-            .fill
-            .plan(self.socket.in_fill(), pool.free_count(), others);
-        self.socket.refill(to);
-        let lent = self.fill.lent(self.socket.in_fill());
-        self.socket.pool().lent().set(others + lent);
-        self.lent = lent;
+        xdp_queue::refill(&mut self.socket, &mut self.fill, &mut self.lent);
     }
 
     /// The kernel's counters for the socket (`XDP_STATISTICS`).
@@ -524,9 +572,15 @@ impl Port for XdpPort {
     type Frame = UmemFrame;
 
     fn rx_burst(&mut self, out: &mut Vec<UmemFrame>, max: usize) -> usize {
-        let n = self.socket.receive(out, max);
+        let mut n = self.socket.receive(out, max);
         self.fill.on_rx(n, max);
         self.refill();
+        for q in &mut self.extra {
+            if n >= max {
+                break;
+            }
+            n += q.receive(out, max - n);
+        }
         n
     }
 

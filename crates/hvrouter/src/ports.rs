@@ -22,6 +22,7 @@ use sys::{FramePool, UmemConfig, UmemError};
 use crate::log;
 
 pub mod frames;
+mod queues;
 
 /// What a port is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,6 +124,8 @@ pub struct Ports {
     /// Networks whose uplink MAC the configuration sets (`uplink_mac`); the others take
     /// their device's MAC each time it is attached.
     fixed_uplink_mac: Vec<NetworkId>,
+    /// Attached guest ports whose device is a multi-queue tap (see `queues`).
+    multi_queue: Vec<PortId>,
 }
 
 /// Addresses whose ARP and IPv4 the uplink of `net` must steer to the router (its
@@ -169,6 +172,7 @@ impl Ports {
             owner: None,
             frames_cursor: 0,
             fixed_uplink_mac: Vec::new(),
+            multi_queue: Vec::new(),
         })
     }
 
@@ -360,6 +364,7 @@ impl Ports {
             // sends the first round.
             pipe.router_mut()
                 .announce_guest(&dev, hvrouter_core::Instant::ZERO);
+            self.watch_queues(id, pipe);
         }
         Ok(())
     }
@@ -375,6 +380,7 @@ impl Ports {
             log::info("port_detached", &[("dev", &entry.ifname), ("why", &why)]);
         }
         pipe.router_mut().set_port_up(id, false);
+        self.unwatch_queues(id);
     }
 
     /// Follow a link event for one of our devices. A runtime guest whose device is gone

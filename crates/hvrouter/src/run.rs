@@ -56,7 +56,10 @@ fn sys_err(what: &'static str, e: impl std::error::Error + Send + Sync + 'static
 /// first frame wakes the worker; in adaptive mode sleep (the back-off is short).
 fn idle_wait(pipe: &Pipeline<XdpPort>, mode: PollMode, wait: Duration) {
     if mode == PollMode::Interrupt {
-        let fds: Vec<BorrowedFd<'_>> = pipe.ports().map(|p| p.as_fd()).collect();
+        let fds: Vec<BorrowedFd<'_>> = pipe
+            .ports()
+            .flat_map(|p| std::iter::once(p.as_fd()).chain(p.extra_fds()))
+            .collect();
         if sys::poll::wait_readable(&fds, wait).is_ok() {
             return;
         }
@@ -67,6 +70,9 @@ fn idle_wait(pipe: &Pipeline<XdpPort>, mode: PollMode, wait: Duration) {
 /// The uplink MAC used until a missing uplink device appears (locally administered,
 /// unicast); nothing is sent on a missing uplink.
 const PLACEHOLDER_UPLINK_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0]);
+
+/// How often multi-queue taps are checked for queues their guest enabled.
+const QUEUE_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// Run the router configured in `path` until asked to stop.
 pub fn run(path: &Path) -> Result<(), RunError> {
@@ -221,6 +227,7 @@ pub fn run(path: &Path) -> Result<(), RunError> {
     };
     let worker_cfg = WorkerConfig::for_mode(mode);
     let mut events = Vec::new();
+    let mut next_queue_check = hvrouter_core::Instant::ZERO;
     let stop = sys::signal::stop_flag();
     let stats = worker::run(
         &mut pipe,
@@ -250,6 +257,10 @@ pub fn run(path: &Path) -> Result<(), RunError> {
             }
             for (tap, why) in gone {
                 control.device_gone(pipe, &mut ports, &tap, why);
+            }
+            if now >= next_queue_check {
+                next_queue_check = now + QUEUE_CHECK_EVERY;
+                ports.poll_queues(pipe);
             }
             control.tick(pipe, &mut ports, now, worker);
             ports.tick_frames(pipe, now);

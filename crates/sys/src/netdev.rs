@@ -52,6 +52,45 @@ pub fn ifindex(name: &str) -> Result<u32, NetdevError> {
     Ok(index)
 }
 
+/// `IFF_MULTI_QUEUE` in a tun/tap device's `tun_flags`.
+const IFF_MULTI_QUEUE: u32 = 0x0100;
+
+/// Whether `name` is a tap (or tun) opened with `IFF_MULTI_QUEUE`, read from
+/// `/sys/class/net/NAME/tun_flags` (absent for other devices: false).
+pub fn is_multi_queue_tun(name: &str) -> bool {
+    if !valid_sysfs_name(name) {
+        return false;
+    }
+    std::fs::read_to_string(format!("/sys/class/net/{name}/tun_flags"))
+        .ok()
+        .and_then(|t| u32::from_str_radix(t.trim().trim_start_matches("0x"), 16).ok())
+        .is_some_and(|f| f & IFF_MULTI_QUEUE != 0)
+}
+
+/// How many receive queues `name` has now (`real_num_rx_queues`: the `rx-N` entries
+/// of `/sys/class/net/NAME/queues`). For a multi-queue tap, the queues its holder
+/// (QEMU) has attached.
+pub fn rx_queue_count(name: &str) -> Result<u32, NetdevError> {
+    let err = |source| NetdevError::IfIndex {
+        name: name.to_owned(),
+        source,
+    };
+    if !valid_sysfs_name(name) {
+        return Err(err(io::Error::from(io::ErrorKind::InvalidInput)));
+    }
+    let dir = std::fs::read_dir(format!("/sys/class/net/{name}/queues")).map_err(err)?;
+    let count = dir
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("rx-"))
+        .count();
+    Ok(u32::try_from(count).unwrap_or(u32::MAX))
+}
+
+/// A name that is safe as one path component under `/sys/class/net`.
+fn valid_sysfs_name(name: &str) -> bool {
+    !name.is_empty() && name.len() < 16 && name != "." && name != ".." && !name.contains('/')
+}
+
 /// `ioctl(SIOCGIFHWADDR)` on `name`: its Ethernet (MAC) address.
 ///
 /// Fails with [`NetdevError::NotEthernet`] for devices without a 6-byte Ethernet address
