@@ -10,7 +10,8 @@
 //! No I/O, no `unsafe`, no allocation on the packet path.
 //!
 //! Modules: [`ethernet`], [`vlan`] (802.1Q), [`arp`] (RFC 826), [`ipv4`] (RFC 791),
-//! [`icmpv4`] (RFC 792), [`udp`] (RFC 768), [`checksum`] (RFC 1071, RFC 1624).
+//! [`icmpv4`] (RFC 792), [`udp`] (RFC 768), [`dhcp`] (RFC 2131, RFC 2132), [`checksum`]
+//! (RFC 1071, RFC 1624).
 //!
 //! ```
 //! use wire::{EtherType, EthernetFrame, Ipv4Packet, Ipv4Repr, Protocol};
@@ -41,6 +42,7 @@
 
 pub mod arp;
 pub mod checksum;
+pub mod dhcp;
 pub mod ethernet;
 pub mod icmpv4;
 pub mod ipv4;
@@ -49,6 +51,7 @@ pub mod udp;
 pub mod vlan;
 
 pub use arp::{ArpHardware, ArpOperation, ArpPacket, ArpRepr};
+pub use dhcp::{DhcpPacket, MessageType as DhcpMessageType};
 pub use ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
 pub use icmpv4::{Icmpv4Packet, Icmpv4Repr};
 pub use ipv4::{Ipv4Packet, Ipv4Repr, Protocol};
