@@ -23,7 +23,10 @@ pub const DEFAULT_METRICS_LISTEN: SocketAddr =
     SocketAddr::V4(SocketAddrV4::new(StdIpv4Addr::LOCALHOST, 9477));
 /// Default `networks.NAME.mtu`.
 pub const DEFAULT_MTU: u16 = 1500;
-/// Default `networks.NAME.guest_mac`: what Ganeti sets on the host side of routed taps.
+/// Default `networks.NAME.guest_mac`: the router's MAC toward guests. Ganeti itself sets
+/// none on routed taps (each tap keeps its random MAC; gnt-networking sets
+/// cc:47:52:4e:45:54): guests learn this one from the router's gratuitous ARP when
+/// their tap is attached, and frames they still send to an old MAC are accepted.
 pub const DEFAULT_GUEST_MAC: EthernetAddress =
     EthernetAddress([0xfe, 0xff, 0xff, 0xff, 0xff, 0xff]);
 
