@@ -49,7 +49,7 @@ pub enum EnvError {
     },
     /// A routed NIC without an IPv4 address: hvrouter would give it no network.
     #[error(
-        "routed NIC {tap} has no IPv4 address{}: hvrouter serves IPv4 only, IPv6-only NICs \
+        "this routed NIC has no IPv4 address{}: hvrouter serves IPv4 only, IPv6-only NICs \
          are not served yet (refusing to bring the NIC up without a network)",
         match ipv6 { Some(a) => format!(" (IP={a} is IPv6)"), None => " (IP is not set)".into() }
     )]
