@@ -6,6 +6,8 @@
 //! The lab is scripts/bench/scale-lab.sh (namespaces `hvr-sc<pid><t>-*`, built with
 //! `ip -batch`), removed on drop even when a test fails. Needs root.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::PathBuf;
