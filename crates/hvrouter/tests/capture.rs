@@ -356,3 +356,44 @@ fn a_killed_client_does_not_leave_the_capture_running() {
         lab.router_log()
     );
 }
+
+#[test]
+fn refuses_to_write_pcapng_to_a_terminal() {
+    // script(1) gives the command a pseudo-terminal as standard output. No router is
+    // needed: the check comes before connecting.
+    let found = Command::new("sh")
+        .args(["-c", "command -v script"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        eprintln!("SKIP refuses_to_write_pcapng_to_a_terminal: script(1) is missing");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_hvrouter");
+    for args in ["capture", "capture -w -"] {
+        let cmd = format!("'{bin}' --socket /nonexistent/hvr.sock {args}");
+        let out = Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!out.status.success(), "{text}");
+        assert!(
+            text.contains("refusing to write pcapng to a terminal"),
+            "{text}"
+        );
+    }
+    // Not a terminal: it goes on (and fails on the missing socket instead).
+    let out = Command::new(bin)
+        .args(["--socket", "/nonexistent/hvr.sock", "capture"])
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("cannot connect"),
+        "{err}"
+    );
+}
