@@ -128,7 +128,7 @@ fn output(write: Option<&Path>) -> Result<Output, CaptureError> {
             .as_fd()
             .try_clone_to_owned()
             .ok()
-            .filter(|fd| is_fifo(fd)),
+            .filter(is_fifo),
     };
     Ok(Output { out, pipe })
 }
