@@ -113,6 +113,18 @@ drop_reasons! {
     L4Malformed => "l4_malformed",
     /// A guest TCP super-frame (GSO) that could not be segmented to the egress MTU.
     GsoInvalid => "gso_invalid",
+    /// DHCP from a guest that is not a valid client message: too short, no magic
+    /// cookie, an option running past the end or of the wrong length, no message type,
+    /// a fragment, `giaddr` set (a guest is no relay agent), an unknown message type.
+    DhcpMalformed => "dhcp_malformed",
+    /// DHCP whose `chaddr` is not the guest's MAC (nfdhcpd: "spoofed request").
+    DhcpSpoofedChaddr => "dhcp_spoofed_chaddr",
+    /// A DHCP server message (OFFER, ACK, NAK, BOOTREPLY, UDP 67 -> 68) from a guest.
+    DhcpRogueServer => "dhcp_rogue_server",
+    /// DHCP requests from this guest above its rate limit.
+    DhcpRateLimited => "dhcp_rate_limited",
+    /// A DHCPREQUEST that selected another server (RFC 2131 4.3.2): not answered.
+    DhcpOtherServer => "dhcp_other_server",
 }
 
 impl fmt::Display for DropReason {

@@ -7,6 +7,7 @@
 
 pub mod announce;
 pub mod counters;
+pub mod dhcp;
 pub mod drop;
 pub mod fragment;
 pub mod guests;

@@ -7,6 +7,7 @@ use wire::{checksum, EthernetAddress, Ipv4Addr, Ipv4Packet};
 use super::arp_input::send_request;
 use super::{guest_offload, ip_fragment};
 use super::{Action, Parts, Router};
+use crate::dhcp;
 use crate::drop::DropReason;
 use crate::guests::Guest;
 use crate::icmp_error::{self, ErrorRoute, IcmpError};
@@ -375,6 +376,12 @@ pub(super) fn from_guest_in(
     let (dst_mac, src_mac) = macs(frame);
     if let Err(reason) = spoof::check_source_mac(guest, src_mac) {
         return Action::Drop(reason);
+    }
+    // DHCP to or from port 67 is the DHCP server's when it is on (crate::dhcp).
+    if dhcp::is_dhcp(frame) {
+        if let Some(action) = dhcp::from_guest(parts.dhcp, guest, network, port, frame, now, out) {
+            return action;
+        }
     }
     // A guest's port is point-to-point: every unicast frame it sends is for the router,
     // whatever destination MAC the guest put on it. A guest that cached another gateway

@@ -17,6 +17,7 @@ use wire::EthernetFrame;
 
 use crate::announce::{AnnounceConfig, Announcer};
 use crate::counters::{Counters, PortCounters};
+use crate::dhcp::{DhcpConfig, DhcpServer, HostnameError};
 use crate::drop::DropReason;
 use crate::guests::{Guest, GuestSpec};
 use crate::ids::{GuestId, NetworkId, PortId};
@@ -57,6 +58,8 @@ pub struct RouterConfig {
     pub neighbor: NeighborConfig,
     /// Gratuitous ARP when a guest appears.
     pub announce: AnnounceConfig,
+    /// The DHCP server's settings per network ([`crate::dhcp`]).
+    pub dhcp: DhcpConfig,
 }
 
 impl Default for RouterConfig {
@@ -66,6 +69,7 @@ impl Default for RouterConfig {
             icmp_burst: 50,
             neighbor: NeighborConfig::default(),
             announce: AnnounceConfig::default(),
+            dhcp: DhcpConfig::default(),
         }
     }
 }
@@ -80,6 +84,7 @@ pub struct Router {
     counters: Counters,
     announcer: Announcer,
     trace: Trace,
+    dhcp: DhcpServer,
     config: RouterConfig,
 }
 
@@ -93,6 +98,7 @@ impl Router {
             counters: Counters::default(),
             announcer: Announcer::new(config.announce),
             trace: Trace::default(),
+            dhcp: DhcpServer::new(config.dhcp.clone()),
             config,
         }
     }
@@ -141,6 +147,9 @@ impl Router {
             self.neighbors.resize_with(idx + 1, || None);
         }
         self.neighbors[idx] = Some(NeighborCache::new(self.config.neighbor.clone(), now));
+        if let Some(n) = self.tables.network(id) {
+            self.dhcp.network_added(id, &n.name);
+        }
         self.counters.ensure(uplink);
         Ok(id)
     }
@@ -158,6 +167,7 @@ impl Router {
     pub fn remove_guest(&mut self, name: &str) -> Result<Guest, TablesError> {
         let guest = self.tables.remove_guest(name)?;
         self.announcer.cancel(guest.id);
+        self.dhcp.forget_guest(&guest);
         Ok(guest)
     }
 
@@ -169,6 +179,26 @@ impl Router {
         };
         self.announcer.schedule(&self.tables, id, now);
         true
+    }
+
+    /// The DHCP server: settings, host names, per-guest records, counters.
+    pub fn dhcp(&self) -> &DhcpServer {
+        &self.dhcp
+    }
+
+    /// Replace the DHCP settings (reload); leases and records stay.
+    pub fn set_dhcp_config(&mut self, config: DhcpConfig) {
+        self.dhcp.set_config(config.clone(), &self.tables);
+        self.config.dhcp = config;
+    }
+
+    /// Set or clear the host name DHCP gives guest `name` (option 12).
+    pub fn set_guest_hostname(
+        &mut self,
+        name: &str,
+        hostname: Option<&str>,
+    ) -> Result<(), HostnameError> {
+        self.dhcp.set_hostname(name, hostname)
     }
 
     /// Record the next `count` frames' path (see [`crate::trace`]).
@@ -255,7 +285,13 @@ impl Router {
                 let frame = data(f);
                 let summary = trace::summarize(frame);
                 let steps = self.trace_steps(port, frame);
+                let mut steps = steps;
                 let action = self.process(port, frame, now, out);
+                if let Some(step) =
+                    crate::dhcp::trace_step(&self.tables, &self.dhcp, port, frame, now)
+                {
+                    steps.push(step);
+                }
                 self.trace.push(TraceRecord {
                     port,
                     summary,
@@ -388,6 +424,7 @@ impl Router {
             neighbors: &mut self.neighbors,
             icmp_limit: &mut self.icmp_limit,
             counters: &mut self.counters,
+            dhcp: &mut self.dhcp,
         }
     }
 }
@@ -423,4 +460,5 @@ struct Parts<'a> {
     neighbors: &'a mut Vec<Option<NeighborCache>>,
     icmp_limit: &'a mut TokenBucket,
     counters: &'a mut Counters,
+    dhcp: &'a mut DhcpServer,
 }
