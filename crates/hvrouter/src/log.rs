@@ -160,6 +160,30 @@ pub fn error(event: &str, fields: &[(&str, &dyn std::fmt::Display)]) {
     emit(Severity::Error, event, fields);
 }
 
+/// Write `text` (e.g. `check-config`'s `file:line: key: message` lines) to stderr as is,
+/// each line at error priority when stderr is the journal (the unit's `ExecStartPre`),
+/// so `journalctl -p err` shows why a start was refused.
+pub fn error_text(text: &str) {
+    let journal = *JOURNAL.get_or_init(stderr_is_journal);
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(prefix_lines(text, journal.then_some(Severity::Error)).as_bytes());
+}
+
+/// `text` with a newline after every line, each line prefixed with the priority of
+/// `severity` when there is one.
+fn prefix_lines(text: &str, severity: Option<Severity>) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for line in text.lines() {
+        if let Some(s) = severity {
+            out.push_str(&format!("<{}>", s.priority()));
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
 /// An error with its causes, `outer: cause: root cause`, for a log field.
 pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut s = e.to_string();
@@ -194,6 +218,16 @@ mod tests {
         let n: &dyn std::fmt::Display = &7;
         let line = format_line(Severity::Warn, false, 2.0, "x", &[("dev", dev), ("n", n)]);
         assert_eq!(line, "ts=2.000 level=warn event=x dev=\"tap 3\" n=7\n");
+    }
+
+    #[test]
+    fn error_text_lines_each_get_a_priority() {
+        let text = "a.toml:3: dataplane.workers: no\na.toml:9: icmp.burst: no";
+        assert_eq!(
+            prefix_lines(text, Some(Severity::Error)),
+            "<3>a.toml:3: dataplane.workers: no\n<3>a.toml:9: icmp.burst: no\n"
+        );
+        assert_eq!(prefix_lines(text, None), format!("{text}\n"));
     }
 
     #[test]

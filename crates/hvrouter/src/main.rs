@@ -120,7 +120,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("{e}");
+                log::error_text(&e.to_string());
                 ExitCode::FAILURE
             }
         },

@@ -54,6 +54,23 @@ fn check_config_refuses_what_run_refuses() {
         "run: {stderr}"
     );
 
+    // Under the unit (ExecStartPre), stderr is the journal: the same line at error
+    // priority, so `journalctl -p err -u hvrouter` says why the start was refused.
+    let err = dir.join("stderr");
+    std::fs::write(&err, "").unwrap();
+    let meta = std::fs::metadata(&err).unwrap();
+    let status = Command::new(BIN)
+        .args(["check-config", p])
+        .env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()))
+        .stderr(std::fs::File::create(&err).unwrap())
+        .status()
+        .unwrap();
+    assert!(!status.success());
+    assert_eq!(
+        std::fs::read_to_string(&err).unwrap(),
+        format!("<3>{want}\n")
+    );
+
     // The same file with one worker passes.
     std::fs::write(&path, "[dataplane]\nworkers = 1\n").unwrap();
     let ok = hvrouter(&["check-config", p]);
