@@ -30,9 +30,14 @@ use hvrouter_core::Instant;
 /// Chunks an idle guest keeps on its fill ring: enough for a ping, an ARP exchange or the
 /// first frames of a TCP window while the quota grows.
 pub const GUEST_FLOOR: u32 = 8;
-/// Most chunks a busy guest keeps on its fill ring (a quarter of a 2048-entry ring; 32
-/// full bursts... 8 of 64 KB GSO frames at 4096-byte chunks).
+/// Most chunks a busy guest keeps on its fill ring: 8 full bursts of 64, or 28 of a tap's
+/// 64 KB GSO frames at 4096-byte chunks.
 pub const GUEST_MAX: u32 = 512;
+/// Entries of each of a guest socket's four rings. The rings are kernel memory mapped
+/// into the router (resident, never swapped): 2048-entry rings take 112 KiB per socket,
+/// these 28 KiB. A guest's fill ring never holds more than [`GUEST_MAX`], and a pass
+/// sends it at most a few bursts.
+pub const GUEST_RING: u32 = 512;
 /// Most chunks the uplink keeps as its floor (the whole VLAN's traffic arrives there).
 pub const UPLINK_FLOOR_MAX: u32 = 512;
 /// A quiet window: a target that did not grow for this long is halved.
@@ -80,7 +85,7 @@ pub struct PoolPlan {
     pub frame_size: u32,
     /// Bytes in front of received data in a chunk (`XDP_PACKET_HEADROOM` + headroom).
     pub rx_offset: u32,
-    /// Fill ring entries per socket.
+    /// Fill ring entries of the uplink's socket (guests' rings have [`GUEST_RING`]).
     pub ring: u32,
 }
 
@@ -115,11 +120,10 @@ impl PoolPlan {
     /// A guest's bounds: [`GUEST_FLOOR`] when idle, one largest frame plus a few once it
     /// sent one, up to [`GUEST_MAX`] (an eighth of the UMEM at most) when busy.
     pub fn guest(&self) -> FillBounds {
-        let floor = GUEST_FLOOR.min(self.ring);
-        let large = (self.largest_frame_chunks() + 2).clamp(floor, self.ring);
-        let max = GUEST_MAX
-            .min(self.frames / 8)
-            .clamp(large, self.ring.max(large));
+        let ring = GUEST_RING.min(self.ring);
+        let floor = GUEST_FLOOR.min(ring);
+        let large = (self.largest_frame_chunks() + 2).clamp(floor, ring);
+        let max = GUEST_MAX.min(self.frames / 8).clamp(large, ring.max(large));
         self.bounds(floor, large, max)
     }
 

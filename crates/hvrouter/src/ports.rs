@@ -337,8 +337,7 @@ impl Ports {
             Ok(false) => {}
             Err(e) => log::warn("kernel_proxy_arp", &[("dev", &dev), ("error", &e)]),
         }
-        let mut cfg = self.cfg;
-        cfg.fill = frames::fill_bounds(&frames::plan(self.umem, &self.cfg), entry.kind);
+        let cfg = frames::port_config(&self.cfg, self.umem, entry.kind);
         let port = XdpPort::open(&self.pool, &spec, &cfg).map_err(|source| OpenError::Attach {
             dev: dev.clone(),
             source,

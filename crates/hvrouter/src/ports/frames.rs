@@ -4,7 +4,7 @@
 //! of quiet ports and reports, once, a port that cannot get frames.
 
 use hvrouter_core::Instant;
-use hvrouter_dataplane::fill::{FillBounds, FillEvent, PoolPlan};
+use hvrouter_dataplane::fill::{FillEvent, PoolPlan, GUEST_RING};
 use hvrouter_dataplane::xdp_port::{XdpPort, XdpPortConfig};
 use hvrouter_dataplane::Pipeline;
 use sys::umem::XDP_PACKET_HEADROOM;
@@ -30,12 +30,23 @@ pub fn plan(umem: UmemConfig, cfg: &XdpPortConfig) -> PoolPlan {
     }
 }
 
-/// The fill-ring quota of a port of `kind`.
-pub fn fill_bounds(plan: &PoolPlan, kind: Kind) -> FillBounds {
+/// How a port of `kind` is opened on a UMEM shaped by `umem`: its fill-ring quota, and
+/// for a guest smaller rings (`GUEST_RING` entries: the rings are resident kernel memory).
+pub fn port_config(base: &XdpPortConfig, umem: UmemConfig, kind: Kind) -> XdpPortConfig {
+    let p = plan(umem, base);
+    let mut cfg = *base;
     match kind {
-        Kind::Uplink(_) => plan.uplink(),
-        _ => plan.guest(),
+        Kind::Uplink(_) => cfg.fill = p.uplink(),
+        _ => {
+            cfg.fill = p.guest();
+            let x = &mut cfg.xsk;
+            x.rx_size = x.rx_size.min(GUEST_RING);
+            x.tx_size = x.tx_size.min(GUEST_RING);
+            x.fill_size = x.fill_size.min(GUEST_RING);
+            x.completion_size = x.completion_size.min(GUEST_RING);
+        }
     }
+    cfg
 }
 
 /// The UMEM to create at start: `umem` as configured, or doubled until it serves the
