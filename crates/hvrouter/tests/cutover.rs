@@ -22,6 +22,9 @@ use common::traffic::EchoStream;
 const TAP: &str = "hvr-tap0";
 const GUEST_MAC: &str = "02:00:00:00:00:0a";
 const GUEST_IP: &str = "192.0.2.10";
+/// The instance in Ganeti, and this node's name there.
+const INSTANCE: &str = "vm1.example.org";
+const PNODE: &str = "hv1.example.org";
 /// The MAC gnt-networking sets on every routed tap.
 const GNT_NETWORKING_MAC: &str = "cc:47:52:4e:45:54";
 
@@ -43,9 +46,10 @@ fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Order {
     /// docs/OPERATIONS.md, "Cut over one node": start the router, add the running guests
-    /// (what the sync does, here through the CLI), then remove the kernel setup (step 7).
+    /// (`hvrouter ganeti sync-guests` with the master's instance list), then remove the
+    /// kernel setup (step 7).
     RouterFirst,
-    /// Remove the kernel setup first, then start the router and add the guests: the
+    /// Remove the kernel setup first, then start the router and sync the guests: the
     /// guest has no path at all between the two.
     KernelFirst,
 }
@@ -89,25 +93,23 @@ fn cutover(name: &str, tap_mac: Option<&str>, order: Order) {
     stream.mark("router_start");
     site.start_router("hv", "192.0.2.254", "");
     steps.push(("router started", t0.elapsed()));
-    stream.mark("guest_add");
-    let add = [
-        "guest",
-        "add",
-        "--tap",
-        TAP,
-        "--mac",
-        GUEST_MAC,
-        "--network",
-        NETWORK,
-        "--ip",
-        GUEST_IP,
-    ];
-    site.cli_ok("hv", &add);
-    steps.push(("guest added", t0.elapsed()));
+    stream.mark("guest_sync");
+    // On the master: gnt-instance list ... >/tmp/nics.txt; on the node: sync-guests.
+    let listing = format!(
+        "{INSTANCE}|{PNODE}|routed|{NETWORK}|{GUEST_IP}|{GUEST_MAC}|\n\
+         other.example.org|hv2.example.org|routed|{NETWORK}|192.0.2.77|02:00:00:00:00:4d|\n"
+    );
+    let synced = site.sync_guests("hv", PNODE, &listing, &[(INSTANCE, 0, TAP)]);
+    steps.push(("guests synced", t0.elapsed()));
     if order == Order::RouterFirst {
         remove_kernel(&site, &mut stream);
         steps.push(("kernel setup removed", t0.elapsed()));
     }
+    let guests = site.cli_ok("hv", &["guest", "list"]);
+    assert!(
+        guests.contains(GUEST_IP) && !guests.contains("192.0.2.77"),
+        "sync-guests adds this node's routed NICs only: {guests}"
+    );
     let left = site.kernel_routed_left("hv");
     assert!(left.is_empty(), "kernel setup left: {left:?}");
     // Well past the router's announcements (3 rounds, 1 s apart): the stream must still
@@ -118,6 +120,7 @@ fn cutover(name: &str, tap_mac: Option<&str>, order: Order) {
     let r = stream.finish();
 
     eprintln!("cutover ({name}, tap MAC {tap_mac}, {order:?}): {steps:?}");
+    eprintln!("sync-guests said: {}", synced.trim());
     eprintln!(
         "stream: sent {} B, echoed {} B, {} B after the last mark; longest gap without an \
          echo {} ms at {} ms; marks {:?}; gaps over 100 ms (at, length) {:?}; error {:?}",

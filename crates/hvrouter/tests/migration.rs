@@ -81,33 +81,14 @@ impl Form {
         }
     }
 
-    /// Run the form's up hook on `node` (`phase`: master's MIGRATION_PHASE). Until the
-    /// form's hook file exists in scripts/ganeti, the CLI call it stands for.
+    /// Run the form's up hook on `node` (`phase`: master's MIGRATION_PHASE).
     fn up(self, site: &Site, node: &str, phase: Option<&str>) {
         let mut env = NIC.to_vec();
         if self == Form::Master {
             env.push(("ACTION", "up"));
             env.extend(phase.map(|p| ("MIGRATION_PHASE", p)));
         }
-        self.run(site, node, self.up_hook(), &env, || {
-            if phase != Some("pre") {
-                site.cli_ok(
-                    node,
-                    &[
-                        "guest",
-                        "add",
-                        "--tap",
-                        TAP,
-                        "--mac",
-                        GUEST_MAC,
-                        "--network",
-                        NETWORK,
-                        "--ip",
-                        GUEST_IP,
-                    ],
-                );
-            }
-        });
+        run_hook(site, node, self.up_hook(), &env);
     }
 
     /// Run the form's down hook on `node`, if the form has one.
@@ -117,26 +98,20 @@ impl Form {
         if self == Form::Master {
             env.push(("ACTION", "down"));
         }
-        self.run(site, node, hook, &env, || {
-            site.cli_ok(node, &["guest", "del", "--tap", TAP]);
-        });
+        run_hook(site, node, hook, &env);
     }
+}
 
-    fn run(self, site: &Site, node: &str, hook: &str, env: &[(&str, &str)], cli: impl FnOnce()) {
-        if !common::root().join("scripts/ganeti").join(hook).exists() {
-            eprintln!("{self:?}: scripts/ganeti/{hook} is not there yet: the CLI instead");
-            return cli();
-        }
-        let out = site.hook(node, hook, env);
-        assert!(
-            out.status.success(),
-            "{hook} on {node}: exit {:?}\n{}{}\nrouter log:\n{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            site.router_log(node)
-        );
-    }
+fn run_hook(site: &Site, node: &str, hook: &str, env: &[(&str, &str)]) {
+    let out = site.hook(node, hook, env);
+    assert!(
+        out.status.success(),
+        "{hook} on {node}: exit {:?}\n{}{}\nrouter log:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        site.router_log(node)
+    );
 }
 
 /// Does `node`'s router list the guest?

@@ -123,6 +123,57 @@ impl Site {
         cmd.output().unwrap()
     }
 
+    /// `hvrouter ganeti sync-guests` on `node` (the cutover's guest sync) with `listing`
+    /// (lines of `gnt-instance list --no-headers --separator='|' -o name,pnode,nic.modes,
+    /// nic.links,nic.ips,nic.macs,tags`) on stdin, node name `pnode`, and Ganeti's runtime
+    /// files `nic/INSTANCE/INDEX` written from `taps` ((instance, index, tap)). Asserts
+    /// success; its stdout and stderr.
+    pub fn sync_guests(
+        &self,
+        node: &str,
+        pnode: &str,
+        listing: &str,
+        taps: &[(&str, u32, &str)],
+    ) -> String {
+        use std::io::Write;
+        let run_dir = self.node_dir(node).join("ganeti-run");
+        for (instance, index, tap) in taps {
+            let dir = run_dir.join("nic").join(instance);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(index.to_string()), tap).unwrap();
+        }
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.ns(node)])
+            .arg(env!("CARGO_BIN_EXE_hvrouter"))
+            .arg("--socket")
+            .arg(self.socket(node))
+            .args(["ganeti", "sync-guests", "--node", pnode, "--ganeti-run-dir"])
+            .arg(&run_dir)
+            .env("HVROUTER_DEFAULTS", self.dir.join("no-defaults"))
+            .env("HVROUTER_SYSLOG", "")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(listing.as_bytes()).unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success(),
+            "sync-guests on {node}: exit {:?}\n{text}\nrouter log:\n{}",
+            out.status.code(),
+            self.router_log(node)
+        );
+        text
+    }
+
     /// The kernel routed setup on `node` for guests `(tap, address)`: forwarding and
     /// proxy ARP on the uplink and the taps, `iif` rules into table 90, the subnet and
     /// the default route through the uplink, a /32 per guest (what Ganeti's kvm-ifup
