@@ -36,7 +36,9 @@
 #     the forwarder; BENCH_SINK=stack measures that way anyway.
 # Then: ARP answer time and first-packet delay from a fresh ARP cache (kernel proxy ARP
 # waits up to proxy_delay = 0.8 s), route lookup / guest add scale figures
-# (hvr-bench-scale), reload time with 1,000 guests, and a perf profile of CPU 1 at one
+# (hvr-bench-scale), with 1, 40, 100 and 250 veth guests (scripts/bench/scale.sh:
+# reachability both ways, frame memory per guest, guest add time, one TCP stream as a
+# ratio against one guest attached), reload time with 1,000 guests, and a perf profile of CPU 1 at one
 # point per setup (BENCH_PROFILE=0 skips it; perf comes from Debian's linux-perf).
 #
 # Environment: BENCH_ROUNDS (2) rounds over the setups in turn, BENCH_SECONDS (1) per
@@ -46,7 +48,8 @@
 # stack), BENCH_KERNEL_RPS (1 with hvr-bench-gen, 0 with trafgen), BENCH_SATURATED_SIZES
 # ("64": frame sizes measured again with the receivers' stacks, which saturate every
 # forwarder; empty skips), BENCH_PROFILE (1), BENCH_ROUTER_FRAMES (16384: hvrouter's UMEM
-# chunks), BENCH_OUT (results).
+# chunks), BENCH_SCALE_GUESTS ("1,40,100,250": guest counts of the scale lab), BENCH_OUT
+# (results).
 # Figures only, no thresholds: this is a shared 2-vCPU VM. Needs root.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -72,6 +75,7 @@ do_profile="${BENCH_PROFILE:-1}"
 saturated_sizes="${BENCH_SATURATED_SIZES-64}"
 router_frames="${BENCH_ROUTER_FRAMES:-16384}"
 out_dir="${BENCH_OUT:-results}"
+scale_guests="${BENCH_SCALE_GUESTS:-1,40,100,250}"
 
 [ "$(id -u)" -eq 0 ] || { echo "bench: needs root (namespaces, AF_XDP)" >&2; exit 1; }
 scripts/install-deps.sh
@@ -212,6 +216,10 @@ topo_down
 echo "== scale (in memory, hvrouter-core Tables)"
 target/release/hvr-bench-scale | tee "$work/scale.out"
 grep '^scale' "$work/scale.out" >>"$data"
+
+echo "== scale with guests (veth guests in namespaces, default dataplane settings)"
+scripts/bench/scale.sh target/release/hvrouter "$scale_guests" | tee "$work/guests.out"
+grep '^guests' "$work/guests.out" >>"$data"
 
 echo "== results"
 host="$(hostname -s)"

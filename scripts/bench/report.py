@@ -27,6 +27,7 @@ reload = []   # (what, guests, ms)
 prof = {}     # (setup, category) -> % of CPU 1
 rows = {}     # (setup, dir, flows, size) -> [detail tuple per round]
 scale = []    # (guests, lookup_ns, add_mean_ns, churn_ns)
+guests = []   # (guests, reach_both, reach_out, reach_in, umem_bytes, rss_bytes, add_ms, tcp_mbps)
 for line in open(data):
     f = line.rstrip("\n").split("\t")
     if f[0] == "pps":
@@ -40,6 +41,10 @@ for line in open(data):
         reload.append((f[1], int(f[2]), float(f[3])))
     elif f[0] == "scale":
         scale.append((int(f[1]), float(f[2]), float(f[3]), float(f[4])))
+    elif f[0] == "guests":
+        num = lambda x: None if x == "-" else float(x)
+        guests.append((int(f[1]), int(f[2]), int(f[3]), int(f[4]), int(f[5]), int(f[6]),
+                       num(f[7]), num(f[8])))
 
 # A point measured in several rounds: the median of each field over the rounds (the
 # min and max of the received rate: over every window of every round).
@@ -202,6 +207,26 @@ lines += ["", "## Scale", "",
           "|---:|---:|---:|---:|"]
 for g, lk, add, ch in scale:
     lines.append(f"| {g} | {lk:.1f} | {add:.0f} | {ch:.0f} |")
+if guests:
+    base = next((g[7] for g in guests if g[0] == 1), None)
+    rss1 = next((g[5] for g in guests if g[0] == 1), None)
+    lines += ["", "With veth guests, each in its own namespace (scripts/bench/scale.sh), the router",
+              "on default dataplane settings. Reachable: the guest pings the gateway and the",
+              "gateway pings the guest. UMEM: pinned by `XDP_UMEM_REG`, hence resident. RSS:",
+              "the router's whole resident set (UMEM, the sockets' rings, heap), and what each",
+              "guest adds to it over the 1-guest run. Guest add: the",
+              "last guests added at run time, `hvrouter guest add` CLI round trip (median).",
+              "TCP: one iperf3 stream gateway -> guest 1 while the others idle (median of",
+              "rounds), and its ratio to the same stream with one guest attached.", "",
+              "| guests | reachable | UMEM (MiB) | UMEM per guest (KiB) | RSS (MiB) | RSS per added guest (KiB) | guest add (ms) | TCP (Mbit/s) | TCP vs 1 guest |",
+              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for n, both, out, inb, umem, rss, add, tcp in guests:
+        add_s = "-" if add is None else f"{add:.1f}"
+        tcp_s = "-" if tcp is None else f"{tcp:.0f}"
+        ratio = "-" if tcp is None or not base else f"{tcp / base:.2f}"
+        per = "-" if rss1 is None or n == 1 else f"{(rss - rss1) / (n - 1) / 1024:.0f}"
+        lines.append(f"| {n} | {both} of {n} | {umem / 2**20:.0f} | {umem / n / 1024:.0f} | "
+                     f"{rss / 2**20:.1f} | {per} | {add_s} | {tcp_s} | {ratio} |")
 if reload:
     lines += ["", "| reload | guests | CLI round trip (ms), each round |", "|---|---:|---|"]
     for what in ["add", "remove"]:

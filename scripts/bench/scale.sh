@@ -7,8 +7,9 @@
 #     router's resident set (VmRSS), per guest;
 #   - guest add time: `hvrouter guest add` of the last GUESTS_ADDED guests at run time
 #     (the others are in the configuration), median round trip;
-#   - TCP: one iperf3 stream gateway -> guest 1 (TCP_SECONDS), to divide by the same
-#     stream with one guest attached (the first count should be 1).
+#   - TCP: one iperf3 stream gateway -> guest 1 (TCP_SECONDS each, median of TCP_ROUNDS
+#     runs), to divide by the same stream with one guest attached (the first count
+#     should be 1).
 #
 #   scripts/bench/scale.sh [ROUTER_BIN] [COUNTS]      (root; default target/release/hvrouter, 1,40,100,250)
 #
@@ -21,6 +22,7 @@ router="${1:-$root/target/release/hvrouter}"
 counts="${2:-1,40,100,250}"
 added="${GUESTS_ADDED:-5}"
 tcp_seconds="${TCP_SECONDS:-5}"
+tcp_rounds="${TCP_ROUNDS:-3}"
 tag=scb
 lab="$root/scripts/bench/scale-lab.sh"
 dir="$(mktemp -d /tmp/hvr-scale-bench.XXXXXX)"
@@ -115,17 +117,23 @@ for n in ${counts//,/ }; do
     pinned="${pinned:-16777216}"
     rss=$(awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$pid/status")
     phase "tcp"
-    # One TCP stream to guest 1 while the others idle.
-    ip netns exec "$(ns g1)" iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
-    iperf_pid=$!
-    sleep 0.3
-    mbps=$(ip netns exec "$(ns gw)" iperf3 -c 192.0.2.2 -p 5201 -t "$tcp_seconds" -J 2>/dev/null |
-        python3 -c 'import json,sys
+    # One TCP stream to guest 1 while the others idle: the median of TCP_ROUNDS runs.
+    rates=()
+    for _ in $(seq 1 "$tcp_rounds"); do
+        ip netns exec "$(ns g1)" iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
+        iperf_pid=$!
+        sleep 0.3
+        rates+=("$(ip netns exec "$(ns gw)" iperf3 -c 192.0.2.2 -p 5201 -t "$tcp_seconds" -J 2>/dev/null |
+            python3 -c 'import json,sys
 try: print("%.0f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e6))
-except Exception: print("-")')
-    kill "$iperf_pid" 2>/dev/null || true
-    wait "$iperf_pid" 2>/dev/null || true
-    iperf_pid=""
+except Exception: print("-")')")
+        kill "$iperf_pid" 2>/dev/null || true
+        wait "$iperf_pid" 2>/dev/null || true
+        iperf_pid=""
+    done
+    echo "# tcp Mbit/s: ${rates[*]}" >&2
+    mbps=$(printf '%s\n' "${rates[@]}" | grep -v '^-$' | sort -n |
+        awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "-"}')
     grep -oE 'event=(port_no_frames|umem_small|guest_rejected|umem_grown)' "$dir/router.err" | sort | uniq -c | sed 's/^/# /' >&2 || true
     phase "stop"
     stop_router
