@@ -64,7 +64,8 @@ pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
     for n in &new.networks {
         match old.network(&n.name) {
             None => d.networks_added.push(n.name.clone()),
-            Some(o) if o != n => d.networks_changed.push(n.name.clone()),
+            // DHCP settings are applied by reload: not a network change.
+            Some(o) if !o.same_but_dhcp(n) => d.networks_changed.push(n.name.clone()),
             Some(_) => {}
         }
     }

@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 mod check;
+mod dhcp;
 mod diff;
 mod error;
 mod locate;

@@ -7,6 +7,7 @@ use core::fmt;
 use std::net::{Ipv4Addr as StdIpv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 
+use hvrouter_core::dhcp::{DhcpConfig, DhcpSettings};
 use hvrouter_core::guests::GuestSpec;
 use hvrouter_core::network::NetworkSpec;
 use hvrouter_core::router::RouterConfig;
@@ -204,6 +205,10 @@ pub struct NetworkConfig {
     pub uplink_mac: Option<EthernetAddress>,
     /// The MAC the router answers with toward guests.
     pub guest_mac: EthernetAddress,
+    /// `dhcp`, `dns_servers`, `domain`, `search`, `lease_time`: the DHCP server on the
+    /// network's guest ports. Applied by reload (a change here alone is not a network
+    /// change).
+    pub dhcp: DhcpSettings,
 }
 
 impl NetworkConfig {
@@ -220,6 +225,17 @@ impl NetworkConfig {
             guest_mac: self.guest_mac,
             arp_source: self.arp_source,
         }
+    }
+}
+
+impl NetworkConfig {
+    /// Equal in everything but the DHCP settings (which reload applies).
+    pub fn same_but_dhcp(&self, other: &NetworkConfig) -> bool {
+        let strip = |n: &NetworkConfig| NetworkConfig {
+            dhcp: DhcpSettings::default(),
+            ..n.clone()
+        };
+        strip(self) == strip(other)
     }
 }
 
@@ -242,6 +258,8 @@ pub struct GuestConfig {
     pub network: String,
     /// Extra prefixes routed to the guest, as listed (no duplicates).
     pub routed_prefixes: Vec<Ipv4Net>,
+    /// Host name DHCP gives the guest (option 12); `None` sends none.
+    pub hostname: Option<String>,
 }
 
 impl GuestConfig {
@@ -290,7 +308,20 @@ impl Config {
         self.guests.iter().filter(move |g| g.network == name)
     }
 
-    /// The core router settings: the `[icmp]` limits and default neighbor-cache tunables.
+    /// The DHCP settings of every network, by name.
+    pub fn dhcp_config(&self) -> DhcpConfig {
+        DhcpConfig {
+            networks: self
+                .networks
+                .iter()
+                .map(|n| (n.name.clone(), n.dhcp.clone()))
+                .collect(),
+            default: DhcpSettings::default(),
+        }
+    }
+
+    /// The core router settings: the `[icmp]` limits, the DHCP settings and default
+    /// neighbor-cache tunables.
     pub fn router_config(&self) -> RouterConfig {
         RouterConfig {
             icmp_rate_per_sec: self.icmp.rate_per_sec,
@@ -299,6 +330,7 @@ impl Config {
                 count: self.announce.count,
                 interval: std::time::Duration::from_millis(u64::from(self.announce.interval_ms)),
             },
+            dhcp: self.dhcp_config(),
             ..RouterConfig::default()
         }
     }

@@ -171,7 +171,8 @@ fn network(
         },
         None => Some(DEFAULT_MTU),
     };
-    let (Some(subnet), Some(gateway), Some(mtu)) = (subnet, gateway, mtu) else {
+    let dhcp = crate::dhcp::settings(c, raw, &key);
+    let (Some(subnet), Some(gateway), Some(mtu), Some(dhcp)) = (subnet, gateway, mtu, dhcp) else {
         return None;
     };
     let (Some(arp_source), Some(uplink_mac), Some(guest_mac)) = (
@@ -193,6 +194,7 @@ fn network(
         arp_source,
         uplink_mac,
         guest_mac,
+        dhcp,
     };
     let Some(port) = ports.next() else {
         c.report(name.span(), &key, "too many networks and guests");
@@ -291,7 +293,9 @@ fn guest(
     let prefixes = unique_list(c, raw_prefixes, &k("routed_prefixes"), |c, v, key| {
         c.prefix(v, key)
     });
-    let (Some(mac), Some(ips), Some(prefixes)) = (mac, ips, prefixes) else {
+    let hostname = crate::dhcp::hostname(c, raw, &key);
+    let (Some(mac), Some(ips), Some(prefixes), Some(hostname)) = (mac, ips, prefixes, hostname)
+    else {
         return None;
     };
     let cfg = GuestConfig {
@@ -300,6 +304,7 @@ fn guest(
         ips: ips.iter().map(|(ip, _)| *ip).collect(),
         network: tables.network(network)?.name.clone(),
         routed_prefixes: prefixes.iter().map(|(p, _)| *p).collect(),
+        hostname,
     };
     if !ok {
         return None;
@@ -328,7 +333,7 @@ fn guest(
 }
 
 /// Parse every element of a list; report elements listed twice. `None` if any failed.
-fn unique_list<T: PartialEq + Copy + core::fmt::Display>(
+pub(crate) fn unique_list<T: PartialEq + Copy + core::fmt::Display>(
     c: &mut Checker<'_>,
     list: &[S<String>],
     key: &str,

@@ -76,6 +76,11 @@ pub(crate) struct RawNetwork {
     pub(crate) arp_source: Option<S<String>>,
     pub(crate) uplink_mac: Option<S<String>>,
     pub(crate) guest_mac: Option<S<String>>,
+    pub(crate) dhcp: Option<S<bool>>,
+    pub(crate) dns_servers: Option<S<Vec<S<String>>>>,
+    pub(crate) domain: Option<S<String>>,
+    pub(crate) search: Option<S<Vec<S<String>>>>,
+    pub(crate) lease_time: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,6 +91,8 @@ pub(crate) struct RawGuest {
     pub(crate) network: S<String>,
     #[serde(default)]
     pub(crate) routed_prefixes: Option<S<Vec<S<String>>>>,
+    #[serde(default)]
+    pub(crate) hostname: Option<S<String>>,
 }
 
 /// Entries of a named table in file order (by the position of their key).
