@@ -56,7 +56,8 @@ pub enum Verdict {
     Unknown,
     /// Sent: a received frame, rewritten, handed to the port.
     Sent,
-    /// Sent: a frame the router originated (ARP, ICMP error, announcement, segment);
+    /// Sent: a frame from the router's outbox (ARP, ICMP error, announcement, segment,
+    /// fragment, or a frame held while its next hop was resolved);
     /// `false` if the port had no room for it (counted as `tx_ring_full`).
     Originated(bool),
 }

@@ -243,6 +243,10 @@ fn wire_batch(
     }
 }
 
+/// What the router's outbox carries, for the comment of a frame sent from it.
+const OUTBOX: &str =
+    "built or held by the router (ARP, ICMP error, announcement, segment, fragment, or released after ARP)";
+
 /// A verdict in words, for the pcapng comment.
 pub fn decision(port: PortId, verdict: Verdict, ports: &impl PortNames) -> String {
     match verdict {
@@ -262,8 +266,8 @@ pub fn decision(port: PortId, verdict: Verdict, ports: &impl PortNames) -> Strin
         }
         Verdict::Unknown => "unknown".into(),
         Verdict::Sent => "sent".into(),
-        Verdict::Originated(true) => "sent, originated by the router".into(),
-        Verdict::Originated(false) => "not sent: tx_ring_full (originated by the router)".into(),
+        Verdict::Originated(true) => format!("sent, {OUTBOX}"),
+        Verdict::Originated(false) => format!("not sent: tx_ring_full; {OUTBOX}"),
     }
 }
 

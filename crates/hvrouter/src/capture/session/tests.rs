@@ -242,3 +242,15 @@ fn decisions_in_words() {
     assert!(d(Verdict::EgressMissing(TAP)).starts_with("drop egress_port_missing"));
     assert!(d(Verdict::Originated(false)).contains("tx_ring_full"));
 }
+
+#[test]
+fn outbox_frames_say_so() {
+    let n = names();
+    let sent = decision(UPLINK, Verdict::Originated(true), &n);
+    assert!(
+        sent.starts_with("sent, built or held by the router"),
+        "{sent}"
+    );
+    assert!(decision(UPLINK, Verdict::Originated(false), &n).starts_with("not sent: tx_ring_full"));
+    assert_eq!(decision(UPLINK, Verdict::Sent, &n), "sent");
+}
