@@ -87,8 +87,8 @@ impl Default for CaptureConfig {
 #[derive(Debug, Default)]
 pub struct Capture {
     on: bool,
-    /// `filter[port]`: capture this port; empty: all ports.
-    filter: Vec<bool>,
+    /// `filter[port]`: capture this port; `None`: all ports.
+    filter: Option<Vec<bool>>,
     snaplen: usize,
     max_bytes: usize,
     buf: Vec<u8>,
@@ -131,13 +131,7 @@ impl Capture {
     pub fn start(&mut self, config: &CaptureConfig) {
         self.max_bytes = config.max_bytes.clamp(MIN_CAPTURE_BYTES, MAX_CAPTURE_BYTES);
         self.snaplen = (config.snaplen.max(1) as usize).min(self.max_bytes - RECORD_HEADER);
-        self.filter.clear();
-        for p in &config.ports {
-            if self.filter.len() <= p.index() {
-                self.filter.resize(p.index() + 1, false);
-            }
-            self.filter[p.index()] = true;
-        }
+        self.set_ports((!config.ports.is_empty()).then_some(&config.ports[..]));
         if self.buf.capacity() != self.max_bytes {
             self.buf = Vec::with_capacity(self.max_bytes);
         }
@@ -157,7 +151,7 @@ impl Capture {
             captured: self.captured,
             dropped: self.dropped,
         };
-        self.filter = Vec::new();
+        self.filter = None;
         self.pending = Vec::new();
         batch
     }
@@ -209,7 +203,24 @@ impl Capture {
     /// Whether frames of `port` are captured now: while off, the only cost of capture.
     #[inline(always)]
     pub fn wants(&self, port: PortId) -> bool {
-        self.on && (self.filter.is_empty() || self.filter.get(port.index()) == Some(&true))
+        self.on
+            && match &self.filter {
+                None => true,
+                Some(f) => f.get(port.index()) == Some(&true),
+            }
+    }
+
+    /// Capture only `ports` from now on (`Some(&[])`: none), or every port (`None`),
+    /// keeping what was recorded: the control plane follows named devices whose port
+    /// changed (a guest removed, or added again on another port).
+    pub fn set_ports(&mut self, ports: Option<&[PortId]>) {
+        self.filter = ports.map(|ports| {
+            let mut f = vec![false; ports.iter().map(|p| p.index() + 1).max().unwrap_or(0)];
+            for p in ports {
+                f[p.index()] = true;
+            }
+            f
+        });
     }
 
     /// Copy a received burst (before the router rewrites it); its verdicts follow with

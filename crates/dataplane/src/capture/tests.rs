@@ -100,6 +100,20 @@ fn port_filter() {
     let wanted: Vec<u16> = (0..8).filter(|&p| c.wants(PortId(p))).collect();
     assert_eq!(wanted, [2, 5]);
     assert!(!c.wants(PortId(u16::MAX)));
+    // Followed to other ports, or to none, without losing records.
+    c.record_tx(
+        PortId(2),
+        Instant::ZERO,
+        [&[1u8][..]].into_iter(),
+        Verdict::Sent,
+    );
+    c.set_ports(Some(&[PortId(7)]));
+    assert!(c.wants(PortId(7)) && !c.wants(PortId(2)));
+    c.set_ports(Some(&[]));
+    assert!((0..8).all(|p| !c.wants(PortId(p))));
+    c.set_ports(None);
+    assert!(c.wants(PortId(300)));
+    assert_eq!(c.take().records().count(), 1);
 }
 
 #[test]
