@@ -77,6 +77,9 @@
 //! TTL on the super-frame before segmenting (the IPv4 header checksum must verify), or on
 //! every segment after.
 
+pub mod gro;
+pub mod gso;
+
 use wire::tcp::{self, flags};
 use wire::{Ipv4Addr, Ipv4Packet, Protocol, TcpPacket, UdpPacket};
 
@@ -263,6 +266,27 @@ fn be16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
 }
 
+/// The headers of a validated TCP frame ([`TcpSegmenter::layout`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TcpLayout {
+    /// Ethernet header length (18 with an 802.1Q tag).
+    pub l2_len: usize,
+    /// IPv4 header length.
+    pub ip_header_len: usize,
+    /// Offset of the TCP header.
+    pub tcp_at: usize,
+    /// Ethernet, IPv4 and TCP headers together.
+    pub headers_len: usize,
+    /// IPv4 total length.
+    pub ip_total_len: usize,
+    /// IPv4 source.
+    pub src: Ipv4Addr,
+    /// IPv4 destination.
+    pub dst: Ipv4Addr,
+    /// TCP flags.
+    pub flags: u8,
+}
+
 /// A validated TCP super-frame, ready to be written out segment by segment. See the module
 /// docs for what each segment looks like.
 #[derive(Clone, Debug)]
@@ -379,6 +403,20 @@ impl<'a> TcpSegmenter<'a> {
             flags: tcp_view.flags(),
             headers,
         })
+    }
+
+    /// Where the super-frame's headers are, and what they say.
+    pub fn layout(&self) -> TcpLayout {
+        TcpLayout {
+            l2_len: self.l2_len,
+            ip_header_len: self.ip_header_len,
+            tcp_at: self.l2_len + self.ip_header_len,
+            headers_len: self.headers_len,
+            ip_total_len: self.headers_len - self.l2_len + self.payload_len,
+            src: self.src,
+            dst: self.dst,
+            flags: self.flags,
+        }
     }
 
     /// Number of segments (at least 1; 1 when the frame already fits the MTU).

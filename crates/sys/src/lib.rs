@@ -33,6 +33,7 @@ mod mmap;
 pub mod netdev;
 pub mod netlink;
 pub mod netns;
+pub mod packet;
 pub mod poll;
 pub mod relay;
 mod ring;
@@ -46,6 +47,7 @@ pub mod xsk;
 
 pub use frame::{FramePool, FrameSocket, FrameSocketStats, PoolStats, TxReport, UmemFrame};
 pub use netlink::{Link, LinkChange, LinkEvent, LinkEventKind, LinkMonitor, NetlinkError, Rtnl};
+pub use packet::{PacketError, PacketSocket};
 pub use ring::XdpDesc;
 pub use tap::{Tap, TapError, TapFlags};
 pub use umem::{Umem, UmemConfig, UmemError};

@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# TCP through the router against the kernel routed setup, side by side, same lab, same run.
+#
+#   sudo scripts/bench/tcp.sh        # ~6 minutes; writes results/tcp.md, results/tcp.svg,
+#                                    # results/tcp.tsv and the TCP section of results/latest.md
+#
+# The lab is scripts/lab.sh's (namespaces hvr-tcp-*): the VLAN gateway with tx
+# checksumming off (as a real VLAN: complete checksums, MTU-size segments), two guests
+# behind veths (g1, g2) and one behind a real tap held by the QEMU-like relay (g3: vnet
+# headers, TSO, 64 KB GSO frames, partial checksums). Each round builds it twice, in
+# turn: once with the kernel routed setup exactly as Ganeti/GRNET configure it (proxy_arp
+# and forwarding, `ip rule iif <dev> lookup 90`, table 90), once with `hvrouter run`
+# (release, one worker, poll = busy, CPU 1, configs/demo.toml otherwise). Each path is one
+# iperf3 run of TCP_SECONDS with 1 and with 4 streams (-P); the figure is the receiver's
+# rate. The table gives the median over the rounds; the ratio is hvrouter over kernel.
+#
+# With TCP_PROFILE=1 (default) it also records CPU 1 (the router's core) with perf during
+# one extra single-stream run per path and keeps the top symbols (results/tcp-profile.md).
+#
+# Environment: TCP_ROUNDS (2), TCP_SECONDS (3), TCP_STREAMS ("1 4"), TCP_PATHS (all:
+# gw-g1 g1-gw gw-g3 g3-gw g1-g2 g3-g1), TCP_PROFILE (1), TCP_GSO (router's
+# [dataplane] gso: auto), TCP_ROUTER (binary, default target/release/hvrouter),
+# TCP_OUT (results), TCP_BUILD (1: cargo build --release first).
+# Figures only, no thresholds: this is a shared 2-vCPU VM. Needs root.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+
+rounds="${TCP_ROUNDS:-2}"
+seconds="${TCP_SECONDS:-3}"
+streams_list="${TCP_STREAMS:-1 4}"
+paths="${TCP_PATHS:-gw-g1 g1-gw gw-g3 g3-gw g1-g2 g3-g1}"
+do_profile="${TCP_PROFILE:-1}"
+gso="${TCP_GSO-auto}"
+router_bin="${TCP_ROUTER:-target/release/hvrouter}"
+out_dir="${TCP_OUT:-results}"
+tag=tcp
+ns() { echo "hvr-$tag-$1"; }
+inns() { local n="$1"; shift; ip netns exec "$(ns "$n")" "$@"; }
+
+[ "$(id -u)" -eq 0 ] || { echo "tcp bench: needs root (namespaces, AF_XDP)" >&2; exit 1; }
+command -v iperf3 >/dev/null || scripts/install-deps.sh
+if [ "$do_profile" = 1 ] && ! command -v perf >/dev/null; then
+    echo "tcp bench: note: no perf (linux-perf): profiles skipped"
+    do_profile=0
+fi
+if [ "${TCP_BUILD:-1}" = 1 ]; then
+    echo "== building (release)"
+    cargo build --release --locked -p hvrouter -p hvrouter-sys --bins 2>&1 | tail -n 1
+fi
+export HVR_RELAY="$root/target/release/hvr-tap-relay"
+
+work="$(mktemp -d /tmp/hvr-tcp.XXXXXX)"
+data="$work/tcp.tsv"
+: >"$data"
+rundir="/run/hvrouter-$tag"
+router_pid=""
+cleanup() {
+    if [ -n "$router_pid" ]; then
+        kill -TERM "$router_pid" 2>/dev/null || true
+        wait "$router_pid" 2>/dev/null || true
+    fi
+    scripts/lab.sh down "$tag" >/dev/null 2>&1 || true
+    rm -rf "$work" "$rundir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ip_of() { case "$1" in gw) echo 192.0.2.1 ;; g1) echo 192.0.2.10 ;; g2) echo 192.0.2.20 ;; g3) echo 192.0.2.30 ;; esac; }
+describe() {
+    case "$1" in
+    gw-g1) echo "gateway -> veth guest" ;; g1-gw) echo "veth guest -> gateway" ;;
+    gw-g3) echo "gateway -> tap guest" ;; g3-gw) echo "tap guest -> gateway" ;;
+    g1-g2) echo "veth guest -> veth guest" ;; g3-g1) echo "tap guest -> veth guest" ;;
+    *) echo "$1" ;;
+    esac
+}
+
+kernel_setup() { # Ganeti/GRNET routed NIC mode on the lab's hypervisor namespace
+    local hv d
+    hv="$(ns hv)"
+    inns hv sysctl -qw net.ipv4.ip_forward=1
+    for d in hvr-up0 hvr-g1 hvr-g2 hvr-tap3; do
+        inns hv sysctl -qw "net.ipv4.conf.$d.proxy_arp=1" "net.ipv4.conf.$d.forwarding=1"
+        ip -n "$hv" rule add iif "$d" lookup 90
+    done
+    ip -n "$hv" route add 192.0.2.0/24 dev hvr-up0 table 90
+    ip -n "$hv" route add default via 192.0.2.1 dev hvr-up0 table 90
+    ip -n "$hv" route add 192.0.2.10/32 dev hvr-g1 table 90
+    ip -n "$hv" route add 192.0.2.20/32 dev hvr-g2 table 90
+    ip -n "$hv" route add 192.0.2.30/32 dev hvr-tap3 table 90
+    ip -n "$hv" route add 203.0.113.0/28 via 192.0.2.30 dev hvr-tap3 table 90
+}
+
+router_start() {
+    rm -rf "$rundir"
+    mkdir -p "$rundir"
+    local extra=""
+    # An empty TCP_GSO leaves the key out (a build from before the key existed).
+    [ -z "$gso" ] || extra="\\ngso = \"$gso\""
+    sed -e "s|/run/hvrouter-demo|$rundir|" -e 's|^metrics_listen.*||' \
+        -e "s|^poll = .*|poll = \"busy\"\\ncpus = [1]$extra|" configs/demo.toml >"$work/router.toml"
+    inns hv "$router_bin" run --config "$work/router.toml" >"$work/router.out" 2>"$work/router.err" &
+    router_pid=$!
+    for _ in $(seq 1 100); do
+        grep -q 'event=started' "$work/router.err" && return 0
+        kill -0 "$router_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$work/router.err" >&2
+    echo "tcp bench: hvrouter did not start" >&2
+    exit 1
+}
+router_stop() {
+    [ -n "$router_pid" ] || return 0
+    kill -TERM "$router_pid" 2>/dev/null || true
+    wait "$router_pid" 2>/dev/null || true
+    router_pid=""
+}
+
+warm() { # neighbors resolved everywhere (kernel proxy ARP answers after up to 0.8 s)
+    local n
+    for n in g1 g2 g3; do
+        inns gw ping -c 2 -i 0.3 -W 2 "$(ip_of "$n")" >/dev/null 2>&1 || echo "    warn: gateway -> $n ping failed"
+    done
+    inns g1 ping -c 2 -i 0.3 -W 2 192.0.2.20 >/dev/null 2>&1 || echo "    warn: g1 -> g2 ping failed"
+    inns g3 ping -c 2 -i 0.3 -W 2 192.0.2.10 >/dev/null 2>&1 || echo "    warn: g3 -> g1 ping failed"
+}
+
+port=5400
+iperf() { # iperf SRC DST STREAMS SECONDS -> Mbit/s (receiver) on stdout, 0 on failure
+    local src="$1" dst="$2" streams="$3" secs="$4" spid rate
+    port=$((port + 1))
+    inns "$dst" iperf3 -s -1 -p "$port" >/dev/null 2>&1 &
+    spid=$!
+    sleep 0.2
+    rate="$(inns "$src" iperf3 -c "$(ip_of "$dst")" -p "$port" -t "$secs" -P "$streams" -J 2>/dev/null |
+        /usr/bin/python3 -c 'import json,sys
+try:
+    print("%.0f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e6))
+except Exception:
+    print(0)')"
+    kill "$spid" 2>/dev/null || true
+    wait "$spid" 2>/dev/null || true
+    echo "${rate:-0}"
+}
+
+profile() { # profile SETUP PATH: perf on CPU 1 during a single-stream run
+    local setup="$1" path="$2" src="${2%-*}" dst="${2#*-}"
+    [ "$do_profile" = 1 ] || return 0
+    local out="$work/perf.$setup.$path"
+    (sleep 1; perf record -q -C 1 -o "$out.data" -- sleep 2 >/dev/null 2>&1) &
+    local ppid=$!
+    iperf "$src" "$dst" 1 4 >/dev/null
+    wait "$ppid" 2>/dev/null || true
+    perf report -q -i "$out.data" --no-children --sort dso,sym --percent-limit 2 --stdio 2>/dev/null |
+        grep -v '^$' | head -n 12 | sed "s/^/$setup\t$path\t/" >>"$work/profile.tsv" || true
+    rm -f "$out.data"
+}
+
+counters() { # the router's GSO counters per port, for the record
+    inns hv "$router_bin" --socket "$rundir/control.sock" show ports 2>/dev/null |
+        sed 's/^/    /' | grep -Ei 'port|gso|coalesc|segment|tx_packets' | head -n 40 || true
+}
+
+run_setup() { # run_setup SETUP ROUND
+    local setup="$1" round="$2" p s r
+    scripts/lab.sh up "$tag" >/dev/null
+    if [ "$setup" = kernel ]; then kernel_setup; else router_start; fi
+    warm
+    for p in $paths; do
+        for s in $streams_list; do
+            r="$(iperf "${p%-*}" "${p#*-}" "$s" "$seconds")"
+            printf '%s\t%s\t%s\t%s\t%s\n' "$setup" "$p" "$s" "$round" "$r" >>"$data"
+            printf '    %-8s %-26s P=%s  %6s Mbit/s\n' "$setup" "$(describe "$p")" "$s" "$r"
+        done
+        [ "$round" -gt 1 ] || profile "$setup" "$p"
+    done
+    if [ "$setup" = hvrouter ]; then
+        counters
+        router_stop
+    fi
+    scripts/lab.sh down "$tag" >/dev/null
+}
+
+for ((round = 1; round <= rounds; round++)); do
+    echo "== round $round: kernel routed setup"
+    run_setup kernel "$round"
+    echo "== round $round: hvrouter (gso = $gso)"
+    run_setup hvrouter "$round"
+done
+
+mkdir -p "$out_dir"
+cp "$data" "$out_dir/tcp.tsv"
+touch "$work/profile.tsv"
+info="$(uname -r); $(nproc) vCPU; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+/usr/bin/python3 scripts/bench/tcp_report.py "$data" "$work/profile.tsv" "$out_dir" "$info" \
+    "$seconds" "$rounds" "$gso"

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""TCP table, plot and profile summary for scripts/bench/tcp.sh.
+
+usage: tcp_report.py DATA.tsv PROFILE.tsv OUT_DIR MACHINE SECONDS ROUNDS GSO
+
+DATA rows: setup, path, streams, round, Mbit/s. PROFILE rows: setup, path, then a line
+of `perf report --sort dso,sym` output. Writes OUT_DIR/tcp.md, OUT_DIR/tcp.svg,
+OUT_DIR/tcp-profile.md and replaces the TCP section of OUT_DIR/latest.md (between the
+markers below; appended if absent), leaving the rest of that file alone.
+"""
+import os
+import statistics
+import sys
+import time
+
+BEGIN = "<!-- tcp:begin (scripts/bench/tcp.sh) -->"
+END = "<!-- tcp:end -->"
+PATHS = {
+    "gw-g1": "gateway -> veth guest",
+    "g1-gw": "veth guest -> gateway",
+    "gw-g3": "gateway -> tap guest",
+    "g3-gw": "tap guest -> gateway",
+    "g1-g2": "veth guest -> veth guest",
+    "g3-g1": "tap guest -> veth guest",
+}
+
+
+def load(path):
+    runs = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != 5:
+                continue
+            setup, p, streams, _round, mbps = parts
+            runs.setdefault((p, int(streams)), {}).setdefault(setup, []).append(float(mbps))
+    return runs
+
+
+def fmt_range(values):
+    lo, hi = min(values), max(values)
+    return f"{statistics.median(values):.0f}" + (f" ({lo:.0f}-{hi:.0f})" if len(values) > 1 else "")
+
+
+def table(runs):
+    rows = [
+        "| path | streams | kernel Mbit/s | hvrouter Mbit/s | hvrouter/kernel |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    order = [p for p in PATHS if any(k[0] == p for k in runs)]
+    ratios = []
+    for p in order:
+        for streams in sorted({k[1] for k in runs if k[0] == p}):
+            r = runs[(p, streams)]
+            k, h = r.get("kernel", []), r.get("hvrouter", [])
+            ratio = ""
+            if k and h and statistics.median(k) > 0:
+                q = statistics.median(h) / statistics.median(k)
+                ratio = f"{q:.2f}x"
+                ratios.append((p, streams, q))
+            rows.append(
+                f"| {PATHS.get(p, p)} | {streams} | {fmt_range(k) if k else '-'} | "
+                f"{fmt_range(h) if h else '-'} | {ratio} |"
+            )
+    return "\n".join(rows), ratios
+
+
+def svg(ratios, path):
+    """Horizontal bars of hvrouter/kernel per path and stream count, 1.0 marked."""
+    width, bar_h, left = 640, 18, 250
+    height = 40 + bar_h * len(ratios) + 30
+    top = max([q for _, _, q in ratios] + [1.2])
+    scale = (width - left - 60) / top
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        'font-family="sans-serif" font-size="12">',
+        f'<text x="10" y="20" font-size="14">TCP: hvrouter / kernel routed setup '
+        "(same run; 1.0 = equal)</text>",
+    ]
+    for i, (p, streams, q) in enumerate(ratios):
+        y = 35 + i * bar_h
+        colour = "#3a7" if q >= 1.0 else ("#db3" if q >= 0.8 else "#c44")
+        out.append(f'<text x="10" y="{y + 13}">{PATHS.get(p, p)}, P={streams}</text>')
+        out.append(
+            f'<rect x="{left}" y="{y + 2}" width="{q * scale:.1f}" height="{bar_h - 4}" '
+            f'fill="{colour}"/>'
+        )
+        out.append(f'<text x="{left + q * scale + 4:.1f}" y="{y + 13}">{q:.2f}x</text>')
+    x1 = left + scale
+    y_end = 35 + bar_h * len(ratios)
+    out.append(f'<line x1="{x1:.1f}" y1="30" x2="{x1:.1f}" y2="{y_end}" stroke="#000" '
+               'stroke-dasharray="4 3"/>')
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
+def profile_md(path):
+    rows = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                parts = line.rstrip("\n").split("\t", 2)
+                if len(parts) == 3:
+                    rows.setdefault((parts[0], parts[1]), []).append(parts[2].strip())
+    if not rows:
+        return "No profile (TCP_PROFILE=0 or no perf).\n"
+    out = []
+    for (setup, p), lines in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        out.append(f"### {PATHS.get(p, p)}: {setup} (CPU 1)\n\n```")
+        out.extend(lines)
+        out.append("```\n")
+    return "\n".join(out)
+
+
+def main():
+    data, prof, out_dir, machine, seconds, rounds, gso = sys.argv[1:8]
+    runs = load(data)
+    tbl, ratios = table(runs)
+    svg(ratios, os.path.join(out_dir, "tcp.svg"))
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    section = "\n".join([
+        BEGIN,
+        "## TCP (iperf3), hvrouter vs kernel routed setup",
+        "",
+        f"{stamp}; {machine}. Produced by `sudo scripts/bench/tcp.sh` (lab of "
+        f"`scripts/lab.sh`: gateway with tx checksumming off, veth guests, tap guest behind "
+        f"the QEMU-like relay with vnet headers and TSO). {rounds} round(s), kernel and "
+        f"hvrouter in turn; each cell is the median of the rounds (range in brackets) of a "
+        f"{seconds} s iperf3 run, receiver's rate. hvrouter: one worker, busy poll on CPU 1, "
+        f"`gso = \"{gso or 'n/a'}\"`. Plot: tcp.svg. Profiles: tcp-profile.md.",
+        "",
+        tbl,
+        END,
+    ])
+    with open(os.path.join(out_dir, "tcp.md"), "w") as f:
+        f.write(section + "\n")
+    with open(os.path.join(out_dir, "tcp-profile.md"), "w") as f:
+        f.write(f"# Where CPU 1 goes during one TCP stream ({stamp})\n\n")
+        f.write("`perf record -C 1` for 2 s during a single-stream run; symbols above 2 %.\n\n")
+        f.write(profile_md(prof))
+    latest = os.path.join(out_dir, "latest.md")
+    text = open(latest).read() if os.path.exists(latest) else ""
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1]
+        text = head + section + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    with open(latest, "w") as f:
+        f.write(text)
+    print(section)
+
+
+if __name__ == "__main__":
+    main()
