@@ -94,6 +94,11 @@ fn main() -> ExitCode {
             hvrouter_control::protocol::Request::ExplainArp { ip, network },
             json.json,
         ),
+        Command::Explain(cli::ExplainCmd::Dhcp { tap, json }) => cli::call(
+            &socket,
+            hvrouter_control::protocol::Request::ExplainDhcp { tap },
+            json.json,
+        ),
         Command::Trace { count, json } => cli::call(
             &socket,
             hvrouter_control::protocol::Request::Trace { count },
@@ -109,7 +114,10 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::CheckConfig { config } => match hvrouter_config::Config::load(&config) {
+        Command::CheckConfig { config } => match hvrouter_config::Config::load(&config)
+            .map_err(|e| e.to_string())
+            .and_then(|c| run::machine_check(&config, &c).map(|()| c))
+        {
             Ok(c) => {
                 println!(
                     "{}: ok ({} networks, {} guests)",
@@ -120,7 +128,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                log::error_text(&e.to_string());
+                log::error_text(&e);
                 ExitCode::FAILURE
             }
         },

@@ -28,6 +28,9 @@ pub enum RunError {
     /// The configuration file is unreadable or invalid.
     #[error("{0}")]
     Config(#[from] hvrouter_config::ConfigError),
+    /// The configuration asks for something this machine does not have.
+    #[error("{0}")]
+    Machine(String),
     /// A network was rejected by the router's tables.
     #[error("{0}")]
     Tables(#[from] hvrouter_core::tables::TablesError),
@@ -71,6 +74,31 @@ fn idle_wait(pipe: &Pipeline<XdpPort>, mode: PollMode, wait: Duration) {
 /// unicast); nothing is sent on a missing uplink.
 const PLACEHOLDER_UPLINK_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0]);
 
+/// What `run` would refuse in a valid configuration on this machine (also checked by
+/// `check-config`, so a unit's `ExecStartPre` fails instead of the router
+/// crash-looping): a worker CPU this process may not run on.
+pub fn machine_check(path: &Path, config: &Config) -> Result<(), String> {
+    let Some(cpus) = config.dataplane.cpus.as_ref() else {
+        return Ok(());
+    };
+    let allowed = sys::affinity::allowed_cpus().map_err(|e| {
+        format!(
+            "{}: reading the CPUs this process may use: {e}",
+            path.display()
+        )
+    })?;
+    for cpu in cpus {
+        if !allowed.contains(&usize::from(*cpu)) {
+            return Err(format!(
+                "{}: dataplane.cpus: CPU {cpu} is not one this machine lets hvrouter run on \
+                 (allowed: {allowed:?})",
+                path.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// How often multi-queue taps are checked for queues their guest enabled.
 const QUEUE_CHECK_EVERY: Duration = Duration::from_secs(1);
 
@@ -81,6 +109,7 @@ pub fn run(path: &Path) -> Result<(), RunError> {
     let config = Config::load(path)?;
     log::set_level(config.router.log_level);
     sys::signal::install().map_err(|e| sys_err("install signal handlers", e))?;
+    machine_check(path, &config).map_err(RunError::Machine)?;
     if let Some(cpu) = config.dataplane.cpus.as_ref().and_then(|c| c.first()) {
         sys::affinity::pin_current_thread(usize::from(*cpu))
             .map_err(|e| sys_err("pin worker to its CPU", e))?;
@@ -166,13 +195,14 @@ pub fn run(path: &Path) -> Result<(), RunError> {
     // guests it cannot serve are refused (`Ports::admit_guest`).
     let umem = crate::ports::frames::sized_for_start(
         UmemConfig {
-            frame_count: d.frames,
+            frame_count: d.frames.unwrap_or(crate::ports::frames::AUTO_MIN_FRAMES),
             frame_size: d.frame_size,
             headroom: 0,
         },
         &port_cfg,
         guests.len(),
         entries.len(),
+        d.frames.is_none(),
     );
     let mut pipe: Pipeline<XdpPort> = Pipeline::new(router, usize::from(d.burst));
     let mut ports = Ports::new(entries, umem, port_cfg)?;

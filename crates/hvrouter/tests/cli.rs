@@ -78,6 +78,27 @@ fn check_config_refuses_what_run_refuses() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A worker CPU this machine does not let the router use is valid TOML but would stop
+/// `run` when it pins its worker: `check-config` refuses it too, naming the key.
+#[test]
+fn check_config_refuses_a_cpu_the_machine_does_not_have() {
+    let dir = scratch("cpus");
+    let path = dir.join("hvrouter.toml");
+    std::fs::write(&path, "[dataplane]\nworkers = 1\ncpus = [1000]\n").unwrap();
+    let p = path.to_str().unwrap();
+    let check = hvrouter(&["check-config", p]);
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert!(!check.status.success(), "check-config accepted CPU 1000");
+    assert!(
+        stderr.contains(&format!("{p}: dataplane.cpus: CPU 1000 is not one")),
+        "{stderr}"
+    );
+    let run = hvrouter(&["run", "--config", p]);
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("dataplane.cpus: CPU 1000"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// `hvrouter run` with stderr on `file`, and `JOURNAL_STREAM` set to `journal_stream`;
 /// the file's text once it exits (it fails at once: the configuration is missing).
 fn run_missing_config(file: &Path, journal_stream: &str) -> String {

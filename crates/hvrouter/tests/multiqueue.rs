@@ -3,6 +3,8 @@
 //! asks for its gateway on its second queue, enabled after the tap was added, is
 //! answered. Needs root; skips with a message otherwise.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
