@@ -103,8 +103,9 @@ pub struct DataplaneSection {
     pub burst: u16,
     /// UMEM chunk size in bytes: 2048 or 4096.
     pub frame_size: u32,
-    /// UMEM frames per worker, a power of two.
-    pub frames: u32,
+    /// UMEM frames per worker, a power of two; `None` (the key left out): sized by the
+    /// router from the ports it serves (docs/FRAMES.md).
+    pub frames: Option<u32>,
 }
 
 impl Default for DataplaneSection {
@@ -116,7 +117,7 @@ impl Default for DataplaneSection {
             cpus: None,
             burst: 64,
             frame_size: 4096,
-            frames: 4096,
+            frames: None,
         }
     }
 }

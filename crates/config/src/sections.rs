@@ -152,19 +152,19 @@ pub(crate) fn dataplane(c: &mut Checker<'_>, raw: Option<&S<RawDataplane>>) -> D
                 ),
             );
         } else {
-            out.frames = n as u32;
+            out.frames = Some(n as u32);
             frames_ok = true;
         }
     }
     if let Some(v) = &raw.burst {
         if let Some(b) = c.int::<u16>(v, "dataplane.burst", 1..=MAX_BURST) {
-            if frames_ok && u32::from(b) > out.frames {
+            if frames_ok && out.frames.is_some_and(|f| u32::from(b) > f) {
                 c.report(
                     v.span(),
                     "dataplane.burst",
                     format!(
                         "burst {b} is larger than the UMEM ({} frames per worker)",
-                        out.frames
+                        out.frames.unwrap_or_default()
                     ),
                 );
             } else {

@@ -41,7 +41,7 @@ fn empty_file_is_all_defaults() {
             c.dataplane.frame_size,
             c.dataplane.frames
         ),
-        (1, 64, 4096, 4096)
+        (1, 64, 4096, None)
     );
     assert_eq!(c.dataplane.cpus, None);
     assert_eq!((c.icmp.rate_per_sec, c.icmp.burst), (100, 50));

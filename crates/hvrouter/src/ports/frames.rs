@@ -19,6 +19,12 @@ const KERNEL_READS_PER_TICK: usize = 16;
 
 /// Most UMEM frames the router grows to at start (`dataplane.frames`' own limit).
 const MAX_FRAMES: u32 = 262_144;
+/// The smallest UMEM the router sizes itself (`dataplane.frames` left out): 16 MiB at
+/// 4096-byte frames.
+pub const AUTO_MIN_FRAMES: u32 = 4096;
+/// Guests a UMEM the router sizes itself serves at least, beyond those known at start
+/// (guests keep arriving at run time).
+pub const AUTO_GUESTS: u32 = 256;
 
 /// How a UMEM shaped by `umem` is shared by ports opened with `cfg`.
 pub fn plan(umem: UmemConfig, cfg: &XdpPortConfig) -> PoolPlan {
@@ -51,14 +57,17 @@ pub fn port_config(base: &XdpPortConfig, umem: UmemConfig, kind: Kind) -> XdpPor
 
 /// The UMEM to create at start: `umem` as configured, or doubled until it serves the
 /// `guests` known at start (configuration and saved runtime guests) next to `uplinks`,
-/// with a warning that says which `dataplane.frames` to set.
+/// with a warning that says which `dataplane.frames` to set. `auto` (no `frames` in the
+/// configuration): at least [`AUTO_MIN_FRAMES`], serving at least [`AUTO_GUESTS`] more.
 pub fn sized_for_start(
     umem: UmemConfig,
     cfg: &XdpPortConfig,
     guests: usize,
     uplinks: usize,
+    auto: bool,
 ) -> UmemConfig {
-    let guests = u32::try_from(guests).unwrap_or(u32::MAX);
+    let known = u32::try_from(guests).unwrap_or(u32::MAX);
+    let guests = if auto { known.max(AUTO_GUESTS) } else { known };
     let uplinks = u32::try_from(uplinks).unwrap_or(u32::MAX);
     let asked = plan(umem, cfg);
     let Some(grown) = asked.grown_for(guests, uplinks, MAX_FRAMES) else {
@@ -84,7 +93,7 @@ pub fn sized_for_start(
             ..umem
         };
     };
-    if grown.frames != umem.frame_count {
+    if grown.frames != umem.frame_count && !auto {
         log::warn(
             "umem_grown",
             &[
@@ -104,6 +113,7 @@ pub fn sized_for_start(
         "umem",
         &[
             ("frames", &grown.frames),
+            ("sized", &if auto { "auto" } else { "configured" }),
             ("frame_size", &grown.frame_size),
             ("pinned_bytes", &bytes),
             ("serves_guests", &grown.guest_capacity(uplinks)),
