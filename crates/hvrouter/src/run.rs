@@ -195,13 +195,14 @@ pub fn run(path: &Path) -> Result<(), RunError> {
     // guests it cannot serve are refused (`Ports::admit_guest`).
     let umem = crate::ports::frames::sized_for_start(
         UmemConfig {
-            frame_count: d.frames,
+            frame_count: d.frames.unwrap_or(crate::ports::frames::AUTO_MIN_FRAMES),
             frame_size: d.frame_size,
             headroom: 0,
         },
         &port_cfg,
         guests.len(),
         entries.len(),
+        d.frames.is_none(),
     );
     let mut pipe: Pipeline<XdpPort> = Pipeline::new(router, usize::from(d.burst));
     let mut ports = Ports::new(entries, umem, port_cfg)?;
