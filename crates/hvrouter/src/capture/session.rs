@@ -59,6 +59,10 @@ pub struct Captures {
 struct Running {
     id: u64,
     last_read: Instant,
+    /// The devices asked for (empty: all ports) and the ports they were on at the last
+    /// look: a guest removed and added again may come back on another port.
+    names: Vec<String>,
+    ids: Vec<PortId>,
 }
 
 impl Captures {
@@ -82,6 +86,7 @@ impl Captures {
                 Ok(()) => {
                     if let Some(r) = self.running.as_mut() {
                         r.last_read = now;
+                        r.follow(pipe, ports);
                     }
                     let batch = match self.spare.take() {
                         Some(spare) => pipe.capture_mut().take_reusing(spare),
@@ -188,7 +193,12 @@ impl Captures {
         let (snaplen, max_bytes) = (capture.snaplen(), capture.max_bytes());
         self.next_id += 1;
         let id = self.next_id;
-        self.running = Some(Running { id, last_read: now });
+        self.running = Some(Running {
+            id,
+            last_read: now,
+            names: names.to_vec(),
+            ids: ids.clone(),
+        });
         self.spare = None;
         let listed = if ids.is_empty() { ports.ids() } else { ids };
         let port_names: Vec<String> = listed.iter().map(|&i| ports.name(i).to_string()).collect();
@@ -203,6 +213,22 @@ impl Captures {
             max_bytes: max_bytes as u64,
             idle_timeout_ms: IDLE_STOP.as_millis() as u64,
         }))
+    }
+}
+
+impl Running {
+    /// Point the capture at the ports its named devices are on now.
+    fn follow<P: Port>(&mut self, pipe: &mut Pipeline<P>, ports: &impl PortNames) {
+        if self.names.is_empty() {
+            return;
+        }
+        let mut now: Vec<PortId> = self.names.iter().filter_map(|n| ports.find(n)).collect();
+        now.sort_unstable();
+        now.dedup();
+        if now != self.ids {
+            pipe.capture_mut().set_ports(Some(&now));
+            self.ids = now;
+        }
     }
 }
 

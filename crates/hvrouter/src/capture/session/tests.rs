@@ -254,3 +254,22 @@ fn outbox_frames_say_so() {
     assert!(decision(UPLINK, Verdict::Originated(false), &n).starts_with("not sent: tx_ring_full"));
     assert_eq!(decision(UPLINK, Verdict::Sent, &n), "sent");
 }
+
+#[test]
+fn a_named_device_is_followed_to_its_new_port() {
+    let mut pipe = pipeline();
+    let mut c = Captures::default();
+    let t = Instant::from_secs(100);
+    let info = started(start(&mut c, &mut pipe, &["hvr-g1"], t));
+    assert!(pipe.capture_mut().wants(TAP) && !pipe.capture_mut().wants(UPLINK));
+    // hvr-g1 was removed and added again: now on port 2, its old slot free.
+    let moved = Names(vec!["hvr-up0", "", "hvr-g1"]);
+    let read = Request::CaptureRead { id: info.id };
+    assert!(c.handle(&mut pipe, &moved, &read, t).unwrap().is_ok());
+    assert!(pipe.capture_mut().wants(PortId(2)));
+    assert!(!pipe.capture_mut().wants(TAP) && !pipe.capture_mut().wants(UPLINK));
+    // Gone altogether: nothing is captured (not everything).
+    let gone = Names(vec!["hvr-up0"]);
+    assert!(c.handle(&mut pipe, &gone, &read, t).unwrap().is_ok());
+    assert!((0..4).all(|p| !pipe.capture_mut().wants(PortId(p))));
+}
