@@ -79,6 +79,7 @@ fn guest() -> GuestSpec {
         ips: vec!["192.0.2.10".parse().unwrap()],
         network: "public_90".into(),
         routed_prefixes: vec![],
+        hostname: None,
     }
 }
 

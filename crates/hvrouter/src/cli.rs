@@ -35,6 +35,10 @@ pub enum GuestCmd {
         /// An extra prefix routed to the guest (repeat for several).
         #[arg(long = "routed-prefix")]
         routed_prefixes: Vec<Ipv4Net>,
+        /// The host name the router's DHCP server gives the guest (option 12), e.g.
+        /// Ganeti's instance name.
+        #[arg(long)]
+        hostname: Option<String>,
     },
     /// Remove a guest NIC: from now on nothing is answered for it.
     Del {
@@ -59,6 +63,8 @@ pub enum ShowWhat {
     Ports,
     /// All counters, drops by reason.
     Counters,
+    /// The DHCP server: per guest its last request and what it got.
+    Dhcp,
 }
 
 /// `--json`
@@ -79,6 +85,13 @@ pub enum ExplainCmd {
         /// Only this network.
         #[arg(long)]
         network: Option<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// What would the guest's DHCP client get, and what did it get last?
+    Dhcp {
+        /// The guest's tap.
+        tap: String,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -135,6 +148,7 @@ pub fn guest_request(cmd: GuestCmd) -> (Request, bool) {
             network,
             ips,
             routed_prefixes,
+            hostname,
         } => (
             Request::GuestAdd(GuestSpec {
                 tap,
@@ -142,6 +156,7 @@ pub fn guest_request(cmd: GuestCmd) -> (Request, bool) {
                 ips,
                 network,
                 routed_prefixes,
+                hostname,
             }),
             false,
         ),
@@ -158,5 +173,6 @@ pub fn show_request(what: ShowWhat, network: Option<String>) -> Request {
         ShowWhat::Neighbors => Request::ShowNeighbors { network },
         ShowWhat::Ports => Request::ShowPorts,
         ShowWhat::Counters => Request::ShowCounters,
+        ShowWhat::Dhcp => Request::ShowDhcp,
     }
 }

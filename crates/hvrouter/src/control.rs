@@ -58,6 +58,7 @@ pub fn config_specs(config: &Config) -> Vec<GuestSpec> {
             ips: g.ips.clone(),
             network: g.network.clone(),
             routed_prefixes: g.routed_prefixes.clone(),
+            hostname: g.hostname.clone(),
         })
         .collect()
 }
@@ -210,6 +211,11 @@ impl Control {
                 }
                 ok(Payload::ArpExplanations(ex))
             }
+            Request::ShowDhcp => ok(Payload::Dhcp(views::dhcp_report(pipe.router(), now))),
+            Request::ExplainDhcp { tap } => match views::dhcp_explain(pipe.router(), tap, now) {
+                Some(ex) => ok(Payload::DhcpExplanation(Box::new(ex))),
+                None => (Response::error(format!("no such guest: {tap}")), false),
+            },
             Request::Trace { .. } => (Response::error("trace is answered by the tick"), false),
             Request::CaptureStart { .. }
             | Request::CaptureRead { .. }
@@ -324,9 +330,16 @@ impl Control {
                 .notes
                 .push("network changes are not applied by reload: restart hvrouter".into());
         }
+        // DHCP settings and host names change in place (no guest is re-added for them).
+        pipe.router_mut().set_dhcp_config(new.dhcp_config());
         let specs = config_specs(&new);
         self.state.prune(&specs);
         let desired = self.state.apply(&specs);
+        for d in &desired {
+            let _ = pipe
+                .router_mut()
+                .set_guest_hostname(&d.tap, d.hostname.as_deref());
+        }
         let current: Vec<GuestSpec> = pipe
             .router()
             .tables()

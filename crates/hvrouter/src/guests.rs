@@ -78,6 +78,7 @@ impl Ports {
                 if let Some(e) = self.entries.get_mut(port.index()) {
                     e.bound = bound;
                 }
+                set_hostname(pipe, spec);
                 return Ok(Added {
                     change: Change::Unchanged,
                     replaced: Vec::new(),
@@ -151,6 +152,7 @@ impl Ports {
             self.release_slot(port);
             return Err(e.to_string());
         }
+        set_hostname(pipe, spec);
         // Steer its addresses on the uplink, then attach its tap: only then can the
         // router deliver what it answers for. Attaching announces it.
         self.sync_steering(pipe, net, &[], &[]);
@@ -243,5 +245,16 @@ impl Ports {
                 log::warn("steering", &[("insert", p), ("error", &e)]);
             }
         }
+    }
+}
+
+/// The host name DHCP gives the guest (validated with the request; a bad one is logged
+/// and none is sent).
+fn set_hostname(pipe: &mut Pipeline<XdpPort>, spec: &GuestSpec) {
+    if let Err(e) = pipe
+        .router_mut()
+        .set_guest_hostname(&spec.tap, spec.hostname.as_deref())
+    {
+        log::warn("guest_hostname", &[("guest", &spec.tap), ("error", &e)]);
     }
 }

@@ -94,6 +94,11 @@ fn main() -> ExitCode {
             hvrouter_control::protocol::Request::ExplainArp { ip, network },
             json.json,
         ),
+        Command::Explain(cli::ExplainCmd::Dhcp { tap, json }) => cli::call(
+            &socket,
+            hvrouter_control::protocol::Request::ExplainDhcp { tap },
+            json.json,
+        ),
         Command::Trace { count, json } => cli::call(
             &socket,
             hvrouter_control::protocol::Request::Trace { count },

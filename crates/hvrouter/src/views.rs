@@ -23,6 +23,9 @@ use wire::Ipv4Addr;
 
 use crate::ports::{Kind, Ports};
 
+mod dhcp;
+pub use dhcp::{dhcp_explain, dhcp_report};
+
 /// The control-protocol form of a core guest.
 pub fn guest_spec(router: &Router, g: &Guest) -> GuestSpec {
     GuestSpec {
@@ -31,6 +34,7 @@ pub fn guest_spec(router: &Router, g: &Guest) -> GuestSpec {
         ips: g.ips.clone(),
         network: network_name(router, g.network.0),
         routed_prefixes: g.extra_prefixes.clone(),
+        hostname: router.dhcp().hostname(&g.name).map(str::to_string),
     }
 }
 
@@ -339,9 +343,17 @@ pub fn metrics(pipe: &mut Pipeline<XdpPort>, p: &Ports, worker: WorkerCounters) 
             }
         })
         .collect();
+    let dhcp = router
+        .dhcp()
+        .counters()
+        .by_name()
+        .iter()
+        .map(|(d, t, n)| (d.to_string(), t.to_string(), *n))
+        .collect();
     MetricsSnapshot {
         ports,
         networks,
         worker,
+        dhcp,
     }
 }

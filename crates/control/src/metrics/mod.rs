@@ -38,6 +38,8 @@ pub struct MetricsSnapshot {
     pub networks: Vec<NetworkMetrics>,
     /// The dataplane worker.
     pub worker: WorkerCounters,
+    /// DHCP messages: (direction `received`/`sent`, message type, count).
+    pub dhcp: Vec<(String, String, u64)>,
 }
 
 /// A label value escaped for the exposition format: `\`, `"` and newline.
@@ -227,6 +229,19 @@ pub fn render(snapshot: &MetricsSnapshot) -> String {
                 count,
             );
         }
+    }
+    w.family(
+        "hvrouter_dhcp_messages_total",
+        "counter",
+        "DHCP messages the router's server received from guests and sent to them, by type \
+         (refused ones also count under hvrouter_drops_total, reasons dhcp_*).",
+    );
+    for (direction, kind, n) in &snapshot.dhcp {
+        w.sample(
+            "hvrouter_dhcp_messages_total",
+            &[("direction", direction), ("type", kind)],
+            *n,
+        );
     }
     let wk = &snapshot.worker;
     for (name, help, ns) in [

@@ -56,6 +56,7 @@ fn snapshot() -> MetricsSnapshot {
                 .into_iter()
                 .collect(),
         }],
+        dhcp: vec![("sent".into(), "offer".into(), 3)],
         worker: WorkerCounters {
             passes: 40,
             idle_passes: 30,
@@ -103,6 +104,8 @@ fn exposition_lines() {
         "hvrouter_neighbors{network=\"public_90\",state=\"reachable\"} 2",
         "hvrouter_neighbors{network=\"public_90\",state=\"incomplete\"} 0",
         "hvrouter_neighbors{network=\"public_90\",state=\"failed\"} 1",
+        "# TYPE hvrouter_dhcp_messages_total counter",
+        "hvrouter_dhcp_messages_total{direction=\"sent\",type=\"offer\"} 3",
     ] {
         assert!(lines.contains(&expected), "missing {expected:?} in\n{text}");
     }
@@ -137,10 +140,10 @@ fn every_family_has_help_and_type_once_before_its_samples() {
             }
         }
     }
-    assert_eq!(seen.len(), 21);
+    assert_eq!(seen.len(), 22);
     // An empty snapshot still describes every family (the worker's have one sample).
     let empty = render(&MetricsSnapshot::default());
-    assert_eq!(empty.lines().count(), 34 + 4 * 3);
+    assert_eq!(empty.lines().count(), 36 + 4 * 3);
 }
 
 #[test]

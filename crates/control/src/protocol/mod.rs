@@ -15,6 +15,7 @@
 //! read leniently by the client only in what serde allows by default.
 
 pub mod capture;
+pub mod dhcp;
 mod fields;
 mod types;
 
@@ -23,6 +24,7 @@ use serde_json::Value;
 use wire::Ipv4Addr;
 
 pub use capture::{CaptureBatch, CaptureDirection, CaptureInfo, CapturedFrame};
+pub use dhcp::{DhcpExplanation, DhcpGuestInfo, DhcpLast, DhcpReport, DhcpTotals};
 pub use fields::{parse_ip, parse_mac, parse_prefix};
 pub use types::{
     ArpExplanation, Change, CountersReport, Decision, GuestChange, GuestInfo, GuestOrigin,
@@ -82,6 +84,13 @@ pub enum Request {
         #[serde(default)]
         network: Option<String>,
     },
+    /// The DHCP server's view of every guest (`show dhcp`).
+    ShowDhcp,
+    /// What a guest's DHCP client gets, and why (`explain dhcp TAP`).
+    ExplainDhcp {
+        /// The guest's tap.
+        tap: String,
+    },
     /// The next `count` packets' path through the pipeline.
     Trace {
         /// How many packets (1..=[`MAX_TRACE`]).
@@ -139,6 +148,10 @@ pub enum Payload {
     Counters(CountersReport),
     /// `explain arp`: one per network asked about.
     ArpExplanations(Vec<ArpExplanation>),
+    /// `show dhcp`.
+    Dhcp(DhcpReport),
+    /// `explain dhcp` (boxed: the largest payload).
+    DhcpExplanation(Box<DhcpExplanation>),
     /// `trace`.
     Trace(Vec<TraceRecord>),
     /// `reload`.
@@ -217,6 +230,8 @@ impl Request {
             Request::ShowPorts => "show_ports",
             Request::ShowCounters => "show_counters",
             Request::ExplainArp { .. } => "explain_arp",
+            Request::ShowDhcp => "show_dhcp",
+            Request::ExplainDhcp { .. } => "explain_dhcp",
             Request::Trace { .. } => "trace",
             Request::CaptureStart { .. } => "capture_start",
             Request::CaptureRead { .. } => "capture_read",
@@ -234,6 +249,7 @@ impl Request {
                 | Request::ShowNetworks
                 | Request::ShowPorts
                 | Request::ShowCounters
+                | Request::ShowDhcp
                 | Request::Reload
                 | Request::Ping
         )
@@ -252,7 +268,7 @@ impl Request {
     pub fn validate(&self) -> Result<(), String> {
         match self {
             Request::GuestAdd(spec) => validate_guest(spec),
-            Request::GuestDel { tap } => validate_ifname(tap),
+            Request::GuestDel { tap } | Request::ExplainDhcp { tap } => validate_ifname(tap),
             Request::ShowRoutes { network }
             | Request::ShowNeighbors { network }
             | Request::ExplainArp { network, .. } => match network {
@@ -413,6 +429,9 @@ pub fn validate_guest(spec: &GuestSpec) -> Result<(), String> {
         if let Some(problem) = guest_ip_problem(ip) {
             return Err(format!("guest {tap}: {ip} is {problem}"));
         }
+    }
+    if let Some(h) = &spec.hostname {
+        dhcp::validate_hostname(h).map_err(|e| format!("guest {tap}: {e}"))?;
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ fn spec() -> GuestSpec {
         ips: vec![Ipv4Addr::new(192, 0, 2, 10), Ipv4Addr::new(192, 0, 2, 11)],
         network: "public_90".into(),
         routed_prefixes: vec!["203.0.113.0/29".parse().unwrap()],
+        hostname: None,
     }
 }
 

@@ -29,6 +29,10 @@ pub struct GuestSpec {
     /// Extra prefixes routed to the guest.
     #[serde(default, with = "fields::prefixes")]
     pub routed_prefixes: Vec<Ipv4Net>,
+    /// The host name DHCP gives the guest (option 12; Ganeti's instance name). Absent
+    /// in state files and requests from before DHCP: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
 }
 
 impl GuestSpec {
@@ -42,9 +46,14 @@ impl GuestSpec {
         self
     }
 
-    /// Same guest, ignoring order and duplicates of addresses and prefixes.
+    /// Same guest, ignoring order and duplicates of addresses and prefixes, and the
+    /// host name (DHCP data, changed in place without re-adding the guest).
     pub fn same_as(&self, other: &GuestSpec) -> bool {
-        self.clone().normalized() == other.clone().normalized()
+        let strip = |g: &GuestSpec| GuestSpec {
+            hostname: None,
+            ..g.clone().normalized()
+        };
+        strip(self) == strip(other)
     }
 }
 
@@ -87,6 +96,9 @@ pub struct GuestInfo {
     pub up: bool,
     /// Configuration file or runtime.
     pub origin: GuestOrigin,
+    /// See [`GuestSpec::hostname`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
 }
 
 impl GuestInfo {
@@ -100,6 +112,7 @@ impl GuestInfo {
             routed_prefixes: spec.routed_prefixes,
             up,
             origin,
+            hostname: spec.hostname,
         }
     }
 
@@ -111,6 +124,7 @@ impl GuestInfo {
             ips: self.ips.clone(),
             network: self.network.clone(),
             routed_prefixes: self.routed_prefixes.clone(),
+            hostname: self.hostname.clone(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! What the CLI prints: human tables for every response, and JSON (`--json`) of the
 //! response's payload for scripts.
 
+mod dhcp;
 mod table;
 
 #[cfg(test)]
@@ -33,6 +34,8 @@ pub fn human(response: &Response) -> String {
             Payload::Ports(p) => ports(p),
             Payload::Counters(c) => counters(c),
             Payload::ArpExplanations(e) => explanations(e),
+            Payload::Dhcp(r) => dhcp::report(r),
+            Payload::DhcpExplanation(e) => dhcp::explanation(e),
             Payload::Trace(t) => trace(t),
             Payload::Reloaded(r) => reloaded(r),
             Payload::CaptureStarted(c) => capture_started(c),

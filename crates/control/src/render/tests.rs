@@ -16,6 +16,7 @@ fn guest(tap: &str, ip: [u8; 4], up: bool) -> GuestInfo {
             ips: vec![Ipv4Addr::from(ip)],
             network: "public_90".into(),
             routed_prefixes: vec![],
+            hostname: None,
         },
         up,
         GuestOrigin::Config,

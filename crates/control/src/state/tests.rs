@@ -38,6 +38,7 @@ fn guest(tap: &str, last: u8) -> GuestSpec {
         ips: vec![wire::Ipv4Addr::new(192, 0, 2, last)],
         network: "public_90".into(),
         routed_prefixes: vec![],
+        hostname: None,
     }
 }
 

@@ -135,6 +135,7 @@ pub fn plan_up(nic: &NicEnv, network_setting: Option<&str>) -> Result<UpPlan, En
         ips: vec![ip],
         network: network.to_string(),
         routed_prefixes: tag_prefixes(&nic.tags, network)?,
+        hostname: None,
     };
     validate_guest(&spec).map_err(|why| EnvError::invalid("IP", &ip.to_string(), why))?;
     let mut warnings = Vec::new();

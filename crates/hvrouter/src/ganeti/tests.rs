@@ -63,6 +63,7 @@ fn spec(tap: &str) -> GuestSpec {
         ips: vec!["192.0.2.10".parse().unwrap()],
         network: "public_90".into(),
         routed_prefixes: vec![],
+        hostname: None,
     }
 }
 

@@ -310,6 +310,7 @@ impl Node {
             ips: vec![ip.parse().unwrap()],
             network: "public_90".into(),
             routed_prefixes: vec![],
+            hostname: None,
         });
     }
 
