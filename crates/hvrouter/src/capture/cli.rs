@@ -21,7 +21,7 @@ use hvrouter_control::protocol::{
 
 use super::pcapng::{Way, Writer};
 
-/// How often the router's buffer is read.
+/// How often the router's buffer is read (at once again while it overflows).
 pub const READ_EVERY: Duration = Duration::from_millis(100);
 
 /// `hvrouter capture` arguments.
@@ -232,9 +232,10 @@ impl Session {
             return Ok(false);
         }
         self.writer = Some(w);
+        let (mut wait, mut dropped) = (READ_EVERY, 0);
         loop {
-            let next = Instant::now() + READ_EVERY;
-            while Instant::now() < next {
+            let next = Instant::now() + wait;
+            loop {
                 if stop.load(Ordering::Relaxed) || until.is_some_and(|u| Instant::now() >= u) {
                     return Ok(true);
                 }
@@ -242,12 +243,23 @@ impl Session {
                     self.writer = None;
                     return Ok(false);
                 }
-                std::thread::sleep(Duration::from_millis(10));
+                let left = next.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                std::thread::sleep(left.min(Duration::from_millis(10)));
             }
             let batch = match client.request(&Request::CaptureRead { id: self.info.id })? {
                 Response::Ok(Payload::Captured(b)) => b,
                 other => return Err(answer_error(other)),
             };
+            // The router's buffer filled up since the last read: read again at once.
+            wait = if batch.dropped > dropped {
+                Duration::ZERO
+            } else {
+                READ_EVERY
+            };
+            dropped = batch.dropped;
             if !self.write(&batch)? {
                 return Ok(false);
             }
