@@ -14,6 +14,9 @@ want=(
     iperf3:iperf3
     netsniff-ng:trafgen
     python3-scapy:/usr/share/doc/python3-scapy
+    # Real DHCP clients for the DHCP server's namespace test (crates/hvrouter/tests/dhcp.rs).
+    busybox:busybox
+    isc-dhcp-client:dhclient
     # The package test (crates/hvrouter/tests/package.rs): scripts/package.sh and
     # `systemd-analyze verify` of the installed unit.
     dpkg-dev:dpkg-shlibdeps
