@@ -5,6 +5,8 @@
 //! guest's address (a dhclient lease file naming guest 1's) is refused with a NAK and
 //! ends up with its own. Needs root, busybox and isc-dhcp-client; skips otherwise.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::{Path, PathBuf};
