@@ -369,8 +369,7 @@ fn real_dhcp_clients_get_their_configuration_from_the_router() {
     );
     let renew = events(&c.dir, "g1")
         .into_iter()
-        .filter(|e| e.starts_with("event=renew"))
-        .last()
+        .rfind(|e| e.starts_with("event=renew"))
         .unwrap();
     eprintln!("udhcpc renewal after the restart: {renew}");
     assert_offer_fields(&renew, "192.0.2.10", "vm1");
