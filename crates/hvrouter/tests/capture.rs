@@ -293,23 +293,34 @@ fn pipe_into_tcpdump_and_stop_when_it_exits() {
         "{text}"
     );
     // The capture ended with tcpdump (it was stopped, not left to time out): a new one
-    // starts at once.
-    let again = capture_cmd(
+    // starts at once. This one ends by itself after -c 3 frames.
+    let file = lab.dir.join("again.pcapng");
+    // --duration is a backstop: without -c working the test fails instead of hanging.
+    let mut again = capture_cmd(
         &lab,
         &[
-            "-w",
-            lab.dir.join("again").to_str().unwrap(),
+            "--port",
+            "hvr-g1",
+            "-c",
+            "3",
             "--duration",
-            "0.3",
+            "20",
+            "-w",
+            file.to_str().unwrap(),
         ],
     )
-    .output()
+    .stderr(Stdio::piped())
+    .spawn()
     .unwrap();
-    assert!(
-        again.status.success(),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
+    wait_started(&file, &mut again);
+    assert!(lab.ping("gw", "192.0.2.10"));
+    let out = again.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("3 frames written"), "{err}");
+    let (_, packets) = read_pcapng(&file);
+    assert_eq!(packets.len(), 3);
+    assert!(packets.iter().all(|p| p.port == "hvr-g1"));
 }
 
 #[test]
