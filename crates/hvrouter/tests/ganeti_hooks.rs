@@ -95,6 +95,11 @@ fn routed_up_adds_the_guest_and_turns_kernel_proxy_arp_off() {
         let out = node.run(hook, &up_env(g, &ganeti_env::web1(), "tap0"));
         assert_eq!(code(&out), 0, "{hook}: {}", stderr(&out));
         assert_eq!(node.changes(), [ADD_WEB1], "{hook}");
+        assert_eq!(
+            node.hostname("tap0").as_deref(),
+            Some("web1.example.org"),
+            "{hook}: DHCP host name from INSTANCE"
+        );
         assert_eq!(node.take("ip.calls"), ["link set dev tap0 up"], "{hook}");
         assert_eq!(node.sysctl("tap0", "proxy_arp"), "0", "{hook}");
         assert_eq!(node.sysctl("tap0", "forwarding"), "0", "{hook}");
@@ -509,6 +514,7 @@ fn sync_guests_adds_the_routed_nics_running_on_this_node() {
         stderr(&out)
     );
     assert!(stderr(&out).contains("gone.example.org NIC 0: no tap recorded"));
+    assert_eq!(node.hostname("tap5").as_deref(), Some("db1.example.org"));
 }
 
 /// Ganeti v3.1.1's own `kvm-ifup` (from a Ganeti repository) with our

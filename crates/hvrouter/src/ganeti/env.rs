@@ -223,7 +223,7 @@ pub struct NicEnv {
     pub mode: Mode,
     /// `INTERFACE`: the tap, checked with the router's interface-name rule.
     pub interface: String,
-    /// `INSTANCE`, for messages.
+    /// `INSTANCE`, as given (the guest's DHCP host name; [`shown`] in messages).
     pub instance: Option<String>,
     /// `ACTION`, when Ganeti passes it.
     pub action: Option<Direction>,
@@ -267,7 +267,7 @@ impl NicEnv {
         let mut nic = NicEnv {
             mode,
             interface: interface.to_string(),
-            instance: vars.get("INSTANCE").map(shown),
+            instance: vars.get("INSTANCE").map(str::to_string),
             action: None,
             phase: None,
             mac: None,

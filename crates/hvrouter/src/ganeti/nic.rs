@@ -75,7 +75,7 @@ fn describe(spec: &GuestSpec, instance: Option<&str>) -> String {
         s.push_str(&format!(" with routed prefixes {}", p.join(",")));
     }
     if let Some(i) = instance {
-        s.push_str(&format!(" (instance {i})"));
+        s.push_str(&format!(" (instance {})", shown(i)));
     }
     s
 }

@@ -4,13 +4,14 @@
 //! - Not routed, or Ganeti's instance-communication tap: nothing (Ganeti's own set-up,
 //!   or the `kvm-vif-bridge` shell for bridged and openvswitch NICs, does it).
 //! - Routed, up: the guest `tap, MAC, network, IPv4 [, prefixes from tags]`, validated
-//!   with the router's own rules; `MIGRATION_PHASE=pre` only prepares the tap (the
+//!   with the router's own rules, with Ganeti's instance name as its DHCP host name; `MIGRATION_PHASE=pre` only prepares the tap (the
 //!   guest still runs on the source node, which owns the address). A routed NIC without
 //!   an IPv4 address is an error: it would be up with no network.
 //! - Routed, down: remove the guest on this tap, if it is still this NIC's (same MAC).
 
 use std::net::IpAddr;
 
+use hvrouter_control::protocol::dhcp::validate_hostname;
 use hvrouter_control::protocol::{validate_guest, validate_network_name, GuestInfo, GuestSpec};
 use wire::EthernetAddress;
 
@@ -139,6 +140,21 @@ pub fn plan_up(nic: &NicEnv, network_setting: Option<&str>) -> Result<UpPlan, En
     };
     validate_guest(&spec).map_err(|why| EnvError::invalid("IP", &ip.to_string(), why))?;
     let mut warnings = Vec::new();
+    // nfdhcpd gave the instance name as the host name (option 12); so does the router.
+    // A name DHCP cannot carry only costs the guest its host name.
+    let spec = match nic.instance.as_deref().map(|i| (i, validate_hostname(i))) {
+        Some((i, Ok(()))) => GuestSpec {
+            hostname: Some(i.to_string()),
+            ..spec
+        },
+        Some((_, Err(why))) => {
+            warnings.push(format!(
+                "{tap}: INSTANCE: {why}: DHCP gives the guest no host name"
+            ));
+            spec
+        }
+        None => spec,
+    };
     if let Some(subnet) = nic.network.subnet {
         if !subnet.contains(&ip) {
             warnings.push(format!(

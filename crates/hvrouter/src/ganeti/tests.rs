@@ -92,14 +92,29 @@ fn routed_nic_parses_into_a_typed_env() {
 }
 
 #[test]
-fn up_adds_the_guest() {
+fn up_adds_the_guest_with_the_instance_name_as_host_name() {
+    let want = GuestSpec {
+        hostname: Some("web1.example.org".into()),
+        ..spec("tap0")
+    };
     assert_eq!(
         up_plan(&vars(ROUTED, &[])).unwrap(),
         UpPlan::Add {
-            spec: spec("tap0"),
+            spec: want,
             warnings: vec![]
         }
     );
+    // A name DHCP cannot carry: no host name, a warning, the guest still added.
+    let long = "a-very-long-instance-name-that-no-dhcp-client-would-accept.example.org";
+    let v = vars(ROUTED, &[("INSTANCE", Some(long))]);
+    match up_plan(&v).unwrap() {
+        UpPlan::Add { spec: s, warnings } => {
+            assert_eq!(s.hostname, None);
+            assert_eq!(warnings.len(), 1, "{warnings:?}");
+            assert!(warnings[0].contains("no host name"), "{warnings:?}");
+        }
+        p => panic!("{p:?}"),
+    }
 }
 
 #[test]

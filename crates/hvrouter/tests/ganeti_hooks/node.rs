@@ -302,6 +302,17 @@ impl Node {
             .collect()
     }
 
+    /// The DHCP host name of the router's guest on `tap`.
+    pub fn hostname(&self, tap: &str) -> Option<String> {
+        self.router
+            .lock()
+            .unwrap()
+            .guests
+            .iter()
+            .find(|g| g.tap == tap)
+            .and_then(|g| g.hostname.clone())
+    }
+
     /// Give the router a guest as if an earlier hook had added it.
     pub fn preload(&self, tap: &str, mac: &str, ip: &str) {
         self.router.lock().unwrap().guests.push(GuestSpec {
