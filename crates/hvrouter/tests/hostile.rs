@@ -142,12 +142,14 @@ fn attacks_from_a_guest_are_dropped_counted_and_contained() {
             ("arp_unsupported_op", 1),
         ],
     );
-    // DHCP discover/offer aimed at the VLAN's broadcast.
+    // DHCP discover/offer aimed at the VLAN's broadcast. The router's DHCP server
+    // (on by default) answers the two discovers toward guest 1 only; the rogue offer
+    // (67 -> 68) and a non-DHCP datagram to port 67 are dropped.
     attack(
         &lab,
         "dhcp",
         0,
-        &[("martian_destination", 3), ("martian_source", 1)],
+        &[("dhcp_rogue_server", 1), ("dhcp_malformed", 1)],
     );
 
     // Oversized frames from the tap guest (QEMU can write more than the MTU): 3000 and
