@@ -302,6 +302,11 @@ fn ganeti_hooks_drive_a_live_migration_against_the_router() {
         routes.contains("198.51.100.128/28") && routes.contains("hvr-g2"),
         "{routes}"
     );
+    let guests = ok(lab.cli(&["guest", "list", "--json"]));
+    assert!(
+        guests.contains("vm1.example.org"),
+        "Ganeti's instance name is the DHCP host name: {guests}"
+    );
     // A routed NIC without an IPv4 address fails loudly and changes nothing.
     let no_ip: Vec<_> = tagged.iter().copied().filter(|(k, _)| *k != "IP").collect();
     let out = ganeti_hook(&lab, "kvm-vif-bridge", &no_ip);
