@@ -1,4 +1,5 @@
-//! Wire formats for hvrouter: Ethernet II, 802.1Q, ARP (Ethernet/IPv4), IPv4, ICMPv4, UDP.
+//! Wire formats for hvrouter: Ethernet II, 802.1Q, ARP (Ethernet/IPv4), IPv4, ICMPv4, UDP,
+//! IPv6, ICMPv6, NDP.
 //!
 //! Each format has a zero-copy view `Packet<T: AsRef<[u8]>>` (field offsets are constants;
 //! `new_unchecked` / `new_checked` / `check_len`; getters on `AsRef`, setters on `AsMut`)
@@ -11,7 +12,9 @@
 //!
 //! Modules: [`ethernet`], [`vlan`] (802.1Q), [`arp`] (RFC 826), [`ipv4`] (RFC 791),
 //! [`icmpv4`] (RFC 792), [`udp`] (RFC 768), [`dhcp`] (RFC 2131, RFC 2132), [`checksum`]
-//! (RFC 1071, RFC 1624).
+//! (RFC 1071, RFC 1624); IPv6: [`ipv6`] (RFC 8200), [`ipv6_ext`] (extension-header walk),
+//! [`ipv6_addr`] (EUI-64, solicited-node), [`icmpv6`] (RFC 4443), [`ndp`] and
+//! [`ndp_option`] (RFC 4861, RFC 8106).
 //!
 //! ```
 //! use wire::{EtherType, EthernetFrame, Ipv4Packet, Ipv4Repr, Protocol};
@@ -45,7 +48,13 @@ pub mod checksum;
 pub mod dhcp;
 pub mod ethernet;
 pub mod icmpv4;
+pub mod icmpv6;
 pub mod ipv4;
+pub mod ipv6;
+pub mod ipv6_addr;
+pub mod ipv6_ext;
+pub mod ndp;
+pub mod ndp_option;
 pub mod tcp;
 pub mod udp;
 pub mod vlan;
@@ -54,7 +63,10 @@ pub use arp::{ArpHardware, ArpOperation, ArpPacket, ArpRepr};
 pub use dhcp::{DhcpPacket, MessageType as DhcpMessageType};
 pub use ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
 pub use icmpv4::{Icmpv4Packet, Icmpv4Repr};
+pub use icmpv6::{Icmpv6Packet, Icmpv6Repr};
 pub use ipv4::{Ipv4Packet, Ipv4Repr, Protocol};
+pub use ipv6::{Ipv6Addr, Ipv6Packet, Ipv6Repr, NextHeader};
+pub use ndp::NdpRepr;
 pub use std::net::Ipv4Addr;
 pub use tcp::TcpPacket;
 pub use udp::{UdpPacket, UdpRepr};
