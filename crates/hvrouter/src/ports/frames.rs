@@ -214,3 +214,56 @@ impl Ports {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn umem(frames: u32) -> UmemConfig {
+        UmemConfig {
+            frame_count: frames,
+            frame_size: 4096,
+            headroom: 0,
+        }
+    }
+
+    #[test]
+    fn auto_sizing_serves_the_known_guests_and_256_more() {
+        let cfg = XdpPortConfig::default();
+        let sized = |guests, uplinks| {
+            sized_for_start(umem(AUTO_MIN_FRAMES), &cfg, guests, uplinks, true).frame_count
+        };
+        assert_eq!(sized(0, 1), 4096, "320 guests next to one uplink");
+        assert_eq!(sized(250, 1), 4096);
+        assert_eq!(
+            sized(0, 4),
+            8192,
+            "4096 frames serve only 128 next to 4 uplinks"
+        );
+        assert_eq!(sized(500, 1), 8192);
+        assert_eq!(sized(1000, 2), 16384);
+    }
+
+    #[test]
+    fn a_configured_size_grows_only_for_the_guests_known_at_start() {
+        let cfg = XdpPortConfig::default();
+        let sized = |frames, guests| sized_for_start(umem(frames), &cfg, guests, 1, false);
+        assert_eq!(sized(256, 0).frame_count, 256, "honoured");
+        assert_eq!(sized(256, 20).frame_count, 256, "20 guests fit");
+        assert_eq!(sized(256, 21).frame_count, 512, "grown");
+        assert_eq!(sized(65536, 10).frame_count, 65536, "never shrunk");
+        assert_eq!(sized(4096, 10_000_000).frame_count, MAX_FRAMES, "capped");
+    }
+
+    #[test]
+    fn guests_get_small_rings_and_the_uplink_keeps_its_own() {
+        let base = XdpPortConfig::default();
+        let guest = port_config(&base, umem(4096), Kind::Guest);
+        assert_eq!(guest.xsk.fill_size, GUEST_RING);
+        assert_eq!(guest.xsk.rx_size, GUEST_RING);
+        assert_eq!((guest.fill.floor, guest.fill.max), (8, 512));
+        let uplink = port_config(&base, umem(4096), Kind::Uplink(hvrouter_core::NetworkId(0)));
+        assert_eq!(uplink.xsk, base.xsk);
+        assert_eq!((uplink.fill.floor, uplink.fill.max), (512, 1024));
+    }
+}
