@@ -154,3 +154,31 @@ fn dhcp_payloads_render_and_round_trip() {
         ex
     );
 }
+
+#[test]
+fn a_runtime_hostname_on_a_configured_guest_is_kept_as_a_runtime_change() {
+    let Request::GuestAdd(configured) = Request::parse_line(format!("{ADD}}}").as_bytes()).unwrap()
+    else {
+        panic!("not a guest_add");
+    };
+    let mut named = configured.clone();
+    named.hostname = Some("vm3".into());
+    let mut state = RuntimeState::new();
+    assert!(state.record_add(&named, Some(&configured), None));
+    assert_eq!(
+        state.apply(&[configured.clone()])[0].hostname.as_deref(),
+        Some("vm3")
+    );
+    assert!(
+        !state.prune(&[configured.clone()]),
+        "kept: the file does not say vm3"
+    );
+    assert!(
+        state.prune(&[named.clone()]),
+        "dropped once the file agrees"
+    );
+    // Adding exactly the configured guest back drops the override.
+    assert!(state.record_add(&named, Some(&configured), None));
+    assert!(state.record_add(&configured, Some(&configured), None));
+    assert!(state.is_empty());
+}

@@ -101,7 +101,8 @@ impl RuntimeState {
         device: Option<u32>,
     ) -> bool {
         let spec = spec.clone().normalized();
-        if configured.is_some_and(|c| c.same_as(&spec)) {
+        // The same guest with another host name is a runtime change too (it is kept).
+        if configured.is_some_and(|c| c.same_as(&spec) && c.hostname == spec.hostname) {
             let had_device = self.devices.remove(&spec.tap).is_some();
             return self.overrides.remove(&spec.tap).is_some() || had_device;
         }
@@ -201,7 +202,7 @@ impl RuntimeState {
         self.overrides.retain(|tap, v| {
             let c = configured.iter().find(|g| &g.tap == tap);
             match (v, c) {
-                (Some(spec), Some(c)) => !c.same_as(spec),
+                (Some(spec), Some(c)) => !c.same_as(spec) || c.hostname != spec.hostname,
                 (None, None) => false,
                 _ => true,
             }
