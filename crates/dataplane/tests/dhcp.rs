@@ -307,6 +307,21 @@ fn without_the_broadcast_flag_the_offer_is_unicast_to_the_guest() {
     let offer = one(&mut lab, &Msg::new(MessageType::Discover));
     assert_eq!(offer.ip_dst, GUEST1);
     assert_eq!(offer.eth_dst, MAC1);
+    // A made-up ciaddr (found by the fuzz target): the offer still goes to the guest's
+    // own address, never to the ciaddr.
+    for ciaddr in [Ipv4Addr::new(10, 0, 0, 0), GUEST2] {
+        let offer = one(
+            &mut lab,
+            &Msg {
+                ciaddr,
+                ..Msg::new(MessageType::Discover)
+            },
+        );
+        assert_eq!(
+            (offer.ip_dst, offer.ciaddr, offer.yiaddr),
+            (GUEST1, Ipv4Addr::UNSPECIFIED, GUEST1)
+        );
+    }
 }
 
 #[test]

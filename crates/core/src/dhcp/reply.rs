@@ -28,6 +28,9 @@ const HEADERS: usize = 14 + 20 + 8;
 ///
 /// A unicast reply goes to the guest's MAC (which `chaddr` was checked to be); a
 /// broadcast one to ff:ff:ff:ff:ff:ff, which on a guest's port reaches that guest only.
+/// A `ciaddr` that is not one of the guest's addresses (a DISCOVER must carry 0, RFC
+/// 2131 table 5) is taken as 0: a reply never goes to an address that is not the
+/// guest's (the fuzz target found an OFFER sent to a made-up `ciaddr`).
 pub(super) fn destination(
     req: &ClientRepr<'_>,
     kind: MessageType,
@@ -37,7 +40,7 @@ pub(super) fn destination(
     let broadcast = (Ipv4Addr::BROADCAST, EthernetAddress::BROADCAST);
     if kind == MessageType::Nak {
         broadcast
-    } else if !req.ciaddr.is_unspecified() {
+    } else if guest.has_ip(req.ciaddr) {
         (req.ciaddr, guest.mac)
     } else if req.broadcast() || yiaddr.is_unspecified() {
         broadcast
