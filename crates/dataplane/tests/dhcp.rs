@@ -719,3 +719,36 @@ fn reload_and_hostname_changes_reach_the_next_reply_and_removal_forgets() {
     lab.pipe.router_mut().remove_guest("tap1").unwrap();
     assert!(lab.pipe.router().dhcp().guest(g).is_none());
 }
+
+#[test]
+fn a_trace_says_what_the_server_did() {
+    let mut lab = lab();
+    lab.pipe.router_mut().start_trace(2);
+    ask(&mut lab, &Msg::new(MessageType::Discover));
+    ask(
+        &mut lab,
+        &Msg {
+            mac: MAC2,
+            ..Msg::new(MessageType::Discover)
+        },
+    );
+    let records = lab.pipe.router_mut().take_trace();
+    assert_eq!(records.len(), 2);
+    assert!(
+        records[0]
+            .steps
+            .iter()
+            .any(|s| s == "dhcp: DHCPDISCOVER xid 0x0badcafe: offered 192.0.2.10"),
+        "{:?}",
+        records[0]
+    );
+    assert!(
+        records[1]
+            .steps
+            .iter()
+            .any(|s| s == "dhcp: DHCPDISCOVER xid 0x0badcafe: not answered: dhcp_spoofed_chaddr"),
+        "{:?}",
+        records[1]
+    );
+    assert_eq!(records[1].decision, "dropped: dhcp_spoofed_chaddr");
+}
