@@ -7,20 +7,24 @@
 # The lab is scripts/lab.sh's (namespaces hvr-tcp-*): the VLAN gateway with tx
 # checksumming off (as a real VLAN: complete checksums, MTU-size segments), two guests
 # behind veths (g1, g2) and one behind a real tap held by the QEMU-like relay (g3: vnet
-# headers, TSO, 64 KB GSO frames, partial checksums). Each round builds it twice, in
-# turn: once with the kernel routed setup exactly as Ganeti/GRNET configure it (proxy_arp
-# and forwarding, `ip rule iif <dev> lookup 90`, table 90), once with `hvrouter run`
-# (release, one worker, poll = busy, CPU 1, configs/demo.toml otherwise). Each path is one
-# iperf3 run of TCP_SECONDS with 1 and with 4 streams (-P); the figure is the receiver's
-# rate. The table gives the median over the rounds; the ratio is hvrouter over kernel.
+# headers, TSO, 64 KB GSO frames, partial checksums). Each round builds it once per
+# setup, in turn: `kernel`, the routed setup exactly as Ganeti/GRNET configure it
+# (proxy_arp and forwarding, `ip rule iif <dev> lookup 90`, table 90); `hvrouter`,
+# `hvrouter run` (release, one worker, poll = busy, CPU 1, configs/demo.toml otherwise)
+# with `[dataplane] gso = "auto"` (super-frames whole, segments coalesced, sent through a
+# packet socket with virtio-net headers); `hvrouter-nogso`, the same with gso = "off"
+# (software segmentation, every frame through AF_XDP: the router before GSO). Each path
+# is one iperf3 run of TCP_SECONDS with 1 and with 4 streams (-P); the figure is the
+# receiver's rate. The table gives the median over the rounds and each router's ratio to
+# the kernel.
 #
 # With TCP_PROFILE=1 (default) it also records CPU 1 (the router's core) with perf during
 # one extra single-stream run per path and keeps the top symbols (results/tcp-profile.md).
 #
 # Environment: TCP_ROUNDS (2), TCP_SECONDS (3), TCP_STREAMS ("1 4"), TCP_PATHS (all:
-# gw-g1 g1-gw gw-g3 g3-gw g1-g2 g3-g1), TCP_PROFILE (1), TCP_GSO (router's
-# [dataplane] gso: auto), TCP_ROUTER (binary, default target/release/hvrouter),
-# TCP_OUT (results), TCP_BUILD (1: cargo build --release first).
+# gw-g1 g1-gw gw-g3 g3-gw g1-g2 g3-g1), TCP_SETUPS ("kernel hvrouter-nogso hvrouter"),
+# TCP_PROFILE (1), TCP_ROUTER (binary, default target/release/hvrouter), TCP_OUT
+# (results), TCP_BUILD (1: cargo build --release first).
 # Figures only, no thresholds: this is a shared 2-vCPU VM. Needs root.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -31,7 +35,7 @@ seconds="${TCP_SECONDS:-3}"
 streams_list="${TCP_STREAMS:-1 4}"
 paths="${TCP_PATHS:-gw-g1 g1-gw gw-g3 g3-gw g1-g2 g3-g1}"
 do_profile="${TCP_PROFILE:-1}"
-gso="${TCP_GSO-auto}"
+setups="${TCP_SETUPS:-kernel hvrouter-nogso hvrouter}"
 router_bin="${TCP_ROUTER:-target/release/hvrouter}"
 out_dir="${TCP_OUT:-results}"
 tag=tcp
@@ -92,7 +96,8 @@ kernel_setup() { # Ganeti/GRNET routed NIC mode on the lab's hypervisor namespac
     ip -n "$hv" route add 203.0.113.0/28 via 192.0.2.30 dev hvr-tap3 table 90
 }
 
-router_start() {
+router_start() { # router_start GSO ("auto", "off", or "" to leave the key out)
+    local gso="$1"
     rm -rf "$rundir"
     mkdir -p "$rundir"
     local extra=""
@@ -100,7 +105,9 @@ router_start() {
     [ -z "$gso" ] || extra="\\ngso = \"$gso\""
     sed -e "s|/run/hvrouter-demo|$rundir|" -e 's|^metrics_listen.*||' \
         -e "s|^poll = .*|poll = \"busy\"\\ncpus = [1]$extra|" configs/demo.toml >"$work/router.toml"
-    inns hv "$router_bin" run --config "$work/router.toml" >"$work/router.out" 2>"$work/router.err" &
+    # `ip netns exec` execs the router: $! is its pid (a shell function would fork).
+    ip netns exec "$(ns hv)" "$router_bin" run --config "$work/router.toml" \
+        >"$work/router.out" 2>"$work/router.err" &
     router_pid=$!
     for _ in $(seq 1 100); do
         grep -q 'event=started' "$work/router.err" && return 0
@@ -131,7 +138,7 @@ port=5400
 iperf() { # iperf SRC DST STREAMS SECONDS -> Mbit/s (receiver) on stdout, 0 on failure
     local src="$1" dst="$2" streams="$3" secs="$4" spid rate
     port=$((port + 1))
-    inns "$dst" iperf3 -s -1 -p "$port" >/dev/null 2>&1 &
+    ip netns exec "$(ns "$dst")" iperf3 -s -1 -p "$port" >/dev/null 2>&1 &
     spid=$!
     sleep 0.2
     rate="$(inns "$src" iperf3 -c "$(ip_of "$dst")" -p "$port" -t "$secs" -P "$streams" -J 2>/dev/null |
@@ -158,15 +165,28 @@ profile() { # profile SETUP PATH: perf on CPU 1 during a single-stream run
     rm -f "$out.data"
 }
 
-counters() { # the router's GSO counters per port, for the record
-    inns hv "$router_bin" --socket "$rundir/control.sock" show ports 2>/dev/null |
-        sed 's/^/    /' | grep -Ei 'port|gso|coalesc|segment|tx_packets' | head -n 40 || true
+counters() { # counters SETUP: the router's per-port counters after the run, for the record
+    inns hv "$router_bin" --socket "$rundir/control.sock" show ports --json 2>/dev/null |
+        /usr/bin/python3 -c 'import json,sys
+keys = ("tx_packets", "gso_sent", "gro_merged", "gso_fallback")
+try:
+    for p in json.load(sys.stdin):
+        c = p.get("counters", {})
+        print(sys.argv[1], p.get("name"), *("%s=%s" % (k, c.get(k, "-")) for k in keys), sep="\t")
+except Exception as e:
+    print(sys.argv[1], "counters unavailable: %s" % e, sep="\t")' "$1" | tee -a "$work/counters.tsv" | sed 's/^/    /' || true
 }
 
 run_setup() { # run_setup SETUP ROUND
     local setup="$1" round="$2" p s r
     scripts/lab.sh up "$tag" >/dev/null
-    if [ "$setup" = kernel ]; then kernel_setup; else router_start; fi
+    case "$setup" in
+    kernel) kernel_setup ;;
+    hvrouter) router_start auto ;;
+    hvrouter-nogso) router_start off ;;
+    hvrouter-nokey) router_start "" ;; # a build from before the gso key
+    *) echo "tcp bench: unknown setup $setup" >&2; exit 1 ;;
+    esac
     warm
     for p in $paths; do
         for s in $streams_list; do
@@ -176,23 +196,24 @@ run_setup() { # run_setup SETUP ROUND
         done
         [ "$round" -gt 1 ] || profile "$setup" "$p"
     done
-    if [ "$setup" = hvrouter ]; then
-        counters
+    if [ -n "$router_pid" ]; then
+        counters "$setup"
         router_stop
     fi
     scripts/lab.sh down "$tag" >/dev/null
 }
 
 for ((round = 1; round <= rounds; round++)); do
-    echo "== round $round: kernel routed setup"
-    run_setup kernel "$round"
-    echo "== round $round: hvrouter (gso = $gso)"
-    run_setup hvrouter "$round"
+    for setup in $setups; do
+        echo "== round $round: $setup"
+        run_setup "$setup" "$round"
+    done
 done
 
 mkdir -p "$out_dir"
 cp "$data" "$out_dir/tcp.tsv"
 touch "$work/profile.tsv"
 info="$(uname -r); $(nproc) vCPU; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
-/usr/bin/python3 scripts/bench/tcp_report.py "$data" "$work/profile.tsv" "$out_dir" "$info" \
-    "$seconds" "$rounds" "$gso"
+touch "$work/counters.tsv"
+/usr/bin/python3 scripts/bench/tcp_report.py "$data" "$work/profile.tsv" "$work/counters.tsv" \
+    "$out_dir" "$info" "$seconds" "$rounds"

@@ -106,6 +106,11 @@ pub struct DataplaneSection {
     /// UMEM frames per worker, a power of two; `None` (the key left out): sized by the
     /// router from the ports it serves (docs/FRAMES.md).
     pub frames: Option<u32>,
+    /// `gso = "auto"` (true): a guest's TCP super-frame leaves whole and segments of a
+    /// TCP flow are coalesced, sent with segmentation metadata through a packet socket
+    /// next to each port's AF_XDP socket; `"off"` (false): segmented in software and
+    /// sent one by one through AF_XDP, as before.
+    pub gso: bool,
 }
 
 impl Default for DataplaneSection {
@@ -118,6 +123,7 @@ impl Default for DataplaneSection {
             burst: 64,
             frame_size: 4096,
             frames: None,
+            gso: true,
         }
     }
 }

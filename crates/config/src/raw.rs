@@ -50,6 +50,7 @@ pub(crate) struct RawDataplane {
     pub(crate) burst: Option<S<i64>>,
     pub(crate) frame_size: Option<S<i64>>,
     pub(crate) frames: Option<S<i64>>,
+    pub(crate) gso: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

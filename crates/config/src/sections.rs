@@ -92,6 +92,11 @@ pub(crate) fn dataplane(c: &mut Checker<'_>, raw: Option<&S<RawDataplane>>) -> D
             out.xdp_mode = m;
         }
     }
+    if let Some(v) = &raw.gso {
+        if let Some(on) = c.choice(v, "dataplane.gso", &[("auto", true), ("off", false)]) {
+            out.gso = on;
+        }
+    }
     if let Some(v) = &raw.poll {
         let modes = [
             ("busy", PollMode::Busy),

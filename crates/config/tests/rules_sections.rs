@@ -150,6 +150,23 @@ fn xdp_mode_is_a_choice() {
 }
 
 #[test]
+fn gso_is_a_choice_and_on_by_default() {
+    assert!(valid(&edit("burst = 64", "burst = 64")).dataplane.gso);
+    let c = valid(&edit(
+        "xdp_mode = \"auto\"",
+        "xdp_mode = \"auto\"\ngso = \"off\"",
+    ));
+    assert!(!c.dataplane.gso);
+    rejects(
+        "xdp_mode = \"auto\"",
+        "xdp_mode = \"auto\"\ngso = \"on\"",
+        "gso",
+        "dataplane.gso",
+        "\"on\" is not one of: auto, off",
+    );
+}
+
+#[test]
 fn poll_is_a_choice() {
     rejects(
         "poll = \"busy\"",
@@ -340,7 +357,7 @@ fn unknown_key_in_section() {
         "bursts = 64",
         "bursts",
         "dataplane.bursts",
-        "unknown key `bursts`; valid keys here: xdp_mode, workers, poll, cpus, burst, frame_size, frames",
+        "unknown key `bursts`; valid keys here: xdp_mode, workers, poll, cpus, burst, frame_size, frames, gso",
     );
 }
 

@@ -28,6 +28,14 @@ pub struct PortCounters {
     /// IPv4 datagrams larger than this port's MTU, DF clear, sent out of it as fragments
     /// (RFC 1812 5.2.6).
     pub fragmented: u64,
+    /// TCP super-frames sent out of this port as one GSO send (a virtio-net header that
+    /// lets the device segment): a guest's super-frame whole, or segments coalesced.
+    pub gso_sent: u64,
+    /// Segments that went out of this port inside coalesced GSO sends (GRO-like).
+    pub gro_merged: u64,
+    /// GSO sends that failed and went out as before (segments cut in software, or the
+    /// coalesced segments one by one).
+    pub gso_fallback: u64,
     /// Frames dropped, indexed by [`DropReason::index`].
     pub drops: [u64; DropReason::COUNT],
 }
@@ -44,6 +52,9 @@ impl Default for PortCounters {
             icmp_errors_sent: 0,
             icmp_errors_suppressed: 0,
             fragmented: 0,
+            gso_sent: 0,
+            gro_merged: 0,
+            gso_fallback: 0,
             drops: [0; DropReason::COUNT],
         }
     }

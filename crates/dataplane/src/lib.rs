@@ -5,6 +5,7 @@
 
 pub mod capture;
 pub mod fill;
+mod gso_tx;
 pub mod mem_port;
 pub mod pipeline;
 pub mod port;

@@ -24,6 +24,10 @@ pub struct MemPort {
     pub tx_count: u64,
     /// If set, `rx_burst` produces copies of this frame forever (benchmarks).
     generator: Option<Vec<u8>>,
+    /// Whether `tx_gso` is offered, and whether it fails (to test fallbacks).
+    gso: Option<bool>,
+    /// Frames sent with `tx_gso`: virtio-net header and the frame's bytes.
+    gso_sent: Vec<([u8; 10], Vec<u8>)>,
 }
 
 impl MemPort {
@@ -51,6 +55,20 @@ impl MemPort {
             pool,
             ..MemPort::default()
         }
+    }
+
+    /// This port, taking GSO sends ([`Port::tx_gso`]); with `fail`, every GSO send
+    /// fails (as with a full send buffer).
+    pub fn with_gso(mut self, fail: bool) -> MemPort {
+        self.gso = Some(fail);
+        self
+    }
+
+    /// Frames sent with `tx_gso` since the last call, with their virtio-net headers.
+    /// Frames sent with `tx_burst`/`tx_copy` are in [`MemPort::take_sent`]; the order
+    /// between the two is not recorded.
+    pub fn take_sent_gso(&mut self) -> Vec<([u8; 10], Vec<u8>)> {
+        std::mem::take(&mut self.gso_sent)
     }
 
     /// Queue a frame as if the device had received it.
@@ -133,5 +151,17 @@ impl Port for MemPort {
 
     fn recycle(&mut self, frame: Vec<u8>) {
         self.pool.borrow_mut().push(frame);
+    }
+
+    fn takes_gso(&self) -> bool {
+        self.gso.is_some()
+    }
+
+    fn tx_gso(&mut self, vnet: &[u8; 10], pieces: &[&[u8]]) -> bool {
+        if self.gso != Some(false) {
+            return false;
+        }
+        self.gso_sent.push((*vnet, pieces.concat()));
+        true
     }
 }

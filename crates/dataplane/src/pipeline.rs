@@ -8,6 +8,7 @@ use hvrouter_core::router::{Action, Router};
 use hvrouter_core::{Instant, PortId};
 
 use crate::capture::{Capture, Verdict};
+use crate::gso_tx::{self, GsoTx};
 use crate::port::{Frame, Port};
 
 /// Default number of frames taken from a port per poll.
@@ -35,6 +36,8 @@ pub struct Pipeline<P: Port> {
     burst: usize,
     /// Copies of frames while `hvrouter capture` runs (off otherwise).
     capture: Capture,
+    /// Transmit toward ports that take GSO sends (coalescing, super-frames whole).
+    gso: GsoTx<P::Frame>,
 }
 
 impl<P: Port> Pipeline<P> {
@@ -49,6 +52,7 @@ impl<P: Port> Pipeline<P> {
             outbox: Outbox::new(),
             burst: burst.max(1),
             capture: Capture::default(),
+            gso: GsoTx::default(),
         }
     }
 
@@ -61,11 +65,14 @@ impl<P: Port> Pipeline<P> {
                 .resize_with(idx + 1, || Vec::with_capacity(self.burst));
         }
         self.router.counters_mut().ensure(id);
+        // A guest's TCP super-frame toward this port leaves whole if it takes GSO.
+        self.router.set_port_gso(id, port.takes_gso());
         self.ports[idx].replace(port)
     }
 
     /// Detach the port `id` (its link went away). Frames routed to it are dropped.
     pub fn detach(&mut self, id: PortId) -> Option<P> {
+        self.router.set_port_gso(id, false);
         self.ports.get_mut(id.index())?.take()
     }
 
@@ -202,6 +209,28 @@ impl<P: Port> Pipeline<P> {
             if self.capture.wants(id) {
                 let frames = queue.iter().map(Frame::data);
                 self.capture.record_tx(id, now, frames, Verdict::Sent);
+            }
+            let mtu = port
+                .takes_gso()
+                .then(|| gso_tx::egress_mtu(&self.router, id))
+                .flatten();
+            if let Some(mtu) = mtu {
+                // Toward a guest, segments may come from the VLAN: verify before merging.
+                let verify = !matches!(
+                    self.router.tables().port_role(id),
+                    Some(hvrouter_core::tables::PortRole::Uplink(_))
+                );
+                let r = self.gso.transmit(port, queue, mtu, verify);
+                let c = self.router.counters_mut().port_mut(id);
+                c.tx_packets += r.sent as u64;
+                c.tx_bytes += r.bytes as u64;
+                c.drops[DropReason::TxRingFull.index()] += r.dropped as u64;
+                c.drops[gso_tx::INVALID.index()] += r.gso_invalid;
+                c.gso_sent += r.gso_sent;
+                c.gro_merged += r.gro_merged;
+                c.gso_fallback += r.gso_fallback;
+                sent += r.sent;
+                continue;
             }
             let r = port.tx_burst(queue);
             let c = self.router.counters_mut().port_mut(id);

@@ -54,4 +54,19 @@ pub trait Port {
 
     /// Push pending transmissions to the device (e.g. a `sendto` kick). Default: nothing.
     fn flush(&mut self) {}
+
+    /// Whether [`Port::tx_gso`] can send: the device takes frames with a virtio-net
+    /// header (segmentation and checksum metadata). Default: no.
+    fn takes_gso(&self) -> bool {
+        false
+    }
+
+    /// Sends one frame, made of `pieces` in order (Ethernet header first), behind the
+    /// virtio-net header `vnet` (`hvrouter_core::offload::gso::VnetHeader`), as one send,
+    /// now: frames queued with `tx_burst` before it must be flushed first to keep their
+    /// order. False if it was not sent (the caller falls back). Default: never sends.
+    fn tx_gso(&mut self, vnet: &[u8; 10], pieces: &[&[u8]]) -> bool {
+        let _ = (vnet, pieces);
+        false
+    }
 }

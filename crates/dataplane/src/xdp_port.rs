@@ -42,8 +42,8 @@ use std::time::Duration;
 use hvrouter_core::Instant;
 pub use sys::{AttachMode, FramePool, Steering, UmemConfig, UmemFrame};
 use sys::{
-    BindFlags, FrameSocket, FrameSocketStats, UmemError, XdpError, XdpLink, XdpProgram, XskConfig,
-    XskError, XskStats,
+    BindFlags, FrameSocket, FrameSocketStats, PacketSocket, UmemError, XdpError, XdpLink,
+    XdpProgram, XskConfig, XskError, XskStats,
 };
 
 use crate::fill::{FillBounds, FillEvent, FillPolicy, TickInput};
@@ -225,6 +225,10 @@ pub struct XdpPortConfig {
     pub fill: FillBounds,
     /// Most `sendto` kicks per flush.
     pub max_kicks: u32,
+    /// Open a packet socket next to the AF_XDP socket for GSO sends ([`Port::tx_gso`]:
+    /// TCP super-frames leave whole, segmented by the device). If it cannot be opened
+    /// the port works without (see `Port::takes_gso`).
+    pub gso: bool,
 }
 
 impl Default for XdpPortConfig {
@@ -241,6 +245,7 @@ impl Default for XdpPortConfig {
             fill: FillBounds::fixed(xsk.fill_size / 2),
             xsk,
             max_kicks: 64,
+            gso: true,
         }
     }
 }
@@ -264,6 +269,8 @@ pub struct XdpPort {
     /// How extra queues are bound and filled.
     xsk: XskConfig,
     fill_bounds: FillBounds,
+    /// GSO sends (an AF_PACKET socket with virtio-net headers), if configured.
+    gso: Option<PacketSocket>,
 }
 
 /// A port's fill ring and quota, for `show ports` and metrics.
@@ -374,6 +381,7 @@ impl XdpPort {
             extra: Vec::new(),
             xsk: cfg.xsk,
             fill_bounds: cfg.fill,
+            gso: cfg.gso.then(|| PacketSocket::open(ifindex).ok()).flatten(),
         })
     }
 
@@ -604,6 +612,16 @@ impl Port for XdpPort {
     fn recycle(&mut self, frame: UmemFrame) {
         // Dropping the handle returns its chunk (or heap buffer) to the pool.
         drop(frame);
+    }
+
+    fn takes_gso(&self) -> bool {
+        self.gso.is_some()
+    }
+
+    fn tx_gso(&mut self, vnet: &[u8; 10], pieces: &[&[u8]]) -> bool {
+        self.gso
+            .as_ref()
+            .is_some_and(|s| s.send(vnet, pieces).is_ok())
     }
 
     fn flush(&mut self) {

@@ -188,6 +188,7 @@ pub fn run(path: &Path) -> Result<(), RunError> {
             XdpMode::Native => AttachMode::Native,
             XdpMode::Generic => AttachMode::Generic,
         },
+        gso: d.gso,
         ..XdpPortConfig::default()
     };
     // Each port's fill ring holds a quota that follows its traffic (docs/FRAMES.md); the

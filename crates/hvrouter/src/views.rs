@@ -178,6 +178,9 @@ fn counters(router: &Router, id: hvrouter_core::PortId) -> PortCounters {
         icmp_errors_sent: c.icmp_errors_sent,
         icmp_errors_suppressed: c.icmp_errors_suppressed,
         fragmented: c.fragmented,
+        gso_sent: c.gso_sent,
+        gro_merged: c.gro_merged,
+        gso_fallback: c.gso_fallback,
         // Every reason, zeros included, so every metrics series exists from the start.
         drops: DropReason::ALL
             .iter()

@@ -129,6 +129,21 @@ const PORT_COUNTERS: &[PortCounter] = &[
         "Datagrams larger than the MTU (DF clear) that left the port as fragments.",
         |p| p.counters.fragmented,
     ),
+    (
+        "hvrouter_gso_sent_total",
+        "TCP super-frames sent out of the port as one GSO send (segmented by the device).",
+        |p| p.counters.gso_sent,
+    ),
+    (
+        "hvrouter_gro_merged_total",
+        "Segments sent out of the port inside coalesced GSO sends.",
+        |p| p.counters.gro_merged,
+    ),
+    (
+        "hvrouter_gso_fallback_total",
+        "GSO sends that failed and left segment by segment instead.",
+        |p| p.counters.gso_fallback,
+    ),
 ];
 
 /// The snapshot in the text exposition format.

@@ -35,6 +35,7 @@ fn snapshot() -> MetricsSnapshot {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect(),
+            ..PortCounters::default()
         },
     };
     let guest = PortInfo {
@@ -140,10 +141,10 @@ fn every_family_has_help_and_type_once_before_its_samples() {
             }
         }
     }
-    assert_eq!(seen.len(), 22);
+    assert_eq!(seen.len(), 25);
     // An empty snapshot still describes every family (the worker's have one sample).
     let empty = render(&MetricsSnapshot::default());
-    assert_eq!(empty.lines().count(), 36 + 4 * 3);
+    assert_eq!(empty.lines().count(), 42 + 4 * 3);
 }
 
 #[test]

@@ -368,6 +368,16 @@ pub struct PortCounters {
     /// Datagrams larger than the MTU (DF clear) that left here as fragments.
     #[serde(default)]
     pub fragmented: u64,
+    /// TCP super-frames sent as one GSO send (segmented by the device): a guest's
+    /// super-frame whole, or segments coalesced.
+    #[serde(default)]
+    pub gso_sent: u64,
+    /// Segments sent inside coalesced GSO sends.
+    #[serde(default)]
+    pub gro_merged: u64,
+    /// GSO sends that failed and went out segment by segment instead.
+    #[serde(default)]
+    pub gso_fallback: u64,
     /// Frames dropped, by reason name (`no_route`, `arp_not_hosted_guest`, ...). The
     /// dataplane lists every reason, zeros included, so metrics series always exist.
     pub drops: BTreeMap<String, u64>,

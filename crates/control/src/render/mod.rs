@@ -266,6 +266,9 @@ fn counters(report: &CountersReport) -> String {
             ("icmp_errors_sent", c.icmp_errors_sent),
             ("icmp_errors_suppressed", c.icmp_errors_suppressed),
             ("fragmented", c.fragmented),
+            ("gso_sent", c.gso_sent),
+            ("gro_merged", c.gro_merged),
+            ("gso_fallback", c.gso_fallback),
         ];
         let drops = c.drops.iter().map(|(r, &n)| (format!("drop {r}"), n));
         for (name, n) in named

@@ -113,7 +113,7 @@ fn be32(b: &[u8], at: usize) -> u32 {
 
 /// Reads a frame's headers; with `verify`, a TCP checksum that does not verify makes it
 /// a non-mergeable `Flow`.
-fn parse(frame: &[u8], verify: bool) -> Parsed {
+fn parse(frame: &[u8], mtu: u16, verify: bool) -> Parsed {
     // Ethernet + 20-byte IPv4 + 20-byte TCP are needed for every field read below.
     if frame.len() < TCP_AT + 20 || frame[12..14] != ETHERTYPE_IPV4 {
         return Parsed::Other;
@@ -131,7 +131,12 @@ fn parse(frame: &[u8], verify: bool) -> Parsed {
     let frag = be16(ip, 6);
     // IHL 5 only (as Linux GRO), not a fragment (MF or an offset), and the datagram
     // inside the frame.
-    if ip[0] != 0x45 || frag & 0x3fff != 0 || total_len < 40 || IP_AT + total_len > frame.len() {
+    if ip[0] != 0x45
+        || frag & 0x3fff != 0
+        || total_len < 40
+        || total_len > usize::from(mtu)
+        || IP_AT + total_len > frame.len()
+    {
         return Parsed::Flow(key);
     }
     let tcp = &frame[TCP_AT..IP_AT + total_len];
@@ -210,16 +215,22 @@ impl Planner {
     }
 
     /// Decides what to send for `frames` (in queue order; `data` gives a frame's bytes):
-    /// singles and super-frames, in the order of their first frame. With `verify`,
-    /// segments whose TCP checksum fails are never merged. Super-frames have at least 2
-    /// members.
-    pub fn plan<F>(&mut self, frames: &[F], data: impl Fn(&F) -> &[u8], verify: bool) -> &[Item] {
+    /// singles and super-frames, in the order of their first frame. Datagrams longer
+    /// than `mtu` (a guest's own super-frame) are never merged. With `verify`, segments
+    /// whose TCP checksum fails are never merged. Super-frames have at least 2 members.
+    pub fn plan<F>(
+        &mut self,
+        frames: &[F],
+        data: impl Fn(&F) -> &[u8],
+        mtu: u16,
+        verify: bool,
+    ) -> &[Item] {
         self.items.clear();
         self.open.clear();
         self.used = 0;
         for (index, f) in frames.iter().enumerate() {
             let frame = data(f);
-            match parse(frame, verify) {
+            match parse(frame, mtu, verify) {
                 Parsed::Other => self.items.push(Item::Single(index)),
                 Parsed::Flow(key) => {
                     self.close(key);

@@ -1,8 +1,10 @@
 //! Guest offloads on the forwarding path. Frames from veth and tap guests carry partial
 //! TCP/UDP checksums, and tap guests send TCP super-frames up to 64 KB (see
 //! [`crate::offload`] for why and how). Every guest TCP/UDP datagram that is forwarded
-//! gets its checksum completed; a TCP datagram larger than the egress MTU is cut into
-//! segments that leave as originated frames.
+//! gets its checksum completed; a TCP datagram larger than the egress MTU leaves whole
+//! toward a port that takes GSO (its device segments it and completes the checksum,
+//! [`crate::offload::gso`]), and is cut into segments that leave as originated frames
+//! toward any other.
 
 use crate::drop::DropReason;
 use crate::ids::PortId;
@@ -22,6 +24,24 @@ pub(super) fn complete_checksum(frame: &mut [u8], ip_len: usize) -> Result<(), D
             .map_err(|_| DropReason::L4Malformed),
         None => Err(DropReason::Truncated),
     }
+}
+
+/// Whether the TCP super-frame in `frame` leaves whole through `port`: the port takes
+/// GSO sends (`gso_ports`, see [`super::Router::set_port_gso`]) and the frame is one the
+/// segmenter accepts, so the dataplane's [`crate::offload::gso::prepare_tcp`] will too.
+/// Otherwise it is segmented here ([`segment`]).
+pub(super) fn forward_whole(
+    gso_ports: &[bool],
+    frame: &[u8],
+    ip_len: usize,
+    mtu: u16,
+    port: PortId,
+) -> bool {
+    if !gso_ports.get(port.index()).copied().unwrap_or(false) {
+        return false;
+    }
+    let end = (ETH_HEADER + ip_len).min(frame.len());
+    TcpSegmenter::new(&frame[..end], mtu).is_ok()
 }
 
 /// Segment the TCP super-frame in `frame` (MACs and TTL already rewritten for the next

@@ -550,6 +550,10 @@ fn oversized_out(
     out: &mut Outbox,
 ) -> Action {
     if gso {
+        // An egress that takes GSO gets the super-frame whole, cut by its device.
+        if guest_offload::forward_whole(parts.gso_ports, frame, meta.total_len, mtu, port) {
+            return Action::Forward(port);
+        }
         match guest_offload::segment(frame, meta.total_len, mtu, port, out) {
             Ok(_) => return Action::Consumed,
             // Not a segmentable super-frame (a TCP fragment, say): with DF clear it can

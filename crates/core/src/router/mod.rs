@@ -84,6 +84,8 @@ pub struct Router {
     counters: Counters,
     announcer: Announcer,
     trace: Trace,
+    /// Ports whose transmit takes whole TCP super-frames (GSO), by port index.
+    gso_ports: Vec<bool>,
     dhcp: DhcpServer,
     config: RouterConfig,
 }
@@ -98,6 +100,7 @@ impl Router {
             counters: Counters::default(),
             announcer: Announcer::new(config.announce),
             trace: Trace::default(),
+            gso_ports: Vec::new(),
             dhcp: DhcpServer::new(config.dhcp.clone()),
             config,
         }
@@ -219,6 +222,22 @@ impl Router {
     /// Gratuitous ARP frames sent so far.
     pub fn announced(&self) -> u64 {
         self.announcer.sent()
+    }
+
+    /// Say whether `port`'s transmit takes a whole TCP super-frame with its
+    /// segmentation metadata (the dataplane's GSO send): a guest's super-frame toward it
+    /// is then forwarded whole instead of segmented here ([`crate::offload::gso`]).
+    pub fn set_port_gso(&mut self, port: PortId, on: bool) {
+        let idx = port.index();
+        if self.gso_ports.len() <= idx {
+            self.gso_ports.resize(idx + 1, false);
+        }
+        self.gso_ports[idx] = on;
+    }
+
+    /// Whether `port` takes GSO sends ([`Router::set_port_gso`]).
+    pub fn port_gso(&self, port: PortId) -> bool {
+        self.gso_ports.get(port.index()).copied().unwrap_or(false)
     }
 
     /// Mark a guest port up or down (link events).
@@ -424,6 +443,7 @@ impl Router {
             neighbors: &mut self.neighbors,
             icmp_limit: &mut self.icmp_limit,
             counters: &mut self.counters,
+            gso_ports: &self.gso_ports,
             dhcp: &mut self.dhcp,
         }
     }
@@ -460,5 +480,7 @@ struct Parts<'a> {
     neighbors: &'a mut Vec<Option<NeighborCache>>,
     icmp_limit: &'a mut TokenBucket,
     counters: &'a mut Counters,
+    /// See [`Router::set_port_gso`].
+    gso_ports: &'a [bool],
     dhcp: &'a mut DhcpServer,
 }

@@ -96,7 +96,7 @@ fn frames(segs: &[Seg]) -> Vec<Vec<u8>> {
 
 fn plan(frames: &[Vec<u8>], verify: bool) -> (Planner, Vec<Item>) {
     let mut p = Planner::new();
-    let items = p.plan(frames, |f| f.as_slice(), verify).to_vec();
+    let items = p.plan(frames, |f| f.as_slice(), 1500, verify).to_vec();
     (p, items)
 }
 
