@@ -6,6 +6,7 @@
 # behind a real tap held by a relay process that plays QEMU), then shows:
 #   - ping both ways, guest to guest, and to "the internet" behind the gateway;
 #   - ARP from the VLAN: answered for guests, silence for every other address;
+#   - DHCP: guest2 drops its address and gets it back from hvrouter (busybox udhcpc);
 #   - iperf3 TCP VLAN->guest, guest->VLAN, tap guest, guest to guest;
 #   - the router's counters;
 # and removes everything, even on failure. Only documentation prefixes are used.
@@ -76,6 +77,31 @@ check "guest3 (tap) -> internet 198.51.100.1" inns g3 ping -c 2 -W 1 198.51.100.
 check "gateway -> guest3 routed prefix 203.0.113.1" inns gw ping -c 2 -W 1 203.0.113.1
 check "guest1 -> guest2 (routed by hvrouter)" inns g1 ping -c 2 -W 1 192.0.2.20
 check "guest2 -> guest3 (veth to tap)" inns g2 ping -c 2 -W 1 192.0.2.30
+
+echo "== DHCP: guest2 forgets its address and asks hvrouter (busybox udhcpc)"
+cat >"$log/udhcpc.sh" <<'SCRIPT'
+#!/bin/sh
+# Record and apply what the server gave (no /etc/resolv.conf change).
+echo "$1 ip=$ip subnet=$subnet router=$router mtu=$mtu lease=$lease serverid=$serverid" >>"${0%.sh}.events"
+case "$1" in
+    bound|renew)
+        ip addr flush dev "$interface"
+        ip addr add "$ip/$subnet" dev "$interface"
+        [ -z "$mtu" ] || ip link set dev "$interface" mtu "$mtu"
+        [ -z "$router" ] || ip route replace default via "$router" dev "$interface" ;;
+esac
+SCRIPT
+chmod 755 "$log/udhcpc.sh"
+inns g2 ip addr flush dev eth0
+inns g2 ip link set dev eth0 mtu 1280
+check "guest2 gets a lease" inns g2 busybox udhcpc -f -q -n -t 5 -T 1 -i eth0 -s "$log/udhcpc.sh"
+sed 's/^/        received: /' "$log/udhcpc.events" 2>/dev/null || true
+check "guest2 has 192.0.2.20/24, MTU 1500, default via 192.0.2.1" sh -c \
+    "ip -n $(ns g2) -4 addr show dev eth0 | grep -q 'inet 192.0.2.20/24' &&
+     ip -n $(ns g2) link show dev eth0 | grep -q 'mtu 1500' &&
+     ip -n $(ns g2) route show default | grep -q 'via 192.0.2.1'"
+check "guest2 (configured by DHCP) -> gateway" inns g2 ping -c 2 -W 1 192.0.2.1
+target/release/hvrouter --socket "/run/hvrouter-$tag/control.sock" show dhcp | sed 's/^/    /'
 
 echo "== proxy ARP from the VLAN"
 for ip in 192.0.2.10 192.0.2.20 192.0.2.30; do
