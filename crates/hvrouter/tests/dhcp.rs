@@ -280,6 +280,35 @@ fn real_dhcp_clients_get_their_configuration_from_the_router() {
     assert_configured(&lab, "g3", "192.0.2.30");
     lab.kill_spawned(d3);
     lab.wait_spawned(d3);
+    // And udhcpc behind the tap too (it exits once bound).
+    unconfigure(&lab, "g3");
+    let before = events(&c.dir, "g3").len();
+    ok(lab.exec(
+        "g3",
+        &[
+            "busybox",
+            "udhcpc",
+            "-f",
+            "-q",
+            "-n",
+            "-t",
+            "5",
+            "-T",
+            "1",
+            "-i",
+            "eth0",
+            "-s",
+            &c.script("g3"),
+        ],
+    ));
+    let udhcpc3 = events(&c.dir, "g3")
+        .into_iter()
+        .skip(before)
+        .find(|e| e.starts_with("event=bound"))
+        .expect("udhcpc behind the tap got a lease");
+    eprintln!("udhcpc (tap guest 3) received: {udhcpc3}");
+    assert_offer_fields(&udhcpc3, "192.0.2.30", "vm3");
+    assert_configured(&lab, "g3", "192.0.2.30");
 
     // Guest 2 asks (init-reboot, from a lease file) for guest 1's address: NAK, then it
     // gets its own. The CLI gives it a host name at run time.
