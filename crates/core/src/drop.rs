@@ -113,6 +113,54 @@ drop_reasons! {
     L4Malformed => "l4_malformed",
     /// A guest TCP super-frame (GSO) that could not be segmented to the egress MTU.
     GsoInvalid => "gso_invalid",
+    /// IPv6 header invalid: version, payload length beyond the frame (RFC 8200 3).
+    Ipv6Malformed => "ipv6_malformed",
+    /// An IPv6 extension header runs past the end of the packet (RFC 8200 4).
+    Ipv6ExtTruncated => "ipv6_ext_truncated",
+    /// More IPv6 extension headers than the router walks (a bounded walk, RFC 8200 4).
+    Ipv6ExtTooMany => "ipv6_ext_too_many",
+    /// A Hop-by-Hop Options header not right after the IPv6 header (RFC 8200 4.1).
+    Ipv6HopByHopMisplaced => "ipv6_hbh_misplaced",
+    /// IPv6 the router does not forward: multicast, link-local source or destination
+    /// (RFC 4291 2.5.6), unspecified destination.
+    Ipv6NotForwarded => "ipv6_not_forwarded",
+    /// Hop limit expired in transit (RFC 8200 3, RFC 4443 3.3).
+    HopLimitExceeded => "hop_limit_exceeded",
+    /// Larger than the egress MTU: routers do not fragment IPv6 (RFC 8200 5, RFC 4443 3.2).
+    PacketTooBig => "packet_too_big",
+    /// Source IPv6 of a guest frame is not one of the guest's addresses, its link-local
+    /// address, or inside a prefix routed to it.
+    SpoofedSourceIpv6 => "spoofed_source_ipv6",
+    /// NDP message that does not parse: checksum, code, length, zero-length option
+    /// (RFC 4861 4.6, 6.1, 7.1).
+    NdpMalformed => "ndp_malformed",
+    /// NDP message that fails RFC 4861's IP-level validity checks: hop limit not 255,
+    /// unspecified-source rules, fragmented (RFC 6980).
+    NdpInvalid => "ndp_invalid",
+    /// Uplink neighbor solicitation for an address that is not a guest hosted here.
+    NdpNotHostedGuest => "ndp_not_hosted_guest",
+    /// Uplink neighbor solicitation for a guest hosted here whose port is down.
+    NdpGuestDown => "ndp_guest_down",
+    /// Neighbor solicitation for an address outside the network's subnet6.
+    NdpOutsideSubnet => "ndp_outside_subnet",
+    /// A guest solicited its own address.
+    NdpOwnAddress => "ndp_own_address",
+    /// A guest's duplicate-address-detection probe (RFC 4862 5.4.2): never answered.
+    NdpDadProbe => "ndp_dad_probe",
+    /// A guest solicited a link-local address other than the router's.
+    NdpNotOnLink => "ndp_not_on_link",
+    /// A Router Advertisement from a guest (RFC 6105's RA guard): dropped, never
+    /// forwarded.
+    RogueRouterAdvert => "rogue_router_advert",
+    /// A Redirect from a guest: dropped, never forwarded.
+    RogueRedirect => "rogue_redirect",
+    /// A Neighbor Advertisement from a guest for an address or MAC that is not its own.
+    ForgedNeighborAdvert => "forged_neighbor_advert",
+    /// NDP consumed without an answer: advertisements on the uplink, a guest's
+    /// advertisement of its own address, solicitations the router does not serve.
+    NdpConsumed => "ndp_consumed",
+    /// MLD (RFC 2710, RFC 3810) consumed: not forwarded between links.
+    MldConsumed => "mld_consumed",
     /// DHCP from a guest that is not a valid client message: too short, no magic
     /// cookie, an option running past the end or of the wrong length, no message type,
     /// a fragment, `giaddr` set (a guest is no relay agent), an unknown message type.

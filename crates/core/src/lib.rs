@@ -13,6 +13,7 @@ pub mod fragment;
 pub mod guests;
 pub mod icmp_error;
 pub mod ids;
+pub mod ipv6;
 pub mod lpm;
 pub mod neighbor;
 pub mod network;
