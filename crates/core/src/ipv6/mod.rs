@@ -8,6 +8,7 @@
 //! - [`nd_validate`]: RFC 4861's IP-level validity checks, RFC 6980.
 //! - [`control6`]: NDP and MLD on guest ports and the uplink (answer, learn, consume).
 //! - [`spoof6`]: the source-address rule for guest frames.
+//! - [`neighbor6`]: the uplink neighbor cache for the gateway and on-link hosts (NUD).
 //! - [`forward6`]: header walk, scope, hop limit, LPM, MTU.
 //! - [`icmp6_error`]: ICMPv6 errors and when not to send them (RFC 4443 2.4).
 //! - [`ra`]: Router Advertisements and their per-guest timers (RFC 4861 6.2, RFC 8106).
@@ -23,6 +24,7 @@ pub mod guest6;
 pub mod icmp6_error;
 pub mod lpm6;
 pub mod nd_validate;
+pub mod neighbor6;
 pub mod net6;
 pub mod proxy_ndp;
 pub mod ra;
