@@ -253,7 +253,12 @@ impl FillPolicy {
         }
         let r = u32::try_from(received).unwrap_or(u32::MAX);
         self.peak = self.peak.max(r);
-        if r.saturating_mul(2) >= self.target || received >= max {
+        if r >= self.target {
+            // The ring was emptied: frames were probably lost already. Catch up fast.
+            self.grow();
+            self.grow();
+            self.grow();
+        } else if r.saturating_mul(2) >= self.target || received >= max {
             self.grow();
         }
     }

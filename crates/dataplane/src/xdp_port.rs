@@ -261,6 +261,9 @@ pub struct XdpPort {
     fill: FillPolicy,
     /// Chunks of this port's fill ring counted in the pool's `lent` figure.
     lent: u32,
+    /// The kernel's receive drops last read, and those not yet taken.
+    kernel_seen: u64,
+    kernel_new: u64,
     max_kicks: u32,
     /// The queue of `socket` (the one the port transmits on).
     queue: u32,
@@ -376,6 +379,8 @@ impl XdpPort {
             ifindex,
             fill,
             lent,
+            kernel_seen: 0,
+            kernel_new: 0,
             max_kicks: cfg.max_kicks,
             queue: cfg.queue,
             extra: Vec::new(),
@@ -514,10 +519,14 @@ impl XdpPort {
         let kernel_drops = if read_kernel {
             self.kernel_stats()
                 .ok()
-                .map(|k| k.rx_dropped + k.rx_fill_ring_empty_descs)
+                .map(|k| k.rx_dropped + k.rx_ring_full)
         } else {
             None
         };
+        if let Some(total) = kernel_drops {
+            self.kernel_new += total.saturating_sub(self.kernel_seen);
+            self.kernel_seen = total;
+        }
         let event = self.fill.tick(
             now,
             TickInput {
@@ -536,6 +545,13 @@ impl XdpPort {
             }
         }
         event
+    }
+
+    /// Frames the kernel dropped on this port's socket for want of a fill chunk or RX
+    /// ring room, seen by [`Self::fill_tick`] since the last call (`rx_dropped` +
+    /// `rx_ring_full`), for the router's drop counters.
+    pub fn take_kernel_drops(&mut self) -> u64 {
+        std::mem::take(&mut self.kernel_new)
     }
 
     /// The fill ring and its quota.

@@ -319,3 +319,17 @@ fn pools_grow_in_powers_of_two_for_the_guests_asked() {
     assert_eq!(small.uplink().floor, 32);
     assert!(small.guest().max >= small.guest().large_floor);
 }
+
+#[test]
+fn an_emptied_ring_catches_up_eightfold_a_low_one_doubles() {
+    let p = plan(4096);
+    let mut policy = FillPolicy::new(p.guest());
+    policy.on_rx(8, BURST); // every chunk of the floor held a frame: some were lost
+    assert_eq!(policy.target(), 64);
+    policy.on_rx(40, BURST); // 40 of 64: the ring ran low
+    assert_eq!(policy.target(), 128);
+    policy.on_rx(10, BURST); // a trickle: no growth
+    assert_eq!(policy.target(), 128);
+    policy.on_rx(BURST, BURST); // a full burst: more is waiting
+    assert_eq!(policy.target(), 256);
+}

@@ -198,16 +198,21 @@ fn attacks_from_a_guest_are_dropped_counted_and_contained() {
     let n = sent(&out, "sent ");
     let received = sent(&out, "icmp_errors ");
     let expired = delta(&after, &before, "ttl_exceeded");
+    // A burst from an idle guest can outrun its small fill quota before it grows
+    // (docs/FRAMES.md): the kernel drops those, and the router counts them.
+    let no_frame = delta(&after, &before, "rx_no_frame");
     let errors = delta(&after, &before, "icmp_errors_sent");
     let suppressed = delta(&after, &before, "icmp_errors_suppressed");
     eprintln!(
-        "ttl1: sent {n}, ttl_exceeded +{expired}, icmp errors sent {errors} suppressed \
-         {suppressed}, received by the guest {received} (over {secs:.1} s)"
+        "ttl1: sent {n}, ttl_exceeded +{expired}, rx_no_frame +{no_frame}, icmp errors sent \
+         {errors} suppressed {suppressed}, received by the guest {received} (over {secs:.1} s)"
     );
     assert_eq!(
-        expired, n,
-        "every TTL=1 datagram is dropped as ttl_exceeded"
+        expired + no_frame,
+        n,
+        "every TTL=1 datagram is dropped as ttl_exceeded (or, counted, for want of a frame)"
     );
+    assert!(expired * 2 > n, "most reach the router: {expired} of {n}");
     assert_eq!(
         errors + suppressed,
         expired,

@@ -1,8 +1,10 @@
 //! Frame memory of the ports (docs/FRAMES.md): the fill-ring quota of each kind of port,
 //! how many guests a UMEM serves (a guest it cannot serve is refused, never attached
 //! without frames), the UMEM's size at start, and the housekeeping that shrinks quotas
-//! of quiet ports and reports, once, a port that cannot get frames.
+//! of quiet ports and reports, once, a port that cannot get frames, and counts the frames
+//! the kernel dropped for want of a fill chunk (`rx_no_frame`).
 
+use hvrouter_core::drop::DropReason;
 use hvrouter_core::Instant;
 use hvrouter_dataplane::fill::{FillEvent, PoolPlan, GUEST_RING};
 use hvrouter_dataplane::xdp_port::{XdpPort, XdpPortConfig};
@@ -176,6 +178,7 @@ impl Ports {
         let first = self.frames_cursor % n;
         self.frames_cursor = (first + KERNEL_READS_PER_TICK) % n;
         let free = self.pool.free_count();
+        let mut kernel_drops = Vec::new();
         for (i, e) in self.entries.iter().enumerate() {
             if e.ifindex.is_none() {
                 continue;
@@ -184,7 +187,12 @@ impl Ports {
                 continue;
             };
             let read_kernel = (i + n - first) % n < KERNEL_READS_PER_TICK;
-            match port.fill_tick(now, read_kernel) {
+            let event = port.fill_tick(now, read_kernel);
+            let dropped = port.take_kernel_drops();
+            if dropped > 0 {
+                kernel_drops.push((e.id, dropped));
+            }
+            match event {
                 FillEvent::None => {}
                 FillEvent::Starved => {
                     let s = port.fill_status();
@@ -211,6 +219,12 @@ impl Ports {
                     log::info("port_frames_recovered", &[("dev", &e.ifname)]);
                 }
             }
+        }
+        // Frames the kernel dropped before the router saw them are drops too, with
+        // their reason, like every other.
+        for (id, n) in kernel_drops {
+            let c = pipe.router_mut().counters_mut().port_mut(id);
+            c.drops[DropReason::RxNoFrame.index()] += n;
         }
     }
 }
