@@ -127,8 +127,8 @@ fn names_and_lease_are_checked() {
         &text,
         "search",
         "networks.public_80.search",
-        "the domain and search list take 232 bytes of options: replies with the longest host \
-         name must fit the 576-byte message every client accepts (RFC 2131 section 2), which \
+        "the domain and search list take 232 bytes of options: replies with a 63-character \
+         host name must fit the 576-byte message every client accepts (RFC 2131 section 2), which \
          leaves 179 bytes for them",
     );
     rejects(

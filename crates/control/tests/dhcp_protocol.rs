@@ -41,6 +41,20 @@ fn guest_add_carries_an_optional_checked_hostname() {
         "{err}"
     );
     let long = format!("{ADD},\"hostname\":\"{}\"}}", "a".repeat(64));
+    assert!(
+        Request::parse_line(long.as_bytes()).is_err(),
+        "a label of 64"
+    );
+    let fqdn = vec!["a".repeat(60); 4].join(".");
+    let ok = format!("{ADD},\"hostname\":\"{fqdn}\"}}");
+    assert!(
+        Request::parse_line(ok.as_bytes()).is_ok(),
+        "a 243-character name"
+    );
+    let long = format!(
+        "{ADD},\"hostname\":\"{}\"}}",
+        vec!["a".repeat(60); 5].join(".")
+    );
     assert!(Request::parse_line(long.as_bytes()).is_err());
 }
 
@@ -166,11 +180,13 @@ fn a_runtime_hostname_on_a_configured_guest_is_kept_as_a_runtime_change() {
     let mut state = RuntimeState::new();
     assert!(state.record_add(&named, Some(&configured), None));
     assert_eq!(
-        state.apply(&[configured.clone()])[0].hostname.as_deref(),
+        state.apply(std::slice::from_ref(&configured))[0]
+            .hostname
+            .as_deref(),
         Some("vm3")
     );
     assert!(
-        !state.prune(&[configured.clone()]),
+        !state.prune(std::slice::from_ref(&configured)),
         "kept: the file does not say vm3"
     );
     assert!(

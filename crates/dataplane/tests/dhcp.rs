@@ -162,6 +162,8 @@ struct Reply {
     search: Option<Vec<u8>>,
     hostname: Option<Vec<u8>>,
     message: Option<Vec<u8>>,
+    /// Bytes of the DHCP message.
+    len: usize,
 }
 
 fn parse(frame: &[u8]) -> Reply {
@@ -172,7 +174,8 @@ fn parse(frame: &[u8]) -> Reply {
     assert!(udp.verify_checksum(ip.src_addr(), ip.dst_addr()));
     assert_eq!((udp.src_port(), udp.dst_port()), (67, 68));
     assert!(udp.payload().len() >= dhcp::BOOTP_MIN_LEN);
-    assert!(udp.payload().len() <= dhcp::DEFAULT_MAX_MESSAGE);
+    // 576-byte datagrams unless the client said more (option 57); never above the MTU.
+    assert!(udp.payload().len() <= 1500 - 28);
     let p = DhcpPacket::new_checked(udp.payload()).unwrap();
     let r = ReplyRepr::parse(&p).unwrap();
     Reply {
@@ -194,6 +197,7 @@ fn parse(frame: &[u8]) -> Reply {
         search: r.domain_search.map(<[u8]>::to_vec),
         hostname: r.hostname.map(<[u8]>::to_vec),
         message: r.message.map(<[u8]>::to_vec),
+        len: udp.payload().len(),
     }
 }
 
@@ -298,6 +302,10 @@ fn discover_gets_an_offer_of_its_own_address_with_every_option() {
         })
     );
     assert_eq!(last_outcome(&lab), Outcome::Offered(GUEST1));
+    assert!(
+        offer.len <= dhcp::DEFAULT_MAX_MESSAGE,
+        "fits 576-byte datagrams"
+    );
     assert_eq!(lab.pipe.router().dhcp().counters().offer, 1);
 }
 
@@ -751,4 +759,30 @@ fn a_trace_says_what_the_server_did() {
         records[1]
     );
     assert_eq!(records[1].decision, "dropped: dhcp_spoofed_chaddr");
+}
+
+#[test]
+fn a_long_host_name_pushes_the_search_list_out_of_a_576_byte_reply() {
+    let mut lab = lab();
+    // 203 characters: with the DNS servers, domain and search list the offer would take
+    // 550 bytes, 2 more than a 576-byte datagram holds.
+    let fqdn = vec!["n".repeat(50); 4].join(".");
+    lab.pipe
+        .router_mut()
+        .set_guest_hostname("tap1", Some(&fqdn))
+        .unwrap();
+    // A client that accepts only 576-byte datagrams: the search list is left out.
+    let small = one(&mut lab, &Msg::new(MessageType::Discover));
+    assert_eq!(small.hostname.as_deref(), Some(fqdn.as_bytes()));
+    assert_eq!(small.search, None);
+    assert!(small.domain.is_some() && small.dns.len() == 2);
+    assert!(small.len <= dhcp::DEFAULT_MAX_MESSAGE);
+    // One that accepts 1500 (option 57) gets everything.
+    let big = one(
+        &mut lab,
+        &Msg::new(MessageType::Discover).opt(opt::MAX_MESSAGE_SIZE, &1500u16.to_be_bytes()),
+    );
+    assert!(big.search.is_some());
+    assert!(big.len > dhcp::DEFAULT_MAX_MESSAGE);
+    assert_eq!(big.hostname.as_deref(), Some(fqdn.as_bytes()));
 }

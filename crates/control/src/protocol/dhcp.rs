@@ -3,17 +3,10 @@
 use serde::{Deserialize, Serialize};
 use wire::Ipv4Addr;
 
-/// Longest host name a guest may be given (option 12 carries one DNS label's worth).
-pub const MAX_HOSTNAME: usize = 63;
-
-/// Check a guest's host name: a DNS name (RFC 1123 2.1) of at most [`MAX_HOSTNAME`]
-/// characters. The message names the problem.
+/// Check a guest's host name (DHCP option 12): a DNS name (RFC 1035 2.3.4, RFC 1123
+/// 2.1 characters) of at most 253 characters, e.g. Ganeti's instance name. The message
+/// names the problem.
 pub fn validate_hostname(name: &str) -> Result<(), String> {
-    if name.len() > MAX_HOSTNAME {
-        return Err(format!(
-            "hostname {name:?} is invalid: it is longer than {MAX_HOSTNAME} characters"
-        ));
-    }
     wire::dhcp::check_name(name).map_err(|e| format!("hostname {name:?} is invalid: {e}"))
 }
 

@@ -79,7 +79,7 @@ pub(super) fn queue(
     let server = network.gateway;
     let full = content.options;
     let subnet = network.subnet;
-    let repr = ReplyRepr {
+    let mut repr = ReplyRepr {
         message_type: content.kind,
         htype: req.htype,
         hlen: req.hlen,
@@ -109,6 +109,7 @@ pub(super) fn queue(
         broadcast_address: full.then(|| subnet.broadcast()),
         message: content.message.map(str::as_bytes),
     };
+    fit(&mut repr, max_message(req, network));
     let (dst_ip, dst_mac) = destination(req, content.kind, content.yiaddr, guest);
     let dhcp_len = repr.buffer_len();
     let ip = Ipv4Repr {
@@ -141,4 +142,37 @@ pub(super) fn queue(
         );
     });
     dst_ip
+}
+
+/// IPv4 and UDP headers, which option 57 counts and the DHCP message does not.
+const IP_UDP: usize = 20 + 8;
+
+/// The largest DHCP message the client accepts: RFC 2131 section 2, "A DHCP client
+/// must be prepared to receive DHCP messages with an 'options' field of at least length
+/// 312 octets" (576-byte datagrams), or more if it said so with option 57 (RFC 2132
+/// 9.10, counted here as the whole IP datagram); never more than the network's MTU.
+fn max_message(req: &ClientRepr<'_>, network: &Network) -> usize {
+    let said = req
+        .max_message_size
+        .map_or(0, |m| usize::from(m).saturating_sub(IP_UDP));
+    said.max(dhcp::DEFAULT_MAX_MESSAGE)
+        .min(usize::from(network.mtu).saturating_sub(IP_UDP))
+}
+
+/// Leave options out, least needed first (search list, domain, host name, DNS servers),
+/// until the reply fits `max` bytes. The configuration check makes this happen only for
+/// host names longer than one label.
+pub(super) fn fit(repr: &mut ReplyRepr<'_>, max: usize) {
+    if repr.buffer_len() > max {
+        repr.domain_search = None;
+    }
+    if repr.buffer_len() > max {
+        repr.domain_name = None;
+    }
+    if repr.buffer_len() > max {
+        repr.hostname = None;
+    }
+    if repr.buffer_len() > max {
+        repr.dns_servers = &[];
+    }
 }

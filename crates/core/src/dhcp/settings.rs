@@ -17,8 +17,13 @@ pub const MAX_RENEWAL_TIME: u32 = 600;
 pub const MIN_LEASE_TIME: u32 = 60;
 /// Most DNS servers (as resolv.conf's MAXNS).
 pub const MAX_DNS_SERVERS: usize = 3;
-/// Longest host name sent (option 12): one DNS label (RFC 1123 2.1).
-pub const MAX_HOSTNAME_LEN: usize = 63;
+/// Longest host name (option 12): a DNS name (RFC 1035 2.3.4), e.g. Ganeti's fully
+/// qualified instance name.
+pub const MAX_HOSTNAME_LEN: usize = 253;
+/// The host name length the configuration's size check counts on (one label, RFC 1123
+/// 2.1). A longer one still goes out: a reply that would not fit the client's size
+/// leaves the search list, then the domain, out (see `reply::fit`).
+pub const BUDGET_HOSTNAME_LEN: usize = 63;
 
 /// Per-network DHCP settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,7 +87,7 @@ pub enum SettingsError {
     LeaseTooShort(u32),
     /// The largest reply would not fit the 576-byte message every client accepts.
     #[error(
-        "the domain and search list take {used} bytes of options: replies with the longest \
+        "the domain and search list take {used} bytes of options: replies with a 63-character \
          host name must fit the 576-byte message every client accepts (RFC 2131 section 2), \
          which leaves {budget} bytes for them"
     )]
@@ -110,29 +115,22 @@ pub enum HostnameProblem {
     /// Not a DNS name.
     #[error("{0}")]
     Name(NameError),
-    /// Longer than [`MAX_HOSTNAME_LEN`] (the whole name is sent as option 12).
-    #[error("it is longer than {MAX_HOSTNAME_LEN} characters")]
-    TooLong,
 }
 
-/// Check a guest's host name (option 12): a DNS name of at most 63 characters (the
-/// instance name Ganeti passes, e.g. `vm1.example.org`).
+/// Check a guest's host name (option 12): a DNS name of at most [`MAX_HOSTNAME_LEN`]
+/// characters (the instance name Ganeti passes, e.g. `vm1.example.org`).
 pub fn check_hostname(name: &str) -> Result<(), HostnameError> {
-    let err = |why| HostnameError {
+    dhcp::check_name(name).map_err(|e| HostnameError {
         name: name.to_string(),
-        why,
-    };
-    if name.len() > MAX_HOSTNAME_LEN {
-        return Err(err(HostnameProblem::TooLong));
-    }
-    dhcp::check_name(name).map_err(|e| err(HostnameProblem::Name(e)))
+        why: HostnameProblem::Name(e),
+    })
 }
 
 /// Option bytes of the largest reply without domain and search list: the fixed options
-/// (53, 54, 51, 58, 59, 1, 3, 26, 28, End), the most DNS servers and the longest host
+/// (53, 54, 51, 58, 59, 1, 3, 26, 28, End), the most DNS servers and a one-label host
 /// name.
 const FIXED_OPTIONS: usize =
-    3 + 6 + 18 + 6 + 6 + 4 + 6 + 1 + (2 + 4 * MAX_DNS_SERVERS) + (2 + MAX_HOSTNAME_LEN);
+    3 + 6 + 18 + 6 + 6 + 4 + 6 + 1 + (2 + 4 * MAX_DNS_SERVERS) + (2 + BUDGET_HOSTNAME_LEN);
 
 impl DhcpSettings {
     /// Validated settings. `search` is encoded once, here.

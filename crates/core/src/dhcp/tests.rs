@@ -70,8 +70,14 @@ fn settings_are_validated() {
 #[test]
 fn hostnames_are_checked() {
     assert!(check_hostname("vm1.example.org").is_ok());
-    assert!(check_hostname(&"a".repeat(MAX_HOSTNAME_LEN)).is_ok());
-    assert!(check_hostname(&"a".repeat(MAX_HOSTNAME_LEN + 1)).is_err());
+    assert!(check_hostname(&"a".repeat(63)).is_ok());
+    assert!(check_hostname(&"a".repeat(64)).is_err(), "one label of 64");
+    let fqdn = vec!["a".repeat(60); 4].join(".");
+    assert_eq!(fqdn.len(), 243);
+    assert!(check_hostname(&fqdn).is_ok());
+    let too_long = vec!["a".repeat(50); 5].join(".");
+    assert_eq!(too_long.len(), MAX_HOSTNAME_LEN + 1);
+    assert!(check_hostname(&too_long).is_err());
     assert!(check_hostname("vm 1").is_err());
     assert!(check_hostname("").is_err());
     let mut server = DhcpServer::default();
