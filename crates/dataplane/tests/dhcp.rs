@@ -503,6 +503,10 @@ fn release_and_decline_are_recorded_and_not_answered() {
     let d = lab.pipe.router().dhcp();
     assert_eq!(d.guest(g).unwrap().declines, 1);
     assert_eq!((d.counters().release, d.counters().decline), (1, 1));
+    // Handed to the control side once, for the log.
+    let r = lab.pipe.router_mut();
+    assert_eq!(r.take_dhcp_declines(), vec![("tap1".to_string(), GUEST1)]);
+    assert!(r.take_dhcp_declines().is_empty());
 }
 
 #[test]

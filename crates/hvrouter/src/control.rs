@@ -116,6 +116,17 @@ impl Control {
                 cmd.reply(answer);
             }
         }
+        for (guest, address) in pipe.router_mut().take_dhcp_declines() {
+            // RFC 2131 4.3.3: a DHCPDECLINE "SHOULD notify the local system administrator".
+            log::warn(
+                "dhcp_decline",
+                &[
+                    ("guest", &guest),
+                    ("address", &address),
+                    ("why", &"the guest says another host uses its address"),
+                ],
+            );
+        }
         self.finish_traces(pipe, ports);
         self.captures.tick(pipe, now);
         if sys::signal::take_reload() {

@@ -52,7 +52,14 @@ pub struct DhcpServer {
     hostnames: HashMap<String, String>,
     guests: HashMap<GuestId, GuestDhcp>,
     counters: DhcpCounters,
+    /// DHCPDECLINEs not yet taken by the control side (guest name, address), at most
+    /// [`MAX_PENDING_DECLINES`]: RFC 2131 4.3.3 "SHOULD notify the local system
+    /// administrator".
+    declines: Vec<(String, wire::Ipv4Addr)>,
 }
+
+/// DHCPDECLINEs kept for the log between two control ticks (more are only counted).
+pub const MAX_PENDING_DECLINES: usize = 16;
 
 impl DhcpServer {
     /// A server with these settings and no networks yet.
@@ -135,6 +142,12 @@ impl DhcpServer {
     /// Messages received and sent, all guests together.
     pub fn counters(&self) -> DhcpCounters {
         self.counters
+    }
+
+    /// Take the DHCPDECLINEs received since the last call, for the log (empty, and
+    /// nothing allocated, when there are none).
+    pub fn take_declines(&mut self) -> Vec<(String, wire::Ipv4Addr)> {
+        std::mem::take(&mut self.declines)
     }
 }
 

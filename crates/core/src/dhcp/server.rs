@@ -96,8 +96,11 @@ pub(crate) fn from_guest(
     );
     last.outcome = outcome;
     state.last = Some(last);
-    if let Outcome::Declined(_) = outcome {
+    if let Outcome::Declined(address) = outcome {
         state.declines += 1;
+        if server.declines.len() < super::MAX_PENDING_DECLINES {
+            server.declines.push((guest.name.clone(), address));
+        }
     }
     Some(match outcome {
         Outcome::Dropped(reason) => Action::Drop(reason),

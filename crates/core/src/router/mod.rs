@@ -195,6 +195,11 @@ impl Router {
         self.config.dhcp = config;
     }
 
+    /// The DHCPDECLINEs received since the last call (guest, address), for the log.
+    pub fn take_dhcp_declines(&mut self) -> Vec<(String, wire::Ipv4Addr)> {
+        self.dhcp.take_declines()
+    }
+
     /// Set or clear the host name DHCP gives guest `name` (option 12).
     pub fn set_guest_hostname(
         &mut self,
