@@ -9,9 +9,10 @@
 //!   uplink): admission control counts floors, so every admitted port gets its floor;
 //! - a **target** between floor and **max**: doubled when a receive burst takes half the
 //!   target or a full burst (the ring ran low between two polls), or when the kernel
-//!   dropped frames for want of fill entries; halved, down to what the last window's
-//!   bursts needed, after a quiet window. Shrinking means not refilling: the excess
-//!   comes back as frames arrive;
+//!   dropped frames for want of fill entries; eightfold when a burst emptied the ring (a
+//!   burst from an idle port: frames were probably lost already); halved, down to what
+//!   the last window's bursts needed, after a quiet window. Shrinking means not
+//!   refilling: the excess comes back as frames arrive;
 //! - chunks above the floor are **lent** from a growth budget all ports of a pool share
 //!   (and never while the pool's free stack is below a reserve kept for frames in
 //!   flight): however many ports went busy and then silent with their excess parked,
