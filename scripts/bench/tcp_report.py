@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """TCP table, plot and profile summary for scripts/bench/tcp.sh.
 
-usage: tcp_report.py DATA.tsv PROFILE.tsv OUT_DIR MACHINE SECONDS ROUNDS GSO
+usage: tcp_report.py DATA.tsv PROFILE.tsv COUNTERS.tsv OUT_DIR MACHINE SECONDS ROUNDS
 
 DATA rows: setup, path, streams, round, Mbit/s. PROFILE rows: setup, path, then a line
-of `perf report --sort dso,sym` output. Writes OUT_DIR/tcp.md, OUT_DIR/tcp.svg,
+of `perf report --sort dso,sym` output. COUNTERS rows: setup, port, counters. Writes OUT_DIR/tcp.md, OUT_DIR/tcp.svg,
 OUT_DIR/tcp-profile.md and replaces the TCP section of OUT_DIR/latest.md (between the
 markers below; appended if absent), leaving the rest of that file alone.
 """
@@ -42,26 +42,40 @@ def fmt_range(values):
     return f"{statistics.median(values):.0f}" + (f" ({lo:.0f}-{hi:.0f})" if len(values) > 1 else "")
 
 
+SETUPS = ["kernel", "hvrouter-nogso", "hvrouter-nokey", "hvrouter"]
+NAMES = {
+    "kernel": "kernel",
+    "hvrouter-nogso": "hvrouter gso=off",
+    "hvrouter-nokey": "hvrouter (other build)",
+    "hvrouter": "hvrouter gso=auto",
+}
+
+
+def ratio(num, den):
+    if num and den and statistics.median(den) > 0:
+        return statistics.median(num) / statistics.median(den)
+    return None
+
+
 def table(runs):
-    rows = [
-        "| path | streams | kernel Mbit/s | hvrouter Mbit/s | hvrouter/kernel |",
-        "|---|---:|---:|---:|---:|",
-    ]
+    present = [s for s in SETUPS if any(s in r for r in runs.values())]
+    others = [s for s in present if s != "kernel"]
+    head = "| path | streams | " + " | ".join(f"{NAMES[s]} Mbit/s" for s in present)
+    head += " | " + " | ".join(f"{NAMES[s]} / kernel" for s in others) + " |"
+    rows = [head, "|---|---:|" + "---:|" * (len(present) + len(others))]
     order = [p for p in PATHS if any(k[0] == p for k in runs)]
     ratios = []
     for p in order:
         for streams in sorted({k[1] for k in runs if k[0] == p}):
             r = runs[(p, streams)]
-            k, h = r.get("kernel", []), r.get("hvrouter", [])
-            ratio = ""
-            if k and h and statistics.median(k) > 0:
-                q = statistics.median(h) / statistics.median(k)
-                ratio = f"{q:.2f}x"
-                ratios.append((p, streams, q))
-            rows.append(
-                f"| {PATHS.get(p, p)} | {streams} | {fmt_range(k) if k else '-'} | "
-                f"{fmt_range(h) if h else '-'} | {ratio} |"
-            )
+            cells = [fmt_range(r[s]) if r.get(s) else "-" for s in present]
+            qs = []
+            for s in others:
+                q = ratio(r.get(s), r.get("kernel"))
+                qs.append(f"{q:.2f}x" if q is not None else "")
+                if q is not None and s == others[-1]:
+                    ratios.append((p, streams, q))
+            rows.append(f"| {PATHS.get(p, p)} | {streams} | " + " | ".join(cells + qs) + " |")
     return "\n".join(rows), ratios
 
 
@@ -113,8 +127,19 @@ def profile_md(path):
     return "\n".join(out)
 
 
+def counters_md(path):
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        return ""
+    out = ["Router counters after each setup's last path (GSO sends, segments coalesced, "
+           "fallbacks):", "", "```"]
+    with open(path) as f:
+        out.extend(line.rstrip("\n") for line in f)
+    out.append("```")
+    return "\n".join(out)
+
+
 def main():
-    data, prof, out_dir, machine, seconds, rounds, gso = sys.argv[1:8]
+    data, prof, counters, out_dir, machine, seconds, rounds = sys.argv[1:8]
     runs = load(data)
     tbl, ratios = table(runs)
     svg(ratios, os.path.join(out_dir, "tcp.svg"))
@@ -127,10 +152,13 @@ def main():
         f"`scripts/lab.sh`: gateway with tx checksumming off, veth guests, tap guest behind "
         f"the QEMU-like relay with vnet headers and TSO). {rounds} round(s), kernel and "
         f"hvrouter in turn; each cell is the median of the rounds (range in brackets) of a "
-        f"{seconds} s iperf3 run, receiver's rate. hvrouter: one worker, busy poll on CPU 1, "
-        f"`gso = \"{gso or 'n/a'}\"`. Plot: tcp.svg. Profiles: tcp-profile.md.",
+        f"{seconds} s iperf3 run, receiver's rate. hvrouter: one worker, busy poll on CPU 1; "
+        f"gso=off is the router before GSO (software segmentation, every frame through "
+        f"AF_XDP). Ratio plot (last hvrouter column): tcp.svg. Profiles: tcp-profile.md.",
         "",
         tbl,
+        "",
+        counters_md(counters),
         END,
     ])
     with open(os.path.join(out_dir, "tcp.md"), "w") as f:
