@@ -12,6 +12,8 @@
 //! - [`forward6`]: header walk, scope, hop limit, LPM, MTU.
 //! - [`icmp6_error`]: ICMPv6 errors and when not to send them (RFC 4443 2.4).
 //! - [`ra`]: Router Advertisements and their per-guest timers (RFC 4861 6.2, RFC 8106).
+//! - [`offload6`]: partial checksums and TSO6 segmentation of guest frames.
+//! - [`router6`]: the stages for IPv6 frames and the IPv6 timers, held by the router.
 //! - [`frames6`]: building the frames the router originates.
 //!
 //! [`crate::tables::Tables`] stays the source of truth for guests, ports and whether they
@@ -26,8 +28,10 @@ pub mod lpm6;
 pub mod nd_validate;
 pub mod neighbor6;
 pub mod net6;
+pub mod offload6;
 pub mod proxy_ndp;
 pub mod ra;
+pub mod router6;
 pub mod spoof6;
 pub mod tables6;
 

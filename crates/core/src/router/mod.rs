@@ -21,6 +21,7 @@ use crate::dhcp::{DhcpConfig, DhcpServer, HostnameError};
 use crate::drop::DropReason;
 use crate::guests::{Guest, GuestSpec};
 use crate::ids::{GuestId, NetworkId, PortId};
+use crate::ipv6::router6::Router6;
 use crate::neighbor::{NeighborCache, NeighborConfig};
 use crate::network::NetworkSpec;
 use crate::outbox::Outbox;
@@ -34,6 +35,7 @@ use crate::trace::{self, Trace, TraceRecord};
 const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_ARP: u16 = 0x0806;
 const ETHERTYPE_VLAN: u16 = 0x8100;
+const ETHERTYPE_IPV6: u16 = 0x86dd;
 
 /// What the dataplane should do with a frame after [`Router::process`].
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -87,6 +89,8 @@ pub struct Router {
     /// Ports whose transmit takes whole TCP super-frames (GSO), by port index.
     gso_ports: Vec<bool>,
     dhcp: DhcpServer,
+    /// The IPv6 side ([`crate::ipv6`]).
+    v6: Router6,
     config: RouterConfig,
 }
 
@@ -102,6 +106,12 @@ impl Router {
             trace: Trace::default(),
             gso_ports: Vec::new(),
             dhcp: DhcpServer::new(config.dhcp.clone()),
+            v6: Router6::new(
+                config.neighbor.clone(),
+                config.icmp_rate_per_sec,
+                config.icmp_burst,
+                now,
+            ),
             config,
         }
     }
@@ -170,6 +180,7 @@ impl Router {
     pub fn remove_guest(&mut self, name: &str) -> Result<Guest, TablesError> {
         let guest = self.tables.remove_guest(name)?;
         self.announcer.cancel(guest.id);
+        self.v6.guest_removed(guest.id);
         self.dhcp.forget_guest(&guest);
         Ok(guest)
     }
@@ -182,6 +193,16 @@ impl Router {
         };
         self.announcer.schedule(&self.tables, id, now);
         true
+    }
+
+    /// The IPv6 side: its tables, neighbor caches and what it sent.
+    pub fn ipv6(&self) -> &Router6 {
+        &self.v6
+    }
+
+    /// The tables with the IPv6 side, to give networks and guests their IPv6 side.
+    pub fn ipv6_mut(&mut self) -> (&Tables, &mut Router6) {
+        (&self.tables, &mut self.v6)
     }
 
     /// The DHCP server: settings, host names, per-guest records, counters.
@@ -259,6 +280,7 @@ impl Router {
             };
             arp_input::poll_neighbors(network, cache, &mut self.counters, now, out);
         }
+        self.v6.poll(&self.tables, now, out);
         if self.announcer.pending() > 0 {
             let before = out.len();
             self.announcer.poll(&self.tables, now, out);
@@ -391,12 +413,18 @@ impl Router {
             PortRole::Uplink(net) => match ethertype {
                 ETHERTYPE_IPV4 => ip_forward::from_uplink(self, net, port, frame, now, out),
                 ETHERTYPE_ARP => arp_input::from_uplink(self, net, port, frame, now, out),
+                ETHERTYPE_IPV6 => self
+                    .v6
+                    .from_uplink(&self.tables, net, port, frame, now, out),
                 ETHERTYPE_VLAN => Action::Drop(DropReason::VlanTagged),
                 _ => Action::Drop(DropReason::UnsupportedEthertype),
             },
             PortRole::Guest(guest) => match ethertype {
                 ETHERTYPE_IPV4 => ip_forward::from_guest(self, guest, port, frame, now, out),
                 ETHERTYPE_ARP => arp_input::from_guest(self, guest, frame),
+                ETHERTYPE_IPV6 => self
+                    .v6
+                    .from_guest(&self.tables, guest, port, frame, now, out),
                 ETHERTYPE_VLAN => Action::Drop(DropReason::VlanTagged),
                 _ => Action::Drop(DropReason::UnsupportedEthertype),
             },
