@@ -33,6 +33,8 @@ pub(crate) enum Size {
     W = 0x00,
     /// 16 bits.
     H = 0x08,
+    /// 8 bits.
+    B = 0x10,
 }
 
 // Instruction classes, sources and operations.

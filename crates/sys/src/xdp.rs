@@ -11,6 +11,12 @@
 //!   else is passed to the kernel. The hash is looked up first; only on a miss is the
 //!   trie key (`struct bpf_lpm_trie_key`: `u32 prefixlen = 32`, then the 4 address
 //!   bytes) built on the stack and the trie looked up.
+//!   IPv6 likewise, with its own two maps (16-byte addresses, 20-byte trie keys): a
+//!   destination that is a guest's address (or the router's own VLAN link-local
+//!   address) or lies in a steered IPv6 prefix goes to the socket; so does a Neighbor
+//!   Solicitation (ICMPv6 type 135 right after the fixed header) whose target is in the
+//!   exact map, whatever its destination (solicited-node multicast, DAD). Every other
+//!   IPv6 frame (RAs, MLD, other hosts' traffic) stays with the kernel.
 //!
 //! Frames meant for a socket when none is in the XSKMAP slot of their queue are dropped
 //! (fail closed: the router is not there to decide).
@@ -18,7 +24,7 @@
 use crate::bpf;
 use crate::insn::{Asm, Insn, Size, R0, R1, R10, R2, R3, R4, R5, R6, R7};
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 /// Errors loading, attaching or updating the steering program.
@@ -70,6 +76,9 @@ pub enum XdpError {
     /// A prefix length above 32.
     #[error("IPv4 prefix length {0} is above 32")]
     PrefixLen(u8),
+    /// An IPv6 prefix length above 128.
+    #[error("IPv6 prefix length {0} is above 128")]
+    PrefixLen6(u8),
     /// `BPF_PROG_TEST_RUN` failed.
     #[error("test-running the XDP program")]
     TestRun(#[source] io::Error),
@@ -148,6 +157,10 @@ const MAX_GUEST_IPS: u32 = 16384;
 const MAX_STEERED_PREFIXES: u32 = 16384;
 /// `struct bpf_lpm_trie_key` for IPv4: `u32 prefixlen` then 4 address bytes.
 const TRIE_KEY_SIZE: u32 = 8;
+/// IPv6 addresses (guests' and the router's own) the uplink map can hold.
+const MAX_GUEST_IP6S: u32 = 16384;
+/// `struct bpf_lpm_trie_key` for IPv6: `u32 prefixlen` then 16 address bytes.
+const TRIE6_KEY_SIZE: u32 = 20;
 
 /// A 16-bit field as the program reads it from the wire (network order bytes).
 fn wire16(v: u16) -> i32 {
@@ -173,6 +186,31 @@ fn prefix_key(ip: Ipv4Addr, prefix_len: u8) -> Result<[u8; 8], XdpError> {
     key[..4].copy_from_slice(&u32::from(prefix_len).to_ne_bytes());
     key[4..].copy_from_slice(&net.to_be_bytes());
     Ok(key)
+}
+
+/// The trie key for an IPv6 `addr/prefix_len`: host-order prefix length, then the
+/// address bytes with the host bits cleared.
+fn prefix6_key(addr: Ipv6Addr, prefix_len: u8) -> Result<[u8; 20], XdpError> {
+    if prefix_len > 128 {
+        return Err(XdpError::PrefixLen6(prefix_len));
+    }
+    let mask = u128::MAX
+        .checked_shl(128 - u32::from(prefix_len))
+        .unwrap_or(0);
+    let net = u128::from(addr) & mask;
+    let mut key = [0u8; 20];
+    key[..4].copy_from_slice(&u32::from(prefix_len).to_ne_bytes());
+    key[4..].copy_from_slice(&net.to_be_bytes());
+    Ok(key)
+}
+
+/// Copy the 16 bytes at `r2 + off` to the stack at fp-16 (through r7); the caller
+/// checked `r2 + off + 16 <= data_end`.
+fn emit_copy_addr6(a: &mut Asm, off: i16) {
+    for i in 0..4i16 {
+        a.load(Size::W, R7, R2, off + 4 * i)
+            .store(Size::W, R10, -16 + 4 * i, R7);
+    }
 }
 
 /// `redirect_map(xsks, ctx->rx_queue_index, XDP_DROP)` then exit; expects ctx in r6.
@@ -209,13 +247,29 @@ fn guest_program(xsks_fd: i32) -> Vec<Insn> {
     a.finish()
 }
 
-fn uplink_program(xsks_fd: i32, guests_fd: i32, prefixes_fd: i32) -> Vec<Insn> {
+/// The uplink maps' fds, as the program embeds them.
+struct UplinkFds {
+    xsks: i32,
+    ips: i32,
+    prefixes: i32,
+    ip6s: i32,
+    prefixes6: i32,
+}
+
+fn uplink_program(fds: &UplinkFds) -> Vec<Insn> {
     const ETH_TYPE: i16 = 12;
     const IPV4_DST: i16 = 14 + 16;
     const ARP_TPA: i16 = 14 + 24;
+    const IPV6_NEXT_HEADER: i16 = 14 + 6;
+    const IPV6_DST: i16 = 14 + 24;
+    const ICMPV6_TYPE: i16 = 14 + 40;
+    const NS_TARGET: i16 = 14 + 40 + 8;
+    let (xsks_fd, guests_fd, prefixes_fd) = (fds.xsks, fds.ips, fds.prefixes);
     let mut a = Asm::default();
     let (pass, ipv4, arp, lookup) = (a.label(), a.label(), a.label(), a.label());
     let (trie, steer) = (a.label(), a.label());
+    let (ipv6, trie6, ns, ns_type, ns_target) =
+        (a.label(), a.label(), a.label(), a.label(), a.label());
     a.mov(R6, R1)
         .load(Size::W, R2, R6, MD_DATA)
         .load(Size::W, R3, R6, MD_DATA_END)
@@ -225,6 +279,7 @@ fn uplink_program(xsks_fd: i32, guests_fd: i32, prefixes_fd: i32) -> Vec<Insn> {
         .load(Size::H, R5, R2, ETH_TYPE)
         .jeq_imm(R5, wire16(0x0800), ipv4)
         .jeq_imm(R5, wire16(0x0806), arp)
+        .jeq_imm(R5, wire16(0x86dd), ipv6)
         .ja(pass);
     a.bind(ipv4);
     a.mov(R4, R2)
@@ -255,6 +310,51 @@ fn uplink_program(xsks_fd: i32, guests_fd: i32, prefixes_fd: i32) -> Vec<Insn> {
         .mov(R2, R10)
         .add_imm(R2, -8)
         .call(HELPER_MAP_LOOKUP_ELEM)
+        .jeq_imm(R0, 0, pass)
+        .ja(steer);
+    // IPv6: the destination, exact (key: 16 bytes at fp-16) ...
+    a.bind(ipv6);
+    a.mov(R4, R2)
+        .add_imm(R4, i32::from(IPV6_DST) + 16)
+        .jgt(R4, R3, pass);
+    emit_copy_addr6(&mut a, IPV6_DST);
+    a.load_map_fd(R1, fds.ip6s)
+        .mov(R2, R10)
+        .add_imm(R2, -16)
+        .call(HELPER_MAP_LOOKUP_ELEM)
+        .jeq_imm(R0, 0, trie6)
+        .ja(steer);
+    // ... then in a prefix (key: prefixlen = 128 at fp-20, the address at fp-16) ...
+    a.bind(trie6);
+    a.mov_imm(R1, 128)
+        .store(Size::W, R10, -20, R1)
+        .load_map_fd(R1, fds.prefixes6)
+        .mov(R2, R10)
+        .add_imm(R2, -20)
+        .call(HELPER_MAP_LOOKUP_ELEM)
+        .jeq_imm(R0, 0, ns)
+        .ja(steer);
+    // ... then a Neighbor Solicitation for an address in the exact map. The packet
+    // pointers were clobbered by the calls: reload and bound-check again.
+    a.bind(ns);
+    a.load(Size::W, R2, R6, MD_DATA)
+        .load(Size::W, R3, R6, MD_DATA_END)
+        .mov(R4, R2)
+        .add_imm(R4, i32::from(NS_TARGET) + 16)
+        .jgt(R4, R3, pass)
+        .load(Size::B, R5, R2, IPV6_NEXT_HEADER)
+        .jeq_imm(R5, 58, ns_type)
+        .ja(pass);
+    a.bind(ns_type);
+    a.load(Size::B, R5, R2, ICMPV6_TYPE)
+        .jeq_imm(R5, 135, ns_target)
+        .ja(pass);
+    a.bind(ns_target);
+    emit_copy_addr6(&mut a, NS_TARGET);
+    a.load_map_fd(R1, fds.ip6s)
+        .mov(R2, R10)
+        .add_imm(R2, -16)
+        .call(HELPER_MAP_LOOKUP_ELEM)
         .jeq_imm(R0, 0, pass);
     a.bind(steer);
     emit_redirect(&mut a, xsks_fd);
@@ -279,6 +379,10 @@ struct UplinkMaps {
     ips: OwnedFd,
     /// Prefixes (LPM trie, [`TRIE_KEY_SIZE`]-byte key).
     prefixes: OwnedFd,
+    /// Exact IPv6 addresses (hash, 16-byte key).
+    ip6s: OwnedFd,
+    /// IPv6 prefixes (LPM trie, [`TRIE6_KEY_SIZE`]-byte key).
+    prefixes6: OwnedFd,
 }
 
 /// An attachment; the program detaches when this is dropped (or the process exits).
@@ -331,8 +435,44 @@ impl XdpProgram {
                     name: "hvr_prefixes",
                     source,
                 })?;
-                let insns = uplink_program(xsks.as_raw_fd(), ips.as_raw_fd(), prefixes.as_raw_fd());
-                (insns, Some(UplinkMaps { ips, prefixes }))
+                let ip6s = bpf::map_create(
+                    bpf::BPF_MAP_TYPE_HASH,
+                    16,
+                    MAX_GUEST_IP6S,
+                    0,
+                    "hvr_guest_ip6s",
+                )
+                .map_err(|source| XdpError::CreateMap {
+                    name: "hvr_guest_ip6s",
+                    source,
+                })?;
+                let prefixes6 = bpf::map_create(
+                    bpf::BPF_MAP_TYPE_LPM_TRIE,
+                    TRIE6_KEY_SIZE,
+                    MAX_STEERED_PREFIXES,
+                    bpf::BPF_F_NO_PREALLOC,
+                    "hvr_prefixes6",
+                )
+                .map_err(|source| XdpError::CreateMap {
+                    name: "hvr_prefixes6",
+                    source,
+                })?;
+                let insns = uplink_program(&UplinkFds {
+                    xsks: xsks.as_raw_fd(),
+                    ips: ips.as_raw_fd(),
+                    prefixes: prefixes.as_raw_fd(),
+                    ip6s: ip6s.as_raw_fd(),
+                    prefixes6: prefixes6.as_raw_fd(),
+                });
+                (
+                    insns,
+                    Some(UplinkMaps {
+                        ips,
+                        prefixes,
+                        ip6s,
+                        prefixes6,
+                    }),
+                )
             }
         };
         let name = match steering {
@@ -468,6 +608,59 @@ impl XdpProgram {
         }
     }
 
+    /// Starts steering IPv6 to `addr` and Neighbor Solicitations for it to the socket
+    /// (uplink only): a guest's address, or the router's own VLAN link-local address.
+    /// Idempotent.
+    pub fn insert_guest_ip6(&self, addr: Ipv6Addr) -> Result<(), XdpError> {
+        let map = &self.uplink.as_ref().ok_or(XdpError::NotUplink)?.ip6s;
+        bpf::map_update(map.as_fd(), &addr.octets(), 1).map_err(|source| XdpError::UpdateMap {
+            op: "insert guest IPv6 address",
+            map: "hvr_guest_ip6s",
+            source,
+        })
+    }
+
+    /// Stops steering `addr`. Removing an absent address is not an error.
+    pub fn remove_guest_ip6(&self, addr: Ipv6Addr) -> Result<(), XdpError> {
+        let map = &self.uplink.as_ref().ok_or(XdpError::NotUplink)?.ip6s;
+        match bpf::map_delete(map.as_fd(), &addr.octets()) {
+            Err(e) if e.raw_os_error() != Some(libc::ENOENT) => Err(XdpError::UpdateMap {
+                op: "remove guest IPv6 address",
+                map: "hvr_guest_ip6s",
+                source: e,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Starts steering IPv6 to every address in `addr/prefix_len` (uplink only; /0 to
+    /// /128; host bits ignored). Neighbor Solicitations are not steered for prefixes:
+    /// routed prefixes are reached through a route on the gateway, never by NDP.
+    /// Idempotent.
+    pub fn insert_steered_prefix6(&self, addr: Ipv6Addr, prefix_len: u8) -> Result<(), XdpError> {
+        let map = &self.uplink.as_ref().ok_or(XdpError::NotUplink)?.prefixes6;
+        let key = prefix6_key(addr, prefix_len)?;
+        bpf::map_update(map.as_fd(), &key, 1).map_err(|source| XdpError::UpdateMap {
+            op: "insert steered IPv6 prefix",
+            map: "hvr_prefixes6",
+            source,
+        })
+    }
+
+    /// Stops steering the IPv6 prefix. Removing an absent prefix is not an error.
+    pub fn remove_steered_prefix6(&self, addr: Ipv6Addr, prefix_len: u8) -> Result<(), XdpError> {
+        let map = &self.uplink.as_ref().ok_or(XdpError::NotUplink)?.prefixes6;
+        let key = prefix6_key(addr, prefix_len)?;
+        match bpf::map_delete(map.as_fd(), &key) {
+            Err(e) if e.raw_os_error() != Some(libc::ENOENT) => Err(XdpError::UpdateMap {
+                op: "remove steered IPv6 prefix",
+                map: "hvr_prefixes6",
+                source: e,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Runs the program on `frame` without a device (`BPF_PROG_TEST_RUN`, rx queue 0)
     /// and returns its verdict. Needs the same privileges as loading.
     pub fn test_run(&self, frame: &[u8]) -> Result<XdpAction, XdpError> {
@@ -485,8 +678,14 @@ mod tests {
     fn programs_assemble() {
         assert_eq!(guest_program(3).len(), 7);
         assert_eq!(drop_ipv4_program().len(), 12);
-        let p = uplink_program(3, 4, 5);
-        assert!(p.len() > 20 && p.len() < 64);
+        let p = uplink_program(&UplinkFds {
+            xsks: 3,
+            ips: 4,
+            prefixes: 5,
+            ip6s: 6,
+            prefixes6: 7,
+        });
+        assert!(p.len() > 20 && p.len() < 160, "{}", p.len());
     }
 
     #[test]
@@ -510,6 +709,20 @@ mod tests {
         assert!(matches!(
             prefix_key(Ipv4Addr::new(10, 1, 2, 3), 33),
             Err(XdpError::PrefixLen(33))
+        ));
+    }
+
+    #[test]
+    fn prefix6_keys_clear_host_bits() {
+        let a: Ipv6Addr = "2001:db8:ff:1234::77".parse().expect("addr");
+        let k = prefix6_key(a, 48).expect("key");
+        assert_eq!(k[..4], 48u32.to_ne_bytes());
+        assert_eq!(k[4..10], [0x20, 0x01, 0x0d, 0xb8, 0, 0xff]);
+        assert!(k[10..].iter().all(|&b| b == 0));
+        assert_eq!(prefix6_key(a, 128).expect("key")[4..], a.octets());
+        assert!(matches!(
+            prefix6_key(a, 129),
+            Err(XdpError::PrefixLen6(129))
         ));
     }
 }

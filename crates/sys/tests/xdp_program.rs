@@ -5,7 +5,7 @@ mod common;
 
 use common::{arp_frame, icmp_echo_frame, skip_unless_root};
 use hvrouter_sys::{Steering, XdpAction, XdpError, XdpProgram};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 const GUEST: [u8; 4] = [192, 0, 2, 10];
 const OTHER: [u8; 4] = [192, 0, 2, 99];
@@ -164,5 +164,133 @@ fn sink_drops_ipv4_and_passes_arp() {
     assert!(matches!(
         p.insert_guest_ip(Ipv4Addr::from(GUEST)),
         Err(XdpError::NotUplink)
+    ));
+}
+
+/// Ethernet + IPv6 (`next_header`, `src` -> `dst`) + `payload`; no checksums (the
+/// program reads none).
+fn ipv6_frame(
+    dst_mac: [u8; 6],
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    next_header: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut f = Vec::with_capacity(54 + payload.len());
+    f.extend_from_slice(&dst_mac);
+    f.extend_from_slice(&MAC);
+    f.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0]);
+    f.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    f.extend_from_slice(&[next_header, 255]);
+    f.extend_from_slice(&src.octets());
+    f.extend_from_slice(&dst.octets());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// An ICMPv6 Neighbor Solicitation body for `target` (type 135, checksum not filled).
+fn ns_body(target: Ipv6Addr) -> Vec<u8> {
+    let mut b = vec![135, 0, 0, 0, 0, 0, 0, 0];
+    b.extend_from_slice(&target.octets());
+    b.extend_from_slice(&[1, 1, 2, 0, 0, 0, 0, 1]);
+    b
+}
+
+#[test]
+fn uplink_steers_guest_ipv6_and_ndp_only() {
+    if skip_unless_root("uplink_steers_guest_ipv6_and_ndp_only") {
+        return;
+    }
+    let Some(p) = load(Steering::Uplink) else {
+        return;
+    };
+    let guest: Ipv6Addr = "2001:db8:90::a800:ff:fe00:1".parse().expect("addr");
+    let stranger: Ipv6Addr = "2001:db8:90::4242".parse().expect("addr");
+    let gw: Ipv6Addr = "2001:db8:90::1".parse().expect("addr");
+    let routed: Ipv6Addr = "2001:db8:ff:7::9".parse().expect("addr");
+    let solicited = |a: Ipv6Addr| {
+        let o = a.octets();
+        Ipv6Addr::from([
+            0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, o[13], o[14], o[15],
+        ])
+    };
+    let mcast_mac = |a: Ipv6Addr| {
+        let o = a.octets();
+        [0x33, 0x33, o[12], o[13], o[14], o[15]]
+    };
+    p.insert_guest_ip6(guest).expect("insert");
+    p.insert_guest_ip6(guest).expect("insert is idempotent");
+    p.insert_steered_prefix6("2001:db8:ff::".parse().expect("addr"), 48)
+        .expect("insert prefix");
+
+    let to_guest = ipv6_frame(MAC, gw, guest, 17, &[0; 8]);
+    let to_routed = ipv6_frame(MAC, gw, routed, 17, &[0; 8]);
+    let to_stranger = ipv6_frame(MAC, gw, stranger, 17, &[0; 8]);
+    let ns_guest = ipv6_frame(
+        mcast_mac(solicited(guest)),
+        gw,
+        solicited(guest),
+        58,
+        &ns_body(guest),
+    );
+    let dad_guest = ipv6_frame(
+        mcast_mac(solicited(guest)),
+        Ipv6Addr::UNSPECIFIED,
+        solicited(guest),
+        58,
+        &ns_body(guest),
+    );
+    let ns_stranger = ipv6_frame(
+        mcast_mac(solicited(stranger)),
+        gw,
+        solicited(stranger),
+        58,
+        &ns_body(stranger),
+    );
+    // A Neighbor Advertisement (136) naming the guest, sent to all-nodes: the kernel's.
+    let mut na_body = ns_body(guest);
+    na_body[0] = 136;
+    let na_all = ipv6_frame(
+        [0x33, 0x33, 0, 0, 0, 1],
+        gw,
+        "ff02::1".parse().expect("addr"),
+        58,
+        &na_body,
+    );
+    // A solicitation behind a hop-by-hop header is not recognised: the kernel's.
+    let mut hbh = vec![58, 0, 5, 2, 0, 0, 1, 0];
+    hbh.extend_from_slice(&ns_body(guest));
+    let ns_hbh = ipv6_frame(mcast_mac(solicited(guest)), gw, solicited(guest), 0, &hbh);
+    let truncated_ns = ns_guest[..70].to_vec();
+
+    // Meant for the socket: with none in the XSKMAP, dropped (fail closed).
+    for (name, f) in [
+        ("to guest", &to_guest),
+        ("to routed prefix", &to_routed),
+        ("NS for guest", &ns_guest),
+        ("DAD for guest", &dad_guest),
+    ] {
+        assert_eq!(p.test_run(f).expect("run"), XdpAction::Drop, "{name}");
+    }
+    for (name, f) in [
+        ("to stranger", &to_stranger),
+        ("NS for stranger", &ns_stranger),
+        ("NA to all-nodes", &na_all),
+        ("NS behind HBH", &ns_hbh),
+        ("truncated NS", &truncated_ns),
+    ] {
+        assert_eq!(p.test_run(f).expect("run"), XdpAction::Pass, "{name}");
+    }
+
+    p.remove_guest_ip6(guest).expect("remove");
+    p.remove_guest_ip6(guest).expect("remove absent is fine");
+    p.remove_steered_prefix6("2001:db8:ff::".parse().expect("addr"), 48)
+        .expect("remove prefix");
+    for f in [&to_guest, &to_routed, &ns_guest, &dad_guest] {
+        assert_eq!(p.test_run(f).expect("run"), XdpAction::Pass);
+    }
+    assert!(matches!(
+        XdpProgram::load(Steering::Guest).map(|g| g.insert_guest_ip6(guest)),
+        Ok(Err(XdpError::NotUplink)) | Err(_)
     ));
 }
