@@ -216,6 +216,9 @@ impl PortSpec {
 pub struct XdpPortConfig {
     /// Where the steering program runs.
     pub attach: AttachMode,
+    /// Where it runs on guests' devices, if not `attach` (generic keeps a veth guest's
+    /// TSO on: native XDP on a veth turns it off on the peer).
+    pub guest_attach: Option<AttachMode>,
     /// Device queue to bind (and steer in the XSKMAP).
     pub queue: u32,
     /// Ring sizes and bind flags (flags apply to a pool's first socket only; later ones
@@ -241,6 +244,7 @@ impl Default for XdpPortConfig {
         };
         XdpPortConfig {
             attach: AttachMode::NativeOrGeneric,
+            guest_attach: None,
             queue: 0,
             fill: FillBounds::fixed(xsk.fill_size / 2),
             xsk,
@@ -370,7 +374,13 @@ impl XdpPort {
         }
         // Attach last: from here on frames flow, and the socket is ready for them.
         let link = program
-            .attach(ifindex, cfg.attach)
+            .attach(
+                ifindex,
+                match spec.steering {
+                    Steering::Guest => cfg.guest_attach.unwrap_or(cfg.attach),
+                    _ => cfg.attach,
+                },
+            )
             .map_err(|source| XdpPortError::Attach { ifindex, source })?;
         Ok(XdpPort {
             link,
