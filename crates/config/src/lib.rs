@@ -22,6 +22,7 @@ mod check;
 mod dhcp;
 mod diff;
 mod error;
+mod ipv6;
 mod locate;
 mod model;
 mod networks;

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use hvrouter_core::dhcp::{DhcpConfig, DhcpSettings};
 use hvrouter_core::guests::GuestSpec;
+use hvrouter_core::ipv6::{Guest6Spec, Network6Spec};
 use hvrouter_core::network::NetworkSpec;
 use hvrouter_core::router::RouterConfig;
 use hvrouter_core::{NetworkId, PortId};
@@ -216,6 +217,9 @@ pub struct NetworkConfig {
     /// network's guest ports. Applied by reload (a change here alone is not a network
     /// change).
     pub dhcp: DhcpSettings,
+    /// `subnet6`, `gateway6`, `router_advertisements`, `dns_servers6`: the network's IPv6
+    /// side; `None` when it has no `subnet6` (IPv6 is then dropped, as before).
+    pub ipv6: Option<Network6Spec>,
 }
 
 impl NetworkConfig {
@@ -267,6 +271,9 @@ pub struct GuestConfig {
     pub routed_prefixes: Vec<Ipv4Net>,
     /// Host name DHCP gives the guest (option 12); `None` sends none.
     pub hostname: Option<String>,
+    /// `ip6`, `eui64`, `routed_prefixes6`: the guest's IPv6 side; `None` on a network
+    /// without IPv6. Default on a /64: its EUI-64 address.
+    pub ipv6: Option<Guest6Spec>,
 }
 
 impl GuestConfig {
@@ -296,6 +303,7 @@ impl GuestConfig {
             && self.mac == other.mac
             && self.network == other.network
             && sorted(self) == sorted(other)
+            && self.ipv6 == other.ipv6
     }
 }
 

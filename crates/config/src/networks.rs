@@ -8,6 +8,7 @@
 use core::ops::Range;
 use std::collections::HashMap;
 
+use hvrouter_core::ipv6::Tables6;
 use hvrouter_core::network::{NetworkError, MAX_MTU, MIN_MTU};
 use hvrouter_core::tables::{GuestConflict, NetworkConflict, Tables, TablesError};
 use hvrouter_core::{NetworkId, PortId};
@@ -36,6 +37,7 @@ pub(crate) fn check(
     guests: &Named<RawGuest>,
 ) -> Checked {
     let mut tables = Tables::new();
+    let mut tables6 = Tables6::new();
     let mut ports = PortAlloc::default();
     // Network name -> (id in `tables`, config). Networks that failed are recorded with
     // `None` so that their guests are skipped without a second, misleading error.
@@ -49,6 +51,7 @@ pub(crate) fn check(
         let id = network(
             c,
             &mut tables,
+            &mut tables6,
             &mut ports,
             &mut uplinks,
             name,
@@ -95,7 +98,8 @@ pub(crate) fn check(
                 continue;
             }
         };
-        if let Some(g) = guest(c, &mut tables, &mut ports, tap, tap_ok, net_id, raw) {
+        let six = &mut tables6;
+        if let Some(g) = guest(c, &mut tables, six, &mut ports, tap, tap_ok, net_id, raw) {
             out.guests.push(g);
         }
     }
@@ -126,6 +130,7 @@ impl PortAlloc {
 fn network(
     c: &mut Checker<'_>,
     tables: &mut Tables,
+    tables6: &mut Tables6,
     ports: &mut PortAlloc,
     uplinks: &mut HashMap<String, String>,
     name: &S<String>,
@@ -195,13 +200,23 @@ fn network(
         uplink_mac,
         guest_mac,
         dhcp,
+        ipv6: None,
     };
     let Some(port) = ports.next() else {
         c.report(name.span(), &key, "too many networks and guests");
         return None;
     };
     match tables.add_network(cfg.network_spec(port, PLACEHOLDER_UPLINK_MAC)) {
-        Ok(id) => Some((id, cfg)),
+        Ok(id) => {
+            let ipv6 = crate::ipv6::network6(c, raw, &key, tables.network(id)?)?;
+            if let Some(spec) = &ipv6 {
+                if let Err(e) = tables6.set_network6(tables, id, spec.clone()) {
+                    c.report(name.span(), &key, e.to_string());
+                    return None;
+                }
+            }
+            Some((id, NetworkConfig { ipv6, ..cfg }))
+        }
         Err(e) => {
             let (span, field) = match &e {
                 TablesError::AddNetwork {
@@ -259,9 +274,11 @@ fn conflict_message(e: &TablesError) -> String {
         .map_or(reason.clone(), str::to_string)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn guest(
     c: &mut Checker<'_>,
     tables: &mut Tables,
+    tables6: &mut Tables6,
     ports: &mut PortAlloc,
     tap: &S<String>,
     tap_ok: bool,
@@ -305,6 +322,7 @@ fn guest(
         network: tables.network(network)?.name.clone(),
         routed_prefixes: prefixes.iter().map(|(p, _)| *p).collect(),
         hostname,
+        ipv6: None,
     };
     if !ok {
         return None;
@@ -314,7 +332,10 @@ fn guest(
         return None;
     };
     match tables.add_guest(cfg.guest_spec(network, port)) {
-        Ok(_) => Some(cfg),
+        Ok(id) => {
+            let ipv6 = crate::ipv6::guest6(c, raw, &key, tables, tables6, id)?;
+            Some(GuestConfig { ipv6, ..cfg })
+        }
         Err(e) => {
             let reason = match &e {
                 TablesError::AddGuest { reason, .. } => Some(reason),

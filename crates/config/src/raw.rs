@@ -82,6 +82,10 @@ pub(crate) struct RawNetwork {
     pub(crate) domain: Option<S<String>>,
     pub(crate) search: Option<S<Vec<S<String>>>>,
     pub(crate) lease_time: Option<S<i64>>,
+    pub(crate) subnet6: Option<S<String>>,
+    pub(crate) gateway6: Option<S<String>>,
+    pub(crate) router_advertisements: Option<S<bool>>,
+    pub(crate) dns_servers6: Option<S<Vec<S<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,6 +98,12 @@ pub(crate) struct RawGuest {
     pub(crate) routed_prefixes: Option<S<Vec<S<String>>>>,
     #[serde(default)]
     pub(crate) hostname: Option<S<String>>,
+    #[serde(default)]
+    pub(crate) ip6: Option<S<Vec<S<String>>>>,
+    #[serde(default)]
+    pub(crate) eui64: Option<S<bool>>,
+    #[serde(default)]
+    pub(crate) routed_prefixes6: Option<S<Vec<S<String>>>>,
 }
 
 /// Entries of a named table in file order (by the position of their key).

@@ -120,7 +120,7 @@ fn required_keys() {
         "routed_prefix = [\"203.0.113.0/28\"]",
         "routed_prefix",
         "guests.tap1.routed_prefix",
-        "unknown key `routed_prefix`; valid keys here: mac, ips, network, routed_prefixes, hostname",
+        "unknown key `routed_prefix`; valid keys here: mac, ips, network, routed_prefixes, hostname, ip6, eui64, routed_prefixes6",
     );
 }
 
