@@ -361,6 +361,22 @@ fn real_dhcp_clients_get_their_configuration_from_the_router() {
         nak_count(&lab) > naks_before,
         "the request for 192.0.2.10 was refused with a NAK"
     );
+    // The metrics endpoint (refreshed every second) counts the NAK and the drops by
+    // DHCP reason.
+    let get = "import urllib.request;print(urllib.request.urlopen(\
+               'http://127.0.0.1:9477/metrics',timeout=5).read().decode())";
+    let mut metrics = String::new();
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            metrics = ok(lab.exec("hv", &["python3", "-c", get]));
+            metrics.contains("hvrouter_dhcp_messages_total{direction=\"sent\",type=\"nak\"} 1")
+        }),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("hvrouter_drops_total{port=\"hvr-g2\",reason=\"dhcp_spoofed_chaddr\"} 0"),
+        "{metrics}"
+    );
     let explain = ok(lab.cli(&["explain", "dhcp", "hvr-g2"]));
     eprintln!("explain dhcp hvr-g2:\n{explain}");
     assert!(explain.contains("DHCPOFFER of 192.0.2.20/24"), "{explain}");
