@@ -395,6 +395,18 @@ fn renewing_is_unicast_and_rebinding_broadcast_both_acked_to_ciaddr() {
         last_outcome(&lab),
         Outcome::Acked(GUEST1, RequestState::Rebinding)
     );
+    // Some clients also send the server identifier when renewing: accepted.
+    let ack = one(
+        &mut lab,
+        &Msg::new(MessageType::Request)
+            .renewing_from_guest1()
+            .opt(opt::SERVER_ID, &GATEWAY.octets()),
+    );
+    assert_eq!(ack.kind, MessageType::Ack);
+    assert_eq!(
+        last_outcome(&lab),
+        Outcome::Acked(GUEST1, RequestState::Renewing)
+    );
 }
 
 #[test]

@@ -290,8 +290,9 @@ fn request_state(
         // RENEWING / REBINDING: "'server identifier' MUST NOT be filled in, 'requested
         // IP address' option MUST NOT be filled in, 'ciaddr' MUST be filled in"; sent
         // unicast when renewing, broadcast when rebinding. Clients that also fill in
-        // option 50 are accepted when it agrees with 'ciaddr'.
-        (None, asked, false) if asked.is_none_or(|a| a == req.ciaddr) => {
+        // option 50 (when it agrees with 'ciaddr') or option 54 are accepted: the
+        // address asked for is 'ciaddr' either way.
+        (_, asked, false) if asked.is_none_or(|a| a == req.ciaddr) => {
             let s = if dst.is_broadcast() {
                 RequestState::Rebinding
             } else {
