@@ -395,6 +395,16 @@ fn renewing_is_unicast_and_rebinding_broadcast_both_acked_to_ciaddr() {
         last_outcome(&lab),
         Outcome::Acked(GUEST1, RequestState::Rebinding)
     );
+    // A lease from nfdhcpd names its dummy server 1.2.3.4: the renewal goes there, is
+    // taken all the same (any UDP to port 67 from a guest is the server's), and acked.
+    let ack = one(
+        &mut lab,
+        &Msg {
+            dst: Ipv4Addr::new(1, 2, 3, 4),
+            ..Msg::new(MessageType::Request).renewing_from_guest1()
+        },
+    );
+    assert_eq!((ack.kind, ack.server_id), (MessageType::Ack, GATEWAY));
     // Some clients also send the server identifier when renewing: accepted.
     let ack = one(
         &mut lab,
