@@ -73,6 +73,11 @@ pub struct Router6 {
     stats: Router6Stats,
     /// [`Router6::poll`] has nothing to do before this (it runs every dataplane pass).
     wake: Instant,
+    /// IPv6 sides asked for by guest name (the configuration file's guests); others get
+    /// the default ([`Router6::guest_added`]).
+    overrides: HashMap<String, Guest6Spec>,
+    /// Why a guest's IPv6 side was refused when it was added, for `show`.
+    refused: HashMap<GuestId, Tables6Error, FastBuildHasher>,
 }
 
 /// Longest sleep of the timers while some neighbor entry exists (its retransmissions and
@@ -96,6 +101,8 @@ impl Router6 {
             announce: HashMap::default(),
             stats: Router6Stats::default(),
             wake: now,
+            overrides: HashMap::new(),
+            refused: HashMap::default(),
         }
     }
 
@@ -168,8 +175,50 @@ impl Router6 {
         true
     }
 
+    /// Ask for `spec` as the IPv6 side of the guest named `name` whenever it is added
+    /// (`None`: the default again).
+    pub fn set_guest6_override(&mut self, name: &str, spec: Option<Guest6Spec>) {
+        match spec {
+            Some(s) => self.overrides.insert(name.to_string(), s),
+            None => self.overrides.remove(name),
+        };
+    }
+
+    /// Guest `id` was added to `tables`: give it its IPv6 side if its network has one:
+    /// the one asked for by name, or by default the EUI-64 address of its MAC in a /64
+    /// subnet6 (what gnt-networking's `mac2eui64` gives every routed NIC). A refusal
+    /// (an address another guest owns) is kept for [`Router6::refusal`]; the guest's
+    /// IPv4 side is not affected.
+    pub fn guest_added(&mut self, tables: &Tables, id: GuestId) {
+        self.refused.remove(&id);
+        let Some(guest) = tables.guest(id) else {
+            return;
+        };
+        let Some(st) = self.tables6.network6(guest.network) else {
+            return;
+        };
+        let spec = match self.overrides.get(&guest.name) {
+            Some(s) => s.clone(),
+            None if st.net.slaac() => Guest6Spec {
+                eui64: true,
+                ..Guest6Spec::default()
+            },
+            None => return,
+        };
+        // Due at once: the next poll sends its RA and announcements.
+        if let Err(e) = self.set_guest6(tables, id, spec, Instant::ZERO) {
+            self.refused.insert(id, e);
+        }
+    }
+
+    /// Why guest `id`'s IPv6 side was refused when it was added, if it was.
+    pub fn refusal(&self, id: GuestId) -> Option<&Tables6Error> {
+        self.refused.get(&id)
+    }
+
     /// Forget guest `id`'s IPv6 side (the guest was removed).
     pub fn guest_removed(&mut self, id: GuestId) {
+        self.refused.remove(&id);
         self.tables6.remove_guest6(id);
         self.ra.guest_gone(id);
         self.announce.remove(&id);

@@ -172,6 +172,7 @@ impl Router {
         let port = spec.port;
         let id = self.tables.add_guest(spec)?;
         self.counters.ensure(port);
+        self.v6.guest_added(&self.tables, id);
         Ok(id)
     }
 
@@ -192,6 +193,7 @@ impl Router {
             return false;
         };
         self.announcer.schedule(&self.tables, id, now);
+        self.v6.announce_guest6(id, now);
         true
     }
 

@@ -452,3 +452,64 @@ fn guest_tcp_offloads_are_completed_and_segmented() {
     }
     assert_eq!(seq, 5000);
 }
+
+#[test]
+fn guests_added_later_get_their_ipv6_side() {
+    let mut r = router();
+    let (_, v6) = r.ipv6_mut();
+    v6.set_guest6_override(
+        "tap4",
+        Some(Guest6Spec {
+            addrs: vec![a6("2001:db8:90::44")],
+            eui64: false,
+            prefixes: vec![],
+        }),
+    );
+    // Default: the EUI-64 address of its MAC; override by name; a clash is refused and
+    // kept for `show`, the IPv4 side stays.
+    for (port, ip, m) in [
+        (3u16, "192.0.2.30", mac(3)),
+        (4, "192.0.2.40", mac(4)),
+        (5, "192.0.2.50", mac(1)),
+    ] {
+        r.add_guest(GuestSpec {
+            name: format!("tap{port}"),
+            port: PortId(port),
+            mac: m,
+            ips: vec![ip.parse().unwrap()],
+            network: NET,
+            extra_prefixes: vec![],
+        })
+        .unwrap();
+    }
+    let id = |r: &Router, n: &str| r.tables().guest(n).unwrap().id;
+    let t6 = r.ipv6().tables6();
+    assert_eq!(
+        t6.guest6(id(&r, "tap3")).unwrap().addrs,
+        vec![eui64_address(a6("2001:db8:90::"), mac(3))]
+    );
+    assert_eq!(
+        t6.guest6(id(&r, "tap4")).unwrap().addrs,
+        vec![a6("2001:db8:90::44")]
+    );
+    assert!(
+        t6.guest6(id(&r, "tap5")).is_none(),
+        "tap1's EUI-64 address is taken"
+    );
+    assert!(matches!(
+        r.ipv6().refusal(id(&r, "tap5")),
+        Some(Tables6Error::InUse { .. })
+    ));
+    // The new guest is answered for on the VLAN at once.
+    let mut out = Outbox::new();
+    let target = eui64_address(a6("2001:db8:90::"), mac(3));
+    let mut f = with_macs(
+        ns(gw6(), target, Some(GW_MAC)),
+        EthernetAddress([0x33, 0x33, 0xff, 0, 0, 3]),
+        GW_MAC,
+    );
+    assert_eq!(
+        r.process(UPLINK, &mut f, Instant::from_secs(1), &mut out),
+        Action::Consumed
+    );
+}
