@@ -36,7 +36,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use hvrouter_core::Instant;
@@ -108,6 +108,18 @@ pub enum XdpPortError {
         /// Cause.
         source: XdpError,
     },
+    /// Updating the uplink's IPv6 steering (an address: `prefix_len` 128, or a prefix)
+    /// failed.
+    SteerIpv6 {
+        /// Interface index.
+        ifindex: u32,
+        /// The address or prefix.
+        addr: Ipv6Addr,
+        /// 128 for an exact address.
+        prefix_len: u8,
+        /// Cause.
+        source: XdpError,
+    },
     /// Attaching the program to the device failed.
     Attach {
         /// Interface index.
@@ -144,6 +156,15 @@ impl fmt::Display for XdpPortError {
                 f,
                 "updating steered prefix {ip}/{prefix_len} on ifindex {ifindex}"
             ),
+            Self::SteerIpv6 {
+                ifindex,
+                addr,
+                prefix_len,
+                ..
+            } => write!(
+                f,
+                "updating steered IPv6 {addr}/{prefix_len} on ifindex {ifindex}"
+            ),
             Self::Attach { ifindex, .. } => {
                 write!(f, "attaching the XDP program to ifindex {ifindex}")
             }
@@ -161,6 +182,7 @@ impl std::error::Error for XdpPortError {
             | Self::RegisterSocket { source, .. }
             | Self::SteerIp { source, .. }
             | Self::SteerPrefix { source, .. }
+            | Self::SteerIpv6 { source, .. }
             | Self::Attach { source, .. } => Some(source),
         }
     }
@@ -504,6 +526,43 @@ impl XdpPort {
                 prefix_len,
                 source,
             })
+    }
+
+    /// Starts (`on`) or stops steering IPv6 to `addr` and Neighbor Solicitations for it
+    /// to the router (uplink only; idempotent; see [`XdpProgram::insert_guest_ip6`]).
+    pub fn steer_ip6(&self, addr: Ipv6Addr, on: bool) -> Result<(), XdpPortError> {
+        let r = if on {
+            self.program.insert_guest_ip6(addr)
+        } else {
+            self.program.remove_guest_ip6(addr)
+        };
+        r.map_err(|source| XdpPortError::SteerIpv6 {
+            ifindex: self.ifindex,
+            addr,
+            prefix_len: 128,
+            source,
+        })
+    }
+
+    /// Starts (`on`) or stops steering IPv6 to every address in `addr/prefix_len`
+    /// (uplink only; idempotent).
+    pub fn steer_prefix6(
+        &self,
+        addr: Ipv6Addr,
+        prefix_len: u8,
+        on: bool,
+    ) -> Result<(), XdpPortError> {
+        let r = if on {
+            self.program.insert_steered_prefix6(addr, prefix_len)
+        } else {
+            self.program.remove_steered_prefix6(addr, prefix_len)
+        };
+        r.map_err(|source| XdpPortError::SteerIpv6 {
+            ifindex: self.ifindex,
+            addr,
+            prefix_len,
+            source,
+        })
     }
 
     /// This port's socket counters (drops by reason, multi-buffer copies, kicks).

@@ -156,6 +156,7 @@ impl Ports {
         // Steer its addresses on the uplink, then attach its tap: only then can the
         // router deliver what it answers for. Attaching announces it.
         self.sync_steering(pipe, net, &[], &[]);
+        self.sync_steering6(pipe, net, &Default::default());
         if let Err(e) = self.open(port, pipe) {
             pipe.router_mut().set_port_up(port, false);
             log::warn(
@@ -183,6 +184,7 @@ impl Ports {
     /// Remove a guest: from this moment nothing is answered for it, its traffic is
     /// dropped, its steering entries and port are gone.
     pub fn remove_guest(&mut self, pipe: &mut Pipeline<XdpPort>, tap: &str) -> Result<(), String> {
+        let gone6 = crate::ipv6::Steered6::of_guest(pipe.router(), tap);
         let removed = pipe
             .router_mut()
             .remove_guest(tap)
@@ -190,6 +192,7 @@ impl Ports {
         let gone_prefixes: Vec<Ipv4Net> =
             removed.extra_prefixes.iter().map(Ipv4Net::trunc).collect();
         self.sync_steering(pipe, removed.network, &removed.ips, &gone_prefixes);
+        self.sync_steering6(pipe, removed.network, &gone6);
         self.close(removed.port, pipe, "guest_removed");
         self.release_slot(removed.port);
         log::info("guest_removed", &[("guest", &tap)]);

@@ -355,8 +355,16 @@ impl Ports {
         entry.ifindex = Some(ifindex);
         entry.link_up = true;
         let guest = entry.kind == Kind::Guest;
+        let uplink_net = match entry.kind {
+            Kind::Uplink(net) => Some(net),
+            _ => None,
+        };
         pipe.attach(id, port);
         pipe.router_mut().set_port_up(id, true);
+        if let Some(net) = uplink_net {
+            // IPv6 steering is not part of the PortSpec: fill it in now (issue 13).
+            self.sync_steering6(pipe, net, &Default::default());
+        }
         if guest {
             // Attached (added, re-attached, at start, migrated in): announce the guest
             // on its VLAN and the gateway toward the guest. Due at once: the next poll

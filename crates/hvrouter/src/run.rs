@@ -180,6 +180,7 @@ pub fn run(path: &Path) -> Result<(), RunError> {
             bound: None,
         });
     }
+    crate::ipv6::configure(&mut router, &config, now);
 
     let d = &config.dataplane;
     let port_cfg = XdpPortConfig {

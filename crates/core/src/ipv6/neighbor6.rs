@@ -393,7 +393,6 @@ fn info(addr: Ipv6Addr, e: &Entry6) -> Neighbor6Info {
 pub fn push_solicit(
     out: &mut crate::outbox::Outbox,
     network: &crate::network::Network,
-    net6: &crate::ipv6::net6::Network6,
     s: Solicit6,
 ) {
     use crate::ipv6::frames6::{push_ns, Addressing, NDP_HOP_LIMIT};
@@ -409,7 +408,7 @@ pub fn push_solicit(
         port: network.uplink,
         src_mac: network.uplink_mac,
         dst_mac,
-        src_ip: net6.uplink_ll,
+        src_ip: crate::ipv6::net6::uplink_ll(network),
         dst_ip,
         hop_limit: NDP_HOP_LIMIT,
     };

@@ -177,9 +177,13 @@ pub struct Network6 {
     /// The router's link-local address toward guests: fe80::EUI-64 of the network's
     /// `guest_mac` (the source of its RAs and the guests' default router).
     pub guest_ll: Ipv6Addr,
-    /// The router's link-local address on the VLAN: fe80::EUI-64 of `uplink_mac` (the
-    /// source of its neighbor solicitations there; it answers for it).
-    pub uplink_ll: Ipv6Addr,
+}
+
+/// The router's link-local address on `network`'s VLAN: fe80::EUI-64 of its current
+/// `uplink_mac` (which follows the uplink device when it is re-created), the source of
+/// its neighbor solicitations there; it answers for it.
+pub fn uplink_ll(network: &Network) -> Ipv6Addr {
+    link_local_from_mac(network.uplink_mac)
 }
 
 impl Network6 {
@@ -188,7 +192,6 @@ impl Network6 {
     pub fn new(spec: Network6Spec, network: &Network) -> Network6 {
         Network6 {
             guest_ll: link_local_from_mac(network.guest_mac),
-            uplink_ll: link_local_from_mac(network.uplink_mac),
             spec,
         }
     }

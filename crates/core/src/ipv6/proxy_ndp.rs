@@ -92,7 +92,7 @@ pub fn uplink_decision(
     src: Ipv6Addr,
     target: Ipv6Addr,
 ) -> NdpDecision {
-    if target == net6.uplink_ll {
+    if target == crate::ipv6::net6::uplink_ll(network) {
         return NdpDecision::Answer(plan(target, src, network.uplink_mac, true));
     }
     match tables6.owner_of(tables, network.id, &target) {
@@ -173,7 +173,7 @@ pub fn explain(
     let net6 = &tables6.network6(network.id)?.net;
     let owner: Option<&Guest> = tables6.owner_of(tables, network.id, &addr);
     let vlan_src = if addr == net6.spec.gateway6 {
-        net6.uplink_ll
+        crate::ipv6::net6::uplink_ll(network)
     } else {
         net6.spec.gateway6
     };

@@ -20,7 +20,7 @@ use crate::ipv6::frames6::{
 use crate::ipv6::guest6::Guest6Spec;
 use crate::ipv6::icmp6_error::{may_send_error, push_error, Icmp6Error};
 use crate::ipv6::neighbor6::{push_solicit, Enqueue6, Neighbor6Cache};
-use crate::ipv6::net6::Network6Spec;
+use crate::ipv6::net6::{uplink_ll, Network6Spec};
 use crate::ipv6::offload6;
 use crate::ipv6::proxy_ndp::NaPlan;
 use crate::ipv6::ra::RaScheduler;
@@ -257,7 +257,7 @@ impl Router6 {
                 } else {
                     src_mac
                 };
-                send_na(out, port, network.uplink_mac, net6.uplink_ll, dst, &na);
+                send_na(out, port, network.uplink_mac, uplink_ll(network), dst, &na);
                 self.stats.na_answered += 1;
                 if let Some(l) = learn {
                     self.learn(net, port, network.uplink_mac, &l, now, out);
@@ -271,7 +271,7 @@ impl Router6 {
             Control6::RouterSolicit => return Action::Drop(DropReason::NdpConsumed),
             Control6::Drop(r) => return Action::Drop(r),
         }
-        if ip.dst_addr == net6.uplink_ll {
+        if ip.dst_addr == uplink_ll(network) {
             return self.echo(port, network.uplink_mac, src_mac, &frame[ETH..total], out);
         }
         let decision = decide(
@@ -304,7 +304,7 @@ impl Router6 {
                         port,
                         src_mac: network.uplink_mac,
                         dst_mac: src_mac,
-                        src_ip: net6.uplink_ll,
+                        src_ip: uplink_ll(network),
                         dst_ip: ip.src_addr,
                         hop_limit: DEFAULT_HOP_LIMIT,
                     };
@@ -410,7 +410,7 @@ impl Router6 {
                                 return match cache.enqueue(next_hop, &frame[..total], now) {
                                     Enqueue6::Queued(s) | Enqueue6::QueuedDroppedOldest(s) => {
                                         if let Some(s) = s {
-                                            push_solicit(out, network, net6, s);
+                                            push_solicit(out, network, s);
                                             self.stats.ns_sent += 1;
                                         }
                                         self.wake = self.wake.min(now + NEIGHBOR_TICK);
@@ -555,13 +555,12 @@ impl Router6 {
 
     fn poll_due(&mut self, tables: &Tables, now: Instant, out: &mut Outbox) {
         for (&net, cache) in self.neighbors.iter_mut() {
-            let (Some(network), Some(st)) = (tables.network(net), self.tables6.network6(net))
-            else {
+            let (Some(network), Some(_)) = (tables.network(net), self.tables6.network6(net)) else {
                 continue;
             };
             let mut sent = 0;
             cache.poll(now, &mut |s| {
-                push_solicit(out, network, &st.net, s);
+                push_solicit(out, network, s);
                 sent += 1;
             });
             self.stats.ns_sent += sent;
@@ -585,7 +584,7 @@ impl Router6 {
             let Some(g) = tables.guest(gid).filter(|g| g.up) else {
                 continue;
             };
-            let (Some(network), Some(st), Some(g6)) = (
+            let (Some(network), Some(_), Some(g6)) = (
                 tables.network(g.network),
                 self.tables6.network6(g.network),
                 self.tables6.guest6(gid),
@@ -597,7 +596,7 @@ impl Router6 {
                     port: network.uplink,
                     src_mac: network.uplink_mac,
                     dst_mac: multicast_mac(&ALL_NODES),
-                    src_ip: st.net.uplink_ll,
+                    src_ip: uplink_ll(network),
                     dst_ip: ALL_NODES,
                     hop_limit: NDP_HOP_LIMIT,
                 };

@@ -72,6 +72,8 @@ pub struct Lab {
     poll: String,
     /// TOML appended to the demo configuration at every start.
     extra_config: String,
+    /// Replacements (`old`, `new`) applied to the demo configuration at every start.
+    config_edits: Vec<(String, String)>,
     router: Option<Child>,
     servers: Vec<Child>,
     pub dir: PathBuf,
@@ -100,6 +102,7 @@ impl Lab {
             tag,
             poll: poll.to_string(),
             extra_config: extra.to_string(),
+            config_edits: Vec::new(),
             router: None,
             servers: vec![],
             dir,
@@ -113,6 +116,12 @@ impl Lab {
         );
         lab.start_router();
         lab
+    }
+
+    /// Replace `old` (which must occur in configs/demo.toml) by `new` in the
+    /// configuration of every later start of the router.
+    pub fn edit_demo_config(&mut self, old: &str, new: &str) {
+        self.config_edits.push((old.to_string(), new.to_string()));
     }
 
     /// Rewrite the router's configuration file in place (for `reload`).
@@ -191,6 +200,13 @@ impl Lab {
         let text = text
             .replace("/run/hvrouter-demo", run_dir.to_str().unwrap())
             .replace("poll = \"busy\"", &format!("poll = \"{}\"", self.poll));
+        let text = self.config_edits.iter().fold(text, |t, (old, new)| {
+            assert!(
+                t.contains(old.as_str()),
+                "{old:?} is not in configs/demo.toml"
+            );
+            t.replacen(old.as_str(), new, 1)
+        });
         let path = self.dir.join("hvrouter.toml");
         std::fs::write(&path, text + "\n" + &self.extra_config).unwrap();
         path

@@ -181,6 +181,6 @@ pub(super) fn from_guest(t: &Tables, t6: &Tables6, name: &str, frame: &[u8]) -> 
 mod forward;
 mod ndp;
 mod neighbor;
-mod router;
 mod ra;
+mod router;
 mod tables;

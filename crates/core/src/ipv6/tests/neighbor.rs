@@ -94,11 +94,10 @@ fn unanswered_resolution_fails_and_drops_the_queue() {
 
 #[test]
 fn solicitation_frames() {
-    let (t, t6) = setup();
+    let (t, _) = setup();
     let mut out = Outbox::new();
     let net = t.network(NET).unwrap();
-    let n6 = &t6.network6(NET).unwrap().net;
-    push_solicit(&mut out, net, n6, Solicit6::Multicast { target: gw6() });
+    push_solicit(&mut out, net, Solicit6::Multicast { target: gw6() });
     let f = &out.frames()[0].data;
     assert_eq!(out.frames()[0].port, UPLINK);
     let eth = EthernetFrame::new_checked(&f[..]).unwrap();

@@ -1,0 +1,124 @@
+//! The binary's IPv6 wiring (issue 13): the networks' and configured guests' IPv6 sides
+//! from the configuration, and the uplink's IPv6 steering (its XDP program's IPv6 maps)
+//! kept in step with the router's IPv6 tables.
+//!
+//! What the uplink steers for a network: the router's own VLAN link-local address (the
+//! gateway's answers to its solicitations, its NUD probes) and every guest's IPv6
+//! address (traffic to it and solicitations for it), plus the guests' routed IPv6
+//! prefixes (traffic only).
+
+use std::net::Ipv6Addr;
+
+use hvrouter_config::Config;
+use hvrouter_core::ids::NetworkId;
+use hvrouter_core::router::Router;
+use hvrouter_core::Instant;
+use hvrouter_dataplane::xdp_port::XdpPort;
+use hvrouter_dataplane::Pipeline;
+use ipnet::Ipv6Net;
+
+use crate::log;
+use crate::ports::Ports;
+
+/// Give the configured networks their IPv6 side and record the configured guests' IPv6
+/// keys by name (applied when each guest is added, by whatever path). Call after the
+/// networks are added and before the guests are.
+pub fn configure(router: &mut Router, config: &Config, now: Instant) {
+    for net in &config.networks {
+        let Some(spec) = &net.ipv6 else { continue };
+        let (tables, v6) = router.ipv6_mut();
+        let Some(id) = tables.network_by_name(&net.name).map(|n| n.id) else {
+            continue;
+        };
+        if let Err(e) = v6.set_network6(tables, id, spec.clone(), now) {
+            log::warn("network_ipv6", &[("network", &net.name), ("error", &e)]);
+        }
+    }
+    let (_, v6) = router.ipv6_mut();
+    for g in &config.guests {
+        v6.set_guest6_override(&g.tap, g.ipv6.clone());
+    }
+}
+
+/// IPv6 addresses and prefixes the uplink of `net` steers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Steered6 {
+    /// Exact addresses.
+    pub addrs: Vec<Ipv6Addr>,
+    /// Prefixes (host bits clear).
+    pub prefixes: Vec<Ipv6Net>,
+}
+
+impl Steered6 {
+    /// What the router's tables say the uplink of `net` must steer now.
+    pub fn wanted(router: &Router, net: NetworkId) -> Steered6 {
+        let t6 = router.ipv6().tables6();
+        let mut s = Steered6::default();
+        let (Some(network), Some(_)) = (router.tables().network(net), t6.network6(net)) else {
+            return s;
+        };
+        s.addrs.push(hvrouter_core::ipv6::net6::uplink_ll(network));
+        for g in t6.guests6().filter(|g| g.network == net) {
+            s.addrs.extend(g.addrs.iter().copied());
+            s.prefixes.extend(g.prefixes.iter().copied());
+        }
+        s
+    }
+
+    /// What guest `tap` makes the uplink steer (call before removing it).
+    pub fn of_guest(router: &Router, tap: &str) -> Steered6 {
+        let Some(id) = router.tables().guest(tap).map(|g| g.id) else {
+            return Steered6::default();
+        };
+        match router.ipv6().tables6().guest6(id) {
+            Some(g) => Steered6 {
+                addrs: g.addrs.clone(),
+                prefixes: g.prefixes.clone(),
+            },
+            None => Steered6::default(),
+        }
+    }
+}
+
+impl Ports {
+    /// Make the IPv6 maps of `net`'s uplink hold what the tables say: insert what is
+    /// wanted (idempotent), remove what is `gone` unless still wanted.
+    pub fn sync_steering6(
+        &mut self,
+        pipe: &mut Pipeline<XdpPort>,
+        net: NetworkId,
+        gone: &Steered6,
+    ) {
+        let wanted = Steered6::wanted(pipe.router(), net);
+        let Some(uplink) = self.uplink_of(net) else {
+            return;
+        };
+        let Some(port) = pipe.port_mut(uplink) else {
+            return; // detached: re-steered when it is attached again
+        };
+        for a in gone.addrs.iter().filter(|a| !wanted.addrs.contains(a)) {
+            if let Err(e) = port.steer_ip6(*a, false) {
+                log::warn("steering", &[("remove", a), ("error", &e)]);
+            }
+        }
+        for a in &wanted.addrs {
+            if let Err(e) = port.steer_ip6(*a, true) {
+                log::warn("steering", &[("insert", a), ("error", &e)]);
+            }
+        }
+        for p in gone
+            .prefixes
+            .iter()
+            .filter(|p| !wanted.prefixes.contains(p))
+        {
+            if let Err(e) = port.steer_prefix6(p.network(), p.prefix_len(), false) {
+                log::warn("steering", &[("remove", p), ("error", &e)]);
+            }
+        }
+        for p in &wanted.prefixes {
+            if let Err(e) = port.steer_prefix6(p.network(), p.prefix_len(), true) {
+                log::warn("steering", &[("insert", p), ("error", &e)]);
+            }
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! IPv6 for routed guests in namespaces (issue 13): the lab of `common` with
+//! `subnet6 = 2001:db8:90::/64` on its network. A veth guest with only the kernel's
+//! defaults (accept_ra) takes its SLAAC address and default route from the router's
+//! advertisement, pings the gateway's IPv6 address and is pinged back, and TCP runs both
+//! ways; proxy NDP on the VLAN answers only the hosted guests (neighbor solicitations
+//! from the gateway for 12 other addresses of the /64 get nothing), before and after an
+//! uplink bounce; after SIGKILL nothing answers. Needs root; skips otherwise.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{skip_unless_lab, Lab};
+
+const GW6: &str = "2001:db8:90::1";
+/// g1's SLAAC address: EUI-64 of 02:00:00:00:00:0a in 2001:db8:90::/64.
+const G1: &str = "2001:db8:90::ff:fe00:a";
+/// The router's link-local address toward guests: EUI-64 of fe:ff:ff:ff:ff:ff.
+const ROUTER_LL: &str = "fe80::fcff:ffff:feff:ffff";
+
+fn up() -> Lab {
+    let mut lab = Lab::up("v6");
+    lab.edit_demo_config(
+        "gateway = \"192.0.2.1\"",
+        "gateway = \"192.0.2.1\"\nsubnet6 = \"2001:db8:90::/64\"\ngateway6 = \"2001:db8:90::1\"",
+    );
+    lab.stop_router("TERM");
+    gateway_address(&lab);
+    lab.start_router();
+    lab
+}
+
+fn gateway_address(lab: &Lab) {
+    let out = lab.exec(
+        "gw",
+        &[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            &format!("{GW6}/64"),
+            "dev",
+            "eth0",
+            "nodad",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn text(o: std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Wait until `cond` holds or `within` passes.
+fn eventually(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
+}
+
+fn ping6(lab: &Lab, from: &str, to: &str) -> bool {
+    lab.exec(from, &["ping", "-6", "-c", "1", "-W", "1", to])
+        .status
+        .success()
+}
+
+/// The gateway's neighbor entry for `addr`, if it has a link-layer address.
+fn gw_lladdr(lab: &Lab, addr: &str) -> Option<String> {
+    let t = text(lab.exec("gw", &["ip", "-6", "neigh", "show", addr, "dev", "eth0"]));
+    let mut words = t.split_whitespace();
+    while let Some(w) = words.next() {
+        if w == "lladdr" {
+            return words.next().map(str::to_string);
+        }
+    }
+    None
+}
+
+/// 12 addresses of the /64 that belong to no guest (a fixed pseudo-random spread).
+fn strangers() -> Vec<String> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..12)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let s = x.to_be_bytes();
+            format!(
+                "2001:db8:90:0:{:x}:{:x}:{:x}:{:x}",
+                u16::from_be_bytes([s[0], s[1]]) | 0x100,
+                u16::from_be_bytes([s[2], s[3]]),
+                u16::from_be_bytes([s[4], s[5]]),
+                u16::from_be_bytes([s[6], s[7]])
+            )
+        })
+        .collect()
+}
+
+/// Solicit every stranger from the gateway (its pings make it send NS) and return the
+/// ones that got a link-layer address.
+fn answered_strangers(lab: &Lab) -> Vec<String> {
+    let _ = lab.exec("gw", &["ip", "-6", "neigh", "flush", "dev", "eth0"]);
+    for s in strangers() {
+        assert!(!ping6(lab, "gw", &s), "{s} answered a ping");
+    }
+    strangers()
+        .into_iter()
+        .filter(|s| gw_lladdr(lab, s).is_some())
+        .collect()
+}
+
+#[test]
+fn slaac_ping_tcp_and_fail_closed_proxy_ndp() {
+    skip_unless_lab!();
+    let mut lab = up();
+
+    // SLAAC from the router's RA: the address and the default route.
+    let slaac = eventually(Duration::from_secs(15), || {
+        let t = text(lab.exec("g1", &["ip", "-6", "addr", "show", "dev", "eth0"]));
+        t.contains(G1) && !t.contains("tentative")
+    });
+    assert!(
+        slaac,
+        "g1 got no SLAAC address: {}\nrouter:\n{}",
+        text(lab.exec("g1", &["ip", "-6", "addr"])),
+        lab.router_log()
+    );
+    let routes = text(lab.exec("g1", &["ip", "-6", "route", "show", "default"]));
+    assert!(
+        routes.contains(&format!("via {ROUTER_LL}")),
+        "default route: {routes}"
+    );
+
+    // Both ways, through the router.
+    assert!(
+        common::Lab::ping_eventually(&lab, "g1", GW6, Duration::from_secs(10)),
+        "g1 cannot ping6 the gateway\nrouter:\n{}",
+        lab.router_log()
+    );
+    assert!(ping6(&lab, "gw", G1), "the gateway cannot ping6 g1");
+    // The gateway reaches g1 at the router's uplink MAC.
+    let uplink_mac = lab.hv_mac("hvr-up0");
+    assert_eq!(gw_lladdr(&lab, G1).as_deref(), Some(uplink_mac.as_str()));
+
+    // TCP both ways.
+    let up = lab.iperf("g1", "gw", G1, false, 2);
+    let down = lab.iperf("g1", "gw", G1, true, 2);
+    assert!(
+        up > 1.0 && down > 1.0,
+        "iperf3 over IPv6: {up:.1} / {down:.1} Mbit/s"
+    );
+    eprintln!("iperf3 IPv6 gw->g1 {up:.0} Mbit/s, g1->gw {down:.0} Mbit/s");
+
+    // Proxy NDP answers only hosted guests.
+    let answered = answered_strangers(&lab);
+    assert!(answered.is_empty(), "strangers answered: {answered:?}");
+    assert!(ping6(&lab, "gw", G1));
+
+    // After an uplink bounce (the VLAN interface deleted and created again).
+    let out = lab.relink();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    gateway_address(&lab);
+    assert!(
+        eventually(Duration::from_secs(15), || ping6(&lab, "gw", G1)),
+        "g1 unreachable after the bounce\nrouter:\n{}",
+        lab.router_log()
+    );
+    let answered = answered_strangers(&lab);
+    assert!(
+        answered.is_empty(),
+        "strangers answered after the bounce: {answered:?}"
+    );
+
+    // After SIGKILL the program is detached: nothing answers for g1 any more.
+    lab.stop_router("KILL");
+    let _ = lab.exec("gw", &["ip", "-6", "neigh", "flush", "dev", "eth0"]);
+    assert!(!ping6(&lab, "gw", G1), "g1 answered with the router killed");
+    assert_eq!(gw_lladdr(&lab, G1), None);
+}
