@@ -15,6 +15,9 @@ use common::{skip_unless_lab, Lab};
 const GW6: &str = "2001:db8:90::1";
 /// g1's SLAAC address: EUI-64 of 02:00:00:00:00:0a in 2001:db8:90::/64.
 const G1: &str = "2001:db8:90::ff:fe00:a";
+/// g2's (veth) and g3's (tap behind the relay, offloads on) SLAAC addresses.
+const G2: &str = "2001:db8:90::ff:fe00:14";
+const G3: &str = "2001:db8:90::ff:fe00:1e";
 /// The router's link-local address toward guests: EUI-64 of fe:ff:ff:ff:ff:ff.
 const ROUTER_LL: &str = "fe80::fcff:ffff:feff:ffff";
 
@@ -159,6 +162,24 @@ fn slaac_ping_tcp_and_fail_closed_proxy_ndp() {
         "iperf3 over IPv6: {up:.1} / {down:.1} Mbit/s"
     );
     eprintln!("iperf3 IPv6 gw->g1 {up:.0} Mbit/s, g1->gw {down:.0} Mbit/s");
+
+    // Guest to guest, and the tap guest (partial checksums, TSO6 super-frames that the
+    // router segments) both ways.
+    for (g, a) in [("g2", G2), ("g3", G3)] {
+        assert!(
+            eventually(Duration::from_secs(15), || ping6(&lab, "g1", a)),
+            "g1 cannot ping6 {g} at {a}: {}\nrouter:\n{}",
+            text(lab.exec(g, &["ip", "-6", "addr"])),
+            lab.router_log()
+        );
+    }
+    let tap_up = lab.iperf("g3", "gw", G3, false, 2);
+    let tap_down = lab.iperf("g3", "gw", G3, true, 2);
+    assert!(
+        tap_up > 1.0 && tap_down > 1.0,
+        "iperf3 over IPv6 to the tap guest: {tap_up:.1} / {tap_down:.1} Mbit/s"
+    );
+    eprintln!("iperf3 IPv6 gw->g3 (tap) {tap_up:.0} Mbit/s, g3->gw {tap_down:.0} Mbit/s");
 
     // Proxy NDP answers only hosted guests.
     let answered = answered_strangers(&lab);
