@@ -18,13 +18,16 @@
 # receiver's rate. The table gives the median over the rounds and each router's ratio to
 # the kernel.
 #
-# With TCP_PROFILE=1 (default) it also records CPU 1 (the router's core) with perf during
-# one extra single-stream run per path and keeps the top symbols (results/tcp-profile.md).
+# With TCP_PROFILE=1 (default) it also records CPU 1 (the router's core) and CPU 0 (the
+# senders, the relay, and the receive work the kernel does in the sender's context) with
+# perf during one extra single-stream run per path, first round, and keeps who runs there
+# and the top symbols (results/tcp-profile.md).
 #
 # Environment: TCP_ROUNDS (2), TCP_SECONDS (3), TCP_STREAMS ("1 4"), TCP_PATHS (all:
 # gw-g1 g1-gw gw-g3 g3-gw g1-g2 g3-g1), TCP_SETUPS ("kernel hvrouter-nogso hvrouter"),
-# TCP_PROFILE (1), TCP_ROUTER (binary, default target/release/hvrouter), TCP_OUT
-# (results), TCP_BUILD (1: cargo build --release first).
+# TCP_PROFILE (1), TCP_ROUTER (binary, default target/release/hvrouter), TCP_FRAMES
+# (16384: the router's UMEM frames, 64 MiB, as scripts/bench.sh; a 64 KB super-frame
+# takes 16 of them), TCP_OUT (results), TCP_BUILD (1: cargo build --release first).
 # Figures only, no thresholds: this is a shared 2-vCPU VM. Needs root.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -36,6 +39,7 @@ streams_list="${TCP_STREAMS:-1 4}"
 paths="${TCP_PATHS:-gw-g1 g1-gw gw-g3 g3-gw g1-g2 g3-g1}"
 do_profile="${TCP_PROFILE:-1}"
 setups="${TCP_SETUPS:-kernel hvrouter-nogso hvrouter}"
+frames="${TCP_FRAMES:-16384}"
 router_bin="${TCP_ROUTER:-target/release/hvrouter}"
 out_dir="${TCP_OUT:-results}"
 tag=tcp
@@ -103,7 +107,7 @@ router_start() { # router_start GSO ("auto", "off", or "" to leave the key out)
     local extra=""
     # An empty TCP_GSO leaves the key out (a build from before the key existed).
     [ -z "$gso" ] || extra="\\ngso = \"$gso\""
-    sed -e "s|/run/hvrouter-demo|$rundir|" -e 's|^metrics_listen.*||' \
+    sed -e "s|/run/hvrouter-demo|$rundir|" -e 's|^metrics_listen.*||' -e "s|^frames = .*|frames = $frames|" \
         -e "s|^poll = .*|poll = \"busy\"\\ncpus = [1]$extra|" configs/demo.toml >"$work/router.toml"
     # `ip netns exec` execs the router: $! is its pid (a shell function would fork).
     ip netns exec "$(ns hv)" "$router_bin" run --config "$work/router.toml" \
@@ -152,17 +156,24 @@ except Exception:
     echo "${rate:-0}"
 }
 
-profile() { # profile SETUP PATH: perf on CPU 1 during a single-stream run
-    local setup="$1" path="$2" src="${2%-*}" dst="${2#*-}"
+profile() { # profile SETUP PATH: perf on CPU 1 (the router's) and CPU 0 during one stream
+    local setup="$1" path="$2" src="${2%-*}" dst="${2#*-}" cpu
     [ "$do_profile" = 1 ] || return 0
     local out="$work/perf.$setup.$path"
-    (sleep 1; perf record -q -C 1 -o "$out.data" -- sleep 2 >/dev/null 2>&1) &
-    local ppid=$!
+    (sleep 1; perf record -q -C 1 -o "$out.1.data" -- sleep 2 >/dev/null 2>&1) &
+    local p1=$!
+    (sleep 1; perf record -q -C 0 -o "$out.0.data" -- sleep 2 >/dev/null 2>&1) &
+    local p0=$!
     iperf "$src" "$dst" 1 4 >/dev/null
-    wait "$ppid" 2>/dev/null || true
-    perf report -q -i "$out.data" --no-children --sort dso,sym --percent-limit 2 --stdio 2>/dev/null |
-        grep -v '^$' | head -n 12 | sed "s/^/$setup\t$path\t/" >>"$work/profile.tsv" || true
-    rm -f "$out.data"
+    wait "$p1" "$p0" 2>/dev/null || true
+    for cpu in 1 0; do
+        # Who runs there (by command), then the hottest symbols.
+        perf report -q -i "$out.$cpu.data" --no-children --sort comm --percent-limit 3 --stdio 2>/dev/null |
+            grep -v '^$' | head -n 6 | sed "s/^/$setup\t$path\tCPU $cpu by command:/" >>"$work/profile.tsv" || true
+        perf report -q -i "$out.$cpu.data" --no-children --sort comm,sym --percent-limit 2 --stdio 2>/dev/null |
+            grep -v '^$' | head -n 10 | sed "s/^/$setup\t$path\tCPU $cpu:/" >>"$work/profile.tsv" || true
+        rm -f "$out.$cpu.data"
+    done
 }
 
 counters() { # counters SETUP: the router's per-port counters after the run, for the record

@@ -121,7 +121,7 @@ def profile_md(path):
         return "No profile (TCP_PROFILE=0 or no perf).\n"
     out = []
     for (setup, p), lines in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        out.append(f"### {PATHS.get(p, p)}: {setup} (CPU 1)\n\n```")
+        out.append(f"### {PATHS.get(p, p)}: {setup}\n\n```")
         out.extend(lines)
         out.append("```\n")
     return "\n".join(out)
@@ -152,7 +152,9 @@ def main():
         f"`scripts/lab.sh`: gateway with tx checksumming off, veth guests, tap guest behind "
         f"the QEMU-like relay with vnet headers and TSO). {rounds} round(s), kernel and "
         f"hvrouter in turn; each cell is the median of the rounds (range in brackets) of a "
-        f"{seconds} s iperf3 run, receiver's rate. hvrouter: one worker, busy poll on CPU 1; "
+        f"{seconds} s iperf3 run, receiver's rate. hvrouter: one worker, busy poll on CPU 1, "
+        f"16384 UMEM frames (TCP_FRAMES), xdp_mode auto (native on the uplink; with gso on, "
+        f"generic on guests' devices); "
         f"gso=off is the router before GSO (software segmentation, every frame through "
         f"AF_XDP). Ratio plot (last hvrouter column): tcp.svg. Profiles: tcp-profile.md.",
         "",
@@ -164,8 +166,13 @@ def main():
     with open(os.path.join(out_dir, "tcp.md"), "w") as f:
         f.write(section + "\n")
     with open(os.path.join(out_dir, "tcp-profile.md"), "w") as f:
-        f.write(f"# Where CPU 1 goes during one TCP stream ({stamp})\n\n")
-        f.write("`perf record -C 1` for 2 s during a single-stream run; symbols above 2 %.\n\n")
+        f.write(f"# Where the two CPUs go during one TCP stream ({stamp})\n\n")
+        f.write("`perf record` on CPU 1 (the router's core; the kernel setup's forwarding "
+                "runs wherever the packets arrive) and CPU 0 (senders, relay, and the receive "
+                "work done in the sender's context) for 2 s during a single-stream run, first "
+                "round: share by command (above 3 %), then by command and symbol (above 2 %). "
+                "The router busy-polls: its idle time shows as `worker::run` and "
+                "`clock_gettime`.\n\n")
         f.write(profile_md(prof))
     latest = os.path.join(out_dir, "latest.md")
     text = open(latest).read() if os.path.exists(latest) else ""
