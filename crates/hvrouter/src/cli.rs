@@ -65,6 +65,8 @@ pub enum ShowWhat {
     Counters,
     /// The DHCP server: per guest its last request and what it got.
     Dhcp,
+    /// IPv6: per network its subnet6, guests' addresses, neighbors; what was sent.
+    Ipv6,
 }
 
 /// `--json`
@@ -82,6 +84,17 @@ pub enum ExplainCmd {
     Arp {
         /// The address.
         ip: Ipv4Addr,
+        /// Only this network.
+        #[arg(long)]
+        network: Option<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Would the router answer neighbor solicitations for this IPv6 address, on each
+    /// side, and why?
+    Ndp {
+        /// The address.
+        addr: std::net::Ipv6Addr,
         /// Only this network.
         #[arg(long)]
         network: Option<String>,
@@ -174,5 +187,6 @@ pub fn show_request(what: ShowWhat, network: Option<String>) -> Request {
         ShowWhat::Ports => Request::ShowPorts,
         ShowWhat::Counters => Request::ShowCounters,
         ShowWhat::Dhcp => Request::ShowDhcp,
+        ShowWhat::Ipv6 => Request::ShowIpv6 { network },
     }
 }

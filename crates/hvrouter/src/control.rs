@@ -222,6 +222,19 @@ impl Control {
                 }
                 ok(Payload::ArpExplanations(ex))
             }
+            Request::ExplainNdp { addr, network } => {
+                let ex = crate::ipv6::explain(pipe.router(), *addr, network.as_deref());
+                if ex.is_empty() {
+                    return (Response::error(no_network6(network.as_deref())), false);
+                }
+                ok(Payload::NdpExplanations(ex))
+            }
+            Request::ShowIpv6 { network } => {
+                match crate::ipv6::report(pipe.router(), network.as_deref()) {
+                    Some(r) => ok(Payload::Ipv6(r)),
+                    None => (Response::error(no_network(network.as_deref())), false),
+                }
+            }
             Request::ShowDhcp => ok(Payload::Dhcp(views::dhcp_report(pipe.router(), now))),
             Request::ExplainDhcp { tap } => match views::dhcp_explain(pipe.router(), tap, now) {
                 Some(ex) => ok(Payload::DhcpExplanation(Box::new(ex))),
@@ -388,5 +401,12 @@ fn no_network(name: Option<&str>) -> String {
     match name {
         Some(n) => format!("no such network: {n}"),
         None => "no networks configured".into(),
+    }
+}
+
+fn no_network6(name: Option<&str>) -> String {
+    match name {
+        Some(n) => format!("no such network with IPv6 (subnet6): {n}"),
+        None => "no network has IPv6 (subnet6)".into(),
     }
 }

@@ -10,7 +10,11 @@
 use std::net::Ipv6Addr;
 
 use hvrouter_config::Config;
+use hvrouter_control::protocol::{
+    Decision, Guest6Info, Ipv6NetworkInfo, Ipv6Report, Ipv6Sent, NdpExplanation, Neighbor6Row,
+};
 use hvrouter_core::ids::NetworkId;
+use hvrouter_core::ipv6::proxy_ndp::{self, NdpDecision};
 use hvrouter_core::router::Router;
 use hvrouter_core::Instant;
 use hvrouter_dataplane::xdp_port::XdpPort;
@@ -121,4 +125,117 @@ impl Ports {
             }
         }
     }
+}
+
+/// `show ipv6`: every network with an IPv6 side (or `only`).
+pub fn report(router: &Router, only: Option<&str>) -> Option<Ipv6Report> {
+    use hvrouter_core::ipv6::net6::uplink_ll;
+    if let Some(n) = only {
+        router.tables().network_by_name(n)?;
+    }
+    let v6 = router.ipv6();
+    let t6 = v6.tables6();
+    let mut networks = Vec::new();
+    for n in router.tables().networks() {
+        if only.is_some_and(|o| o != n.name) {
+            continue;
+        }
+        let Some(st) = t6.network6(n.id) else {
+            continue;
+        };
+        let mut guests: Vec<Guest6Info> = router
+            .tables()
+            .guests()
+            .iter()
+            .filter(|g| g.network == n.id)
+            .map(|g| {
+                let g6 = t6.guest6(g.id);
+                Guest6Info {
+                    tap: g.name.clone(),
+                    addrs: g6.map(|x| x.addrs.clone()).unwrap_or_default(),
+                    link_local: g6.map(|x| x.link_local),
+                    prefixes: g6
+                        .map(|x| x.prefixes.iter().map(ToString::to_string).collect())
+                        .unwrap_or_default(),
+                    refused: v6.refusal(g.id).map(ToString::to_string),
+                }
+            })
+            .collect();
+        guests.sort_by(|a, b| a.tap.cmp(&b.tap));
+        let mut neighbors: Vec<Neighbor6Row> = v6
+            .neighbors(n.id)
+            .map(|c| {
+                c.iter()
+                    .map(|e| Neighbor6Row {
+                        addr: e.addr,
+                        state: e.state.name().to_string(),
+                        mac: e.mac.map(|m| m.to_string()),
+                        queued: e.queued as u32,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        neighbors.sort_by_key(|r| r.addr);
+        networks.push(Ipv6NetworkInfo {
+            network: n.name.clone(),
+            subnet6: st.net.spec.subnet6.to_string(),
+            gateway6: st.net.spec.gateway6,
+            guest_ll: st.net.guest_ll,
+            uplink_ll: uplink_ll(n),
+            router_advertisements: st.net.spec.ra.enabled,
+            guests,
+            neighbors,
+        });
+    }
+    let s = v6.stats();
+    Some(Ipv6Report {
+        networks,
+        sent: Ipv6Sent {
+            na_answered: s.na_answered,
+            na_unsolicited: s.na_unsolicited,
+            ns_sent: s.ns_sent,
+            ra_sent: s.ra_sent,
+            errors_sent: s.errors_sent,
+            errors_limited: s.errors_limited,
+            echo_replies: s.echo_replies,
+        },
+    })
+}
+
+fn decision(d: NdpDecision) -> Decision {
+    match d {
+        NdpDecision::Answer(na) => Decision {
+            answer: true,
+            reason: "answered".into(),
+            mac: Some(na.lladdr),
+        },
+        NdpDecision::Ignore(reason) => Decision {
+            answer: false,
+            reason: reason.name().into(),
+            mac: None,
+        },
+    }
+}
+
+/// `explain ndp ADDRESS`: in every network with IPv6 (or `only`), what the real decision
+/// functions say.
+pub fn explain(router: &Router, addr: Ipv6Addr, only: Option<&str>) -> Vec<NdpExplanation> {
+    router
+        .tables()
+        .networks()
+        .filter(|n| only.is_none_or(|o| o == n.name))
+        .filter_map(|n| proxy_ndp::explain(router.tables(), router.ipv6().tables6(), n, addr))
+        .map(|e| NdpExplanation {
+            network: e.network,
+            addr,
+            in_subnet6: e.in_subnet,
+            owner: e
+                .owner
+                .map(|(name, up)| if up { name } else { format!("{name} (down)") }),
+            uplink: decision(e.uplink),
+            uplink_dad: decision(e.uplink_dad),
+            toward_guests: e.from_other_guest.map(decision),
+            from_owner: e.from_owner.map(decision),
+        })
+        .collect()
 }

@@ -95,6 +95,15 @@ fn main() -> ExitCode {
             hvrouter_control::protocol::Request::ExplainArp { ip, network },
             json.json,
         ),
+        Command::Explain(cli::ExplainCmd::Ndp {
+            addr,
+            network,
+            json,
+        }) => cli::call(
+            &socket,
+            hvrouter_control::protocol::Request::ExplainNdp { addr, network },
+            json.json,
+        ),
         Command::Explain(cli::ExplainCmd::Dhcp { tap, json }) => cli::call(
             &socket,
             hvrouter_control::protocol::Request::ExplainDhcp { tap },

@@ -186,6 +186,27 @@ fn slaac_ping_tcp_and_fail_closed_proxy_ndp() {
     assert!(answered.is_empty(), "strangers answered: {answered:?}");
     assert!(ping6(&lab, "gw", G1));
 
+    // The control socket explains the same decisions.
+    let out = text(lab.cli(&["explain", "ndp", G1]));
+    assert!(
+        out.contains("owner: hvr-g1") && out.contains("NS from the VLAN: answered"),
+        "{out}"
+    );
+    let stranger = strangers()[0].clone();
+    let out = text(lab.cli(&["explain", "ndp", &stranger]));
+    assert!(
+        out.contains("NS from the VLAN: silent: ndp_not_hosted_guest"),
+        "{out}"
+    );
+    // The uplink's XDP program hands solicitations for non-guests to the kernel (which
+    // does not answer them either): the router never even sees them.
+    assert_eq!(lab.port_counters("hvr-up0").get("ndp_not_hosted_guest"), 0);
+    let out = text(lab.cli(&["show", "ipv6"]));
+    assert!(
+        out.contains(G1) && out.contains(&format!("neighbor {GW6}")),
+        "{out}"
+    );
+
     // After an uplink bounce (the VLAN interface deleted and created again).
     let out = lab.relink();
     assert!(

@@ -17,6 +17,7 @@
 pub mod capture;
 pub mod dhcp;
 mod fields;
+pub mod ipv6;
 mod types;
 
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,7 @@ use wire::Ipv4Addr;
 pub use capture::{CaptureBatch, CaptureDirection, CaptureInfo, CapturedFrame};
 pub use dhcp::{DhcpExplanation, DhcpGuestInfo, DhcpLast, DhcpReport, DhcpTotals};
 pub use fields::{parse_ip, parse_mac, parse_prefix};
+pub use ipv6::{Guest6Info, Ipv6NetworkInfo, Ipv6Report, Ipv6Sent, NdpExplanation, Neighbor6Row};
 pub use types::{
     ArpExplanation, Change, CountersReport, Decision, GuestChange, GuestInfo, GuestOrigin,
     GuestSpec, NeighborInfo, NeighborState, NetworkCounters, NetworkInfo, NextHopInfo, PongInfo,
@@ -80,6 +82,21 @@ pub enum Request {
         /// The address.
         #[serde(with = "fields::ip")]
         ip: Ipv4Addr,
+        /// Only this network.
+        #[serde(default)]
+        network: Option<String>,
+    },
+    /// Whether the router answers Neighbor Solicitations for `addr`, on each side, and
+    /// why (`explain ndp ADDRESS`).
+    ExplainNdp {
+        /// The address.
+        addr: std::net::Ipv6Addr,
+        /// Only this network.
+        #[serde(default)]
+        network: Option<String>,
+    },
+    /// The IPv6 side of every network, or one (`show ipv6`).
+    ShowIpv6 {
         /// Only this network.
         #[serde(default)]
         network: Option<String>,
@@ -148,6 +165,10 @@ pub enum Payload {
     Counters(CountersReport),
     /// `explain arp`: one per network asked about.
     ArpExplanations(Vec<ArpExplanation>),
+    /// `explain ndp`: one per network asked about.
+    NdpExplanations(Vec<NdpExplanation>),
+    /// `show ipv6`.
+    Ipv6(Ipv6Report),
     /// `show dhcp`.
     Dhcp(DhcpReport),
     /// `explain dhcp` (boxed: the largest payload).
@@ -230,6 +251,8 @@ impl Request {
             Request::ShowPorts => "show_ports",
             Request::ShowCounters => "show_counters",
             Request::ExplainArp { .. } => "explain_arp",
+            Request::ExplainNdp { .. } => "explain_ndp",
+            Request::ShowIpv6 { .. } => "show_ipv6",
             Request::ShowDhcp => "show_dhcp",
             Request::ExplainDhcp { .. } => "explain_dhcp",
             Request::Trace { .. } => "trace",
@@ -271,7 +294,9 @@ impl Request {
             Request::GuestDel { tap } | Request::ExplainDhcp { tap } => validate_ifname(tap),
             Request::ShowRoutes { network }
             | Request::ShowNeighbors { network }
-            | Request::ExplainArp { network, .. } => match network {
+            | Request::ExplainArp { network, .. }
+            | Request::ExplainNdp { network, .. }
+            | Request::ShowIpv6 { network } => match network {
                 Some(n) => validate_network_name(n),
                 None => Ok(()),
             },

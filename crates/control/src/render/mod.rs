@@ -2,6 +2,7 @@
 //! response's payload for scripts.
 
 mod dhcp;
+mod ipv6;
 mod table;
 
 #[cfg(test)]
@@ -34,6 +35,8 @@ pub fn human(response: &Response) -> String {
             Payload::Ports(p) => ports(p),
             Payload::Counters(c) => counters(c),
             Payload::ArpExplanations(e) => explanations(e),
+            Payload::NdpExplanations(e) => ipv6::explanations(e),
+            Payload::Ipv6(r) => ipv6::report(r),
             Payload::Dhcp(r) => dhcp::report(r),
             Payload::DhcpExplanation(e) => dhcp::explanation(e),
             Payload::Trace(t) => trace(t),
