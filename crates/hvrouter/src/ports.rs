@@ -337,6 +337,11 @@ impl Ports {
             Ok(false) => {}
             Err(e) => log::warn("kernel_proxy_arp", &[("dev", &dev), ("error", &e)]),
         }
+        match sys::sysctl::set_proxy_ndp(&dev, false) {
+            Ok(Some(true)) => log::info("kernel_proxy_ndp_disabled", &[("dev", &dev)]),
+            Ok(_) => {}
+            Err(e) => log::warn("kernel_proxy_ndp", &[("dev", &dev), ("error", &e)]),
+        }
         let cfg = frames::port_config(&self.cfg, self.umem, entry.kind);
         let port = XdpPort::open(&self.pool, &spec, &cfg).map_err(|source| OpenError::Attach {
             dev: dev.clone(),

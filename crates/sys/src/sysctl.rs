@@ -72,6 +72,25 @@ pub fn set_proxy_arp(ifname: &str, enabled: bool) -> Result<bool, SysctlError> {
     Ok(previous)
 }
 
+/// Sets `net/ipv6/conf/<ifname>/proxy_ndp` to `enabled` and returns the previous
+/// setting; `Ok(None)` where the device has no IPv6 (no such directory: nothing to
+/// proxy). The IPv6 twin of [`set_proxy_arp`]: the kernel must never proxy-answer
+/// neighbor solicitations for the router's guests.
+pub fn set_proxy_ndp(ifname: &str, enabled: bool) -> Result<Option<bool>, SysctlError> {
+    if !valid_ifname(ifname) {
+        return Err(SysctlError::InvalidName(ifname.to_owned()));
+    }
+    let path = PathBuf::from("/proc/sys/net/ipv6/conf")
+        .join(ifname)
+        .join("proxy_ndp");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let previous = read_int(&path)? != 0;
+    write_int(&path, i64::from(enabled))?;
+    Ok(Some(previous))
+}
+
 /// `/proc/sys/net/ipv4/conf/<ifname>/<key>`, after checking that `ifname` cannot
 /// escape the directory.
 /// This boot's id (`/proc/sys/kernel/random/boot_id`, a UUID the kernel draws at each
