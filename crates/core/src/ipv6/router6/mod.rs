@@ -1,0 +1,264 @@
+//! The router's IPv6 side: the stages for IPv6 frames from the uplink and from guests,
+//! and its timers (neighbor cache, Router Advertisements, unsolicited Neighbor
+//! Advertisements). [`crate::router::Router`] holds one and hands it IPv6 frames.
+//!
+//! A network without an IPv6 side drops IPv6 as before (`unsupported_ethertype`).
+
+use std::collections::HashMap;
+
+use wire::icmpv6::Message;
+use wire::ipv6_addr::{multicast_mac, ALL_NODES};
+use wire::{EthernetAddress, Icmpv6Packet, Icmpv6Repr, Ipv6Packet};
+
+use crate::drop::DropReason;
+use crate::ids::{GuestId, NetworkId, PortId};
+use crate::ipv6::control6::{guest_control, uplink_control, Control6, Learn6};
+use crate::ipv6::forward6::{decide, parse, Egress6, Forward6};
+use crate::ipv6::frames6::{
+    push_icmpv6, push_na, Addressing, DEFAULT_HOP_LIMIT, NDP_HOP_LIMIT, UNSOLICITED_FLAGS,
+};
+use crate::ipv6::guest6::Guest6Spec;
+use crate::ipv6::icmp6_error::{may_send_error, push_error, Icmp6Error};
+use crate::ipv6::neighbor6::{push_solicit, Enqueue6, Neighbor6Cache};
+use crate::ipv6::net6::{uplink_ll, Network6Spec};
+use crate::ipv6::offload6;
+use crate::ipv6::proxy_ndp::NaPlan;
+use crate::ipv6::ra::RaScheduler;
+use crate::ipv6::tables6::{Tables6, Tables6Error};
+use crate::lpm::FastBuildHasher;
+use crate::neighbor::NeighborConfig;
+use crate::outbox::Outbox;
+use crate::ratelimit::TokenBucket;
+use crate::router::Action;
+use crate::spoof::check_source_mac;
+use crate::tables::Tables;
+use crate::time::Instant;
+
+mod guest;
+mod timers;
+mod uplink;
+
+const ETH: usize = 14;
+
+/// Unsolicited advertisements per announcement (RFC 4861 7.2.6: "MAX_NEIGHBOR_ADVERTISEMENT
+/// transmissions", 3), one `RETRANS_TIMER` apart (1 s).
+const ANNOUNCE_COUNT: u32 = 3;
+const ANNOUNCE_GAP: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What the IPv6 side sent on its own, for `show` and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Router6Stats {
+    /// Neighbor Advertisements answering solicitations.
+    pub na_answered: u64,
+    /// Unsolicited Neighbor Advertisements (guest added or migrated in).
+    pub na_unsolicited: u64,
+    /// Neighbor Solicitations sent on uplinks.
+    pub ns_sent: u64,
+    /// Router Advertisements sent to guests.
+    pub ra_sent: u64,
+    /// ICMPv6 errors sent.
+    pub errors_sent: u64,
+    /// ICMPv6 errors not sent because of the rate limit.
+    pub errors_limited: u64,
+    /// Echo replies from the router's own link-local addresses.
+    pub echo_replies: u64,
+}
+
+/// The router's IPv6 state.
+#[derive(Debug)]
+pub struct Router6 {
+    tables6: Tables6,
+    neighbors: HashMap<NetworkId, Neighbor6Cache, FastBuildHasher>,
+    ra: RaScheduler,
+    icmp_limit: TokenBucket,
+    neighbor_config: NeighborConfig,
+    /// Guests to announce: next due time and transmissions left.
+    announce: HashMap<GuestId, (Instant, u32), FastBuildHasher>,
+    stats: Router6Stats,
+    /// [`Router6::poll`] has nothing to do before this (it runs every dataplane pass).
+    wake: Instant,
+    /// IPv6 sides asked for by guest name (the configuration file's guests); others get
+    /// the default ([`Router6::guest_added`]).
+    overrides: HashMap<String, Guest6Spec>,
+    /// Why a guest's IPv6 side was refused when it was added, for `show`.
+    refused: HashMap<GuestId, Tables6Error, FastBuildHasher>,
+}
+
+/// Longest sleep of the timers while some neighbor entry exists (its retransmissions and
+/// aging are checked at least this often).
+const NEIGHBOR_TICK: std::time::Duration = std::time::Duration::from_millis(100);
+
+impl Router6 {
+    /// No network has IPv6 yet.
+    pub fn new(
+        neighbor_config: NeighborConfig,
+        icmp_rate: u32,
+        icmp_burst: u32,
+        now: Instant,
+    ) -> Self {
+        Router6 {
+            tables6: Tables6::new(),
+            neighbors: HashMap::default(),
+            ra: RaScheduler::new(),
+            icmp_limit: TokenBucket::new(icmp_rate, icmp_burst, now),
+            neighbor_config,
+            announce: HashMap::default(),
+            stats: Router6Stats::default(),
+            wake: now,
+            overrides: HashMap::new(),
+            refused: HashMap::default(),
+        }
+    }
+
+    /// The IPv6 tables.
+    pub fn tables6(&self) -> &Tables6 {
+        &self.tables6
+    }
+
+    /// Counts of what it sent.
+    pub fn stats(&self) -> Router6Stats {
+        self.stats
+    }
+
+    /// The IPv6 neighbor cache of a network's uplink.
+    pub fn neighbors(&self, network: NetworkId) -> Option<&Neighbor6Cache> {
+        self.neighbors.get(&network)
+    }
+
+    /// Give network `id` an IPv6 side (or replace it). Returns guests whose IPv6 side no
+    /// longer fits and was dropped.
+    pub fn set_network6(
+        &mut self,
+        tables: &Tables,
+        id: NetworkId,
+        spec: Network6Spec,
+        now: Instant,
+    ) -> Result<Vec<GuestId>, Tables6Error> {
+        let dropped = self.tables6.set_network6(tables, id, spec)?;
+        let cfg = self.neighbor_config.clone();
+        self.neighbors
+            .entry(id)
+            .or_insert_with(|| Neighbor6Cache::new(cfg, now));
+        for g in &dropped {
+            self.ra.guest_gone(*g);
+        }
+        Ok(dropped)
+    }
+
+    /// Remove network `id`'s IPv6 side.
+    pub fn remove_network6(&mut self, id: NetworkId) -> bool {
+        self.neighbors.remove(&id);
+        self.tables6.remove_network6(id).is_some()
+    }
+
+    /// Give guest `id` an IPv6 side (or replace it); it gets a Router Advertisement now
+    /// and its addresses are announced on the VLAN.
+    pub fn set_guest6(
+        &mut self,
+        tables: &Tables,
+        id: GuestId,
+        spec: Guest6Spec,
+        now: Instant,
+    ) -> Result<(), Tables6Error> {
+        self.tables6.set_guest6(tables, id, spec)?;
+        self.ra.guest_up(id, now);
+        self.announce.insert(id, (now, ANNOUNCE_COUNT));
+        self.wake = self.wake.min(now);
+        Ok(())
+    }
+
+    /// Announce guest `id`'s addresses on its VLAN (live migration in, port up) and send
+    /// it a Router Advertisement. False if it has no IPv6 side.
+    pub fn announce_guest6(&mut self, id: GuestId, now: Instant) -> bool {
+        if self.tables6.guest6(id).is_none() {
+            return false;
+        }
+        self.ra.guest_up(id, now);
+        self.announce.insert(id, (now, ANNOUNCE_COUNT));
+        self.wake = self.wake.min(now);
+        true
+    }
+
+    /// Ask for `spec` as the IPv6 side of the guest named `name` whenever it is added
+    /// (`None`: the default again).
+    pub fn set_guest6_override(&mut self, name: &str, spec: Option<Guest6Spec>) {
+        match spec {
+            Some(s) => self.overrides.insert(name.to_string(), s),
+            None => self.overrides.remove(name),
+        };
+    }
+
+    /// Guest `id` was added to `tables`: give it its IPv6 side if its network has one:
+    /// the one asked for by name, or by default the EUI-64 address of its MAC in a /64
+    /// subnet6 (what gnt-networking's `mac2eui64` gives every routed NIC). A refusal
+    /// (an address another guest owns) is kept for [`Router6::refusal`]; the guest's
+    /// IPv4 side is not affected.
+    pub fn guest_added(&mut self, tables: &Tables, id: GuestId) {
+        self.refused.remove(&id);
+        let Some(guest) = tables.guest(id) else {
+            return;
+        };
+        let Some(st) = self.tables6.network6(guest.network) else {
+            return;
+        };
+        let spec = match self.overrides.get(&guest.name) {
+            Some(s) => s.clone(),
+            None if st.net.slaac() => Guest6Spec {
+                eui64: true,
+                ..Guest6Spec::default()
+            },
+            None => return,
+        };
+        // Due at once: the next poll sends its RA and announcements.
+        if let Err(e) = self.set_guest6(tables, id, spec, Instant::ZERO) {
+            self.refused.insert(id, e);
+        }
+    }
+
+    /// Why guest `id`'s IPv6 side was refused when it was added, if it was.
+    pub fn refusal(&self, id: GuestId) -> Option<&Tables6Error> {
+        self.refused.get(&id)
+    }
+
+    /// Forget guest `id`'s IPv6 side (the guest was removed).
+    pub fn guest_removed(&mut self, id: GuestId) {
+        self.refused.remove(&id);
+        self.tables6.remove_guest6(id);
+        self.ra.guest_gone(id);
+        self.announce.remove(&id);
+    }
+}
+
+fn send_na(
+    out: &mut Outbox,
+    port: PortId,
+    our_mac: EthernetAddress,
+    our_ll: wire::Ipv6Addr,
+    dst_mac: EthernetAddress,
+    na: &NaPlan,
+) {
+    let a = Addressing {
+        port,
+        src_mac: our_mac,
+        dst_mac,
+        src_ip: our_ll,
+        dst_ip: na.dst_ip,
+        hop_limit: NDP_HOP_LIMIT,
+    };
+    push_na(out, &a, na.target, na.flags, na.lladdr);
+}
+
+/// 33:33:xx:xx:xx:xx (RFC 2464 7).
+fn is_v6_multicast_mac(m: EthernetAddress) -> bool {
+    m.0[0] == 0x33 && m.0[1] == 0x33
+}
+
+fn rewrite(frame: &mut [u8], src: EthernetAddress, dst: EthernetAddress) {
+    frame[0..6].copy_from_slice(&dst.0);
+    frame[6..12].copy_from_slice(&src.0);
+}
+
+/// Decrement the hop limit in place (the caller checked it is above 1).
+fn hop(frame: &mut [u8]) {
+    frame[ETH + 7] = frame[ETH + 7].saturating_sub(1);
+}

@@ -1,0 +1,79 @@
+//! The IPv6 timers: neighbor solicitations, Router Advertisements, unsolicited
+//! Neighbor Advertisements.
+
+use super::*;
+
+impl Router6 {
+    /// Timers: neighbor solicitations, Router Advertisements, unsolicited advertisements.
+    /// Cheap when nothing is due (one comparison): it runs on every dataplane pass.
+    pub fn poll(&mut self, tables: &Tables, now: Instant, out: &mut Outbox) {
+        if now < self.wake {
+            return;
+        }
+        self.poll_due(tables, now, out);
+        let mut wake = now + std::time::Duration::from_secs(1);
+        if self.neighbors.values().any(|c| !c.is_empty()) {
+            wake = wake.min(now + NEIGHBOR_TICK);
+        }
+        if let Some(d) = self.ra.next_due() {
+            wake = wake.min(d);
+        }
+        if let Some(d) = self.announce.values().map(|(t, _)| *t).min() {
+            wake = wake.min(d);
+        }
+        self.wake = wake.max(now);
+    }
+
+    fn poll_due(&mut self, tables: &Tables, now: Instant, out: &mut Outbox) {
+        for (&net, cache) in self.neighbors.iter_mut() {
+            let (Some(network), Some(_)) = (tables.network(net), self.tables6.network6(net)) else {
+                continue;
+            };
+            let mut sent = 0;
+            cache.poll(now, &mut |s| {
+                push_solicit(out, network, s);
+                sent += 1;
+            });
+            self.stats.ns_sent += sent;
+        }
+        if self.ra.next_due().is_some_and(|d| d <= now) {
+            self.stats.ra_sent += u64::from(self.ra.poll(tables, &self.tables6, now, out));
+        }
+        let due: Vec<GuestId> = self
+            .announce
+            .iter()
+            .filter(|(_, (t, _))| *t <= now)
+            .map(|(&g, _)| g)
+            .collect();
+        for gid in due {
+            let left = self.announce.get(&gid).map_or(0, |(_, n)| *n);
+            if left <= 1 {
+                self.announce.remove(&gid);
+            } else {
+                self.announce.insert(gid, (now + ANNOUNCE_GAP, left - 1));
+            }
+            let Some(g) = tables.guest(gid).filter(|g| g.up) else {
+                continue;
+            };
+            let (Some(network), Some(_), Some(g6)) = (
+                tables.network(g.network),
+                self.tables6.network6(g.network),
+                self.tables6.guest6(gid),
+            ) else {
+                continue;
+            };
+            for addr in &g6.addrs {
+                let a = Addressing {
+                    port: network.uplink,
+                    src_mac: network.uplink_mac,
+                    dst_mac: multicast_mac(&ALL_NODES),
+                    src_ip: uplink_ll(network),
+                    dst_ip: ALL_NODES,
+                    hop_limit: NDP_HOP_LIMIT,
+                };
+                push_na(out, &a, *addr, UNSOLICITED_FLAGS, network.uplink_mac);
+                self.stats.na_unsolicited += 1;
+            }
+        }
+    }
+}
