@@ -161,6 +161,16 @@ drop_reasons! {
     NdpConsumed => "ndp_consumed",
     /// MLD (RFC 2710, RFC 3810) consumed: not forwarded between links.
     MldConsumed => "mld_consumed",
+    /// DHCPv6 from a guest that is not a valid client message (RFC 8415 16): short, an
+    /// option running past the end, an Information-request with an IA option.
+    Dhcp6Malformed => "dhcp6_malformed",
+    /// A stateful DHCPv6 request (Solicit, Request, ...) or one for another server: the
+    /// router serves only stateless information (RFC 8415 6.1; addresses come by SLAAC).
+    Dhcp6NotServed => "dhcp6_not_served",
+    /// A DHCPv6 server or relay message (Advertise, Reply, ...) from a guest.
+    Dhcp6RogueServer => "dhcp6_rogue_server",
+    /// DHCPv6 Information-requests above the router's rate limit.
+    Dhcp6RateLimited => "dhcp6_rate_limited",
     /// DHCP from a guest that is not a valid client message: too short, no magic
     /// cookie, an option running past the end or of the wrong length, no message type,
     /// a fragment, `giaddr` set (a guest is no relay agent), an unknown message type.

@@ -198,6 +198,7 @@ pub fn report(router: &Router, only: Option<&str>) -> Option<Ipv6Report> {
             errors_sent: s.errors_sent,
             errors_limited: s.errors_limited,
             echo_replies: s.echo_replies,
+            dhcp6_replies: s.dhcp6_replies,
         },
     })
 }

@@ -14,7 +14,7 @@
 //! [`icmpv4`] (RFC 792), [`udp`] (RFC 768), [`dhcp`] (RFC 2131, RFC 2132), [`checksum`]
 //! (RFC 1071, RFC 1624); IPv6: [`ipv6`] (RFC 8200), [`ipv6_ext`] (extension-header walk),
 //! [`ipv6_addr`] (EUI-64, solicited-node), [`icmpv6`] (RFC 4443), [`ndp`] and
-//! [`ndp_option`] (RFC 4861, RFC 8106).
+//! [`ndp_option`] (RFC 4861, RFC 8106), [`ipv6_dhcp`] (stateless DHCPv6, RFC 8415).
 //!
 //! ```
 //! use wire::{EtherType, EthernetFrame, Ipv4Packet, Ipv4Repr, Protocol};
@@ -52,6 +52,7 @@ pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
 pub mod ipv6_addr;
+pub mod ipv6_dhcp;
 pub mod ipv6_ext;
 pub mod ndp;
 pub mod ndp_option;

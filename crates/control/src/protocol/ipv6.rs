@@ -82,6 +82,9 @@ pub struct Ipv6Sent {
     pub errors_limited: u64,
     /// Echo replies from the router's link-local addresses.
     pub echo_replies: u64,
+    /// Stateless DHCPv6 Replies (DNS servers) to guests.
+    #[serde(default)]
+    pub dhcp6_replies: u64,
 }
 
 /// The answer to `explain ndp ADDRESS` for one network.

@@ -71,8 +71,15 @@ pub(super) fn report(r: &Ipv6Report) -> String {
     let t = &r.sent;
     let _ = writeln!(
         s,
-        "sent: {} NA answers, {} unsolicited NA, {} NS, {} RA, {} ICMPv6 errors ({} rate limited), {} echo replies",
-        t.na_answered, t.na_unsolicited, t.ns_sent, t.ra_sent, t.errors_sent, t.errors_limited, t.echo_replies
+        "sent: {} NA answers, {} unsolicited NA, {} NS, {} RA, {} ICMPv6 errors ({} rate limited), {} echo replies, {} DHCPv6 replies",
+        t.na_answered,
+        t.na_unsolicited,
+        t.ns_sent,
+        t.ra_sent,
+        t.errors_sent,
+        t.errors_limited,
+        t.echo_replies,
+        t.dhcp6_replies
     );
     s
 }

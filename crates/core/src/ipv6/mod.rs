@@ -11,6 +11,7 @@
 //! - [`neighbor6`]: the uplink neighbor cache for the gateway and on-link hosts (NUD).
 //! - [`forward6`]: header walk, scope, hop limit, LPM, MTU.
 //! - [`icmp6_error`]: ICMPv6 errors and when not to send them (RFC 4443 2.4).
+//! - [`dhcp6`]: stateless DHCPv6 (Information-request -> DNS servers, RFC 8415 6.1).
 //! - [`ra`]: Router Advertisements and their per-guest timers (RFC 4861 6.2, RFC 8106).
 //! - [`offload6`]: partial checksums and TSO6 segmentation of guest frames.
 //! - [`router6`]: the stages for IPv6 frames and the IPv6 timers, held by the router.
@@ -20,6 +21,7 @@
 //! are up; [`tables6::Tables6`] only adds their IPv6 side.
 
 pub mod control6;
+pub mod dhcp6;
 pub mod forward6;
 pub mod frames6;
 pub mod guest6;

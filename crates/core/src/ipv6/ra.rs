@@ -73,7 +73,13 @@ pub fn push_ra(out: &mut Outbox, port: crate::ids::PortId, network: &Network, ne
     let n = ra_options(network, net6, &mut opts);
     let ra = NdpRepr::RouterAdvert {
         hop_limit: DEFAULT_HOP_LIMIT,
-        flags: 0,
+        // O: "other configuration" (DNS) by stateless DHCPv6 (crate::ipv6::dhcp6), when
+        // there is some to give; M stays clear (addresses come by SLAAC).
+        flags: if net6.spec.ra.dns_servers.is_empty() {
+            0
+        } else {
+            wire::ndp::router_flags::OTHER
+        },
         router_lifetime: u16::try_from(net6.spec.ra.router_lifetime.as_secs()).unwrap_or(u16::MAX),
         reachable_time: 0,
         retrans_time: 0,

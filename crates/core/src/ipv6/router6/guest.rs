@@ -54,6 +54,20 @@ impl Router6 {
         if let Err(r) = crate::ipv6::spoof6::check_source(g6, &ip.src_addr) {
             return Action::Drop(r);
         }
+        let udp_here = ext.upper == wire::NextHeader::Udp && ext.has_upper();
+        let udp = frame.get(ETH + 40 + ext.upper_offset..total).unwrap_or(&[]);
+        if udp_here && crate::ipv6::dhcp6::is_for_server(&ip, net6, udp) {
+            if !self.dhcp6_limit.try_take(now) {
+                return Action::Drop(DropReason::Dhcp6RateLimited);
+            }
+            return match crate::ipv6::dhcp6::answer(out, port, network, net6, guest.mac, &ip, udp) {
+                Ok(()) => {
+                    self.stats.dhcp6_replies += 1;
+                    Action::Consumed
+                }
+                Err(r) => Action::Drop(r),
+            };
+        }
         if ip.dst_addr == net6.guest_ll {
             return self.echo(port, network.guest_mac, guest.mac, &frame[ETH..total], out);
         }

@@ -62,7 +62,14 @@ pub struct Router6Stats {
     pub errors_limited: u64,
     /// Echo replies from the router's own link-local addresses.
     pub echo_replies: u64,
+    /// DHCPv6 Replies to Information-requests.
+    pub dhcp6_replies: u64,
 }
+
+/// DHCPv6 replies per second and burst, all guests together (a guest asks once at
+/// start and when its RA's information refresh comes: a handful per second is plenty).
+const DHCP6_RATE: u32 = 20;
+const DHCP6_BURST: u32 = 20;
 
 /// The router's IPv6 state.
 #[derive(Debug)]
@@ -71,6 +78,8 @@ pub struct Router6 {
     neighbors: HashMap<NetworkId, Neighbor6Cache, FastBuildHasher>,
     ra: RaScheduler,
     icmp_limit: TokenBucket,
+    /// DHCPv6 replies (all guests together).
+    dhcp6_limit: TokenBucket,
     neighbor_config: NeighborConfig,
     /// Guests to announce: next due time and transmissions left.
     announce: HashMap<GuestId, (Instant, u32), FastBuildHasher>,
@@ -101,6 +110,7 @@ impl Router6 {
             neighbors: HashMap::default(),
             ra: RaScheduler::new(),
             icmp_limit: TokenBucket::new(icmp_rate, icmp_burst, now),
+            dhcp6_limit: TokenBucket::new(DHCP6_RATE, DHCP6_BURST, now),
             neighbor_config,
             announce: HashMap::default(),
             stats: Router6Stats::default(),

@@ -31,7 +31,11 @@ fn router_advertisement_contents() {
     else {
         panic!("not an RA");
     };
-    assert_eq!((router_lifetime, flags), (1800, 0));
+    assert_eq!(
+        (router_lifetime, flags),
+        (1800, wire::ndp::router_flags::OTHER),
+        "O: DNS by DHCPv6"
+    );
     let opts: Vec<_> = NdpOptions::new(options).map(|o| o.unwrap()).collect();
     assert_eq!(opts[0], NdpOptionRepr::SourceLinkLayerAddr(GUEST_MAC));
     assert_eq!(opts[1], NdpOptionRepr::Mtu(1500));

@@ -513,3 +513,93 @@ fn guests_added_later_get_their_ipv6_side() {
         Action::Consumed
     );
 }
+
+/// A DHCPv6 message from tap1's link-local address to All_DHCP_Relay_Agents_and_Servers.
+fn dhcp6(msg_type: u8, options: &[(u16, &[u8])]) -> Vec<u8> {
+    let mut body = vec![msg_type, 0x12, 0x34, 0x56];
+    for (code, data) in options {
+        let mut o = [0u8; 64];
+        let n = wire::ipv6_dhcp::emit_option(&mut o, *code, data);
+        body.extend_from_slice(&o[..n]);
+    }
+    let mut udp = vec![0u8; 8];
+    udp[0..2].copy_from_slice(&546u16.to_be_bytes());
+    udp[2..4].copy_from_slice(&547u16.to_be_bytes());
+    udp[4..6].copy_from_slice(&((8 + body.len()) as u16).to_be_bytes());
+    udp.extend_from_slice(&body);
+    let ll = link_local_from_mac(mac(1));
+    ip6_frame(
+        EthernetAddress([0x33, 0x33, 0, 1, 0, 2]),
+        mac(1),
+        ll,
+        a6("ff02::1:2"),
+        1,
+        NextHeader::Udp,
+        &udp,
+    )
+}
+
+#[test]
+fn stateless_dhcpv6_gives_dns_and_nothing_else() {
+    let mut r = router();
+    let (t, v6) = r.ipv6_mut();
+    let spec = Network6Spec {
+        subnet6: "2001:db8:90::/64".parse().unwrap(),
+        gateway6: gw6(),
+        ra: RaSettings {
+            dns_servers: vec![a6("2001:db8:53::53")],
+            ..RaSettings::default()
+        },
+    };
+    v6.set_network6(t, NET, spec, Instant::ZERO).unwrap();
+    let mut out = Outbox::new();
+    let now = Instant::from_secs(1);
+    let client_id: &[u8] = &[0, 3, 0, 1, 0x52, 0x54, 0, 0, 0, 1];
+    let mut f = dhcp6(11, &[(1, client_id), (6, &[0, 23])]);
+    assert_eq!(r.process(TAP1, &mut f, now, &mut out), Action::Consumed);
+    let reply = &out.frames()[0];
+    assert_eq!(reply.port, TAP1);
+    assert_eq!(&reply.data[0..6], &mac(1).0);
+    let ip = Ipv6Packet::new_checked(&reply.data[14..]).unwrap();
+    assert_eq!(ip.src_addr(), link_local_from_mac(GUEST_MAC));
+    assert_eq!(ip.dst_addr(), link_local_from_mac(mac(1)));
+    let udp = ip.payload();
+    let ph = wire::ipv6::pseudo_header(
+        &ip.src_addr(),
+        &ip.dst_addr(),
+        NextHeader::Udp,
+        udp.len() as u32,
+    );
+    assert_eq!(
+        wire::checksum::combine(&[ph, wire::checksum::data(udp)]),
+        0xffff,
+        "UDP checksum"
+    );
+    assert_eq!(u16::from_be_bytes([udp[2], udp[3]]), 546);
+    let m = wire::ipv6_dhcp::Dhcpv6Packet::new_checked(&udp[8..]).unwrap();
+    assert_eq!((m.msg_type(), m.transaction_id()), (7, 0x12_3456));
+    assert_eq!(m.option(1), Some(client_id));
+    assert_eq!(
+        m.option(2),
+        Some(&super::super::dhcp6::server_duid(GUEST_MAC)[..])
+    );
+    assert_eq!(m.option(23), Some(&a6("2001:db8:53::53").octets()[..]));
+
+    let other_server: &[u8] = &[0, 3, 0, 1, 9, 9, 9, 9, 9, 9];
+    for (mut f, want) in [
+        (dhcp6(1, &[(1, client_id)]), DropReason::Dhcp6NotServed),
+        (dhcp6(11, &[(2, other_server)]), DropReason::Dhcp6NotServed),
+        (dhcp6(11, &[(3, &[0; 12])]), DropReason::Dhcp6Malformed),
+        (dhcp6(7, &[]), DropReason::Dhcp6RogueServer),
+    ] {
+        out.clear();
+        assert_eq!(r.process(TAP1, &mut f, now, &mut out), Action::Drop(want));
+        assert!(out.is_empty());
+    }
+    let mut f = dhcp6(11, &[]);
+    f.truncate(f.len() - 1);
+    assert_eq!(
+        r.process(TAP1, &mut f, now, &mut out),
+        Action::Drop(DropReason::Ipv6Malformed)
+    );
+}
