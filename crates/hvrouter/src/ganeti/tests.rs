@@ -105,7 +105,8 @@ fn up_adds_the_guest_with_the_instance_name_as_host_name() {
         }
     );
     // A name DHCP cannot carry: no host name, a warning, the guest still added.
-    let long = "a-very-long-instance-name-that-no-dhcp-client-would-accept.example.org";
+    // A first label of 64 characters: DNS labels stop at 63 (RFC 1035 2.3.4).
+    let long = "an-instance-name-whose-first-label-is-longer-than-any-dns-label-x.example.org";
     let v = vars(ROUTED, &[("INSTANCE", Some(long))]);
     match up_plan(&v).unwrap() {
         UpPlan::Add { spec: s, warnings } => {
