@@ -183,7 +183,8 @@ fn mcast_mac(a: Ipv6Addr) -> [u8; 6] {
     [0x33, 0x33, o[12], o[13], o[14], o[15]]
 }
 
-/// A valid frame for `port` of kind `t` (1..=9), or an empty one.
+/// A valid frame for `port` of kind `t` (1..=9, 10 a guest's DHCPv6 Information-request),
+/// or an empty one.
 fn template(port: u16, t: u8) -> Vec<u8> {
     let echo = [128, 0, 0, 0, 0, 1, 0, 1, b'f', b'u', b'z', b'z'];
     let udp = [0x9c, 0x40, 0, 9, 0, 12, 0, 0, b'f', b'u', b'z', b'z'];
@@ -308,6 +309,18 @@ fn template(port: u16, t: u8) -> Vec<u8> {
             17,
             64,
             &udp,
+        ),
+        10 => ip6(
+            [0x33, 0x33, 0, 1, 0, 2],
+            mac,
+            ll,
+            a6("ff02::1:2"),
+            17,
+            1,
+            &[
+                2, 34, 2, 35, 0, 26, 0, 0, 11, 1, 2, 3, 0, 1, 0, 10, 0, 3, 0, 1, mac[0], mac[1],
+                mac[2], mac[3], mac[4], mac[5],
+            ],
         ),
         9 => ip6(
             mcast_mac(solicited_node(&me)),
