@@ -371,6 +371,8 @@ impl Control {
             .iter()
             .map(|g| views::guest_spec(pipe.router(), g))
             .collect();
+        // The configured guests' IPv6 keys, for the guests (re-)added below.
+        crate::ipv6::set_overrides(pipe.router_mut(), &new);
         for g in &current {
             match desired.iter().find(|d| d.tap == g.tap) {
                 None => {
@@ -389,6 +391,13 @@ impl Control {
             if !current.iter().any(|g| g.tap == d.tap) {
                 ports.add_guest(pipe, d, self.state.device(&d.tap))?;
                 summary.added.push(d.tap.clone());
+            }
+        }
+        // Guests whose IPv6 keys alone changed: applied in place (and announced).
+        for tap in crate::ipv6::reapply(pipe, ports) {
+            if !summary.changed.contains(&tap) && !summary.added.contains(&tap) {
+                summary.unchanged = summary.unchanged.saturating_sub(1);
+                summary.changed.push(tap);
             }
         }
         self.config = new;

@@ -38,10 +38,43 @@ pub fn configure(router: &mut Router, config: &Config, now: Instant) {
             log::warn("network_ipv6", &[("network", &net.name), ("error", &e)]);
         }
     }
+    set_overrides(router, config);
+}
+
+/// Record the configured guests' IPv6 keys by name (replacing what was recorded).
+pub fn set_overrides(router: &mut Router, config: &Config) {
     let (_, v6) = router.ipv6_mut();
+    v6.clear_guest6_overrides();
     for g in &config.guests {
         v6.set_guest6_override(&g.tap, g.ipv6.clone());
     }
+}
+
+/// Give every guest whose IPv6 side differs from what is now asked for (after
+/// [`set_overrides`]) its new one, in place, and re-steer; returns their names.
+pub fn reapply(pipe: &mut Pipeline<XdpPort>, ports: &mut Ports) -> Vec<String> {
+    let mut changed = Vec::new();
+    let guests: Vec<(String, hvrouter_core::GuestId, NetworkId)> = pipe
+        .router()
+        .tables()
+        .guests()
+        .iter()
+        .map(|g| (g.name.clone(), g.id, g.network))
+        .collect();
+    for (tap, id, net) in guests {
+        let before = pipe.router().ipv6().tables6().guest6(id).cloned();
+        let gone = Steered6::of_guest(pipe.router(), &tap);
+        let (tables, v6) = pipe.router_mut().ipv6_mut();
+        // What guest_added would give it now, compared with what it has.
+        let probe = v6.wanted_guest6(tables, id);
+        if probe == before.as_ref().map(|g| g.spec.clone()) {
+            continue;
+        }
+        v6.reapply_guest6(tables, id);
+        ports.sync_steering6(pipe, net, &gone);
+        changed.push(tap);
+    }
+    changed
 }
 
 /// IPv6 addresses and prefixes the uplink of `net` steers.

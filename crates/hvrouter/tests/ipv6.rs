@@ -207,6 +207,23 @@ fn slaac_ping_tcp_and_fail_closed_proxy_ndp() {
         "{out}"
     );
 
+    // Reload applies a configured guest's IPv6 keys in place.
+    lab.edit_config(|t| {
+        t.replace(
+            "ips = [\"192.0.2.20\"]",
+            "ips = [\"192.0.2.20\"]\nip6 = [\"2001:db8:90::20\"]",
+        )
+    });
+    let out = lab.cli(&["reload"]);
+    assert!(out.status.success(), "reload: {}", text(out));
+    let out = text(lab.cli(&["explain", "ndp", "2001:db8:90::20"]));
+    assert!(out.contains("owner: hvr-g2"), "{out}");
+    let out = text(lab.cli(&["explain", "ndp", G2]));
+    assert!(
+        out.contains("owner: hvr-g2"),
+        "the EUI-64 address stays (eui64 defaults to true): {out}"
+    );
+
     // After an uplink bounce (the VLAN interface deleted and created again).
     let out = lab.relink();
     assert!(

@@ -198,6 +198,11 @@ impl Router6 {
         };
     }
 
+    /// Forget every IPv6 side asked for by name (before setting them again on reload).
+    pub fn clear_guest6_overrides(&mut self) {
+        self.overrides.clear();
+    }
+
     /// Guest `id` was added to `tables`: give it its IPv6 side if its network has one:
     /// the one asked for by name, or by default the EUI-64 address of its MAC in a /64
     /// subnet6 (what gnt-networking's `mac2eui64` gives every routed NIC). A refusal
@@ -205,24 +210,41 @@ impl Router6 {
     /// IPv4 side is not affected.
     pub fn guest_added(&mut self, tables: &Tables, id: GuestId) {
         self.refused.remove(&id);
-        let Some(guest) = tables.guest(id) else {
+        let Some(spec) = self.wanted_guest6(tables, id) else {
             return;
-        };
-        let Some(st) = self.tables6.network6(guest.network) else {
-            return;
-        };
-        let spec = match self.overrides.get(&guest.name) {
-            Some(s) => s.clone(),
-            None if st.net.slaac() => Guest6Spec {
-                eui64: true,
-                ..Guest6Spec::default()
-            },
-            None => return,
         };
         // Due at once: the next poll sends its RA and announcements.
         if let Err(e) = self.set_guest6(tables, id, spec, Instant::ZERO) {
             self.refused.insert(id, e);
         }
+    }
+
+    /// The IPv6 side guest `id` is asked to have now: the one recorded for its name, or
+    /// the default on a /64; `None` when it gets none (no IPv6 on its network).
+    pub fn wanted_guest6(&self, tables: &Tables, id: GuestId) -> Option<Guest6Spec> {
+        let guest = tables.guest(id)?;
+        let st = self.tables6.network6(guest.network)?;
+        match self.overrides.get(&guest.name) {
+            Some(s) => Some(s.clone()),
+            None if st.net.slaac() => Some(Guest6Spec {
+                eui64: true,
+                ..Guest6Spec::default()
+            }),
+            None => None,
+        }
+    }
+
+    /// Give guest `id` the IPv6 side it is asked to have now (reload), replacing or
+    /// removing the one it has.
+    pub fn reapply_guest6(&mut self, tables: &Tables, id: GuestId) {
+        if self.wanted_guest6(tables, id).is_none() {
+            self.tables6.remove_guest6(id);
+            self.ra.guest_gone(id);
+            self.announce.remove(&id);
+            self.refused.remove(&id);
+            return;
+        }
+        self.guest_added(tables, id);
     }
 
     /// Why guest `id`'s IPv6 side was refused when it was added, if it was.

@@ -603,3 +603,34 @@ fn stateless_dhcpv6_gives_dns_and_nothing_else() {
         Action::Drop(DropReason::Ipv6Malformed)
     );
 }
+
+#[test]
+fn reapply_follows_changed_overrides() {
+    let mut r = router();
+    let id = r.tables().guest("tap2").unwrap().id;
+    let (t, v6) = r.ipv6_mut();
+    let spec = Guest6Spec {
+        addrs: vec![a6("2001:db8:90::22")],
+        eui64: false,
+        prefixes: vec![],
+    };
+    v6.set_guest6_override("tap2", Some(spec.clone()));
+    assert_eq!(v6.wanted_guest6(t, id), Some(spec));
+    v6.reapply_guest6(t, id);
+    assert_eq!(
+        v6.tables6().guest6(id).unwrap().addrs,
+        vec![a6("2001:db8:90::22")]
+    );
+    assert_eq!(
+        v6.tables6().owner_of(t, NET, &tap2_addr()).map(|g| g.id),
+        None,
+        "the EUI-64 address is released"
+    );
+    v6.clear_guest6_overrides();
+    v6.reapply_guest6(t, id);
+    assert_eq!(
+        v6.tables6().guest6(id).unwrap().addrs,
+        vec![tap2_addr()],
+        "back to the default"
+    );
+}
