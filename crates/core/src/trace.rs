@@ -108,6 +108,7 @@ pub fn summarize(frame: &[u8]) -> String {
             }
             Err(_) => s.push_str(" IPv4 (malformed)"),
         },
+        EtherType::Ipv6 => s.push_str(&crate::ipv6::describe::summary(eth.payload())),
         other => {
             let _ = write!(s, " ethertype {:#06x}", u16::from(other));
         }

@@ -15,12 +15,14 @@
 //! - [`ra`]: Router Advertisements and their per-guest timers (RFC 4861 6.2, RFC 8106).
 //! - [`offload6`]: partial checksums and TSO6 segmentation of guest frames.
 //! - [`router6`]: the stages for IPv6 frames and the IPv6 timers, held by the router.
+//! - [`describe`]: IPv6 frames in words for traces.
 //! - [`frames6`]: building the frames the router originates.
 //!
 //! [`crate::tables::Tables`] stays the source of truth for guests, ports and whether they
 //! are up; [`tables6::Tables6`] only adds their IPv6 side.
 
 pub mod control6;
+pub mod describe;
 pub mod dhcp6;
 pub mod forward6;
 pub mod frames6;

@@ -462,6 +462,13 @@ impl Router {
                     .ok()
                     .map(|ip| ip.dst_addr())
             });
+        let v6 = EthernetFrame::new_checked(frame)
+            .ok()
+            .filter(|e| e.ethertype() == wire::EtherType::Ipv6)
+            .and_then(|e| {
+                crate::ipv6::describe::route_step(self.v6.tables6(), network, e.payload())
+            });
+        steps.extend(v6);
         if let Some(dst) = dst {
             match self.tables.lookup_route(network, dst) {
                 Some(r) => steps.push(format!("route {dst}: {r}")),

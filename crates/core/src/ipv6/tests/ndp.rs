@@ -231,3 +231,22 @@ fn hostile_guest_ndp_and_mld_are_consumed_and_counted() {
     );
     assert_eq!(from_guest(&t, &t6, "tap1", &rs), Control6::RouterSolicit);
 }
+
+#[test]
+fn trace_words_for_ipv6() {
+    let f = ns(gw6(), tap1_addr(), Some(GW_MAC));
+    let s = crate::trace::summarize(&f);
+    assert!(s.contains(&format!("IPv6 {} > ", gw6())), "{s}");
+    assert!(
+        s.contains(&format!("ICMPv6 NeighborSolicit target {}", tap1_addr())),
+        "{s}"
+    );
+    assert!(s.contains("hlim 255"), "{s}");
+    let (_, t6) = setup();
+    let step = super::super::describe::route_step(&t6, NET, &f[14..]).unwrap();
+    assert!(step.contains("link-scoped, never routed"), "{step}");
+    let mut g = f.clone();
+    g[14 + 24..14 + 40].copy_from_slice(&a6("2001:db8:90::77").octets());
+    let step = super::super::describe::route_step(&t6, NET, &g[14..]).unwrap();
+    assert!(step.contains("on-link on the VLAN"), "{step}");
+}
