@@ -273,3 +273,21 @@ pub fn explain(router: &Router, addr: Ipv6Addr, only: Option<&str>) -> Vec<NdpEx
         })
         .collect()
 }
+
+/// `hvrouter_ipv6_sent_total` samples: (kind, count).
+pub fn sent_metrics(router: &Router) -> Vec<(String, u64)> {
+    let s = router.ipv6().stats();
+    [
+        ("na_answered", s.na_answered),
+        ("na_unsolicited", s.na_unsolicited),
+        ("ns", s.ns_sent),
+        ("ra", s.ra_sent),
+        ("dhcp6_reply", s.dhcp6_replies),
+        ("icmp6_error", s.errors_sent),
+        ("icmp6_error_limited", s.errors_limited),
+        ("echo_reply", s.echo_replies),
+    ]
+    .into_iter()
+    .map(|(k, n)| (k.to_string(), n))
+    .collect()
+}

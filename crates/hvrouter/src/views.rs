@@ -358,5 +358,6 @@ pub fn metrics(pipe: &mut Pipeline<XdpPort>, p: &Ports, worker: WorkerCounters) 
         networks,
         worker,
         dhcp,
+        ipv6_sent: crate::ipv6::sent_metrics(router),
     }
 }

@@ -40,6 +40,8 @@ pub struct MetricsSnapshot {
     pub worker: WorkerCounters,
     /// DHCP messages: (direction `received`/`sent`, message type, count).
     pub dhcp: Vec<(String, String, u64)>,
+    /// What the IPv6 side sent on its own: (kind, count), e.g. (`ra`, 12).
+    pub ipv6_sent: Vec<(String, u64)>,
 }
 
 /// A label value escaped for the exposition format: `\`, `"` and newline.
@@ -257,6 +259,16 @@ pub fn render(snapshot: &MetricsSnapshot) -> String {
             &[("direction", direction), ("type", kind)],
             *n,
         );
+    }
+    w.family(
+        "hvrouter_ipv6_sent_total",
+        "counter",
+        "IPv6 messages the router originated, by kind: na_answered (proxy NDP answers), \
+         na_unsolicited (guest added or migrated in), ns, ra, dhcp6_reply, icmp6_error, \
+         icmp6_error_limited (held back by the rate limit), echo_reply.",
+    );
+    for (kind, n) in &snapshot.ipv6_sent {
+        w.sample("hvrouter_ipv6_sent_total", &[("kind", kind)], *n);
     }
     let wk = &snapshot.worker;
     for (name, help, ns) in [

@@ -58,6 +58,7 @@ fn snapshot() -> MetricsSnapshot {
                 .collect(),
         }],
         dhcp: vec![("sent".into(), "offer".into(), 3)],
+        ipv6_sent: vec![("ra".into(), 4)],
         worker: WorkerCounters {
             passes: 40,
             idle_passes: 30,
@@ -107,6 +108,8 @@ fn exposition_lines() {
         "hvrouter_neighbors{network=\"public_90\",state=\"failed\"} 1",
         "# TYPE hvrouter_dhcp_messages_total counter",
         "hvrouter_dhcp_messages_total{direction=\"sent\",type=\"offer\"} 3",
+        "# TYPE hvrouter_ipv6_sent_total counter",
+        "hvrouter_ipv6_sent_total{kind=\"ra\"} 4",
     ] {
         assert!(lines.contains(&expected), "missing {expected:?} in\n{text}");
     }
@@ -141,10 +144,10 @@ fn every_family_has_help_and_type_once_before_its_samples() {
             }
         }
     }
-    assert_eq!(seen.len(), 25);
+    assert_eq!(seen.len(), 26);
     // An empty snapshot still describes every family (the worker's have one sample).
     let empty = render(&MetricsSnapshot::default());
-    assert_eq!(empty.lines().count(), 42 + 4 * 3);
+    assert_eq!(empty.lines().count(), 44 + 4 * 3);
 }
 
 #[test]
