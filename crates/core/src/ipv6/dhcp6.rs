@@ -43,6 +43,14 @@ pub fn is_for_server(ip: &Ipv6Repr, net6: &Network6, udp: &[u8]) -> bool {
         && u16::from_be_bytes([udp[2], udp[3]]) == SERVER_PORT
 }
 
+/// True if `udp` (UDP header first) is DHCPv6 from a server (source port 547 to the
+/// client port 546): from a guest, a rogue server.
+pub fn is_from_server(udp: &[u8]) -> bool {
+    udp.len() >= UDP
+        && u16::from_be_bytes([udp[0], udp[1]]) == SERVER_PORT
+        && u16::from_be_bytes([udp[2], udp[3]]) == CLIENT_PORT
+}
+
 /// Answer the DHCPv6 message in `udp` (UDP header first) from the guest at `guest_mac`
 /// on `port`: queue a Reply to an Information-request, or say why not.
 ///

@@ -56,6 +56,9 @@ impl Router6 {
         }
         let udp_here = ext.upper == wire::NextHeader::Udp && ext.has_upper();
         let udp = frame.get(ETH + 40 + ext.upper_offset..total).unwrap_or(&[]);
+        if udp_here && crate::ipv6::dhcp6::is_from_server(udp) {
+            return Action::Drop(DropReason::Dhcp6RogueServer);
+        }
         if udp_here && crate::ipv6::dhcp6::is_for_server(&ip, net6, udp) {
             if !self.dhcp6_limit.try_take(now) {
                 return Action::Drop(DropReason::Dhcp6RateLimited);

@@ -634,3 +634,29 @@ fn reapply_follows_changed_overrides() {
         "back to the default"
     );
 }
+
+#[test]
+fn a_dhcpv6_server_in_a_guest_is_dropped() {
+    let mut r = router();
+    let mut out = Outbox::new();
+    let mut udp = vec![0u8; 8];
+    udp[0..2].copy_from_slice(&547u16.to_be_bytes());
+    udp[2..4].copy_from_slice(&546u16.to_be_bytes());
+    udp[4..6].copy_from_slice(&12u16.to_be_bytes());
+    udp.extend_from_slice(&[2, 0, 0, 1]);
+    let ll = link_local_from_mac(mac(1));
+    let mut f = ip6_frame(
+        GUEST_MAC,
+        mac(1),
+        ll,
+        link_local_from_mac(mac(2)),
+        64,
+        NextHeader::Udp,
+        &udp,
+    );
+    assert_eq!(
+        r.process(TAP1, &mut f, Instant::from_secs(1), &mut out),
+        Action::Drop(DropReason::Dhcp6RogueServer)
+    );
+    assert!(out.is_empty());
+}
