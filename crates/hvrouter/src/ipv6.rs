@@ -286,6 +286,7 @@ pub fn sent_metrics(router: &Router) -> Vec<(String, u64)> {
         ("icmp6_error", s.errors_sent),
         ("icmp6_error_limited", s.errors_limited),
         ("echo_reply", s.echo_replies),
+        ("mld_report", s.mld_reports),
     ]
     .into_iter()
     .map(|(k, n)| (k.to_string(), n))

@@ -265,7 +265,7 @@ pub fn render(snapshot: &MetricsSnapshot) -> String {
         "counter",
         "IPv6 messages the router originated, by kind: na_answered (proxy NDP answers), \
          na_unsolicited (guest added or migrated in), ns, ra, dhcp6_reply, icmp6_error, \
-         icmp6_error_limited (held back by the rate limit), echo_reply.",
+         icmp6_error_limited (held back by the rate limit), echo_reply, mld_report.",
     );
     for (kind, n) in &snapshot.ipv6_sent {
         w.sample("hvrouter_ipv6_sent_total", &[("kind", kind)], *n);

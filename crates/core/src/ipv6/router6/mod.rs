@@ -64,6 +64,8 @@ pub struct Router6Stats {
     pub echo_replies: u64,
     /// DHCPv6 Replies to Information-requests.
     pub dhcp6_replies: u64,
+    /// MLD reports for the guests' solicited-node groups, on uplinks.
+    pub mld_reports: u64,
 }
 
 /// DHCPv6 replies per second and burst, all guests together (a guest asks once at
@@ -91,6 +93,8 @@ pub struct Router6 {
     overrides: HashMap<String, Guest6Spec>,
     /// Why a guest's IPv6 side was refused when it was added, for `show`.
     refused: HashMap<GuestId, Tables6Error, FastBuildHasher>,
+    /// When the next MLD reports go out on the uplinks ([`crate::ipv6::mld`]).
+    mld_due: Instant,
 }
 
 /// Longest sleep of the timers while some neighbor entry exists (its retransmissions and
@@ -117,6 +121,7 @@ impl Router6 {
             wake: now,
             overrides: HashMap::new(),
             refused: HashMap::default(),
+            mld_due: now,
         }
     }
 
@@ -173,6 +178,7 @@ impl Router6 {
         self.tables6.set_guest6(tables, id, spec)?;
         self.ra.guest_up(id, now);
         self.announce.insert(id, (now, ANNOUNCE_COUNT));
+        self.mld_due = self.mld_due.min(now);
         self.wake = self.wake.min(now);
         Ok(())
     }
@@ -185,6 +191,7 @@ impl Router6 {
         }
         self.ra.guest_up(id, now);
         self.announce.insert(id, (now, ANNOUNCE_COUNT));
+        self.mld_due = self.mld_due.min(now);
         self.wake = self.wake.min(now);
         true
     }

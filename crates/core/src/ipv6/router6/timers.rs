@@ -21,6 +21,7 @@ impl Router6 {
         if let Some(d) = self.announce.values().map(|(t, _)| *t).min() {
             wake = wake.min(d);
         }
+        wake = wake.min(self.mld_due);
         self.wake = wake.max(now);
     }
 
@@ -35,6 +36,23 @@ impl Router6 {
                 sent += 1;
             });
             self.stats.ns_sent += sent;
+        }
+        if self.mld_due <= now {
+            self.mld_due =
+                now + std::time::Duration::from_secs(crate::ipv6::mld::REPORT_INTERVAL_SECS);
+            for (net, _) in self.tables6.networks6() {
+                let Some(network) = tables.network(net) else {
+                    continue;
+                };
+                let mut addrs = vec![uplink_ll(network)];
+                for g6 in self.tables6.guests6().filter(|g| g.network == net) {
+                    if tables.guest(g6.guest).is_some_and(|g| g.up) {
+                        addrs.extend(g6.addrs.iter().copied());
+                    }
+                }
+                let n = crate::ipv6::mld::push_reports(out, network, uplink_ll(network), &addrs);
+                self.stats.mld_reports += n as u64;
+            }
         }
         if self.ra.next_due().is_some_and(|d| d <= now) {
             self.stats.ra_sent += u64::from(self.ra.poll(tables, &self.tables6, now, out));

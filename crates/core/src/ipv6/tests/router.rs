@@ -257,15 +257,42 @@ fn timers_send_ras_and_unsolicited_nas() {
     let mut r = router();
     let mut out = Outbox::new();
     r.poll(Instant::ZERO, &mut out);
-    let (mut ras, mut nas) = (0, 0);
+    let (mut ras, mut nas, mut mld) = (0, 0, 0);
     for f in out.frames() {
         let ip = Ipv6Packet::new_checked(&f.data[14..]).unwrap();
+        if f.port == UPLINK && ip.next_header() == NextHeader::HopByHop {
+            // An MLDv2 report for the guests' solicited-node groups.
+            let p = ip.payload();
+            assert_eq!(&p[..8], &[58, 0, 5, 2, 0, 0, 1, 0], "router alert");
+            assert_eq!(
+                (p[8], ip.hop_limit(), ip.dst_addr()),
+                (143, 1, a6("ff02::16"))
+            );
+            let icmp = Icmpv6Packet::new_checked(&p[8..]).unwrap();
+            assert!(icmp.verify_checksum(&ip.src_addr(), &ip.dst_addr()));
+            let groups: Vec<Ipv6Addr> = (0..usize::from(u16::from_be_bytes([p[14], p[15]])))
+                .map(|i| {
+                    let mut o = [0u8; 16];
+                    o.copy_from_slice(&p[16 + 20 * i + 4..16 + 20 * i + 20]);
+                    Ipv6Addr::from(o)
+                })
+                .collect();
+            for a in [tap1_addr(), tap2_addr(), link_local_from_mac(UPLINK_MAC)] {
+                assert!(
+                    groups.contains(&solicited_node(&a)),
+                    "{a}'s group in {groups:?}"
+                );
+            }
+            mld += 1;
+            continue;
+        }
         match (f.port, ip.payload()[0]) {
             (TAP1 | TAP2, 134) => ras += 1,
             (UPLINK, 136) => nas += 1,
             other => panic!("unexpected {other:?}"),
         }
     }
+    assert_eq!(mld, 1, "one MLD report on the uplink");
     assert_eq!(
         (ras, nas),
         (2, 2),
