@@ -48,11 +48,18 @@ fn attack(lab: &Lab, name: &str, count: u32, expect: &[(&str, u64)]) -> (u64, u6
     let n = sent(&out, "sent ");
     let (at_gw, at_g2) = (gw.finish(), g2.finish());
     let after = lab.port_counters("hvr-g1");
-    let mut seen = vec![];
+    // A burst from an idle guest can outrun its small fill quota before it grows
+    // (docs/FRAMES.md): the kernel drops those frames before the router sees them, and
+    // they are counted as rx_no_frame instead of under the attack's reason.
+    let no_frame = delta(&after, &before, "rx_no_frame");
+    let mut seen = vec![format!("rx_no_frame={no_frame}")];
     for (reason, min) in expect {
         let d = delta(&after, &before, reason);
         seen.push(format!("{reason}={d}"));
-        assert!(d >= *min, "{name}: {reason} grew by {d}, expected >= {min}");
+        assert!(
+            d + no_frame >= *min,
+            "{name}: {reason} grew by {d} (rx_no_frame {no_frame}), expected >= {min}"
+        );
     }
     let total = after.total_drops() - before.total_drops();
     eprintln!(
