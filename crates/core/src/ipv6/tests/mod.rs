@@ -183,4 +183,5 @@ mod ndp;
 mod neighbor;
 mod ra;
 mod router;
+mod services;
 mod tables;
