@@ -136,32 +136,10 @@ impl Neighbor6Cache {
     /// for a multicast solicitation if there was none.
     pub fn enqueue(&mut self, addr: Ipv6Addr, frame: &[u8], now: Instant) -> Enqueue6 {
         let key = u128::from(addr);
-        let mut solicit = None;
-        if !self.entries.contains_key(&key) {
-            if self.entries.len() >= self.config.max_entries && !self.evict() {
-                return Enqueue6::Dropped(DropReason::NeighborTableFull);
-            }
-            let send = self.bucket.try_take(now);
-            self.entries.insert(
-                key,
-                Entry6 {
-                    state: NeighborState::Incomplete,
-                    mac: EthernetAddress::ZERO,
-                    // Not sent (rate limit): due at once, so the next poll retries.
-                    deadline: if send {
-                        now + self.config.retrans_time
-                    } else {
-                        now
-                    },
-                    probes: u32::from(send),
-                    used: now,
-                    queue: VecDeque::new(),
-                },
-            );
-            if send {
-                solicit = Some(Solicit6::Multicast { target: addr });
-            }
-        }
+        let solicit = match self.start_resolution(addr, now) {
+            Ok(s) => s,
+            Err(r) => return Enqueue6::Dropped(r),
+        };
         if self.queued_bytes + frame.len() > self.config.max_queued_bytes {
             return Enqueue6::Dropped(DropReason::NeighborQueueFull);
         }
@@ -190,6 +168,41 @@ impl Neighbor6Cache {
         } else {
             Enqueue6::Queued(solicit)
         }
+    }
+
+    /// Start resolving `addr` without parking a frame (an INCOMPLETE entry, if there is
+    /// none): the multicast solicitation to send now, if the rate limit allows one.
+    /// `Err(NeighborTableFull)` when no entry can be made.
+    pub fn start_resolution(
+        &mut self,
+        addr: Ipv6Addr,
+        now: Instant,
+    ) -> Result<Option<Solicit6>, DropReason> {
+        let key = u128::from(addr);
+        if self.entries.contains_key(&key) {
+            return Ok(None);
+        }
+        if self.entries.len() >= self.config.max_entries && !self.evict() {
+            return Err(DropReason::NeighborTableFull);
+        }
+        let send = self.bucket.try_take(now);
+        self.entries.insert(
+            key,
+            Entry6 {
+                state: NeighborState::Incomplete,
+                mac: EthernetAddress::ZERO,
+                // Not sent (rate limit): due at once, so the next poll retries.
+                deadline: if send {
+                    now + self.config.retrans_time
+                } else {
+                    now
+                },
+                probes: u32::from(send),
+                used: now,
+                queue: VecDeque::new(),
+            },
+        );
+        Ok(send.then_some(Solicit6::Multicast { target: addr }))
     }
 
     /// Evict a FAILED entry, else the least recently used STALE one. True if one went.

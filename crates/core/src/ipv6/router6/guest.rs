@@ -105,7 +105,23 @@ impl Router6 {
                             None => {
                                 rewrite(frame, network.uplink_mac, EthernetAddress::ZERO);
                                 hop(frame);
-                                return match cache.enqueue(next_hop, &frame[..total], now) {
+                                // A TCP super-frame is not parked whole (it would be
+                                // released above the MTU): only the solicitation goes
+                                // out, and TCP sends it again once the neighbor answers.
+                                let parked: &[u8] = if len > usize::from(network.mtu) {
+                                    &[]
+                                } else {
+                                    &frame[..total]
+                                };
+                                if parked.is_empty() {
+                                    if let Ok(Some(s)) = cache.start_resolution(next_hop, now) {
+                                        push_solicit(out, network, s);
+                                        self.stats.ns_sent += 1;
+                                    }
+                                    self.wake = self.wake.min(now + NEIGHBOR_TICK);
+                                    return Action::Drop(DropReason::NeighborUnresolved);
+                                }
+                                return match cache.enqueue(next_hop, parked, now) {
                                     Enqueue6::Queued(s) | Enqueue6::QueuedDroppedOldest(s) => {
                                         if let Some(s) = s {
                                             push_solicit(out, network, s);

@@ -479,3 +479,59 @@ fn guest_tcp_offloads_are_completed_and_segmented() {
     }
     assert_eq!(seq, 5000);
 }
+
+#[test]
+fn an_unresolved_next_hop_never_parks_a_super_frame() {
+    let mut r = router();
+    let mut out = Outbox::new();
+    let now = Instant::from_secs(1);
+    let me = tap1_addr();
+    let remote = a6("2001:db8:1::7");
+    let mut f = ip6_frame(
+        GUEST_MAC,
+        mac(1),
+        me,
+        remote,
+        64,
+        NextHeader::Tcp,
+        &partial_tcp(me, remote, 4000),
+    );
+    assert_eq!(
+        r.process(TAP1, &mut f, now, &mut out),
+        Action::Drop(DropReason::NeighborUnresolved)
+    );
+    assert_eq!(out.len(), 1, "only the solicitation for the gateway");
+    assert_eq!(&out.frames()[0].data[0..3], &[0x33, 0x33, 0xff]);
+    // The gateway answers: nothing was parked, nothing oversized leaves.
+    let mut opt = [0u8; 8];
+    NdpOptionRepr::TargetLinkLayerAddr(GW_MAC).emit(&mut opt);
+    let na = NdpRepr::NeighborAdvert {
+        flags: nf::SOLICITED,
+        target: gw6(),
+        options: &opt,
+    };
+    let mut naf = with_macs(
+        ndp_frame(gw6(), link_local_from_mac(UPLINK_MAC), 255, &na),
+        UPLINK_MAC,
+        GW_MAC,
+    );
+    out.clear();
+    r.process(UPLINK, &mut naf, now, &mut out);
+    assert!(out.is_empty());
+    // Sent again, it is segmented to the MTU.
+    let mut f = ip6_frame(
+        GUEST_MAC,
+        mac(1),
+        me,
+        remote,
+        64,
+        NextHeader::Tcp,
+        &partial_tcp(me, remote, 4000),
+    );
+    assert_eq!(r.process(TAP1, &mut f, now, &mut out), Action::Consumed);
+    assert_eq!(out.len(), 3);
+    assert!(out
+        .frames()
+        .iter()
+        .all(|s| s.data.len() <= 14 + 1500 && s.port == UPLINK));
+}
