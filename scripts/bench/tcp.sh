@@ -13,7 +13,9 @@
 # `hvrouter run` (release, one worker, poll = busy, CPU 1, configs/demo.toml otherwise)
 # with `[dataplane] gso = "auto"` (super-frames whole, segments coalesced, sent through a
 # packet socket with virtio-net headers); `hvrouter-nogso`, the same with gso = "off"
-# (software segmentation, every frame through AF_XDP: the router before GSO). Each path
+# (software segmentation, every frame through AF_XDP: the router before GSO);
+# `hvrouter-genguests`, gso = "auto" with guest_xdp_mode = "generic" (a veth guest keeps
+# its TSO: its super-frames arrive whole). Each path
 # is one iperf3 run of TCP_SECONDS with 1 and with 4 streams (-P); the figure is the
 # receiver's rate. The table gives the median over the rounds and each router's ratio to
 # the kernel.
@@ -24,7 +26,8 @@
 # and the top symbols (results/tcp-profile.md).
 #
 # Environment: TCP_ROUNDS (2), TCP_SECONDS (3), TCP_STREAMS ("1 4"), TCP_PATHS (all:
-# gw-g1 g1-gw gw-g3 g3-gw g1-g2 g3-g1), TCP_SETUPS ("kernel hvrouter-nogso hvrouter"),
+# gw-g1 g1-gw gw-g3 g3-gw g1-g2 g3-g1), TCP_SETUPS ("kernel hvrouter-nogso hvrouter
+# hvrouter-genguests"),
 # TCP_PROFILE (1), TCP_ROUTER (binary, default target/release/hvrouter), TCP_FRAMES
 # (16384: the router's UMEM frames, 64 MiB, as scripts/bench.sh; a 64 KB super-frame
 # takes 16 of them), TCP_OUT (results), TCP_BUILD (1: cargo build --release first).
@@ -38,7 +41,7 @@ seconds="${TCP_SECONDS:-3}"
 streams_list="${TCP_STREAMS:-1 4}"
 paths="${TCP_PATHS:-gw-g1 g1-gw gw-g3 g3-gw g1-g2 g3-g1}"
 do_profile="${TCP_PROFILE:-1}"
-setups="${TCP_SETUPS:-kernel hvrouter-nogso hvrouter}"
+setups="${TCP_SETUPS:-kernel hvrouter-nogso hvrouter hvrouter-genguests}"
 frames="${TCP_FRAMES:-16384}"
 router_bin="${TCP_ROUTER:-target/release/hvrouter}"
 out_dir="${TCP_OUT:-results}"
@@ -100,13 +103,14 @@ kernel_setup() { # Ganeti/GRNET routed NIC mode on the lab's hypervisor namespac
     ip -n "$hv" route add 203.0.113.0/28 via 192.0.2.30 dev hvr-tap3 table 90
 }
 
-router_start() { # router_start GSO ("auto", "off", or "" to leave the key out)
-    local gso="$1"
+router_start() { # router_start GSO ("auto", "off", or "" to leave the key out) [GUEST_XDP_MODE]
+    local gso="$1" guest_mode="${2:-}"
     rm -rf "$rundir"
     mkdir -p "$rundir"
     local extra=""
     # An empty TCP_GSO leaves the key out (a build from before the key existed).
     [ -z "$gso" ] || extra="\\ngso = \"$gso\""
+    [ -z "$guest_mode" ] || extra="$extra\\nguest_xdp_mode = \"$guest_mode\""
     sed -e "s|/run/hvrouter-demo|$rundir|" -e 's|^metrics_listen.*||' -e "s|^frames = .*|frames = $frames|" \
         -e "s|^poll = .*|poll = \"busy\"\\ncpus = [1]$extra|" configs/demo.toml >"$work/router.toml"
     # `ip netns exec` execs the router: $! is its pid (a shell function would fork).
@@ -114,7 +118,7 @@ router_start() { # router_start GSO ("auto", "off", or "" to leave the key out)
         >"$work/router.out" 2>"$work/router.err" &
     router_pid=$!
     for _ in $(seq 1 100); do
-        grep -q 'event=started' "$work/router.err" && return 0
+        grep -qs 'event=started' "$work/router.err" && return 0
         kill -0 "$router_pid" 2>/dev/null || break
         sleep 0.1
     done
@@ -195,6 +199,7 @@ run_setup() { # run_setup SETUP ROUND
     kernel) kernel_setup ;;
     hvrouter) router_start auto ;;
     hvrouter-nogso) router_start off ;;
+    hvrouter-genguests) router_start auto generic ;;
     hvrouter-nokey) router_start "" ;; # a build from before the gso key
     *) echo "tcp bench: unknown setup $setup" >&2; exit 1 ;;
     esac

@@ -42,12 +42,13 @@ def fmt_range(values):
     return f"{statistics.median(values):.0f}" + (f" ({lo:.0f}-{hi:.0f})" if len(values) > 1 else "")
 
 
-SETUPS = ["kernel", "hvrouter-nogso", "hvrouter-nokey", "hvrouter"]
+SETUPS = ["kernel", "hvrouter-nogso", "hvrouter-nokey", "hvrouter", "hvrouter-genguests"]
 NAMES = {
     "kernel": "kernel",
     "hvrouter-nogso": "hvrouter gso=off",
     "hvrouter-nokey": "hvrouter (other build)",
     "hvrouter": "hvrouter gso=auto",
+    "hvrouter-genguests": "hvrouter gso=auto, guests generic",
 }
 
 
@@ -73,7 +74,7 @@ def table(runs):
             for s in others:
                 q = ratio(r.get(s), r.get("kernel"))
                 qs.append(f"{q:.2f}x" if q is not None else "")
-                if q is not None and s == others[-1]:
+                if q is not None and s == "hvrouter":
                     ratios.append((p, streams, q))
             rows.append(f"| {PATHS.get(p, p)} | {streams} | " + " | ".join(cells + qs) + " |")
     return "\n".join(rows), ratios
@@ -153,10 +154,9 @@ def main():
         f"the QEMU-like relay with vnet headers and TSO). {rounds} round(s), kernel and "
         f"hvrouter in turn; each cell is the median of the rounds (range in brackets) of a "
         f"{seconds} s iperf3 run, receiver's rate. hvrouter: one worker, busy poll on CPU 1, "
-        f"16384 UMEM frames (TCP_FRAMES), xdp_mode auto (native on the uplink; with gso on, "
-        f"generic on guests' devices); "
+        f"16384 UMEM frames (TCP_FRAMES), xdp_mode auto; "
         f"gso=off is the router before GSO (software segmentation, every frame through "
-        f"AF_XDP). Ratio plot (last hvrouter column): tcp.svg. Profiles: tcp-profile.md.",
+        f"AF_XDP); guests generic adds `guest_xdp_mode = \"generic\"`. Ratio plot (gso=auto, defaults): tcp.svg. Profiles: tcp-profile.md.",
         "",
         tbl,
         "",

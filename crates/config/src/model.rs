@@ -94,6 +94,10 @@ pub enum LogLevel {
 pub struct DataplaneSection {
     /// How XDP programs are attached.
     pub xdp_mode: XdpMode,
+    /// How XDP programs are attached on guests' devices; `None` (the key left out): as
+    /// `xdp_mode`. Generic keeps a veth guest's TSO on (native XDP on a veth turns it off
+    /// on the peer), so its TCP super-frames arrive whole; taps run generic anyway.
+    pub guest_xdp_mode: Option<XdpMode>,
     /// Poll-loop threads (1: this build runs one worker).
     pub workers: u16,
     /// How workers wait for frames.
@@ -118,6 +122,7 @@ impl Default for DataplaneSection {
     fn default() -> Self {
         DataplaneSection {
             xdp_mode: XdpMode::Auto,
+            guest_xdp_mode: None,
             workers: 1,
             poll: PollMode::Busy,
             cpus: None,

@@ -92,6 +92,14 @@ pub(crate) fn dataplane(c: &mut Checker<'_>, raw: Option<&S<RawDataplane>>) -> D
             out.xdp_mode = m;
         }
     }
+    if let Some(v) = &raw.guest_xdp_mode {
+        let modes = [
+            ("auto", XdpMode::Auto),
+            ("native", XdpMode::Native),
+            ("generic", XdpMode::Generic),
+        ];
+        out.guest_xdp_mode = c.choice(v, "dataplane.guest_xdp_mode", &modes);
+    }
     if let Some(v) = &raw.gso {
         if let Some(on) = c.choice(v, "dataplane.gso", &[("auto", true), ("off", false)]) {
             out.gso = on;

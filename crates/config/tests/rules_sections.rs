@@ -167,6 +167,28 @@ fn gso_is_a_choice_and_on_by_default() {
 }
 
 #[test]
+fn guest_xdp_mode_is_a_choice_left_out_by_default() {
+    assert_eq!(
+        valid(&edit("burst = 64", "burst = 64"))
+            .dataplane
+            .guest_xdp_mode,
+        None
+    );
+    let c = valid(&edit(
+        "xdp_mode = \"auto\"",
+        "xdp_mode = \"auto\"\nguest_xdp_mode = \"generic\"",
+    ));
+    assert_eq!(c.dataplane.guest_xdp_mode, Some(XdpMode::Generic));
+    rejects(
+        "xdp_mode = \"auto\"",
+        "xdp_mode = \"auto\"\nguest_xdp_mode = \"skb\"",
+        "guest_xdp_mode",
+        "dataplane.guest_xdp_mode",
+        "\"skb\" is not one of: auto, native, generic",
+    );
+}
+
+#[test]
 fn poll_is_a_choice() {
     rejects(
         "poll = \"busy\"",
@@ -357,7 +379,7 @@ fn unknown_key_in_section() {
         "bursts = 64",
         "bursts",
         "dataplane.bursts",
-        "unknown key `bursts`; valid keys here: xdp_mode, workers, poll, cpus, burst, frame_size, frames, gso",
+        "unknown key `bursts`; valid keys here: xdp_mode, workers, poll, cpus, burst, frame_size, frames, gso, guest_xdp_mode",
     );
 }
 

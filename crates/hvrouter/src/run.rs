@@ -48,6 +48,15 @@ pub enum RunError {
     },
 }
 
+/// Where an XDP program runs, from the configuration's mode.
+fn attach_mode(mode: XdpMode) -> AttachMode {
+    match mode {
+        XdpMode::Auto => AttachMode::NativeOrGeneric,
+        XdpMode::Native => AttachMode::Native,
+        XdpMode::Generic => AttachMode::Generic,
+    }
+}
+
 fn sys_err(what: &'static str, e: impl std::error::Error + Send + Sync + 'static) -> RunError {
     RunError::Sys {
         what,
@@ -184,14 +193,8 @@ pub fn run(path: &Path) -> Result<(), RunError> {
 
     let d = &config.dataplane;
     let port_cfg = XdpPortConfig {
-        attach: match d.xdp_mode {
-            XdpMode::Auto => AttachMode::NativeOrGeneric,
-            XdpMode::Native => AttachMode::Native,
-            XdpMode::Generic => AttachMode::Generic,
-        },
-        // Generic XDP on guests' devices keeps a veth guest's TSO on, so its super-frames
-        // arrive whole and leave whole (GSO); taps run XDP generic in any case.
-        guest_attach: (d.gso && matches!(d.xdp_mode, XdpMode::Auto)).then_some(AttachMode::Generic),
+        attach: attach_mode(d.xdp_mode),
+        guest_attach: d.guest_xdp_mode.map(attach_mode),
         gso: d.gso,
         ..XdpPortConfig::default()
     };
