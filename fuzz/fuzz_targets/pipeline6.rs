@@ -82,6 +82,7 @@ fn router() -> (Pipeline<MemPort>, Instant) {
         subnet6: "2001:db8:90::/64".parse().expect("prefix"),
         gateway6: gw6(),
         ra: RaSettings::default(),
+        source6: None,
     };
     v6.set_network6(t, net, spec, now).expect("ipv6");
     v6.set_guest6_override(

@@ -74,6 +74,7 @@ pub(crate) fn network6(
                 raw.dns_servers6
                     .as_ref()
                     .map(|v| (v.span(), "dns_servers6")),
+                raw.source6.as_ref().map(|v| (v.span(), "source6")),
             ];
             let mut ok = true;
             for (span, field) in stray.into_iter().flatten() {
@@ -109,6 +110,10 @@ pub(crate) fn network6(
     let empty = Vec::new();
     let dns_raw = raw.dns_servers6.as_ref().map_or(&empty, |v| v.get_ref());
     let dns = unique_list(c, dns_raw, &k("dns_servers6"), addr6);
+    let source6 = match &raw.source6 {
+        Some(v) => Some(addr6(c, v, &k("source6"))?),
+        None => None,
+    };
     let (Some(subnet6), Some(gateway6), Some(dns)) = (subnet, gateway, dns) else {
         return None;
     };
@@ -123,6 +128,7 @@ pub(crate) fn network6(
             dns_servers: dns.iter().map(|(a, _)| *a).collect(),
             ..RaSettings::default()
         },
+        source6,
     };
     match spec.validate(network) {
         Ok(()) => Some(Some(spec)),
@@ -136,6 +142,12 @@ pub(crate) fn network6(
                         .find(|(d, _)| d == a)
                         .map_or(subnet6_raw.span(), |(_, s)| s.clone()),
                     "dns_servers6",
+                ),
+                Network6Error::BadSource { .. } => (
+                    raw.source6
+                        .as_ref()
+                        .map_or(gateway6_raw.span(), |v| v.span()),
+                    "source6",
                 ),
                 _ => (gateway6_raw.span(), "gateway6"),
             };
@@ -225,6 +237,10 @@ pub(crate) fn guest6(
                     (at_p(prefix), "routed_prefixes6")
                 }
                 Tables6Error::Guest(Guest6Error::Eui64NeedsSlash64(_)) => (eui_span, "eui64"),
+                Tables6Error::RouterAddress(a) => match at(&ip6, a) {
+                    Some(s) => (Some(s), "ip6"),
+                    None => (eui_span, "eui64"),
+                },
                 Tables6Error::InUse { what, .. } => {
                     let a = what.parse::<Ipv6Addr>().ok();
                     match a.and_then(|a| at(&ip6, &a)) {

@@ -87,6 +87,7 @@ pub(crate) struct RawNetwork {
     pub(crate) gateway6: Option<S<String>>,
     pub(crate) router_advertisements: Option<S<bool>>,
     pub(crate) dns_servers6: Option<S<Vec<S<String>>>>,
+    pub(crate) source6: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

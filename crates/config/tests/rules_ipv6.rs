@@ -105,6 +105,32 @@ fn network_rules() {
 }
 
 #[test]
+fn source6_is_the_routers_own() {
+    let c = valid(&public_90(&format!("{V6}\nsource6 = \"2001:db8:90::fe\"")));
+    let n = c.network("public_90").unwrap().ipv6.clone().unwrap();
+    assert_eq!(n.source6, Some(a6("2001:db8:90::fe")));
+    rejects(
+        GW90,
+        &format!("{GW90}\n{V6}\nsource6 = \"2001:db8:91::fe\""),
+        "source6",
+        "networks.public_90.source6",
+        "source6 2001:db8:91::fe must be an unused host address inside subnet6 \
+         2001:db8:90::/64, other than gateway6",
+    );
+    let p = problems(
+        &tap3("ip6 = [\"2001:db8:90::fe\"]")
+            .replace(V6, &format!("{V6}\nsource6 = \"2001:db8:90::fe\"")),
+    );
+    assert_eq!(
+        (p[0].key.as_str(), p[0].message.as_str()),
+        (
+            "guests.tap3.ip6",
+            "2001:db8:90::fe is the router's own address on the network (source6)"
+        )
+    );
+}
+
+#[test]
 fn guest_rules() {
     let p = problems(&tap3("ip6 = [\"2001:db8:91::30\"]"));
     assert_eq!(p.len(), 1, "{p:#?}");

@@ -85,7 +85,7 @@ fn unknown_network_key_lists_valid_ones() {
         "mut = 1500",
         "mut",
         &key("mut"),
-        "unknown key `mut`; valid keys here: uplink, subnet, gateway, mtu, arp_source, uplink_mac, guest_mac, dhcp, dns_servers, domain, search, lease_time, subnet6, gateway6, router_advertisements, dns_servers6",
+        "unknown key `mut`; valid keys here: uplink, subnet, gateway, mtu, arp_source, uplink_mac, guest_mac, dhcp, dns_servers, domain, search, lease_time, subnet6, gateway6, router_advertisements, dns_servers6, source6",
     );
 }
 

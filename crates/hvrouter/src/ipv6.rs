@@ -91,10 +91,11 @@ impl Steered6 {
     pub fn wanted(router: &Router, net: NetworkId) -> Steered6 {
         let t6 = router.ipv6().tables6();
         let mut s = Steered6::default();
-        let (Some(network), Some(_)) = (router.tables().network(net), t6.network6(net)) else {
+        let (Some(network), Some(st)) = (router.tables().network(net), t6.network6(net)) else {
             return s;
         };
         s.addrs.push(hvrouter_core::ipv6::net6::uplink_ll(network));
+        s.addrs.extend(st.net.spec.source6);
         for g in t6.guests6().filter(|g| g.network == net) {
             s.addrs.extend(g.addrs.iter().copied());
             s.prefixes.extend(g.prefixes.iter().copied());

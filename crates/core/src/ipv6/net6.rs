@@ -57,6 +57,12 @@ pub struct Network6Spec {
     pub gateway6: Ipv6Addr,
     /// Router Advertisement contents.
     pub ra: RaSettings,
+    /// An unused host address of subnet6 for the router itself (like `arp_source`): it
+    /// answers neighbor solicitations and echo requests for it on the VLAN and sends
+    /// its ICMPv6 errors toward the VLAN and beyond from it. Without it, errors go only
+    /// to on-link senders, from the router's link-local address (which does not leave
+    /// the VLAN, RFC 4291 2.5.6).
+    pub source6: Option<Ipv6Addr>,
 }
 
 /// Why a [`Network6Spec`] is invalid.
@@ -103,6 +109,14 @@ pub enum Network6Error {
         /// Valid lifetime.
         valid: Duration,
     },
+    /// source6 outside subnet6, or the gateway, or not a host address.
+    #[error("source6 {source6} must be an unused host address inside subnet6 {subnet6}, other than gateway6")]
+    BadSource {
+        /// The address.
+        source6: Ipv6Addr,
+        /// The subnet.
+        subnet6: Ipv6Net,
+    },
     /// A DNS server that is not unicast.
     #[error("dns server {0} is not a unicast address")]
     BadDnsServer(Ipv6Addr),
@@ -144,6 +158,14 @@ impl Network6Spec {
             || g == link_local_from_mac(network.uplink_mac)
         {
             return Err(Network6Error::GatewayIsRouter(g));
+        }
+        if let Some(a) = self.source6 {
+            if !s.contains(&a) || a == s.network() || a == g || a.is_multicast() {
+                return Err(Network6Error::BadSource {
+                    source6: a,
+                    subnet6: s,
+                });
+            }
         }
         let ra = &self.ra;
         if ra.max_interval < Duration::from_secs(4) || ra.max_interval > Duration::from_secs(1800) {

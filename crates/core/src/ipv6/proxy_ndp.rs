@@ -92,7 +92,7 @@ pub fn uplink_decision(
     src: Ipv6Addr,
     target: Ipv6Addr,
 ) -> NdpDecision {
-    if target == crate::ipv6::net6::uplink_ll(network) {
+    if target == crate::ipv6::net6::uplink_ll(network) || Some(target) == net6.spec.source6 {
         return NdpDecision::Answer(plan(target, src, network.uplink_mac, true));
     }
     match tables6.owner_of(tables, network.id, &target) {

@@ -64,6 +64,9 @@ pub enum Tables6Error {
     /// Invalid guest spec.
     #[error(transparent)]
     Guest(#[from] Guest6Error),
+    /// The address is the router's own (the network's source6).
+    #[error("{0} is the router's own address on the network (source6)")]
+    RouterAddress(Ipv6Addr),
     /// Another guest owns the address or prefix.
     #[error("{what} is already used by guest {owner}")]
     InUse {
@@ -162,7 +165,11 @@ impl Tables6 {
             Tables6Error::NoIpv6(name)
         })?;
         let g6 = Guest6::resolve(id, guest.network, guest.mac, &st.net, spec)?;
-        // Conflicts with other guests (the guest's own old entries do not count).
+        // The router's own source6, then other guests (the guest's own old entries do
+        // not count).
+        if let Some(a) = g6.addrs.iter().find(|a| Some(**a) == st.net.spec.source6) {
+            return Err(Tables6Error::RouterAddress(*a));
+        }
         for a in &g6.addrs {
             if let Some(&o) = self.owners.get(&(guest.network, u128::from(*a))) {
                 if o != id {

@@ -50,7 +50,7 @@ impl Router6 {
             Control6::RouterSolicit => return Action::Drop(DropReason::NdpConsumed),
             Control6::Drop(r) => return Action::Drop(r),
         }
-        if ip.dst_addr == uplink_ll(network) {
+        if ip.dst_addr == uplink_ll(network) || Some(ip.dst_addr) == net6.spec.source6 {
             return self.echo(port, network.uplink_mac, src_mac, &frame[ETH..total], out);
         }
         let decision = decide(
@@ -76,14 +76,21 @@ impl Router6 {
             Forward6::Forward(Egress6::Uplink { .. }) => Action::Drop(DropReason::Hairpin),
             Forward6::Drop(r) => Action::Drop(r),
             Forward6::Error(r, e) => {
-                // Only toward on-link sources: the router has no global address, and a
-                // link-local source does not leave the link (RFC 4291 2.5.6).
-                if net6.spec.subnet6.contains(&ip.src_addr) {
+                // From source6 to anyone (the previous hop, the frame's source MAC,
+                // routes it); without it only toward on-link senders, from the
+                // link-local address, which does not leave the link (RFC 4291 2.5.6).
+                let from = net6.spec.source6.or_else(|| {
+                    net6.spec
+                        .subnet6
+                        .contains(&ip.src_addr)
+                        .then(|| uplink_ll(network))
+                });
+                if let Some(src_ip) = from {
                     let a = Addressing {
                         port,
                         src_mac: network.uplink_mac,
                         dst_mac: src_mac,
-                        src_ip: uplink_ll(network),
+                        src_ip,
                         dst_ip: ip.src_addr,
                         hop_limit: DEFAULT_HOP_LIMIT,
                     };

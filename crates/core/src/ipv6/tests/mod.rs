@@ -81,6 +81,7 @@ pub(super) fn setup() -> (Tables, Tables6) {
         subnet6: "2001:db8:90::/64".parse().unwrap(),
         gateway6: gw6(),
         ra,
+        source6: Some(a6("2001:db8:90::fe")),
     };
     assert!(t6.set_network6(&t, NET, spec).unwrap().is_empty());
     let g1 = t.guest("tap1").unwrap().id;

@@ -41,6 +41,7 @@ pub(super) fn router() -> Router {
         subnet6: "2001:db8:90::/64".parse().unwrap(),
         gateway6: gw6(),
         ra: RaSettings::default(),
+        source6: None,
     };
     v6.set_network6(t, NET, spec, now).unwrap();
     for name in ["tap1", "tap2"] {

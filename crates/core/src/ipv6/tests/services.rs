@@ -102,6 +102,7 @@ fn stateless_dhcpv6_gives_dns_and_nothing_else() {
             dns_servers: vec![a6("2001:db8:53::53")],
             ..RaSettings::default()
         },
+        source6: None,
     };
     v6.set_network6(t, NET, spec, Instant::ZERO).unwrap();
     let mut out = Outbox::new();
@@ -211,4 +212,106 @@ fn a_dhcpv6_server_in_a_guest_is_dropped() {
         Action::Drop(DropReason::Dhcp6RogueServer)
     );
     assert!(out.is_empty());
+}
+
+#[test]
+fn source6_answers_and_carries_errors_beyond_the_vlan() {
+    let mut r = router();
+    let (t, v6) = r.ipv6_mut();
+    let spec = Network6Spec {
+        subnet6: "2001:db8:90::/64".parse().unwrap(),
+        gateway6: gw6(),
+        ra: RaSettings::default(),
+        source6: Some(a6("2001:db8:90::fe")),
+    };
+    v6.set_network6(t, NET, spec, Instant::ZERO).unwrap();
+    let mut out = Outbox::new();
+    let now = Instant::from_secs(1);
+    // Solicited on the VLAN: answered (the router's own).
+    let mut f = with_macs(
+        ns(gw6(), a6("2001:db8:90::fe"), Some(GW_MAC)),
+        EthernetAddress([0x33, 0x33, 0xff, 0, 0, 0xfe]),
+        GW_MAC,
+    );
+    assert_eq!(r.process(UPLINK, &mut f, now, &mut out), Action::Consumed);
+    // A packet from beyond the gateway whose hop limit runs out here: Time Exceeded
+    // from source6, back through the gateway.
+    let remote = a6("2001:db8:1::7");
+    let udp = [0x9c, 0x40, 0, 9, 0, 8, 0, 0];
+    let mut f = ip6_frame(
+        UPLINK_MAC,
+        GW_MAC,
+        remote,
+        tap2_addr(),
+        1,
+        NextHeader::Udp,
+        &udp,
+    );
+    out.clear();
+    assert_eq!(
+        r.process(UPLINK, &mut f, now, &mut out),
+        Action::Drop(DropReason::HopLimitExceeded)
+    );
+    let e = &out.frames()[0];
+    assert_eq!((e.port, &e.data[0..6]), (UPLINK, &GW_MAC.0[..]));
+    let ip = Ipv6Packet::new_checked(&e.data[14..]).unwrap();
+    assert_eq!(
+        (ip.src_addr(), ip.dst_addr(), ip.payload()[0]),
+        (a6("2001:db8:90::fe"), remote, 3)
+    );
+    // Ping the router at source6.
+    let repr = wire::Icmpv6Repr::EchoRequest {
+        ident: 1,
+        seq_no: 1,
+        data: b"x",
+    };
+    let mut b = vec![0u8; repr.buffer_len()];
+    repr.emit(
+        &remote,
+        &a6("2001:db8:90::fe"),
+        &mut Icmpv6Packet::new_unchecked(&mut b[..]),
+    );
+    let mut f = ip6_frame(
+        UPLINK_MAC,
+        GW_MAC,
+        remote,
+        a6("2001:db8:90::fe"),
+        60,
+        NextHeader::Icmpv6,
+        &b,
+    );
+    out.clear();
+    assert_eq!(r.process(UPLINK, &mut f, now, &mut out), Action::Consumed);
+    let ip = Ipv6Packet::new_checked(&out.frames()[0].data[14..]).unwrap();
+    assert_eq!(
+        (ip.src_addr(), ip.payload()[0]),
+        (a6("2001:db8:90::fe"), 129)
+    );
+    // Without source6, an error toward a sender beyond the VLAN is not sent.
+    let (t, v6) = r.ipv6_mut();
+    let spec = Network6Spec {
+        subnet6: "2001:db8:90::/64".parse().unwrap(),
+        gateway6: gw6(),
+        ra: RaSettings::default(),
+        source6: None,
+    };
+    v6.set_network6(t, NET, spec, Instant::ZERO).unwrap();
+    let mut f = ip6_frame(
+        UPLINK_MAC,
+        GW_MAC,
+        remote,
+        tap2_addr(),
+        1,
+        NextHeader::Udp,
+        &udp,
+    );
+    out.clear();
+    assert_eq!(
+        r.process(UPLINK, &mut f, now, &mut out),
+        Action::Drop(DropReason::HopLimitExceeded)
+    );
+    assert!(
+        out.frames().iter().all(|f| f.data[14 + 40] != 3),
+        "no time exceeded"
+    );
 }

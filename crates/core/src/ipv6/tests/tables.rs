@@ -90,6 +90,7 @@ fn conflicts_and_bad_specs_are_refused() {
             subnet6: subnet6.parse::<Ipv6Net>().unwrap(),
             gateway6: a6(gateway6),
             ra: RaSettings::default(),
+            source6: None,
         }
         .validate(net)
     };
@@ -136,4 +137,21 @@ fn explain_ndp_uses_the_same_decisions() {
     assert_eq!(e.owner, None);
     assert_eq!(e.uplink, NdpDecision::Ignore(DropReason::NdpNotHostedGuest));
     let _ = GuestId(0);
+}
+
+#[test]
+fn source6_is_not_a_guests() {
+    let (t, mut t6) = setup();
+    let g2 = t.guest("tap2").unwrap().id;
+    let err = t6
+        .set_guest6(
+            &t,
+            g2,
+            Guest6Spec {
+                addrs: vec![a6("2001:db8:90::fe")],
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(err, Tables6Error::RouterAddress(a6("2001:db8:90::fe")));
 }
