@@ -216,6 +216,7 @@ pub fn report(router: &Router, only: Option<&str>) -> Option<Ipv6Report> {
             gateway6: st.net.spec.gateway6,
             guest_ll: st.net.guest_ll,
             uplink_ll: uplink_ll(n),
+            source6: st.net.spec.source6,
             router_advertisements: st.net.spec.ra.enabled,
             guests,
             neighbors,

@@ -28,6 +28,9 @@ pub struct Ipv6NetworkInfo {
     pub guest_ll: Ipv6Addr,
     /// The router's link-local address on the VLAN.
     pub uplink_ll: Ipv6Addr,
+    /// The router's own address in subnet6 (`source6`), if configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source6: Option<Ipv6Addr>,
     /// Whether Router Advertisements are sent.
     pub router_advertisements: bool,
     /// Guests and their IPv6 side.

@@ -48,6 +48,9 @@ pub(super) fn report(r: &Ipv6Report) -> String {
             "{}: subnet6 {} gateway6 {} router {} (toward guests) {} (VLAN), RAs {ra}",
             n.network, n.subnet6, n.gateway6, n.guest_ll, n.uplink_ll
         );
+        if let Some(a) = n.source6 {
+            let _ = writeln!(s, "  source6 {a} (the router's own, for ICMPv6 errors)");
+        }
         for g in &n.guests {
             let addrs: Vec<String> = g.addrs.iter().map(ToString::to_string).collect();
             let _ = write!(s, "  {}: {}", g.tap, addrs.join(", "));
