@@ -76,11 +76,11 @@
 //! port that takes GSO, MTU-size segments of one flow are coalesced again ([`gro`]).
 //! Errors are counted by [`OffloadError::name`].
 //!
-//! Measured (scripts/bench/tcp.sh, results/tcp.md): forwarding a super-frame whole
-//! instead of cutting it here took tap guest -> gateway TCP from 0.2-0.35x to 0.5-0.6x
-//! of the kernel setup in the same run, and coalescing took gateway -> tap guest from
-//! 0.9x to 1.9x; what is left is mostly the ingress copies that copy-mode AF_XDP makes
-//! on the sender's CPU.
+//! Measured (scripts/bench/tcp.sh, results/tcp.md, 1 and 4 streams): forwarding a
+//! super-frame whole instead of cutting it here took tap guest -> gateway TCP from
+//! 0.36x/0.18x to 0.71x/0.48x of the kernel setup in the same run, and coalescing took
+//! gateway -> tap guest from 0.94x/0.89x to 1.35x/1.52x; what is left is mostly the
+//! copies copy-mode AF_XDP makes (results/tcp-analysis.md).
 //!
 //! Headers are copied as they are in the super-frame: rewrite the MACs and decrement the
 //! TTL on the super-frame before segmenting (the IPv4 header checksum must verify), or on
