@@ -17,12 +17,18 @@
 //! Fallbacks: a GSO send that fails (send buffer full, device gone) is counted as
 //! `gso_fallback` and the frames leave as before: the coalesced segments one by one
 //! through AF_XDP, a super-frame cut in software ([`offload::TcpSegmenter`]) into
-//! originated frames. Checksums never leave partial through AF_XDP: the segmenter
-//! computes them in full, and coalesced segments were complete before being merged.
+//! originated frames.
+//!
+//! Checksums never leave partial through AF_XDP. Toward the uplink the router leaves a
+//! guest's TCP segment with its partial checksum (a merged one leaves with `NEEDS_CSUM`,
+//! the device completes it): every TCP frame that leaves the uplink's queue alone is
+//! completed here ([`offload::complete_l4_checksum`], the router's own policy for guest
+//! traffic). Toward a guest, segments were complete (verified, or completed by the
+//! router), and the segmenter computes checksums in full.
 
 use hvrouter_core::drop::DropReason;
 use hvrouter_core::offload::gro::{Item, Planner, MAX_HEADER};
-use hvrouter_core::offload::{gso, TcpSegmenter};
+use hvrouter_core::offload::{complete_l4_checksum, gso, TcpSegmenter};
 use hvrouter_core::router::Router;
 use hvrouter_core::tables::PortRole;
 use hvrouter_core::PortId;
@@ -96,21 +102,27 @@ fn ip_len(frame: &[u8]) -> Option<usize> {
 }
 
 impl<F: Frame> GsoTx<F> {
-    /// Sends `queue` (drained) on `port`, whose IP MTU is `mtu`; `verify` checks TCP
-    /// checksums before coalescing (frames toward a guest: they may come from the VLAN).
+    /// Sends `queue` (drained) on `port`, whose IP MTU is `mtu`. `to_uplink`: the frames
+    /// come from guests, their TCP checksums may be partial (completed here when they
+    /// leave alone); otherwise TCP checksums are verified before coalescing (frames toward
+    /// a guest may come from the VLAN).
     pub(crate) fn transmit<P: Port<Frame = F>>(
         &mut self,
         port: &mut P,
         queue: &mut Vec<F>,
         mtu: u16,
-        verify: bool,
+        to_uplink: bool,
     ) -> GsoReport {
+        let verify = !to_uplink;
         let mut r = GsoReport::default();
         let items = self.planner.plan(queue, F::data, mtu, verify);
         let oversized = |f: &F| ip_len(f.data()).is_some_and(|l| l > usize::from(mtu));
         let worth =
             items.iter().any(|i| matches!(i, Item::Merged(_))) || queue.iter().any(oversized);
         if !worth {
+            if to_uplink {
+                queue.iter_mut().for_each(complete_tcp);
+            }
             push(port, queue, &mut r);
             return r;
         }
@@ -128,6 +140,10 @@ impl<F: Frame> GsoTx<F> {
                         continue;
                     };
                     if !oversized(&frame) {
+                        let mut frame = frame;
+                        if to_uplink {
+                            complete_tcp(&mut frame);
+                        }
                         pending.push(frame);
                         continue;
                     }
@@ -174,7 +190,10 @@ impl<F: Frame> GsoTx<F> {
                     } else {
                         r.gso_fallback += 1;
                         for m in members {
-                            if let Some(f) = slots.get_mut(m.index).and_then(Option::take) {
+                            if let Some(mut f) = slots.get_mut(m.index).and_then(Option::take) {
+                                if to_uplink {
+                                    complete_tcp(&mut f);
+                                }
                                 pending.push(f);
                             }
                         }
@@ -228,6 +247,17 @@ impl<F: Frame> GsoTx<F> {
             Err(_) => r.gso_invalid += 1,
         }
         port.recycle(frame);
+    }
+}
+
+/// Completes the TCP checksum of an untagged IPv4/TCP frame from a guest (the router
+/// left it partial); anything else is left alone. The router checked the headers, so
+/// this cannot fail on a frame it forwarded.
+fn complete_tcp<F: Frame>(frame: &mut F) {
+    let data = frame.data_mut();
+    let tcp = data.len() > ETH + 9 && data[12..14] == [0x08, 0x00] && data[ETH + 9] == 6;
+    if tcp {
+        let _ = complete_l4_checksum(&mut data[ETH..]);
     }
 }
 

@@ -215,12 +215,14 @@ impl<P: Port> Pipeline<P> {
                 .then(|| gso_tx::egress_mtu(&self.router, id))
                 .flatten();
             if let Some(mtu) = mtu {
-                // Toward a guest, segments may come from the VLAN: verify before merging.
-                let verify = !matches!(
+                // Toward the uplink every frame is a guest's (partial TCP checksums are
+                // completed there); toward a guest, segments may come from the VLAN
+                // (verified before merging).
+                let to_uplink = matches!(
                     self.router.tables().port_role(id),
                     Some(hvrouter_core::tables::PortRole::Uplink(_))
                 );
-                let r = self.gso.transmit(port, queue, mtu, verify);
+                let r = self.gso.transmit(port, queue, mtu, to_uplink);
                 let c = self.router.counters_mut().port_mut(id);
                 c.tx_packets += r.sent as u64;
                 c.tx_bytes += r.bytes as u64;

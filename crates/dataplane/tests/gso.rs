@@ -228,3 +228,77 @@ fn without_gso_ports_super_frames_are_segmented_as_before() {
     assert_eq!(up.len(), 4);
     assert_eq!(lab.pipe.router().port_counters(UPLINK).gso_sent, 0);
 }
+
+/// `n` MSS-size segments of one stream from guest 1 toward the VLAN, checksums partial.
+fn stream_from_guest(n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            let mut f = tcp_partial_frame(MAC1, GUEST_SIDE_MAC, GUEST1, REMOTE, 1460);
+            let s = 1_000_000u32 + (i * 1460) as u32;
+            f[38..42].copy_from_slice(&s.to_be_bytes());
+            f[47] = wire::tcp::flags::ACK;
+            let id = 0x2000u16 + i as u16;
+            f[18..20].copy_from_slice(&id.to_be_bytes());
+            f[24..26].fill(0);
+            let mut ip = [0u8; 20];
+            ip.copy_from_slice(&f[14..34]);
+            let ck = !wire::checksum::header20(&ip);
+            f[24..26].copy_from_slice(&ck.to_be_bytes());
+            f
+        })
+        .collect()
+}
+
+#[test]
+fn partial_segments_from_a_guest_leave_coalesced_or_completed() {
+    let mut lab = lab(false);
+    for s in stream_from_guest(6) {
+        lab.inject(TAP1, &s);
+    }
+    // A lone segment of another connection: through AF_XDP, its checksum completed.
+    let mut lone = tcp_partial_frame(MAC1, GUEST_SIDE_MAC, GUEST1, REMOTE, 300);
+    lone[34..36].copy_from_slice(&40001u16.to_be_bytes());
+    let partial = wire::checksum::pseudo_header(GUEST1, REMOTE, 6, 320);
+    lone[50..52].copy_from_slice(&partial.to_be_bytes());
+    lab.inject(TAP1, &lone);
+    lab.run();
+    let sends = gso_sent(&mut lab, UPLINK);
+    assert_eq!(sends.len(), 1);
+    let (h, frame) = &sends[0];
+    assert_eq!(
+        (h.gso_type, h.gso_size, h.flags),
+        (GSO_TCPV4, 1460, F_NEEDS_CSUM)
+    );
+    let segments = cut(h, frame);
+    assert_eq!(segments.len(), 6);
+    for s in &segments {
+        parse_tcp(s); // the device's checksums verify
+    }
+    let single = lab.sent(UPLINK);
+    assert_eq!(single.len(), 1);
+    assert_eq!(
+        parse_tcp(&single[0]).2.len(),
+        300,
+        "completed before AF_XDP"
+    );
+}
+
+#[test]
+fn a_segment_queued_for_the_gateway_leaves_completed() {
+    let mut lab = Lab::new();
+    for p in [UPLINK, TAP1, TAP2, TAP3] {
+        lab.pipe.attach(p, MemPort::new().with_gso(false));
+    }
+    // The gateway is not resolved yet: the segment waits in the neighbor queue.
+    lab.inject(
+        TAP1,
+        &tcp_partial_frame(MAC1, GUEST_SIDE_MAC, GUEST1, REMOTE, 500),
+    );
+    lab.run();
+    assert_eq!(lab.sent(UPLINK).len(), 1, "the ARP request only");
+    lab.inject(UPLINK, &is_at(GW_MAC, GATEWAY, UPLINK_MAC, ROUTER_SRC));
+    lab.run();
+    let sent = lab.sent(UPLINK);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(parse_tcp(&sent[0]).2.len(), 500, "checksum complete");
+}

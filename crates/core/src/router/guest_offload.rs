@@ -26,6 +26,27 @@ pub(super) fn complete_checksum(frame: &mut [u8], ip_len: usize) -> Result<(), D
     }
 }
 
+/// Whether `port` takes GSO sends ([`super::Router::set_port_gso`]).
+#[inline]
+pub(super) fn takes_gso(gso_ports: &[bool], port: PortId) -> bool {
+    gso_ports.get(port.index()).copied().unwrap_or(false)
+}
+
+/// The checks [`complete_checksum`] makes on a TCP datagram (header inside the datagram,
+/// data offset at least 5 words), without computing the checksum: for a segment whose
+/// checksum the dataplane or the device completes.
+#[inline]
+pub(super) fn check_tcp_header(frame: &[u8], ip_len: usize) -> Result<(), DropReason> {
+    let end = (ETH_HEADER + ip_len).min(frame.len());
+    let ip = frame.get(ETH_HEADER..end).ok_or(DropReason::Truncated)?;
+    let ihl = usize::from(ip.first().ok_or(DropReason::Truncated)? & 0x0f) * 4;
+    let tcp = ip.get(ihl..).ok_or(DropReason::L4Malformed)?;
+    match tcp.get(12) {
+        Some(&b) if (20..=tcp.len()).contains(&(usize::from(b >> 4) * 4)) => Ok(()),
+        _ => Err(DropReason::L4Malformed),
+    }
+}
+
 /// Whether the TCP super-frame in `frame` leaves whole through `port`: the port takes
 /// GSO sends (`gso_ports`, see [`super::Router::set_port_gso`]) and the frame is one the
 /// segmenter accepts, so the dataplane's [`crate::offload::gso::prepare_tcp`] will too.
@@ -37,7 +58,7 @@ pub(super) fn forward_whole(
     mtu: u16,
     port: PortId,
 ) -> bool {
-    if !gso_ports.get(port.index()).copied().unwrap_or(false) {
+    if !takes_gso(gso_ports, port) {
         return false;
     }
     let end = (ETH_HEADER + ip_len).min(frame.len());

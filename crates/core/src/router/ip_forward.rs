@@ -424,8 +424,19 @@ pub(super) fn from_guest_in(
     // segments below; every other TCP/UDP datagram carries a partial checksum that is
     // completed here (crate::offload explains why).
     let gso = meta.protocol == PROTO_TCP && meta.total_len > usize::from(network.mtu);
+    // Toward an uplink that takes GSO sends, a TCP segment keeps its partial checksum
+    // here: coalesced with others it leaves with NEEDS_CSUM (the device completes it),
+    // alone the dataplane completes it before AF_XDP (dataplane gso_tx).
+    let defer = meta.protocol == PROTO_TCP
+        && !matches!(next_hop, NextHop::Guest(_))
+        && guest_offload::takes_gso(parts.gso_ports, network.uplink);
     if !gso && (meta.protocol == PROTO_TCP || meta.protocol == PROTO_UDP) {
-        if let Err(reason) = complete_l4_checksum(frame, &meta) {
+        let checked = if defer {
+            guest_offload::check_tcp_header(frame, meta.total_len)
+        } else {
+            complete_l4_checksum(frame, &meta)
+        };
+        if let Err(reason) = checked {
             return Action::Drop(reason);
         }
     }
@@ -454,7 +465,12 @@ pub(super) fn from_guest_in(
         return Action::Forward(network.uplink);
     }
     // Queued whole; a super-frame is segmented, a larger datagram fragmented, when it is
-    // released.
+    // released, and it then leaves through AF_XDP: complete a deferred checksum now.
+    if defer && !gso {
+        if let Err(reason) = complete_l4_checksum(frame, &meta) {
+            return Action::Drop(reason);
+        }
+    }
     resolve_next_hop(parts, &ingress(), next_hop, meta, frame, now, out)
 }
 
