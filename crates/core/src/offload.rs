@@ -78,8 +78,8 @@
 //!
 //! Measured (scripts/bench/tcp.sh, results/tcp.md, 1 and 4 streams): forwarding a
 //! super-frame whole instead of cutting it here took tap guest -> gateway TCP from
-//! 0.36x/0.18x to 0.71x/0.48x of the kernel setup in the same run, and coalescing took
-//! gateway -> tap guest from 0.94x/0.89x to 1.35x/1.52x; what is left is mostly the
+//! 0.69x/0.24x to 1.35x/0.61x of the kernel setup in the same run, and coalescing took
+//! gateway -> tap guest from 0.92x/1.10x to 1.99x/2.42x; what is left is mostly the
 //! copies copy-mode AF_XDP makes (results/tcp-analysis.md).
 //!
 //! Headers are copied as they are in the super-frame: rewrite the MACs and decrement the
