@@ -124,8 +124,9 @@ pub struct Ports {
     /// Networks whose uplink MAC the configuration sets (`uplink_mac`); the others take
     /// their device's MAC each time it is attached.
     fixed_uplink_mac: Vec<NetworkId>,
-    /// Attached guest ports whose device is a multi-queue tap (see `queues`).
-    multi_queue: Vec<PortId>,
+    /// Reads multi-queue taps' queue counts off the packet thread (see `queues`),
+    /// started with the first such tap.
+    queue_watcher: Option<queues::QueueWatcher>,
 }
 
 /// Addresses whose ARP and IPv4 the uplink of `net` must steer to the router (its
@@ -172,7 +173,7 @@ impl Ports {
             owner: None,
             frames_cursor: 0,
             fixed_uplink_mac: Vec::new(),
-            multi_queue: Vec::new(),
+            queue_watcher: None,
         })
     }
 

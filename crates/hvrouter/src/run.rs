@@ -108,9 +108,6 @@ pub fn machine_check(path: &Path, config: &Config) -> Result<(), String> {
     Ok(())
 }
 
-/// How often multi-queue taps are checked for queues their guest enabled.
-const QUEUE_CHECK_EVERY: Duration = Duration::from_secs(1);
-
 /// Run the router configured in `path` until asked to stop.
 pub fn run(path: &Path) -> Result<(), RunError> {
     // Everything the file alone can refuse, `check-config` refuses too (the same
@@ -265,7 +262,6 @@ pub fn run(path: &Path) -> Result<(), RunError> {
     };
     let worker_cfg = WorkerConfig::for_mode(mode);
     let mut events = Vec::new();
-    let mut next_queue_check = hvrouter_core::Instant::ZERO;
     let stop = sys::signal::stop_flag();
     let stats = worker::run(
         &mut pipe,
@@ -296,10 +292,8 @@ pub fn run(path: &Path) -> Result<(), RunError> {
             for (tap, why) in gone {
                 control.device_gone(pipe, &mut ports, &tap, why);
             }
-            if now >= next_queue_check {
-                next_queue_check = now + QUEUE_CHECK_EVERY;
-                ports.poll_queues(pipe);
-            }
+            // Queues the watcher thread found on multi-queue taps (a channel read).
+            ports.poll_queues(pipe);
             control.tick(pipe, &mut ports, now, worker);
             ports.tick_frames(pipe, now);
         },

@@ -2,7 +2,13 @@
 //! `virtio_net_queues`): every receive queue of the tap gets a socket, or the guest's
 //! frames on that queue never reach the router (see `hvrouter_dataplane`'s
 //! `xdp_queue`). QEMU attaches the queues as the guest's driver enables them, after
-//! the tap was added, so multi-queue ports are checked again every second.
+//! the tap was added, so multi-queue ports are watched: a thread of their own reads
+//! their queue counts from sysfs every second (file I/O stays off the packet thread),
+//! and the worker binds sockets on new queues between bursts.
+
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use hvrouter_core::PortId;
 use hvrouter_dataplane::xdp_port::XdpPort;
@@ -11,9 +17,55 @@ use hvrouter_dataplane::Pipeline;
 use super::Ports;
 use crate::log;
 
+/// How often the watcher reads the queue counts.
+const WATCH_EVERY: Duration = Duration::from_secs(1);
+
+/// Ports to watch: (port, device name).
+type Watched = Arc<Mutex<Vec<(PortId, String)>>>;
+
+/// The queue-count watcher: the list it reads (changed at attach and detach, never per
+/// packet) and the counts it found.
+#[derive(Debug)]
+pub struct QueueWatcher {
+    watched: Watched,
+    counts: Receiver<(PortId, String, u32)>,
+}
+
+impl QueueWatcher {
+    /// Start the watcher thread; it ends when the watcher is dropped.
+    pub fn spawn() -> std::io::Result<QueueWatcher> {
+        let watched: Watched = Arc::default();
+        let (tx, counts) = mpsc::channel();
+        let list = Arc::clone(&watched);
+        std::thread::Builder::new()
+            .name("hvr-queues".into())
+            .spawn(move || watch(&list, &tx))?;
+        Ok(QueueWatcher { watched, counts })
+    }
+
+    fn set(&self, f: impl FnOnce(&mut Vec<(PortId, String)>)) {
+        let mut list = self.watched.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut list);
+    }
+}
+
+fn watch(list: &Mutex<Vec<(PortId, String)>>, tx: &Sender<(PortId, String, u32)>) {
+    loop {
+        std::thread::sleep(WATCH_EVERY);
+        let ports = list.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for (id, dev) in ports {
+            if let Ok(n) = sys::netdev::rx_queue_count(&dev) {
+                if tx.send((id, dev, n)).is_err() {
+                    return; // the router is gone
+                }
+            }
+        }
+    }
+}
+
 impl Ports {
     /// Port `id` was just attached: if its device is a multi-queue tap, serve every
-    /// receive queue it has now, and keep checking it.
+    /// receive queue it has now, and keep watching it.
     pub(super) fn watch_queues(&mut self, id: PortId, pipe: &mut Pipeline<XdpPort>) {
         let Some(dev) = self.entries.get(id.index()).map(|e| e.ifname.clone()) else {
             return;
@@ -21,35 +73,53 @@ impl Ports {
         if !sys::netdev::is_multi_queue_tun(&dev) {
             return;
         }
-        if !self.multi_queue.contains(&id) {
-            self.multi_queue.push(id);
+        match sys::netdev::rx_queue_count(&dev) {
+            Ok(n) => self.serve_queues(id, &dev, n, pipe),
+            Err(e) => log::warn("port_queues", &[("dev", &dev), ("error", &e)]),
         }
-        self.serve_queues(id, &dev, pipe);
+        if self.queue_watcher.is_none() {
+            match QueueWatcher::spawn() {
+                Ok(w) => self.queue_watcher = Some(w),
+                Err(e) => {
+                    log::warn("port_queues", &[("dev", &dev), ("error", &e)]);
+                    return;
+                }
+            }
+        }
+        if let Some(w) = &self.queue_watcher {
+            w.set(|list| {
+                list.retain(|(p, _)| *p != id);
+                list.push((id, dev));
+            });
+        }
     }
 
-    /// Port `id` is detached: stop checking it.
+    /// Port `id` is detached: stop watching it.
     pub(super) fn unwatch_queues(&mut self, id: PortId) {
-        self.multi_queue.retain(|&p| p != id);
+        if let Some(w) = &self.queue_watcher {
+            w.set(|list| list.retain(|(p, _)| *p != id));
+        }
     }
 
-    /// Every second or so: multi-queue taps whose guest enabled more queues get them.
+    /// Between bursts: serve the queues the watcher found on multi-queue taps.
     pub fn poll_queues(&mut self, pipe: &mut Pipeline<XdpPort>) {
-        for i in 0..self.multi_queue.len() {
-            let id = self.multi_queue[i];
-            if let Some(dev) = self.entries.get(id.index()).map(|e| e.ifname.clone()) {
-                self.serve_queues(id, &dev, pipe);
+        let Some(w) = &self.queue_watcher else {
+            return;
+        };
+        let found: Vec<(PortId, String, u32)> = w.counts.try_iter().collect();
+        for (id, dev, count) in found {
+            // The port may have been detached or reused since the count was read.
+            let same = self
+                .entries
+                .get(id.index())
+                .is_some_and(|e| e.ifname == dev && e.ifindex.is_some());
+            if same {
+                self.serve_queues(id, &dev, count, pipe);
             }
         }
     }
 
-    fn serve_queues(&mut self, id: PortId, dev: &str, pipe: &mut Pipeline<XdpPort>) {
-        let count = match sys::netdev::rx_queue_count(dev) {
-            Ok(n) => n,
-            Err(e) => {
-                log::warn("port_queues", &[("dev", &dev), ("error", &e)]);
-                return;
-            }
-        };
+    fn serve_queues(&mut self, id: PortId, dev: &str, count: u32, pipe: &mut Pipeline<XdpPort>) {
         let Some(port) = pipe.port_mut(id) else {
             return;
         };
