@@ -16,8 +16,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::site::{Site, GATEWAY, GUEST_MAC_DEFAULT, NETWORK};
-use common::skip_unless_lab;
 use common::traffic::EchoStream;
+use common::{eventually, skip_unless_lab};
 
 const TAP: &str = "hvr-tap0";
 const GUEST_MAC: &str = "02:00:00:00:00:0a";
@@ -27,20 +27,6 @@ const INSTANCE: &str = "vm1.example.org";
 const PNODE: &str = "hv1.example.org";
 /// The MAC gnt-networking sets on every routed tap.
 const GNT_NETWORKING_MAC: &str = "cc:47:52:4e:45:54";
-
-/// Wait until `f` holds (bounded), for effects that cross processes.
-fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// In which order the node is switched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

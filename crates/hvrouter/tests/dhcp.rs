@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{skip_unless_lab, Lab};
+use common::{ok, skip_unless_lab, Lab};
 
 /// Records what the client was given (one line per event, in the file @OUT@ is replaced
 /// with: dhclient gives its script a fresh environment) and applies address, MTU and
@@ -64,17 +64,6 @@ fn clients_missing() -> Option<String> {
         }
     }
     None
-}
-
-fn ok(out: std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The DHCP keys the test turns on, applied by reload (they are not network changes).

@@ -8,9 +8,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{skip_unless_lab, Lab};
+use common::{eventually, skip_unless_lab, Lab};
 
 const ROUTER_GUEST_MAC: &str = "fe:ff:ff:ff:ff:ff";
 const GW6: &str = "2001:db8:90::1";
@@ -35,17 +35,6 @@ fn ping6(lab: &Lab, from: &str, to: &str) -> bool {
     lab.exec(from, &["ping", "-6", "-c", "1", "-W", "1", to])
         .status
         .success()
-}
-
-fn eventually(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    false
 }
 
 fn number_after(text: &str, word: &str) -> u64 {

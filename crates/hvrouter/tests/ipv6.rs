@@ -8,9 +8,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{skip_unless_lab, Lab};
+use common::{eventually, skip_unless_lab, Lab};
 
 const GW6: &str = "2001:db8:90::1";
 /// g1's SLAAC address: EUI-64 of 02:00:00:00:00:0a in 2001:db8:90::/64.
@@ -56,18 +56,6 @@ fn gateway_address(lab: &Lab) {
 
 fn text(o: std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Wait until `cond` holds or `within` passes.
-fn eventually(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    false
 }
 
 fn ping6(lab: &Lab, from: &str, to: &str) -> bool {

@@ -26,8 +26,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::site::{Site, GATEWAY, GUEST_MAC_DEFAULT, NETWORK};
-use common::skip_unless_lab;
 use common::traffic::PingStream;
+use common::{eventually, skip_unless_lab};
 
 const TAP: &str = "hvr-tap0";
 const GUEST_MAC: &str = "02:00:00:00:00:0a";
@@ -117,20 +117,6 @@ fn run_hook(site: &Site, node: &str, hook: &str, env: &[(&str, &str)]) {
 /// Does `node`'s router list the guest?
 fn hosts_guest(site: &Site, node: &str) -> bool {
     site.cli_ok(node, &["guest", "list"]).contains(GUEST_IP)
-}
-
-/// Wait until `f` holds (bounded), for effects that cross processes.
-fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn migrate(name: &str, form: Form) {

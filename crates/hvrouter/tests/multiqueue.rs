@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{skip_unless_lab, Lab};
+use common::{ok, skip_unless_lab, Lab};
 
 const TAP: &str = "hvr-mq0";
 const MAC: &str = "02:00:00:00:00:33";
@@ -75,17 +75,6 @@ impl Drop for MqGuest {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn ok(out: std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]

@@ -6,34 +6,12 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{skip_unless_lab, Lab};
+use common::{eventually, ok, skip_unless_lab, Lab};
 
 const TAP3_MAC: &str = "02:00:00:00:00:1e";
 const TAP3_IP: &str = "192.0.2.30";
-
-fn ok(out: std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
-}
 
 fn listed(lab: &Lab, tap: &str) -> bool {
     ok(lab.cli(&["guest", "list"])).contains(tap)

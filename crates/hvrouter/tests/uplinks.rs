@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{skip_unless_lab, Lab};
+use common::{ok, skip_unless_lab, Lab};
 
 const SECOND_NETWORK: &str = r#"
 [networks.public_80]
@@ -16,17 +16,6 @@ subnet = "198.51.100.0/24"
 gateway = "198.51.100.1"
 mtu = 1500
 "#;
-
-fn ok(out: std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 #[test]
 fn a_missing_uplink_is_attached_when_it_appears_and_the_other_network_works_meanwhile() {
