@@ -1,25 +1,19 @@
-//! ARP input stage (RFC 826) on both sides, and the ARP requests the router sends to
-//! resolve next hops on the VLAN.
+//! ARP input stage (RFC 826) on both sides: proxy ARP answers, and learning the MACs of
+//! next hops on the VLAN (which releases the datagrams that waited for them).
 
-use wire::{
-    ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetAddress, EthernetFrame, EthernetRepr,
-    Ipv4Addr,
-};
+use wire::{ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetRepr, Ipv4Addr};
 
+use super::ip_output::release;
 use super::{Action, Router};
-use crate::counters::Counters;
 use crate::drop::DropReason;
 use crate::ids::{GuestId, NetworkId, PortId};
-use crate::neighbor::{ArpKind, LearnOutcome, NeighborCache, Solicit};
+use crate::neighbor::{ArpKind, LearnOutcome};
 use crate::network::Network;
 use crate::outbox::Outbox;
 use crate::proxy_arp::{self, ArpDecision};
 use crate::spoof;
 use crate::tables::Tables;
 use crate::time::Instant;
-
-/// Shortest Ethernet frame without FCS: originated frames are padded to it.
-pub(crate) const MIN_FRAME: usize = 60;
 
 fn parse_arp(frame: &[u8]) -> Result<(EthernetRepr, ArpRepr), DropReason> {
     let eth = EthernetFrame::new_checked(frame).map_err(|_| DropReason::Truncated)?;
@@ -155,98 +149,5 @@ pub(super) fn from_guest(router: &mut Router, guest: GuestId, frame: &mut [u8]) 
             Action::Forward(g.port)
         }
         ArpDecision::Ignore(reason) => Action::Drop(reason),
-    }
-}
-
-/// Transmit the frames that waited for `ip` now that its MAC is known.
-pub(super) fn release(
-    network: &Network,
-    cache: &mut NeighborCache,
-    ip: Ipv4Addr,
-    mac: EthernetAddress,
-    counters: &mut Counters,
-    out: &mut Outbox,
-) {
-    let max_frame = 14 + usize::from(network.mtu);
-    cache.drain_queue(ip, |queued: &mut [u8]| {
-        // Queued frames were validated before they were queued: a full IPv4 datagram.
-        if queued.len() >= 14 + 20 {
-            super::ip_forward::rewrite(queued, network.uplink_mac, mac);
-            if queued.len() <= max_frame {
-                out.push_copy(network.uplink, queued);
-            } else {
-                release_oversized(network, queued, counters, out);
-            }
-        }
-    });
-}
-
-/// A released frame above the MTU: a guest's TCP super-frame is segmented; anything
-/// else was queued with DF clear (DF set was refused before queueing) and is fragmented
-/// (RFC 1812 5.2.6). Failures count on the uplink: the ingress port is not known here.
-#[cold]
-#[inline(never)]
-fn release_oversized(network: &Network, frame: &[u8], counters: &mut Counters, out: &mut Outbox) {
-    const FLAGS_AT: usize = 14 + 6;
-    const PROTOCOL_AT: usize = 14 + 9;
-    let ip_len = frame.len() - 14;
-    let (mtu, port) = (network.mtu, network.uplink);
-    let dont_frag = frame.get(FLAGS_AT).is_some_and(|f| f & 0x40 != 0);
-    let mut sent = Err(DropReason::TooBig);
-    if frame.get(PROTOCOL_AT) == Some(&6) {
-        sent = super::guest_offload::segment(frame, ip_len, mtu, port, out);
-    }
-    // Not TCP, or a TCP datagram that is no super-frame (a fragment, say), DF clear.
-    if sent.is_err() && !dont_frag {
-        sent = super::ip_fragment::fragment(frame, ip_len, mtu, port, counters, out);
-    }
-    if let Err(reason) = sent {
-        counters.count_drop(port, reason);
-    }
-}
-
-/// Queue an ARP request for `solicit` on the uplink of `network`.
-pub(super) fn send_request(
-    network: &Network,
-    solicit: Solicit,
-    counters: &mut Counters,
-    out: &mut Outbox,
-) {
-    let dst = solicit.unicast.unwrap_or(EthernetAddress::BROADCAST);
-    let eth = EthernetRepr {
-        src_addr: network.uplink_mac,
-        dst_addr: dst,
-        ethertype: EtherType::Arp,
-    };
-    let arp = ArpRepr {
-        operation: ArpOperation::Request,
-        source_hardware_addr: network.uplink_mac,
-        source_protocol_addr: network.arp_request_source(),
-        target_hardware_addr: EthernetAddress::ZERO,
-        target_protocol_addr: solicit.target,
-    };
-    out.push_with(network.uplink, MIN_FRAME, |buf| {
-        let mut frame = EthernetFrame::new_unchecked(buf);
-        eth.emit(&mut frame);
-        arp.emit(&mut ArpPacket::new_unchecked(frame.payload_mut()));
-    });
-    counters.port_mut(network.uplink).arp_sent += 1;
-}
-
-/// Run one network's neighbor timers.
-pub(super) fn poll_neighbors(
-    network: &Network,
-    cache: &mut NeighborCache,
-    counters: &mut Counters,
-    now: Instant,
-    out: &mut Outbox,
-) {
-    let stats = cache.poll(now, &mut |s: Solicit| {
-        send_request(network, s, counters, out)
-    });
-    let lost = stats.frames_dropped;
-    if lost > 0 {
-        counters.port_mut(network.uplink).drops[DropReason::NeighborUnresolved.index()] +=
-            lost as u64;
     }
 }

@@ -4,7 +4,8 @@
 
 use wire::{checksum, EthernetAddress, Ipv4Addr, Ipv4Packet};
 
-use super::arp_input::send_request;
+use super::arp_output::send_request;
+use super::ip_output::rewrite;
 use super::{guest_offload, ip_fragment};
 use super::{Action, Parts, Router};
 use crate::dhcp;
@@ -142,19 +143,6 @@ fn egress_check(meta: &IpMeta, gso: bool, mtu: u16) -> Result<(), (DropReason, O
         ));
     }
     Ok(())
-}
-
-/// Decrement TTL (incremental checksum, RFC 1624) and rewrite the MACs for the next hop.
-/// `frame` holds a validated datagram; a frame too short for the two headers is left
-/// alone (it cannot have passed [`validate`]).
-#[inline(always)]
-pub(super) fn rewrite(frame: &mut [u8], src: EthernetAddress, dst: EthernetAddress) {
-    let Some(h) = frame.first_chunk_mut::<HEADERS>() else {
-        return;
-    };
-    h[..6].copy_from_slice(&dst.0);
-    h[6..12].copy_from_slice(&src.0);
-    Ipv4Packet::new_unchecked(&mut h[ETH_HEADER..]).decrement_ttl();
 }
 
 /// The destination and source MACs of a frame (at least [`ETH_HEADER`] bytes long, as

@@ -4,12 +4,15 @@
 //! rewrite the frame in place (MACs, TTL, an ARP request turned into its reply) and may
 //! queue frames it originates on an [`Outbox`]. It never does I/O: the dataplane loop
 //! receives bursts, calls `process` for each frame, transmits, and calls [`Router::poll`]
-//! for timers. Stages live one per file: [`arp_input`] and [`ip_forward`].
+//! for timers. Stages live one per file: [`arp_input`] and [`ip_forward`] decide, [`ip_output`] and
+//! [`arp_output`] transmit (both input stages use them; neither uses the other).
 
 mod arp_input;
+mod arp_output;
 mod guest_offload;
 mod ip_forward;
 mod ip_fragment;
+mod ip_output;
 #[cfg(test)]
 mod tests;
 
@@ -280,7 +283,7 @@ impl Router {
             let Some(network) = self.tables.network(NetworkId(idx as u16)) else {
                 continue;
             };
-            arp_input::poll_neighbors(network, cache, &mut self.counters, now, out);
+            arp_output::poll_neighbors(network, cache, &mut self.counters, now, out);
         }
         self.v6.poll(&self.tables, now, out);
         if self.announcer.pending() > 0 {
