@@ -20,7 +20,7 @@ iperf_seconds="${IPERF_SECONDS:-3}"
 
 scripts/install-deps.sh
 echo "== building (release)"
-cargo build --release --locked -p hvrouter -p hvrouter-sys --bins 2>&1 | tail -n 1
+cargo build --release --locked -p hvrouter -p hvrouter-netlab --bins 2>&1 | tail -n 1
 
 router_pid=""
 server_pids=()

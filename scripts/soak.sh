@@ -16,7 +16,7 @@ export HVR_SOAK_FLAPS="${HVR_SOAK_FLAPS:-100}"
 export HVR_SOAK_RECREATE="${HVR_SOAK_RECREATE:-100}"
 rounds="${ROUNDS:-3}"
 
-cargo build -p hvrouter -p hvrouter-sys --bins
+cargo build -p hvrouter -p hvrouter-netlab --bins
 for r in $(seq 1 "$rounds"); do
     echo "=== soak round $r/$rounds: $HVR_SOAK_FLAPS flaps, $HVR_SOAK_RECREATE VM restarts"
     cargo test -p hvrouter --test faults -- --nocapture --test-threads=1

@@ -57,7 +57,7 @@ if [ "$do_profile" = 1 ] && ! command -v perf >/dev/null; then
 fi
 if [ "${TCP_BUILD:-1}" = 1 ]; then
     echo "== building (release)"
-    cargo build --release --locked -p hvrouter -p hvrouter-sys --bins 2>&1 | tail -n 1
+    cargo build --release --locked -p hvrouter -p hvrouter-netlab --bins 2>&1 | tail -n 1
 fi
 export HVR_RELAY="$root/target/release/hvr-tap-relay"
 

@@ -3,88 +3,42 @@
 //! no answer) and passes ARP (arping does). Needs root; skips with a message otherwise.
 //! Namespaces `hvr-gs-<pid>-{a,b}`, documentation addresses only, removed on drop.
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use hvrouter_netlab::ns::{self, Namespaces};
+use hvrouter_netlab::{have, is_root, ns_exec};
+
+/// Namespaces `hvr-gs-<pid>-{a,b}` joined by a veth pair `eth0`/`eth0` (192.0.2.1/24
+/// and 192.0.2.2/24); deleted on drop.
 struct Pair {
     a: String,
     b: String,
+    _namespaces: Namespaces,
 }
 
 impl Pair {
     fn up() -> Pair {
-        let id = std::process::id();
-        let p = Pair {
-            a: format!("hvr-gs-{id}-a"),
-            b: format!("hvr-gs-{id}-b"),
-        };
-        for ns in [&p.a, &p.b] {
-            run(&["ip", "netns", "add", ns]);
-        }
-        run(&[
-            "ip", "-n", &p.a, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0",
-            "netns", &p.b,
-        ]);
-        for (ns, ip) in [(&p.a, "192.0.2.1/24"), (&p.b, "192.0.2.2/24")] {
-            run(&["ip", "-n", ns, "addr", "add", ip, "dev", "eth0"]);
-            run(&["ip", "-n", ns, "link", "set", "eth0", "up"]);
-            run(&["ip", "-n", ns, "link", "set", "lo", "up"]);
-        }
-        p
-    }
-
-    fn exec(&self, ns: &str, args: &[&str]) -> Output {
-        let mut all = vec!["ip", "netns", "exec", ns];
-        all.extend_from_slice(args);
-        Command::new(all[0])
-            .args(&all[1..])
-            .output()
-            .expect("run ip netns exec")
-    }
-
-    fn read(&self, ns: &str, path: &str) -> String {
-        let out = self.exec(ns, &["cat", path]);
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-}
-
-impl Drop for Pair {
-    fn drop(&mut self) {
-        for ns in [&self.a, &self.b] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        let (a, b) = (ns::unique("gs", "a"), ns::unique("gs", "b"));
+        let namespaces = Namespaces::new(&[&a, &b]);
+        ns::veth(&a, "eth0", &b, "eth0", None);
+        ns::addr(&a, "eth0", "192.0.2.1/24");
+        ns::addr(&b, "eth0", "192.0.2.2/24");
+        Pair {
+            a,
+            b,
+            _namespaces: namespaces,
         }
     }
-}
 
-fn run(args: &[&str]) {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .expect("spawn");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn have(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    fn rx(&self) -> u64 {
+        ns::counter(&self.b, "eth0", "rx_packets")
+    }
 }
 
 #[test]
 fn generator_frames_reach_the_sink_which_drops_ipv4_and_passes_arp() {
-    // Root, from `id -u` (no unsafe here).
-    let uid = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    if uid != "0" || !have("ip") || !have("arping") {
+    if !is_root() || !have("ip") || !have("arping") {
         eprintln!("SKIP: needs root, iproute2 and arping");
         return;
     }
@@ -103,11 +57,8 @@ fn generator_frames_reach_the_sink_which_drops_ipv4_and_passes_arp() {
         let _ = sink.kill();
         panic!("sink did not start: {ready:?}");
     }
-    let b_mac = pair.read(&pair.b, "/sys/class/net/eth0/address");
-    let rx0: u64 = pair
-        .read(&pair.b, "/sys/class/net/eth0/statistics/rx_packets")
-        .parse()
-        .unwrap();
+    let b_mac = ns::read(&pair.b, "/sys/class/net/eth0/address");
+    let rx0 = pair.rx();
     let gen = Command::new(env!("CARGO_BIN_EXE_hvr-bench-gen"))
         .args([
             "--ns",
@@ -144,14 +95,8 @@ fn generator_frames_reach_the_sink_which_drops_ipv4_and_passes_arp() {
     // Every frame the generator queued and the kernel sent arrives at the device.
     let deadline = Instant::now() + Duration::from_secs(2);
     let arrived = loop {
-        let rx: u64 = pair
-            .read(&pair.b, "/sys/class/net/eth0/statistics/rx_packets")
-            .parse()
-            .unwrap();
-        let tx: u64 = pair
-            .read(&pair.a, "/sys/class/net/eth0/statistics/tx_packets")
-            .parse()
-            .unwrap();
+        let rx = pair.rx();
+        let tx = ns::counter(&pair.a, "eth0", "tx_packets");
         if rx - rx0 >= tx.min(sent) || Instant::now() > deadline {
             break rx - rx0;
         }
@@ -162,10 +107,10 @@ fn generator_frames_reach_the_sink_which_drops_ipv4_and_passes_arp() {
         "sent {sent}, arrived {arrived}"
     );
     // IPv4 is dropped before the stack: no echo reply.
-    let ping = pair.exec(&pair.a, &["ping", "-c", "1", "-W", "1", "192.0.2.2"]);
+    let ping = ns_exec(&pair.a, &["ping", "-c", "1", "-W", "1", "192.0.2.2"]);
     assert!(!ping.status.success(), "ping answered through the sink");
     // ARP is passed: the stack answers.
-    let arp = pair.exec(
+    let arp = ns_exec(
         &pair.a,
         &["arping", "-c", "1", "-w", "2", "-I", "eth0", "192.0.2.2"],
     );

@@ -35,7 +35,6 @@ pub mod netlink;
 pub mod netns;
 pub mod packet;
 pub mod poll;
-pub mod relay;
 mod ring;
 pub mod signal;
 mod sockopt;

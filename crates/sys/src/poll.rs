@@ -34,3 +34,40 @@ pub fn wait_readable(fds: &[BorrowedFd<'_>], timeout: Duration) -> io::Result<bo
     }
     Ok(rc > 0)
 }
+
+/// What `poll(2)` reported for one descriptor.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Readiness {
+    /// Input is waiting (`POLLIN`).
+    pub readable: bool,
+    /// The descriptor failed or its device went away (`POLLERR`, `POLLHUP`, `POLLNVAL`).
+    pub failed: bool,
+}
+
+/// Wait until any of `fds` is readable or failed, or `timeout` passes, and say which.
+/// EINTR counts as a timeout (every entry not ready).
+pub fn readiness<const N: usize>(
+    fds: [BorrowedFd<'_>; N],
+    timeout: Duration,
+) -> io::Result<[Readiness; N]> {
+    let mut set = fds.map(|fd| libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    let ms = libc::c_int::try_from(timeout.as_millis().max(1)).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `set` is a valid, initialised array of `N` pollfd structs that lives across
+    // the call; the descriptors are borrowed for the duration of the call.
+    let rc = unsafe { libc::poll(set.as_mut_ptr(), N as libc::nfds_t, ms) };
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok([Readiness::default(); N]);
+        }
+        return Err(e);
+    }
+    Ok(set.map(|p| Readiness {
+        readable: p.revents & libc::POLLIN != 0,
+        failed: p.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0,
+    }))
+}

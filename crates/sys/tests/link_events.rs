@@ -5,12 +5,11 @@
 //! `cargo test -p hvrouter-sys --test link_events -- --nocapture`.
 
 mod common;
-mod nsguard;
 
 use common::{ns_exec, run};
+use common::{skip_unless_root, Namespaces};
 use hvrouter_sys::netlink::{Link, LinkEvent, LinkEventKind, LinkMonitor, Rtnl};
 use hvrouter_sys::{netdev, netns};
-use nsguard::{skip_unless_root, Namespaces};
 use std::thread;
 use std::time::{Duration, Instant};
 

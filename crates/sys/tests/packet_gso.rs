@@ -7,13 +7,12 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-mod nsguard;
 
 use std::time::{Duration, Instant};
 
+use common::{skip_unless_root, Namespaces};
 use hvrouter_sys::packet::VNET_HDR_LEN;
 use hvrouter_sys::{netdev, netns, PacketSocket, Tap, TapFlags};
-use nsguard::{skip_unless_root, Namespaces};
 
 /// An Ethernet + IPv4 + TCP frame with `payload` bytes of data, the TCP checksum field
 /// holding the pseudo-header sum (what `NEEDS_CSUM` wants), IPv4 checksum valid.

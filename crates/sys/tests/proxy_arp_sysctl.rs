@@ -5,11 +5,10 @@
 //! `cargo test -p hvrouter-sys --test proxy_arp_sysctl -- --nocapture`.
 
 mod common;
-mod nsguard;
 
 use common::{ns_exec, run};
+use common::{skip_unless_root, Namespaces};
 use hvrouter_sys::{netns, sysctl};
-use nsguard::{skip_unless_root, Namespaces};
 use std::thread;
 
 fn ns_sysctl(ns: &str, key: &str) -> String {

@@ -3,12 +3,14 @@
 //! hypervisor namespace on configs/demo.toml, and everything is removed on drop, even
 //! when a test fails. Tests run one at a time (a global lock): each router polls a core.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+pub use hvrouter_netlab::{eventually, ok};
 
 pub mod hypervisor;
 pub mod site;
@@ -25,18 +27,11 @@ pub fn root() -> PathBuf {
 
 /// Why the lab cannot run here, if it cannot.
 pub fn unavailable() -> Option<String> {
-    // SAFETY-free check: uid 0 is the only way to create namespaces here.
-    let uid = Command::new("id").arg("-u").output().ok()?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+    if !hvrouter_netlab::is_root() {
         return Some("needs root (network namespaces, AF_XDP)".into());
     }
     for tool in ["ip", "ping", "arping", "iperf3", "ethtool"] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if !found {
+        if !hvrouter_netlab::have(tool) {
             return Some(format!(
                 "{tool} is missing (scripts/install-deps.sh installs it)"
             ));
@@ -45,7 +40,7 @@ pub fn unavailable() -> Option<String> {
     let relay = relay_bin();
     if !relay.exists() {
         return Some(format!(
-            "{} is missing: cargo build -p hvrouter-sys --bins",
+            "{} is missing: cargo build -p hvrouter-netlab --bins",
             relay.display()
         ));
     }
@@ -718,32 +713,5 @@ impl Drop for Lab {
         }
         let _ = self.script(&["down"]);
         let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// The command's stdout; fails the test with its exit status and output if it failed.
-pub fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Wait until `f` holds, checking every 50 ms and once more at the deadline (effects
-/// that cross processes); false if it never did within `within`.
-pub fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -21,6 +21,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use hvrouter_netlab::Namespaces;
+
 static SERIAL: Mutex<()> = Mutex::new(());
 
 /// The VLAN's gateway.
@@ -54,7 +56,7 @@ pub fn must(cmd: &mut Command) -> String {
 pub struct Site {
     pub tag: String,
     pub dir: PathBuf,
-    namespaces: Vec<String>,
+    namespaces: Namespaces,
     /// Relays by "node/tap".
     pub(super) relays: Vec<(String, Child)>,
     /// Routers by node.
@@ -73,7 +75,7 @@ impl Site {
         let mut site = Site {
             tag,
             dir,
-            namespaces: vec![],
+            namespaces: Namespaces::default(),
             relays: vec![],
             routers: vec![],
             _serial: serial,
@@ -115,23 +117,12 @@ impl Site {
         format!("hvr-{}-{n}", self.tag)
     }
 
-    /// Create namespace `n` with lo up and IPv6 off.
+    /// Create namespace `n` with lo up and IPv6 off (one left by a killed run of this
+    /// test is deleted first).
     pub fn add_ns(&mut self, n: &str) {
         let name = self.ns(n);
         let _ = Command::new("ip").args(["netns", "del", &name]).output();
-        self.ip(&["netns", "add", &name]);
-        self.namespaces.push(name.clone());
-        self.ip(&["-n", &name, "link", "set", "lo", "up"]);
-        for key in ["all", "default"] {
-            self.run(
-                n,
-                &[
-                    "sysctl",
-                    "-qw",
-                    &format!("net.ipv6.conf.{key}.disable_ipv6=1"),
-                ],
-            );
-        }
+        self.namespaces.add(&name);
     }
 
     /// `ip ARGS`, asserting success.
@@ -274,9 +265,7 @@ impl Drop for Site {
             let _ = c.kill();
             let _ = c.wait();
         }
-        for n in self.namespaces.iter().rev() {
-            let _ = Command::new("ip").args(["netns", "del", n]).output();
-        }
+        // The namespaces go when `self.namespaces` drops, after the processes in them.
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

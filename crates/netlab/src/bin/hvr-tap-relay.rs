@@ -1,4 +1,4 @@
-//! `hvr-tap-relay`: plays QEMU for tests and demos (see `hvrouter_sys::relay`).
+//! `hvr-tap-relay`: plays QEMU for tests and demos (see `hvrouter_netlab::relay`).
 //!
 //! ```text
 //! hvr-tap-relay --router-tap NAME --guest-tap NAME --guest-netns NS [--mtu N]
@@ -9,11 +9,11 @@
 //! descriptors. Errors go to stderr, exit code 1 (2 for usage errors).
 #![forbid(unsafe_code)]
 
-use hvrouter_sys::relay::{GuestRelay, GuestRelayConfig};
-use hvrouter_sys::signal;
+use hvrouter_netlab::relay::{GuestRelay, GuestRelayConfig};
 use std::error::Error;
 use std::io::Write;
 use std::process::ExitCode;
+use sys::signal;
 
 const USAGE: &str =
     "usage: hvr-tap-relay --router-tap NAME --guest-tap NAME --guest-netns NS [--mtu N]";

@@ -8,20 +8,22 @@
 //! One thread, `poll(2)` on both descriptors, reads drained in batches: one `read` and
 //! one `write` per frame (~0.46 Mpps measured here).
 
-use crate::netdev;
-use crate::netlink::{LinkChange, NetlinkError, Rtnl};
-use crate::tap::{Tap, TapError, TapFlags, MAX_TAP_READ, VNET_HDR_LEN};
 use std::fmt;
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use sys::netdev;
+use sys::netlink::{LinkChange, NetlinkError, Rtnl};
+use sys::poll::readiness;
+use sys::tap::{Tap, TapError, TapFlags, MAX_TAP_READ, VNET_HDR_LEN};
 
 /// Frames read from one tap before looking at the other one.
 const BATCH: usize = 64;
 /// Poll timeout: how late a stop request can be noticed when no signal interrupts poll.
-const POLL_MS: libc::c_int = 200;
+const POLL_EVERY: Duration = Duration::from_millis(200);
 /// `VIRTIO_NET_HDR_F_NEEDS_CSUM` in the header's flags byte.
 const NEEDS_CSUM: u8 = 1;
 
@@ -156,39 +158,22 @@ pub fn relay(a: &Tap, b: &Tap, stop: &AtomicBool) -> Result<RelayStats, RelayErr
     let mut buf = vec![0u8; MAX_TAP_READ + 1];
     let mut stats = RelayStats::default();
     while !stop.load(Ordering::Relaxed) {
-        let mut fds = [pollfd(a), pollfd(b)];
-        // SAFETY: fds is an array of two valid pollfds for the duration of the call.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, POLL_MS) };
-        if rc < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(RelayError::Poll(e));
-        }
-        for (pfd, tap) in fds.iter().zip([a, b]) {
-            if pfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+        let ready = readiness([a.as_fd(), b.as_fd()], POLL_EVERY).map_err(RelayError::Poll)?;
+        for (r, tap) in ready.iter().zip([a, b]) {
+            if r.failed {
                 return Err(RelayError::TapGone {
                     name: tap.name().to_owned(),
                 });
             }
         }
-        if fds[0].revents & libc::POLLIN != 0 {
+        if ready[0].readable {
             pump(a, b, &mut buf, &mut stats.a_to_b)?;
         }
-        if fds[1].revents & libc::POLLIN != 0 {
+        if ready[1].readable {
             pump(b, a, &mut buf, &mut stats.b_to_a)?;
         }
     }
     Ok(stats)
-}
-
-fn pollfd(tap: &Tap) -> libc::pollfd {
-    libc::pollfd {
-        fd: tap.as_fd().as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    }
 }
 
 /// Moves up to [`BATCH`] frames from `src` to `dst`.

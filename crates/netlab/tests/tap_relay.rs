@@ -5,20 +5,16 @@
 //! "guest"). G pings R and streams TCP to it; the guest's TSO frames must cross the
 //! relay intact. SIGTERM must end the relay with status 0 and the taps with it.
 //! Needs root and `ping`; skips otherwise. Run:
-//! `cargo test -p hvrouter-sys --test tap_relay -- --nocapture`.
+//! `cargo test -p hvrouter-netlab --test tap_relay -- --nocapture`.
 
-mod common;
-mod nsguard;
-
-use common::{ns_exec, run};
-use hvrouter_sys::{netdev, netns, Tap, TapError, TapFlags};
-use nsguard::{skip_unless_root, Namespaces};
+use hvrouter_netlab::{ns_exec, run, skip_unless_root, Namespaces};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
+use sys::{netdev, netns, Tap, TapError, TapFlags};
 
 const TCP_BYTES: usize = 32 << 20;
 const MTU: u32 = 1400;
