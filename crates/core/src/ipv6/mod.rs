@@ -1,8 +1,8 @@
-//! IPv6 for routed guests: the model and the pure decisions (issue 13, phase 2).
+//! IPv6 for routed guests: the model and the pure decisions.
 //!
 //! - [`net6`]: a network's subnet6, gateway6 and Router Advertisement settings.
 //! - [`guest6`]: a guest's addresses (explicit or EUI-64 of its MAC) and routed prefixes.
-//! - [`lpm6`]: longest-prefix match over IPv6, the twin of [`crate::lpm`].
+//! - longest-prefix match over IPv6 is [`crate::lpm::Lpm6`], the IPv4 table's code.
 //! - [`tables6`]: per-network routes and the (network, address) -> guest index.
 //! - [`proxy_ndp`]: fail-closed answers to Neighbor Solicitations, from the guest list only.
 //! - [`nd_validate`]: RFC 4861's IP-level validity checks, RFC 6980.
@@ -29,7 +29,6 @@ pub mod forward6;
 pub mod frames6;
 pub mod guest6;
 pub mod icmp6_error;
-pub mod lpm6;
 pub mod mld;
 pub mod nd_validate;
 pub mod neighbor6;

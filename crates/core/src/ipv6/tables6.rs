@@ -15,9 +15,9 @@ use wire::Ipv6Addr;
 use crate::guests::Guest;
 use crate::ids::{GuestId, NetworkId};
 use crate::ipv6::guest6::{Guest6, Guest6Error, Guest6Spec};
-use crate::ipv6::lpm6::Lpm6;
 use crate::ipv6::net6::{Network6, Network6Error, Network6Spec};
 use crate::lpm::FastBuildHasher;
+use crate::lpm::Lpm6;
 use crate::tables::Tables;
 
 /// ::/0.

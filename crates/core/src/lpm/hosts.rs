@@ -1,13 +1,15 @@
-//! The /32 level of [`super::Lpm`]: an open-addressing hash table from IPv4 address to
-//! value, probed once for every lookup (a hit for guest destinations, a miss for
-//! everything else).
+//! The host level (/32, /128) of [`super::PrefixTable`]: an open-addressing hash table
+//! from address to value, probed once for every lookup (a hit for guest destinations, a
+//! miss for everything else).
 //!
 //! Linear probing over a power-of-two array kept at most half full, Fibonacci hashing
 //! (multiply by 2^64 / golden ratio, keep the top bits), and backward-shift deletion, so
 //! there are no tombstones and a miss stops at the first empty slot. A lookup is a
 //! multiply, a shift and, typically, one slot compare: cheaper than a general-purpose
-//! map's group probe for a `u32` key. As with [`super::FastHasher`], keys are chosen by
+//! map's group probe for an integer key (IPv6 keys folded to 64 bits). As with [`super::FastHasher`], keys are chosen by
 //! the control plane only, so hash flooding is not a concern.
+
+use super::family::Family;
 
 /// 2^64 / golden ratio, odd.
 const FIB: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -16,17 +18,17 @@ const FIB: u64 = 0x9e37_79b9_7f4a_7c15;
 /// node, tens of guests, stay well under half full, so most probes touch one slot.
 const MIN_CAPACITY: usize = 32;
 
-/// Exact-match table of `u32` keys.
+/// Exact-match table of addresses.
 #[derive(Clone, Debug)]
-pub(super) struct HostMap<V> {
+pub(super) struct HostMap<F: Family, V> {
     /// Power-of-two length (or empty); `None` is a free slot.
-    slots: Vec<Option<(u32, V)>>,
+    slots: Vec<Option<(F::Bits, V)>>,
     len: usize,
     /// 64 - log2(slots.len()): the hash keeps the top bits of the product.
     shift: u32,
 }
 
-impl<V: Copy> HostMap<V> {
+impl<F: Family, V: Copy> HostMap<F, V> {
     pub(super) fn new() -> Self {
         HostMap {
             slots: Vec::new(),
@@ -42,8 +44,8 @@ impl<V: Copy> HostMap<V> {
 
     /// Home slot of `key` (the table must be non-empty).
     #[inline(always)]
-    fn home(&self, key: u32) -> usize {
-        (u64::from(key).wrapping_mul(FIB) >> self.shift) as usize
+    fn home(&self, key: F::Bits) -> usize {
+        (F::fold(key).wrapping_mul(FIB) >> self.shift) as usize
     }
 
     #[inline(always)]
@@ -53,7 +55,7 @@ impl<V: Copy> HostMap<V> {
 
     /// Slot holding `key`.
     #[inline(always)]
-    fn find(&self, key: u32) -> Option<usize> {
+    fn find(&self, key: F::Bits) -> Option<usize> {
         if self.len == 0 {
             return None;
         }
@@ -71,7 +73,7 @@ impl<V: Copy> HostMap<V> {
 
     /// The value of `key`. The per-packet call.
     #[inline(always)]
-    pub(super) fn get(&self, key: u32) -> Option<V> {
+    pub(super) fn get(&self, key: F::Bits) -> Option<V> {
         if self.len == 0 {
             return None;
         }
@@ -87,7 +89,7 @@ impl<V: Copy> HostMap<V> {
     }
 
     /// Insert or replace; returns the value replaced.
-    pub(super) fn insert(&mut self, key: u32, value: V) -> Option<V> {
+    pub(super) fn insert(&mut self, key: F::Bits, value: V) -> Option<V> {
         if let Some(i) = self.find(key) {
             return self.slots[i].replace((key, value)).map(|(_, v)| v);
         }
@@ -100,7 +102,7 @@ impl<V: Copy> HostMap<V> {
     }
 
     /// Put an absent key in the first free slot of its probe sequence.
-    fn place(&mut self, key: u32, value: V) {
+    fn place(&mut self, key: F::Bits, value: V) {
         let mask = self.mask();
         let mut i = self.home(key);
         while self.slots[i].is_some() {
@@ -120,7 +122,7 @@ impl<V: Copy> HostMap<V> {
     }
 
     /// Remove `key`; returns its value.
-    pub(super) fn remove(&mut self, key: u32) -> Option<V> {
+    pub(super) fn remove(&mut self, key: F::Bits) -> Option<V> {
         let i = self.find(key)?;
         let (_, value) = self.slots[i].take()?;
         self.len -= 1;
@@ -150,7 +152,7 @@ impl<V: Copy> HostMap<V> {
     }
 
     /// Every entry, in no particular order.
-    pub(super) fn iter(&self) -> impl Iterator<Item = (u32, V)> + '_ {
+    pub(super) fn iter(&self) -> impl Iterator<Item = (F::Bits, V)> + '_ {
         self.slots.iter().flatten().copied()
     }
 }
@@ -158,6 +160,7 @@ impl<V: Copy> HostMap<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lpm::family::{V4, V6};
     use std::collections::HashMap;
 
     /// Random inserts and removes over keys that collide a lot (few distinct high bits),
@@ -171,7 +174,7 @@ mod tests {
             x ^= x << 17;
             x
         };
-        let mut t = HostMap::new();
+        let mut t: HostMap<V4, u32> = HostMap::new();
         let mut model: HashMap<u32, u32> = HashMap::new();
         for step in 0..20_000u32 {
             let r = next();
@@ -210,7 +213,7 @@ mod tests {
 
     #[test]
     fn empty_and_key_zero() {
-        let mut t: HostMap<u8> = HostMap::new();
+        let mut t: HostMap<V4, u8> = HostMap::new();
         assert_eq!(t.get(0), None);
         assert_eq!(t.remove(7), None);
         assert_eq!(t.insert(0, 1), None);
@@ -219,5 +222,33 @@ mod tests {
         assert_eq!(t.remove(0), Some(2));
         assert_eq!(t.get(0), None);
         assert_eq!(t.len(), 0);
+    }
+
+    /// IPv6 guests of one /64 differ in their low bits only; they must still spread.
+    #[test]
+    fn ipv6_keys_of_one_prefix() {
+        let mut t: HostMap<V6, u32> = HostMap::new();
+        let base: u128 = 0x2001_0db8_0000_0001 << 64;
+        for i in 0..2000u32 {
+            assert_eq!(
+                t.insert(base | (u128::from(i) << 3) | 0x0200_00ff_fe00_0000, i),
+                None
+            );
+        }
+        for i in 0..2000u32 {
+            assert_eq!(
+                t.get(base | (u128::from(i) << 3) | 0x0200_00ff_fe00_0000),
+                Some(i)
+            );
+        }
+        assert_eq!(t.get(base), None);
+        for i in (0..2000u32).step_by(2) {
+            assert_eq!(
+                t.remove(base | (u128::from(i) << 3) | 0x0200_00ff_fe00_0000),
+                Some(i)
+            );
+        }
+        assert_eq!(t.len(), 1000);
+        assert_eq!(t.get(base | (1 << 3) | 0x0200_00ff_fe00_0000), Some(1));
     }
 }
