@@ -19,74 +19,18 @@
 //! resolutions time out and rate limits refill). A `len` of 255 toggles the port's state
 //! instead of sending.
 
-use std::net::Ipv4Addr;
-use std::time::Duration;
-
-use hvrouter_core::guests::GuestSpec;
-use hvrouter_core::network::NetworkSpec;
-use hvrouter_core::router::{Router, RouterConfig};
-use hvrouter_core::{Instant, PortId};
-use hvrouter_dataplane::{MemPort, Pipeline};
 use libfuzzer_sys::fuzz_target;
-use wire::EthernetAddress;
 
-const UPLINK: PortId = PortId(0);
-const UPLINK_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
-const GUEST_SIDE_MAC: [u8; 6] = [0xfe, 0xff, 0xff, 0xff, 0xff, 0xff];
-const GW_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xfe];
+mod pipeline_lab;
+use pipeline_lab::{eth, GATEWAY, GUESTS, GUEST_SIDE_MAC, GW_MAC, UPLINK_MAC};
+
 const ROUTER_SRC: [u8; 4] = [192, 0, 2, 254];
-const GATEWAY: [u8; 4] = [192, 0, 2, 1];
 const REMOTE: [u8; 4] = [198, 51, 100, 7];
-/// (port, MAC, address) of each guest; guest 3 also owns 203.0.113.0/28.
-const GUESTS: [(u16, [u8; 6], [u8; 4]); 3] = [
-    (1, [0x02, 0, 0, 0, 1, 1], [192, 0, 2, 10]),
-    (2, [0x02, 0, 0, 0, 2, 2], [192, 0, 2, 20]),
-    (3, [0x02, 0, 0, 0, 3, 3], [192, 0, 2, 30]),
-];
+/// Guest 3 also owns 203.0.113.0/28.
+const THIRD_OWNS: &str = "203.0.113.0/28";
 
 fn owned_by_a_guest(ip: [u8; 4]) -> bool {
     GUESTS.iter().any(|g| g.2 == ip) || (ip[..3] == [203, 0, 113] && ip[3] < 16)
-}
-
-fn router() -> (Pipeline<MemPort>, Instant) {
-    let now = Instant::from_secs(1000);
-    let mut router = Router::new(RouterConfig::default(), now);
-    let net = router
-        .add_network(
-            NetworkSpec {
-                name: "public_90".into(),
-                subnet: "192.0.2.0/24".parse().expect("prefix"),
-                gateway: Ipv4Addr::from(GATEWAY),
-                uplink: UPLINK,
-                mtu: 1500,
-                uplink_mac: EthernetAddress(UPLINK_MAC),
-                guest_mac: EthernetAddress(GUEST_SIDE_MAC),
-                arp_source: Some(Ipv4Addr::from(ROUTER_SRC)),
-            },
-            now,
-        )
-        .expect("network");
-    for (i, (port, mac, ip)) in GUESTS.iter().enumerate() {
-        router
-            .add_guest(GuestSpec {
-                name: format!("tap{}", i + 1),
-                port: PortId(*port),
-                mac: EthernetAddress(*mac),
-                ips: vec![Ipv4Addr::from(*ip)],
-                network: net,
-                extra_prefixes: if i == 2 {
-                    vec!["203.0.113.0/28".parse().expect("prefix")]
-                } else {
-                    vec![]
-                },
-            })
-            .expect("guest");
-    }
-    let mut pipe = Pipeline::new(router, 32);
-    for p in 0..4 {
-        pipe.attach(PortId(p), MemPort::new());
-    }
-    (pipe, now)
 }
 
 fn ipv4_checksum(h: &mut [u8]) {
@@ -102,12 +46,14 @@ fn ipv4_checksum(h: &mut [u8]) {
     h[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
 }
 
-fn eth(dst: [u8; 6], src: [u8; 6], ty: u16) -> Vec<u8> {
-    let mut f = Vec::with_capacity(128);
-    f.extend(dst);
-    f.extend(src);
-    f.extend(ty.to_be_bytes());
-    f
+/// `ctl & 4`: refresh the IPv4 header checksum after the overwrite.
+fn fix(frame: &mut Vec<u8>) {
+    if frame.len() >= 34 && frame[12..14] == [8, 0] {
+        let ihl = usize::from(frame[14] & 0x0f) * 4;
+        if ihl >= 20 && frame.len() >= 14 + ihl {
+            ipv4_checksum(&mut frame[14..14 + ihl]);
+        }
+    }
 }
 
 fn arp(dst: [u8; 6], op: u16, sha: [u8; 6], spa: [u8; 4], tha: [u8; 6], tpa: [u8; 4]) -> Vec<u8> {
@@ -181,17 +127,7 @@ fn template(port: u16, t: u8) -> Vec<u8> {
 }
 
 fn check(port: u16, f: &[u8]) {
-    assert!(f.len() >= 14, "runt frame sent on port {port}: {f:02x?}");
-    let own = if port == 0 {
-        UPLINK_MAC
-    } else {
-        GUEST_SIDE_MAC
-    };
-    assert_eq!(
-        f[6..12],
-        own,
-        "port {port}: frame with a foreign source MAC: {f:02x?}"
-    );
+    pipeline_lab::check_source_mac(port, f);
     let ty = u16::from_be_bytes([f[12], f[13]]);
     if ty == 0x0800 && port == 0 && f.len() >= 34 {
         let src = [f[26], f[27], f[28], f[29]];
@@ -216,50 +152,10 @@ fn check(port: u16, f: &[u8]) {
 }
 
 fuzz_target!(|input: &[u8]| {
-    let (mut pipe, mut now) = router();
-    let mut up = [true; 4];
-    let mut rest = input;
-    while rest.len() >= 3 {
-        let (ctl, offset, len) = (rest[0], usize::from(rest[1]), rest[2]);
-        rest = &rest[3..];
-        let port = u16::from(ctl & 3);
-        if ctl & 8 != 0 {
-            now = now + Duration::from_millis(1500);
-        }
-        if len == 255 {
-            let p = usize::from(port);
-            up[p] = !up[p];
-            pipe.router_mut().set_port_up(PortId(port), up[p]);
-        } else {
-            let n = usize::from(len).min(rest.len());
-            let (bytes, tail) = rest.split_at(n);
-            rest = tail;
-            let mut frame = template(port, ctl >> 4);
-            if frame.is_empty() {
-                frame = bytes.to_vec();
-            } else {
-                let end = offset + n;
-                frame.resize(frame.len().max(end), 0);
-                frame[offset..offset + n].copy_from_slice(bytes);
-                if ctl & 4 != 0 && frame.len() >= 34 && frame[12..14] == [8, 0] {
-                    let ihl = usize::from(frame[14] & 0x0f) * 4;
-                    if ihl >= 20 && frame.len() >= 14 + ihl {
-                        ipv4_checksum(&mut frame[14..14 + ihl]);
-                    }
-                }
-            }
-            if let Some(p) = pipe.port_mut(PortId(port)) {
-                p.inject(&frame);
-            }
-        }
-        pipe.run_once(now);
-        now = now + Duration::from_millis(1);
-        for p in 0..4u16 {
-            if let Some(port) = pipe.port_mut(PortId(p)) {
-                for f in port.take_sent() {
-                    check(p, &f);
-                }
-            }
-        }
-    }
+    let lab = pipeline_lab::router(
+        Some(std::net::Ipv4Addr::from(ROUTER_SRC)),
+        &[THIRD_OWNS],
+        |_, _, _| {},
+    );
+    pipeline_lab::run_records(input, lab, template, fix, check);
 });

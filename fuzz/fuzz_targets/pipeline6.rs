@@ -16,28 +16,15 @@
 //! TCP / UDP checksum after the overwrite, `ctl & 8` advances time by 1.5 s; a `len` of
 //! 255 toggles the port.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
-use std::time::Duration;
+use std::net::Ipv6Addr;
 
-use hvrouter_core::guests::GuestSpec;
 use hvrouter_core::ipv6::{Guest6Spec, Network6Spec, RaSettings};
-use hvrouter_core::network::NetworkSpec;
-use hvrouter_core::router::{Router, RouterConfig};
-use hvrouter_core::{Instant, PortId};
-use hvrouter_dataplane::{MemPort, Pipeline};
 use libfuzzer_sys::fuzz_target;
 use wire::ipv6_addr::{eui64_address, link_local_from_mac, solicited_node};
 use wire::{EthernetAddress, NextHeader};
 
-const UPLINK: PortId = PortId(0);
-const UPLINK_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
-const GUEST_SIDE_MAC: [u8; 6] = [0xfe, 0xff, 0xff, 0xff, 0xff, 0xff];
-const GW_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xfe];
-const GUESTS: [(u16, [u8; 6]); 3] = [
-    (1, [0x02, 0, 0, 0, 1, 1]),
-    (2, [0x02, 0, 0, 0, 2, 2]),
-    (3, [0x02, 0, 0, 0, 3, 3]),
-];
+mod pipeline_lab;
+use pipeline_lab::{GUESTS, GUEST_SIDE_MAC, GW_MAC, UPLINK_MAC};
 
 fn a6(s: &str) -> Ipv6Addr {
     s.parse().expect("address")
@@ -59,24 +46,12 @@ fn in_routed(a: &Ipv6Addr) -> bool {
     a.segments()[..3] == [0x2001, 0xdb8, 0xff]
 }
 
-fn router() -> (Pipeline<MemPort>, Instant) {
-    let now = Instant::from_secs(1000);
-    let mut router = Router::new(RouterConfig::default(), now);
-    let net = router
-        .add_network(
-            NetworkSpec {
-                name: "public_90".into(),
-                subnet: "192.0.2.0/24".parse().expect("prefix"),
-                gateway: Ipv4Addr::new(192, 0, 2, 1),
-                uplink: UPLINK,
-                mtu: 1500,
-                uplink_mac: EthernetAddress(UPLINK_MAC),
-                guest_mac: EthernetAddress(GUEST_SIDE_MAC),
-                arp_source: None,
-            },
-            now,
-        )
-        .expect("network");
+/// The IPv6 side of the network and of guest 3 (a routed /48), set before the guests.
+fn setup6(
+    router: &mut hvrouter_core::router::Router,
+    net: hvrouter_core::NetworkId,
+    now: hvrouter_core::Instant,
+) {
     let (t, v6) = router.ipv6_mut();
     let spec = Network6Spec {
         subnet6: "2001:db8:90::/64".parse().expect("prefix"),
@@ -93,23 +68,6 @@ fn router() -> (Pipeline<MemPort>, Instant) {
             prefixes: vec!["2001:db8:ff::/48".parse().expect("prefix")],
         }),
     );
-    for (i, (port, mac)) in GUESTS.iter().enumerate() {
-        router
-            .add_guest(GuestSpec {
-                name: format!("tap{}", i + 1),
-                port: PortId(*port),
-                mac: EthernetAddress(*mac),
-                ips: vec![Ipv4Addr::new(192, 0, 2, 10 * (i as u8 + 1))],
-                network: net,
-                extra_prefixes: vec![],
-            })
-            .expect("guest");
-    }
-    let mut pipe = Pipeline::new(router, 32);
-    for p in 0..4 {
-        pipe.attach(PortId(p), MemPort::new());
-    }
-    (pipe, now)
 }
 
 fn ip6(
@@ -343,17 +301,7 @@ fn addr_at(f: &[u8], at: usize) -> Ipv6Addr {
 }
 
 fn check(port: u16, f: &[u8]) {
-    assert!(f.len() >= 14, "runt frame sent on port {port}: {f:02x?}");
-    let own = if port == 0 {
-        UPLINK_MAC
-    } else {
-        GUEST_SIDE_MAC
-    };
-    assert_eq!(
-        f[6..12],
-        own,
-        "port {port}: frame with a foreign source MAC: {f:02x?}"
-    );
+    pipeline_lab::check_source_mac(port, f);
     if f[12..14] != [0x86, 0xdd] || f.len() < 54 {
         return;
     }
@@ -389,47 +337,6 @@ fn check(port: u16, f: &[u8]) {
 }
 
 fuzz_target!(|input: &[u8]| {
-    let (mut pipe, mut now) = router();
-    let mut up = [true; 4];
-    let mut rest = input;
-    while rest.len() >= 3 {
-        let (ctl, offset, len) = (rest[0], usize::from(rest[1]), rest[2]);
-        rest = &rest[3..];
-        let port = u16::from(ctl & 3);
-        if ctl & 8 != 0 {
-            now = now + Duration::from_millis(1500);
-        }
-        if len == 255 {
-            let p = usize::from(port);
-            up[p] = !up[p];
-            pipe.router_mut().set_port_up(PortId(port), up[p]);
-        } else {
-            let n = usize::from(len).min(rest.len());
-            let (bytes, tail) = rest.split_at(n);
-            rest = tail;
-            let mut frame = template(port, ctl >> 4);
-            if frame.is_empty() {
-                frame = bytes.to_vec();
-            } else {
-                let end = offset + n;
-                frame.resize(frame.len().max(end), 0);
-                frame[offset..offset + n].copy_from_slice(bytes);
-                if ctl & 4 != 0 {
-                    fix_l4(&mut frame);
-                }
-            }
-            if let Some(p) = pipe.port_mut(PortId(port)) {
-                p.inject(&frame);
-            }
-        }
-        pipe.run_once(now);
-        now = now + Duration::from_millis(1);
-        for p in 0..4u16 {
-            if let Some(port) = pipe.port_mut(PortId(p)) {
-                for f in port.take_sent() {
-                    check(p, &f);
-                }
-            }
-        }
-    }
+    let lab = pipeline_lab::router(None, &[], setup6);
+    pipeline_lab::run_records(input, lab, template, |f| fix_l4(f), check);
 });
