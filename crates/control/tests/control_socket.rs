@@ -80,6 +80,7 @@ fn guest() -> GuestSpec {
         network: "public_90".into(),
         routed_prefixes: vec![],
         hostname: None,
+        ipv6: None,
     }
 }
 

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
 use hvrouter_control::client::Client;
-use hvrouter_control::protocol::{GuestSpec, Request};
+use hvrouter_control::protocol::{GuestIpv6, GuestSpec, Request};
 use hvrouter_control::render;
 use ipnet::Ipv4Net;
 use wire::EthernetAddress;
@@ -39,6 +39,17 @@ pub enum GuestCmd {
         /// Ganeti's instance name.
         #[arg(long)]
         hostname: Option<String>,
+        /// An IPv6 address of the guest, inside its network's subnet6 (repeat for
+        /// several). Without any IPv6 option the guest gets its network's default: the
+        /// EUI-64 address of its MAC on a /64 subnet6.
+        #[arg(long = "ip6")]
+        ips6: Vec<std::net::Ipv6Addr>,
+        /// Also the EUI-64 address of its MAC in subnet6 (implied when no --ip6 is given).
+        #[arg(long)]
+        eui64: bool,
+        /// An IPv6 prefix routed to the guest (repeat for several).
+        #[arg(long = "routed-prefix6", value_parser = hvrouter_control::protocol::parse_prefix6)]
+        routed_prefixes6: Vec<ipnet::Ipv6Net>,
     },
     /// Remove a guest NIC: from now on nothing is answered for it.
     Del {
@@ -162,6 +173,9 @@ pub fn guest_request(cmd: GuestCmd) -> (Request, bool) {
             ips,
             routed_prefixes,
             hostname,
+            ips6,
+            eui64,
+            routed_prefixes6,
         } => (
             Request::GuestAdd(GuestSpec {
                 tap,
@@ -170,12 +184,30 @@ pub fn guest_request(cmd: GuestCmd) -> (Request, bool) {
                 network,
                 routed_prefixes,
                 hostname,
+                ipv6: guest_ipv6(ips6, eui64, routed_prefixes6),
             }),
             false,
         ),
         GuestCmd::Del { tap } => (Request::GuestDel { tap }, false),
         GuestCmd::List(j) => (Request::GuestList, j.json),
     }
+}
+
+/// The IPv6 side `guest add` asks for: none without IPv6 options (the network's
+/// default); the EUI-64 address is included with `--eui64` or when no `--ip6` is given.
+fn guest_ipv6(
+    addrs: Vec<std::net::Ipv6Addr>,
+    eui64: bool,
+    routed_prefixes: Vec<ipnet::Ipv6Net>,
+) -> Option<GuestIpv6> {
+    if addrs.is_empty() && !eui64 && routed_prefixes.is_empty() {
+        return None;
+    }
+    Some(GuestIpv6 {
+        eui64: eui64 || addrs.is_empty(),
+        addrs,
+        routed_prefixes,
+    })
 }
 
 /// The request for `show WHAT`.

@@ -59,6 +59,7 @@ pub fn config_specs(config: &Config) -> Vec<GuestSpec> {
             network: g.network.clone(),
             routed_prefixes: g.routed_prefixes.clone(),
             hostname: g.hostname.clone(),
+            ipv6: g.ipv6.as_ref().map(crate::guests6::asked),
         })
         .collect()
 }
@@ -371,15 +372,17 @@ impl Control {
             .iter()
             .map(|g| views::guest_spec(pipe.router(), g))
             .collect();
-        // The configured guests' IPv6 keys, for the guests (re-)added below.
-        crate::ipv6::set_overrides(pipe.router_mut(), &new);
+        // The IPv6 sides asked for (configuration and runtime guests), for the guests
+        // (re-)added below and those changed in place after.
+        crate::ipv6::set_overrides(pipe.router_mut(), &desired);
         for g in &current {
             match desired.iter().find(|d| d.tap == g.tap) {
                 None => {
                     ports.remove_guest(pipe, &g.tap)?;
                     summary.removed.push(g.tap.clone());
                 }
-                Some(d) if !d.same_as(g) => {
+                // IPv6 sides alone are changed in place below.
+                Some(d) if !without_ipv6(d).same_as(&without_ipv6(g)) => {
                     ports.remove_guest(pipe, &g.tap)?;
                     ports.add_guest(pipe, d, self.state.device(&d.tap))?;
                     summary.changed.push(g.tap.clone());
@@ -403,6 +406,13 @@ impl Control {
         self.config = new;
         self.saver.submit(self.state.clone(), None);
         Ok(summary)
+    }
+}
+
+fn without_ipv6(g: &GuestSpec) -> GuestSpec {
+    GuestSpec {
+        ipv6: None,
+        ..g.clone()
     }
 }
 

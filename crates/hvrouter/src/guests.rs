@@ -65,6 +65,8 @@ impl Ports {
                     .join(", ")
             ));
         };
+        // An IPv6 side asked for explicitly must fit its network, or the add is refused.
+        let g6 = crate::guests6::resolve(router, net, spec)?;
         let mut stale = Vec::new();
         if let Some(existing) = router.tables().guests().by_name(&spec.tap) {
             let current = crate::views::guest_spec(router, existing);
@@ -110,6 +112,10 @@ impl Ports {
                                 .any(|q| q.contains(&p.network()) || p.contains(&q.network()))
                         })
                         .map(ToString::to_string)
+                })
+                .or_else(|| {
+                    let other = router.ipv6().tables6().guest6(g.id)?;
+                    crate::guests6::clash(g6.as_ref()?, other)
                 });
             let Some(what) = clash else { continue };
             if self.device_gone(g.port) {
@@ -148,9 +154,21 @@ impl Ports {
             network: net,
             extra_prefixes: spec.routed_prefixes.clone(),
         };
-        if let Err(e) = pipe.router_mut().add_guest(core) {
+        // Its IPv6 side, by name (none asked for: its network's default).
+        let (_, v6) = pipe.router_mut().ipv6_mut();
+        v6.set_guest6_override(&spec.tap, spec.ipv6.as_ref().map(crate::guests6::wanted));
+        let id = match pipe.router_mut().add_guest(core) {
+            Ok(id) => id,
+            Err(e) => {
+                self.release_slot(port);
+                return Err(e.to_string());
+            }
+        };
+        if let Some(why) = spec.ipv6.as_ref().and(pipe.router().ipv6().refusal(id)) {
+            let why = format!("guest {}: IPv6: {why}", spec.tap);
+            let _ = pipe.router_mut().remove_guest(&spec.tap);
             self.release_slot(port);
-            return Err(e.to_string());
+            return Err(why);
         }
         set_hostname(pipe, spec);
         // Steer its addresses on the uplink, then attach its tap: only then can the

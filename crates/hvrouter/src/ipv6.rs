@@ -11,7 +11,8 @@ use std::net::Ipv6Addr;
 
 use hvrouter_config::Config;
 use hvrouter_control::protocol::{
-    Decision, Guest6Info, Ipv6NetworkInfo, Ipv6Report, Ipv6Sent, NdpExplanation, Neighbor6Row,
+    Decision, Guest6Info, GuestSpec, Ipv6NetworkInfo, Ipv6Report, Ipv6Sent, NdpExplanation,
+    Neighbor6Row,
 };
 use hvrouter_core::ids::NetworkId;
 use hvrouter_core::ipv6::proxy_ndp::{self, NdpDecision};
@@ -25,7 +26,8 @@ use crate::log;
 use crate::ports::Ports;
 
 /// Give the configured networks their IPv6 side and record the configured guests' IPv6
-/// keys by name (applied when each guest is added, by whatever path). Call after the
+/// keys by name (applied when each guest is added, by whatever path; `guest add`
+/// records its own). Call after the
 /// networks are added and before the guests are.
 pub fn configure(router: &mut Router, config: &Config, now: Instant) {
     for net in &config.networks {
@@ -38,15 +40,16 @@ pub fn configure(router: &mut Router, config: &Config, now: Instant) {
             log::warn("network_ipv6", &[("network", &net.name), ("error", &e)]);
         }
     }
-    set_overrides(router, config);
+    set_overrides(router, &crate::control::config_specs(config));
 }
 
-/// Record the configured guests' IPv6 keys by name (replacing what was recorded).
-pub fn set_overrides(router: &mut Router, config: &Config) {
+/// Record the IPv6 sides `specs` ask for, by name (replacing what was recorded); a spec
+/// without one gets its network's default.
+pub fn set_overrides(router: &mut Router, specs: &[GuestSpec]) {
     let (_, v6) = router.ipv6_mut();
     v6.clear_guest6_overrides();
-    for g in &config.guests {
-        v6.set_guest6_override(&g.tap, g.ipv6.clone());
+    for g in specs {
+        v6.set_guest6_override(&g.tap, g.ipv6.as_ref().map(crate::guests6::wanted));
     }
 }
 
@@ -284,6 +287,7 @@ pub fn sent_metrics(router: &Router) -> Vec<(String, u64)> {
         ("na_unsolicited", s.na_unsolicited),
         ("ns", s.ns_sent),
         ("ra", s.ra_sent),
+        ("ra_final", s.ra_final),
         ("dhcp6_reply", s.dhcp6_replies),
         ("icmp6_error", s.errors_sent),
         ("icmp6_error_limited", s.errors_limited),

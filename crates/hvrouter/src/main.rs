@@ -6,6 +6,7 @@ mod cli;
 mod control;
 mod ganeti;
 mod guests;
+mod guests6;
 mod ipv6;
 mod log;
 mod ports;

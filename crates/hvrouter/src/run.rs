@@ -299,9 +299,19 @@ pub fn run(path: &Path) -> Result<(), RunError> {
         },
         |pipe, wait| idle_wait(pipe, mode, wait),
     );
+    // RFC 4861 6.2.5: guests drop their default route through the router now, not
+    // when its lifetime runs out. Two passes: the advertisements, then their completions.
+    pipe.router_mut().cease_advertising();
+    for _ in 0..2 {
+        pipe.run_once(clock.now());
+    }
     log::info(
         "stopping",
         &[
+            (
+                "final_router_advertisements",
+                &pipe.router().ipv6().stats().ra_final,
+            ),
             ("passes", &stats.passes),
             ("rx", &stats.rx),
             ("tx", &stats.tx),

@@ -35,6 +35,10 @@ pub fn guest_spec(router: &Router, g: &Guest) -> GuestSpec {
         network: network_name(router, g.network.0),
         routed_prefixes: g.extra_prefixes.clone(),
         hostname: router.dhcp().hostname(&g.name).map(str::to_string),
+        ipv6: router
+            .ipv6()
+            .guest6_override(&g.name)
+            .map(crate::guests6::asked),
     }
 }
 

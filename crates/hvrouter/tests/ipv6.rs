@@ -237,3 +237,186 @@ fn slaac_ping_tcp_and_fail_closed_proxy_ndp() {
     assert!(!ping6(&lab, "gw", G1), "g1 answered with the router killed");
     assert_eq!(gw_lladdr(&lab, G1), None);
 }
+
+/// g2 re-added at run time with an explicit address and a routed prefix.
+const G2_RUNTIME: &str = "2001:db8:90::42";
+const G2_PREFIX: &str = "2001:db8:42::/48";
+const G2_IN_PREFIX: &str = "2001:db8:42::1";
+
+fn guest_add_g2_v6(lab: &Lab) -> std::process::Output {
+    lab.cli(&[
+        "guest",
+        "add",
+        "--tap",
+        "hvr-g2",
+        "--mac",
+        "02:00:00:00:00:14",
+        "--network",
+        "public_90",
+        "--ip",
+        "192.0.2.20",
+        "--ip6",
+        G2_RUNTIME,
+        "--routed-prefix6",
+        G2_PREFIX,
+    ])
+}
+
+/// Solicited from the gateway (by a ping) and answered with the router's uplink MAC.
+fn answered_on_vlan(lab: &Lab, addr: &str) -> bool {
+    let _ = lab.exec("gw", &["ip", "-6", "neigh", "flush", "dev", "eth0"]);
+    let _ = ping6(lab, "gw", addr);
+    gw_lladdr(lab, addr).is_some()
+}
+
+#[test]
+fn runtime_guest_ipv6_restart_removal_and_final_ra() {
+    skip_unless_lab!();
+    let mut lab = up();
+    let uplink_mac = lab.hv_mac("hvr-up0");
+
+    // g2 becomes a runtime guest whose IPv6 side is an explicit address and a routed
+    // prefix, without its EUI-64 address.
+    common::ok(lab.cli(&["guest", "del", "--tap", "hvr-g2"]));
+    for args in [
+        &[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            &format!("{G2_RUNTIME}/64"),
+            "dev",
+            "eth0",
+            "nodad",
+        ][..],
+        &[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            &format!("{G2_IN_PREFIX}/128"),
+            "dev",
+            "eth0",
+            "nodad",
+        ],
+    ] {
+        common::ok(lab.exec("g2", args));
+    }
+    common::ok(lab.exec(
+        "gw",
+        &[
+            "ip", "-6", "route", "add", G2_PREFIX, "via", G2_RUNTIME, "dev", "eth0",
+        ],
+    ));
+    // An address outside subnet6 is refused with the reason.
+    let outside = lab.cli(&[
+        "guest",
+        "add",
+        "--tap",
+        "hvr-g2",
+        "--mac",
+        "02:00:00:00:00:14",
+        "--network",
+        "public_90",
+        "--ip",
+        "192.0.2.20",
+        "--ip6",
+        "2001:db8:91::5",
+    ]);
+    let err = String::from_utf8_lossy(&outside.stderr).into_owned();
+    assert!(
+        !outside.status.success() && err.contains("inside subnet6"),
+        "{err}"
+    );
+
+    let out = guest_add_g2_v6(&lab);
+    assert!(out.status.success(), "guest add: {out:?}");
+    // The same again is unchanged (idempotent); another IPv6 side is refused.
+    let again = text(guest_add_g2_v6(&lab));
+    assert!(again.contains("unchanged"), "{again}");
+    let other = lab.cli(&[
+        "guest",
+        "add",
+        "--tap",
+        "hvr-g2",
+        "--mac",
+        "02:00:00:00:00:14",
+        "--network",
+        "public_90",
+        "--ip",
+        "192.0.2.20",
+        "--ip6",
+        "2001:db8:90::43",
+    ]);
+    assert!(!other.status.success(), "{other:?}");
+    let check_served = |lab: &Lab, when: &str| {
+        assert!(
+            eventually(Duration::from_secs(15), || ping6(lab, "gw", G2_RUNTIME)),
+            "{when}: the gateway cannot ping6 g2 at {G2_RUNTIME}\nrouter:\n{}",
+            lab.router_log()
+        );
+        assert_eq!(
+            gw_lladdr(lab, G2_RUNTIME).as_deref(),
+            Some(uplink_mac.as_str()),
+            "{when}"
+        );
+        assert!(ping6(lab, "gw", G2_IN_PREFIX), "{when}: routed prefix");
+        let from = lab.exec(
+            "g2",
+            &["ping", "-6", "-c", "1", "-W", "1", "-I", G2_RUNTIME, GW6],
+        );
+        assert!(from.status.success(), "{when}: g2 -> gateway: {from:?}");
+        // Its EUI-64 address was not asked for: not answered on the VLAN.
+        assert!(!answered_on_vlan(lab, G2), "{when}: {G2} answered");
+        let list = text(lab.cli(&["guest", "list"]));
+        assert!(
+            list.contains(&format!("{G2_RUNTIME},+{G2_PREFIX}")),
+            "{when}: {list}"
+        );
+        let v6 = text(lab.cli(&["show", "ipv6"]));
+        assert!(
+            v6.contains(G2_RUNTIME) && v6.contains(G2_PREFIX),
+            "{when}: {v6}"
+        );
+    };
+    check_served(&lab, "after guest add");
+
+    // A restart restores it from the state file.
+    lab.stop_router("TERM");
+    lab.start_router();
+    check_served(&lab, "after a restart");
+
+    // Removed: nothing answers for its address (the steering entry went with it: the
+    // kernel, which has no proxy entry, gets the solicitations and stays silent).
+    common::ok(lab.cli(&["guest", "del", "--tap", "hvr-g2"]));
+    assert!(
+        !answered_on_vlan(&lab, G2_RUNTIME),
+        "{G2_RUNTIME} answered after guest del"
+    );
+    assert!(!ping6(&lab, "gw", G2_IN_PREFIX), "the prefix still routed");
+    let out = text(lab.cli(&["explain", "ndp", G2_RUNTIME]));
+    assert!(out.contains("silent: ndp_not_hosted_guest"), "{out}");
+
+    // RFC 4861 6.2.5: when the router stops, g1's default route through it goes at once.
+    let via = format!("via {ROUTER_LL}");
+    let default_route = |lab: &Lab| text(lab.exec("g1", &["ip", "-6", "route", "show", "default"]));
+    assert!(
+        eventually(Duration::from_secs(15), || default_route(&lab)
+            .contains(&via)),
+        "g1 has no default route through the router: {}",
+        default_route(&lab)
+    );
+    lab.stop_router("TERM");
+    assert!(
+        eventually(Duration::from_secs(5), || !default_route(&lab)
+            .contains(&via)),
+        "g1 kept its default route after the router stopped: {}\nrouter:\n{}",
+        default_route(&lab),
+        lab.router_log()
+    );
+    assert!(
+        lab.router_log().contains("final_router_advertisements="),
+        "{}",
+        lab.router_log()
+    );
+}

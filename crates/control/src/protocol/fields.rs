@@ -5,7 +5,7 @@
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serializer};
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use wire::{EthernetAddress, Ipv4Addr};
 
 /// Parse a MAC address, with a message naming the value.
@@ -141,6 +141,38 @@ pub mod prefixes {
         Vec::<String>::deserialize(d)?
             .iter()
             .map(|s| parse_prefix(s).map_err(D::Error::custom))
+            .collect()
+    }
+}
+
+/// Parse an IPv6 prefix. Host bits must be clear, as for [`parse_prefix`].
+pub fn parse_prefix6(s: &str) -> Result<Ipv6Net, String> {
+    let net: Ipv6Net = s.parse().map_err(|_| {
+        format!("invalid IPv6 prefix {s:?}: expected address/length like 2001:db8:1::/48")
+    })?;
+    if net.trunc() != net {
+        return Err(format!(
+            "prefix {net} has host bits set (did you mean {}?)",
+            net.trunc()
+        ));
+    }
+    Ok(net)
+}
+
+/// `Vec<Ipv6Net>` as a list of text prefixes (host bits must be clear).
+pub mod prefixes6 {
+    use super::*;
+
+    /// Serialize as a list of text.
+    pub fn serialize<S: Serializer>(nets: &[Ipv6Net], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(nets.iter().map(|n| n.to_string()))
+    }
+
+    /// Deserialize from a list of text.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Ipv6Net>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|s| parse_prefix6(s).map_err(D::Error::custom))
             .collect()
     }
 }

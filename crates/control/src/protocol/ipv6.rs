@@ -2,9 +2,77 @@
 
 use std::net::Ipv6Addr;
 
+use ipnet::Ipv6Net;
 use serde::{Deserialize, Serialize};
 
-use super::Decision;
+use super::{fields, Decision, MAX_GUEST_ADDRESSES};
+
+/// A guest's IPv6 side as `guest add` asks for it (and the state file keeps it). A guest
+/// spec without one gets the default on a network with a /64 subnet6: the EUI-64 address
+/// of its MAC.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuestIpv6 {
+    /// Explicit addresses, inside the network's subnet6.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addrs: Vec<Ipv6Addr>,
+    /// Also the EUI-64 address of the guest's MAC in subnet6 (a /64), the one it takes
+    /// by SLAAC (gnt-networking's `mac2eui64`).
+    #[serde(default)]
+    pub eui64: bool,
+    /// Prefixes routed to the guest, outside subnet6 (host bits clear).
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        with = "fields::prefixes6"
+    )]
+    pub routed_prefixes: Vec<Ipv6Net>,
+}
+
+impl GuestIpv6 {
+    /// Sorted and deduplicated, so sides that mean the same thing compare equal.
+    pub fn normalized(mut self) -> GuestIpv6 {
+        self.addrs.sort_unstable();
+        self.addrs.dedup();
+        self.routed_prefixes.sort_unstable();
+        self.routed_prefixes.dedup();
+        self
+    }
+
+    /// Only the EUI-64 address: what a guest gets when it asks for nothing explicit.
+    pub fn is_default(&self) -> bool {
+        self.eui64 && self.addrs.is_empty() && self.routed_prefixes.is_empty()
+    }
+
+    /// Checks that need no network (the router checks the rest against subnet6).
+    pub fn validate(&self) -> Result<(), String> {
+        if self.addrs.is_empty() && !self.eui64 {
+            return Err("no IPv6 address: give one or ask for the EUI-64 address".into());
+        }
+        if self.addrs.len() > MAX_GUEST_ADDRESSES
+            || self.routed_prefixes.len() > MAX_GUEST_ADDRESSES
+        {
+            return Err(format!(
+                "too many IPv6 addresses or prefixes (at most {MAX_GUEST_ADDRESSES} each)"
+            ));
+        }
+        for a in &self.addrs {
+            let seg = a.segments()[0];
+            if a.is_unspecified() || a.is_loopback() || a.is_multicast() || seg & 0xffc0 == 0xfe80 {
+                return Err(format!(
+                    "{a} is not a global unicast address (a guest's link-local address is \
+                     derived from its MAC)"
+                ));
+            }
+        }
+        for p in &self.routed_prefixes {
+            if p.prefix_len() == 0 || p.addr().is_multicast() {
+                return Err(format!("IPv6 prefix {p} cannot be routed to a guest"));
+            }
+        }
+        Ok(())
+    }
+}
 
 /// The answer to `show ipv6`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

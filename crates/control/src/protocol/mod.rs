@@ -26,8 +26,10 @@ use wire::Ipv4Addr;
 
 pub use capture::{CaptureBatch, CaptureDirection, CaptureInfo, CapturedFrame};
 pub use dhcp::{DhcpExplanation, DhcpGuestInfo, DhcpLast, DhcpReport, DhcpTotals};
-pub use fields::{parse_ip, parse_mac, parse_prefix};
-pub use ipv6::{Guest6Info, Ipv6NetworkInfo, Ipv6Report, Ipv6Sent, NdpExplanation, Neighbor6Row};
+pub use fields::{parse_ip, parse_mac, parse_prefix, parse_prefix6};
+pub use ipv6::{
+    Guest6Info, GuestIpv6, Ipv6NetworkInfo, Ipv6Report, Ipv6Sent, NdpExplanation, Neighbor6Row,
+};
 pub use types::{
     ArpExplanation, Change, CountersReport, Decision, GuestChange, GuestInfo, GuestOrigin,
     GuestSpec, NeighborInfo, NeighborState, NetworkCounters, NetworkInfo, NextHopInfo, PongInfo,
@@ -457,6 +459,9 @@ pub fn validate_guest(spec: &GuestSpec) -> Result<(), String> {
     }
     if let Some(h) = &spec.hostname {
         dhcp::validate_hostname(h).map_err(|e| format!("guest {tap}: {e}"))?;
+    }
+    if let Some(v6) = &spec.ipv6 {
+        v6.validate().map_err(|e| format!("guest {tap}: {e}"))?;
     }
     Ok(())
 }

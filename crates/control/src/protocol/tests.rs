@@ -9,6 +9,7 @@ fn spec() -> GuestSpec {
         network: "public_90".into(),
         routed_prefixes: vec!["203.0.113.0/29".parse().unwrap()],
         hostname: None,
+        ipv6: None,
     }
 }
 
@@ -412,4 +413,61 @@ fn capture_start_defaults_and_limits() {
         max_bytes: None
     }
     .is_mutation());
+}
+
+#[test]
+fn guest_ipv6_is_optional_and_default_means_eui64() {
+    // A request (or state file entry) from before IPv6 has no "ipv6": the default.
+    let old = r#"{"version":1,"op":"guest_add","tap":"tap3","mac":"52:54:00:12:34:56","ips":["192.0.2.10"],"network":"public_90"}"#;
+    let Request::GuestAdd(spec) = parse_request(old).unwrap() else {
+        panic!("not a guest_add")
+    };
+    assert_eq!(spec.ipv6, None);
+    assert!(!serde_json::to_string(&spec).unwrap().contains("ipv6"));
+    let with = r#"{"version":1,"op":"guest_add","tap":"tap3","mac":"52:54:00:12:34:56","ips":["192.0.2.10"],"network":"public_90","ipv6":{"addrs":["2001:db8:90::5"],"eui64":true,"routed_prefixes":["2001:db8:1::/48"]}}"#;
+    let Request::GuestAdd(v6) = parse_request(with).unwrap() else {
+        panic!("not a guest_add")
+    };
+    let asked = v6.ipv6.clone().unwrap();
+    assert_eq!(
+        asked.addrs,
+        vec!["2001:db8:90::5".parse::<std::net::Ipv6Addr>().unwrap()]
+    );
+    assert!(asked.eui64);
+    // Round trip.
+    let back: GuestSpec = serde_json::from_str(&serde_json::to_string(&v6).unwrap()).unwrap();
+    assert_eq!(back, v6);
+    // None is the same guest as the EUI-64 address alone; anything else is not.
+    let eui_only = GuestSpec {
+        ipv6: Some(GuestIpv6 {
+            eui64: true,
+            ..GuestIpv6::default()
+        }),
+        ..spec.clone()
+    };
+    assert!(spec.same_as(&eui_only));
+    assert!(!spec.same_as(&v6));
+    // Host bits in a routed prefix, an empty side and link-local addresses are refused.
+    let bad = with.replace("2001:db8:1::/48", "2001:db8:1::1/48");
+    assert!(parse_request(&bad)
+        .unwrap_err()
+        .to_string()
+        .contains("host bits"));
+    for (side, why) in [
+        (r#"{"eui64":false}"#, "no IPv6 address"),
+        (r#"{"addrs":["fe80::1"]}"#, "not a global unicast"),
+        (r#"{"addrs":["ff02::1"]}"#, "not a global unicast"),
+        (r#"{"eui64":true,"bogus":1}"#, "unknown field"),
+    ] {
+        let req = old.replace(
+            r#""network":"public_90""#,
+            &format!(r#""network":"public_90","ipv6":{side}"#),
+        );
+        let err = parse_request(&req).unwrap_err().to_string();
+        assert!(err.contains(why), "{side}: {err}");
+    }
+}
+
+fn parse_request(line: &str) -> Result<Request, ProtocolError> {
+    Request::parse_line(line.as_bytes())
 }

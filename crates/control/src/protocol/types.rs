@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use wire::{EthernetAddress, Ipv4Addr};
 
 use super::fields;
+use super::ipv6::GuestIpv6;
 use super::PROTOCOL_VERSION;
 
 /// A guest NIC as the cluster manager describes it: the body of `guest_add`, the entries
@@ -33,25 +34,36 @@ pub struct GuestSpec {
     /// in state files and requests from before DHCP: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
+    /// Its IPv6 side, when asked for explicitly. Absent (also in requests and state
+    /// files from before IPv6): the default of its network (the EUI-64 address of its
+    /// MAC on a /64 subnet6, nothing on a network without IPv6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<GuestIpv6>,
 }
 
 impl GuestSpec {
-    /// The same spec with `ips` and `routed_prefixes` sorted and deduplicated, so specs
-    /// that mean the same thing compare equal.
+    /// The same spec with `ips` and `routed_prefixes` (and the IPv6 side's) sorted and
+    /// deduplicated, so specs that mean the same thing compare equal.
     pub fn normalized(mut self) -> GuestSpec {
         self.ips.sort_unstable();
         self.ips.dedup();
         self.routed_prefixes.sort_unstable();
         self.routed_prefixes.dedup();
+        self.ipv6 = self.ipv6.map(GuestIpv6::normalized);
         self
     }
 
     /// Same guest, ignoring order and duplicates of addresses and prefixes, and the
-    /// host name (DHCP data, changed in place without re-adding the guest).
+    /// host name (DHCP data, changed in place without re-adding the guest). No IPv6
+    /// side asked for is the same as the EUI-64 address alone (the default).
     pub fn same_as(&self, other: &GuestSpec) -> bool {
-        let strip = |g: &GuestSpec| GuestSpec {
-            hostname: None,
-            ..g.clone().normalized()
+        let strip = |g: &GuestSpec| {
+            let g = g.clone().normalized();
+            GuestSpec {
+                hostname: None,
+                ipv6: g.ipv6.filter(|v| !v.is_default()),
+                ..g
+            }
         };
         strip(self) == strip(other)
     }
@@ -99,6 +111,9 @@ pub struct GuestInfo {
     /// See [`GuestSpec::hostname`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
+    /// See [`GuestSpec::ipv6`] (what was asked for; `show ipv6` has the addresses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<GuestIpv6>,
 }
 
 impl GuestInfo {
@@ -113,6 +128,7 @@ impl GuestInfo {
             up,
             origin,
             hostname: spec.hostname,
+            ipv6: spec.ipv6,
         }
     }
 
@@ -125,6 +141,7 @@ impl GuestInfo {
             network: self.network.clone(),
             routed_prefixes: self.routed_prefixes.clone(),
             hostname: self.hostname.clone(),
+            ipv6: self.ipv6.clone(),
         }
     }
 }

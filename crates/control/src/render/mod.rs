@@ -119,6 +119,7 @@ fn guests(list: &[GuestInfo]) -> String {
         "ORIGIN",
         "ADDRESSES",
         "ROUTED",
+        "IPV6",
     ]);
     for g in list {
         t.row(vec![
@@ -129,9 +130,24 @@ fn guests(list: &[GuestInfo]) -> String {
             g.origin.name().to_string(),
             join(&g.ips),
             join(&g.routed_prefixes),
+            ipv6_asked(g.ipv6.as_ref()),
         ]);
     }
     t.render()
+}
+
+/// A guest's IPv6 side as asked for: `default` (its network's default), else its
+/// explicit addresses, `eui64`, and `+PREFIX` for routed prefixes.
+fn ipv6_asked(v6: Option<&crate::protocol::GuestIpv6>) -> String {
+    let Some(v6) = v6 else {
+        return "default".into();
+    };
+    let mut parts: Vec<String> = v6.addrs.iter().map(ToString::to_string).collect();
+    if v6.eui64 {
+        parts.push("eui64".into());
+    }
+    parts.extend(v6.routed_prefixes.iter().map(|p| format!("+{p}")));
+    parts.join(",")
 }
 
 fn networks(list: &[NetworkInfo]) -> String {

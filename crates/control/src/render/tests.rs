@@ -17,6 +17,7 @@ fn guest(tap: &str, ip: [u8; 4], up: bool) -> GuestInfo {
             network: "public_90".into(),
             routed_prefixes: vec![],
             hostname: None,
+            ipv6: None,
         },
         up,
         GuestOrigin::Config,
@@ -51,15 +52,20 @@ fn guest_list_table() {
     g2.routed_prefixes = vec!["203.0.113.0/29".parse().unwrap()];
     g2.ips.push(Ipv4Addr::new(192, 0, 2, 13));
     g2.origin = GuestOrigin::Runtime;
+    g2.ipv6 = Some(crate::protocol::GuestIpv6 {
+        addrs: vec!["2001:db8:90::12".parse().unwrap()],
+        eui64: true,
+        routed_prefixes: vec!["2001:db8:1::/48".parse().unwrap()],
+    });
     let out = human(&Response::Ok(Payload::Guests(vec![
         guest("tap3", [192, 0, 2, 10], true),
         g2,
     ])));
     assert_eq!(
         out,
-        "TAP    MAC                NETWORK    STATE  ORIGIN   ADDRESSES              ROUTED\n\
-         tap3   52:54:00:00:00:0a  public_90  up     config   192.0.2.10             -\n\
-         tap12  52:54:00:00:00:0c  public_90  down   runtime  192.0.2.12,192.0.2.13  203.0.113.0/29\n"
+        "TAP    MAC                NETWORK    STATE  ORIGIN   ADDRESSES              ROUTED          IPV6\n\
+         tap3   52:54:00:00:00:0a  public_90  up     config   192.0.2.10             -               default\n\
+         tap12  52:54:00:00:00:0c  public_90  down   runtime  192.0.2.12,192.0.2.13  203.0.113.0/29  2001:db8:90::12,eui64,+2001:db8:1::/48\n"
     );
     assert_eq!(human(&Response::Ok(Payload::Guests(vec![]))), "no guests\n");
 }

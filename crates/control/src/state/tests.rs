@@ -39,6 +39,7 @@ fn guest(tap: &str, last: u8) -> GuestSpec {
         network: "public_90".into(),
         routed_prefixes: vec![],
         hostname: None,
+        ipv6: None,
     }
 }
 

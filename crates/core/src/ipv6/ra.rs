@@ -69,6 +69,32 @@ fn secs32(d: Duration) -> u32 {
 
 /// Queue a Router Advertisement for `network` on `port` (a guest's), to all-nodes.
 pub fn push_ra(out: &mut Outbox, port: crate::ids::PortId, network: &Network, net6: &Network6) {
+    let lifetime = u16::try_from(net6.spec.ra.router_lifetime.as_secs()).unwrap_or(u16::MAX);
+    push_ra_with(out, port, network, net6, lifetime);
+}
+
+/// Queue the final advertisement of a router that stops (RFC 4861 6.2.5: "the router
+/// SHOULD transmit one or more (but not more than MAX_FINAL_RTR_ADVERTISEMENTS) final
+/// multicast Router Advertisements on the interface with a Router Lifetime field of
+/// zero"): the guest drops its default route through the router at once, instead of
+/// keeping it for up to the router lifetime. The rest is unchanged (the prefix stays:
+/// its addresses do not depend on the router being up).
+pub fn push_final_ra(
+    out: &mut Outbox,
+    port: crate::ids::PortId,
+    network: &Network,
+    net6: &Network6,
+) {
+    push_ra_with(out, port, network, net6, 0);
+}
+
+fn push_ra_with(
+    out: &mut Outbox,
+    port: crate::ids::PortId,
+    network: &Network,
+    net6: &Network6,
+    router_lifetime: u16,
+) {
     let mut opts = [0u8; OPTIONS_MAX];
     let n = ra_options(network, net6, &mut opts);
     let ra = NdpRepr::RouterAdvert {
@@ -80,7 +106,7 @@ pub fn push_ra(out: &mut Outbox, port: crate::ids::PortId, network: &Network, ne
         } else {
             wire::ndp::router_flags::OTHER
         },
-        router_lifetime: u16::try_from(net6.spec.ra.router_lifetime.as_secs()).unwrap_or(u16::MAX),
+        router_lifetime,
         reachable_time: 0,
         retrans_time: 0,
         options: &opts[..n],

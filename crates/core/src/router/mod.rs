@@ -200,6 +200,12 @@ impl Router {
         true
     }
 
+    /// The router stops: guests get a final Router Advertisement with router lifetime 0
+    /// at the next [`Router::poll`], and none after ([`Router6::cease_advertising`]).
+    pub fn cease_advertising(&mut self) {
+        self.v6.cease_advertising();
+    }
+
     /// The IPv6 side: its tables, neighbor caches and what it sent.
     pub fn ipv6(&self) -> &Router6 {
         &self.v6

@@ -137,6 +137,7 @@ pub fn plan_up(nic: &NicEnv, network_setting: Option<&str>) -> Result<UpPlan, En
         network: network.to_string(),
         routed_prefixes: tag_prefixes(&nic.tags, network)?,
         hostname: None,
+        ipv6: None,
     };
     validate_guest(&spec).map_err(|why| EnvError::invalid("IP", &ip.to_string(), why))?;
     let mut warnings = Vec::new();

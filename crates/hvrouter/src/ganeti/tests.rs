@@ -64,6 +64,7 @@ fn spec(tap: &str) -> GuestSpec {
         network: "public_90".into(),
         routed_prefixes: vec![],
         hostname: None,
+        ipv6: None,
     }
 }
 

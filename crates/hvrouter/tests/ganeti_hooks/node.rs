@@ -322,6 +322,7 @@ impl Node {
             network: "public_90".into(),
             routed_prefixes: vec![],
             hostname: None,
+            ipv6: None,
         });
     }
 

@@ -56,6 +56,8 @@ pub struct Router6Stats {
     pub ns_sent: u64,
     /// Router Advertisements sent to guests.
     pub ra_sent: u64,
+    /// Final Router Advertisements (router lifetime 0) sent when the router stopped.
+    pub ra_final: u64,
     /// ICMPv6 errors sent.
     pub errors_sent: u64,
     /// ICMPv6 errors not sent because of the rate limit.
@@ -95,6 +97,19 @@ pub struct Router6 {
     refused: HashMap<GuestId, Tables6Error, FastBuildHasher>,
     /// When the next MLD reports go out on the uplinks ([`crate::ipv6::mld`]).
     mld_due: Instant,
+    /// Advertising is ceasing or has ceased ([`Router6::cease_advertising`]).
+    ceasing: Ceasing,
+}
+
+/// Where the router is in ceasing to advertise (RFC 4861 6.2.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ceasing {
+    /// Advertising normally.
+    No,
+    /// The next poll sends the final advertisements.
+    Pending,
+    /// Sent: no advertisement any more.
+    Done,
 }
 
 /// Longest sleep of the timers while some neighbor entry exists (its retransmissions and
@@ -122,6 +137,18 @@ impl Router6 {
             overrides: HashMap::new(),
             refused: HashMap::default(),
             mld_due: now,
+            ceasing: Ceasing::No,
+        }
+    }
+
+    /// The router stops (SIGTERM): the next [`Router6::poll`] sends every guest with an
+    /// IPv6 side whose port is up a final Router Advertisement with router lifetime 0
+    /// ([`crate::ipv6::ra::push_final_ra`]), and none is sent after it, periodic or
+    /// solicited.
+    pub fn cease_advertising(&mut self) {
+        if self.ceasing == Ceasing::No {
+            self.ceasing = Ceasing::Pending;
+            self.wake = Instant::ZERO;
         }
     }
 
@@ -203,6 +230,11 @@ impl Router6 {
             Some(s) => self.overrides.insert(name.to_string(), s),
             None => self.overrides.remove(name),
         };
+    }
+
+    /// The IPv6 side asked for by name for the guest named `name`, if one was.
+    pub fn guest6_override(&self, name: &str) -> Option<&Guest6Spec> {
+        self.overrides.get(name)
     }
 
     /// Forget every IPv6 side asked for by name (before setting them again on reload).

@@ -54,8 +54,18 @@ impl Router6 {
                 self.stats.mld_reports += n as u64;
             }
         }
-        if self.ra.next_due().is_some_and(|d| d <= now) {
-            self.stats.ra_sent += u64::from(self.ra.poll(tables, &self.tables6, now, out));
+        match self.ceasing {
+            Ceasing::No => {
+                if self.ra.next_due().is_some_and(|d| d <= now) {
+                    self.stats.ra_sent += u64::from(self.ra.poll(tables, &self.tables6, now, out));
+                }
+            }
+            Ceasing::Pending => {
+                self.ceasing = Ceasing::Done;
+                self.ra = RaScheduler::new();
+                self.send_final_ras(tables, out);
+            }
+            Ceasing::Done => {}
         }
         let due: Vec<GuestId> = self
             .announce
@@ -91,6 +101,26 @@ impl Router6 {
                 };
                 push_na(out, &a, *addr, UNSOLICITED_FLAGS, network.uplink_mac);
                 self.stats.na_unsolicited += 1;
+            }
+        }
+    }
+
+    /// One final advertisement (router lifetime 0) to every guest with an IPv6 side whose
+    /// port is up, on networks that advertise.
+    fn send_final_ras(&mut self, tables: &Tables, out: &mut Outbox) {
+        for g6 in self.tables6.guests6() {
+            let Some(guest) = tables.guest(g6.guest).filter(|g| g.up) else {
+                continue;
+            };
+            let (Some(network), Some(st)) = (
+                tables.network(guest.network),
+                self.tables6.network6(guest.network),
+            ) else {
+                continue;
+            };
+            if st.net.spec.ra.enabled {
+                crate::ipv6::ra::push_final_ra(out, guest.port, network, &st.net);
+                self.stats.ra_final += 1;
             }
         }
     }

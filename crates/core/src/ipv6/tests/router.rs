@@ -536,3 +536,59 @@ fn an_unresolved_next_hop_never_parks_a_super_frame() {
         .iter()
         .all(|s| s.data.len() <= 14 + 1500 && s.port == UPLINK));
 }
+
+#[test]
+fn ceasing_sends_a_final_ra_with_lifetime_zero_then_none() {
+    let mut r = router();
+    let mut out = Outbox::new();
+    r.poll(Instant::ZERO, &mut out);
+    // tap2 is down: it gets nothing.
+    r.set_port_up(TAP2, false);
+    r.cease_advertising();
+    out.clear();
+    r.poll(Instant::from_secs(1), &mut out);
+    let ras: Vec<(PortId, u16)> = out
+        .frames()
+        .iter()
+        .filter_map(|f| {
+            let ip = Ipv6Packet::new_checked(&f.data[14..]).ok()?;
+            let icmp = Icmpv6Packet::new_checked(ip.payload()).ok()?;
+            match NdpRepr::parse(&ip.src_addr(), &ip.dst_addr(), &icmp).ok()? {
+                NdpRepr::RouterAdvert {
+                    router_lifetime,
+                    options,
+                    ..
+                } => {
+                    // The prefix stays announced as before.
+                    let has_prefix = NdpOptions::new(options)
+                        .any(|o| matches!(o, Ok(NdpOptionRepr::PrefixInfo(_))));
+                    assert!(has_prefix);
+                    Some((f.port, router_lifetime))
+                }
+                _ => None,
+            }
+        })
+        .collect();
+    assert_eq!(ras, vec![(TAP1, 0)]);
+    assert_eq!(r.ipv6().stats().ra_final, 1);
+    // None after: neither periodic nor solicited.
+    let gll = link_local_from_mac(mac(1));
+    let mut rs = with_macs(
+        ndp_frame(
+            gll,
+            a6("ff02::2"),
+            255,
+            &NdpRepr::RouterSolicit { options: &[] },
+        ),
+        EthernetAddress([0x33, 0x33, 0, 0, 0, 2]),
+        mac(1),
+    );
+    let t = Instant::from_secs(10);
+    assert_eq!(r.process(TAP1, &mut rs, t, &mut out), Action::Consumed);
+    for s in [11, 100, 700, 2000] {
+        out.clear();
+        r.poll(Instant::from_secs(s), &mut out);
+        let ra = out.frames().iter().any(|f| f.port != UPLINK);
+        assert!(!ra, "an RA after ceasing, at {s} s");
+    }
+}
