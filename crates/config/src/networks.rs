@@ -315,6 +315,10 @@ fn guest(
     else {
         return None;
     };
+    if ips.is_empty() {
+        c.report(raw.ips.span(), &k("ips"), GuestConflict::NoIps.to_string());
+        return None;
+    }
     let cfg = GuestConfig {
         tap: tap.get_ref().clone(),
         mac,

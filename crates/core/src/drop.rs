@@ -183,6 +183,8 @@ drop_reasons! {
     DhcpRateLimited => "dhcp_rate_limited",
     /// A DHCPREQUEST that selected another server (RFC 2131 4.3.2): not answered.
     DhcpOtherServer => "dhcp_other_server",
+    /// DHCP from a guest that has no IPv4 address (an IPv6-only NIC): nothing to give.
+    DhcpNoAddress => "dhcp_no_address",
     /// Dropped by the kernel before the router saw it: the port's fill ring had no UMEM
     /// chunk for it, or its RX ring was full (a burst on a port whose fill quota had not
     /// grown yet, docs/FRAMES.md; the socket's `XDP_STATISTICS`, read between bursts).

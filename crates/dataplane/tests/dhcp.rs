@@ -812,3 +812,35 @@ fn a_long_host_name_pushes_the_search_list_out_of_a_576_byte_reply() {
     assert!(big.len > dhcp::DEFAULT_MAX_MESSAGE);
     assert_eq!(big.hostname.as_deref(), Some(fqdn.as_bytes()));
 }
+
+#[test]
+fn a_guest_without_ipv4_gets_no_dhcp_no_arp_and_sends_no_ipv4() {
+    let mut lab = lab();
+    // The same guest as an IPv6-only NIC (Ganeti's routed NIC without IP).
+    let r = lab.pipe.router_mut();
+    let g = r.remove_guest("tap1").unwrap();
+    r.add_guest(hvrouter_core::guests::GuestSpec {
+        ips: vec![],
+        ..g.spec()
+    })
+    .unwrap();
+    lab.run();
+    let _ = lab.sent_all();
+    // DHCP: nothing to offer, counted.
+    assert!(ask(&mut lab, &Msg::new(MessageType::Discover)).is_empty());
+    assert_eq!(lab.drops(TAP1, DropReason::DhcpNoAddress), 1);
+    // Proxy ARP on the VLAN: its former address is nobody's.
+    lab.inject(UPLINK, &who_has(GW_MAC, GATEWAY, GUEST1));
+    lab.run();
+    assert!(lab.sent_all().is_empty(), "answered for 192.0.2.10");
+    // Its own ARP and IPv4 claiming that address are spoofing.
+    lab.inject(TAP1, &who_has(MAC1, GUEST1, GATEWAY));
+    lab.inject(
+        TAP1,
+        &support::udp_frame(MAC1, GUEST_SIDE_MAC, GUEST1, GATEWAY, 64, 10, false),
+    );
+    lab.run();
+    assert!(lab.sent_all().is_empty(), "something left");
+    assert_eq!(lab.drops(TAP1, DropReason::SpoofedArpSender), 1);
+    assert_eq!(lab.drops(TAP1, DropReason::SpoofedSourceIp), 1);
+}

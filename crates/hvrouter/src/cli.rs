@@ -29,8 +29,9 @@ pub enum GuestCmd {
         /// The network (VLAN) name, e.g. public_90.
         #[arg(long)]
         network: String,
-        /// The guest's IPv4 address (repeat for several).
-        #[arg(long = "ip", required = true)]
+        /// The guest's IPv4 address (repeat for several). None: an IPv6-only guest
+        /// (then --ip6 or --eui64 is required).
+        #[arg(long = "ip")]
         ips: Vec<Ipv4Addr>,
         /// An extra prefix routed to the guest (repeat for several).
         #[arg(long = "routed-prefix")]

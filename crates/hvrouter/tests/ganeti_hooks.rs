@@ -243,23 +243,92 @@ fn instance_communication_taps_are_left_to_ganeti() {
 }
 
 #[test]
-fn routed_nic_without_ipv4_fails_loudly() {
+fn routed_nic_without_ipv4_nor_subnet6_fails_loudly() {
     let no_ip = ganeti_env::routed_without_ip();
     for (hook, g) in UP_HOOKS {
         for ip in [None, Some("2001:db8:90::10")] {
             let node = Node::new();
             let e = with(up_env(g, &no_ip, "tap0"), "IP", ip);
+            let e = with(e, "NETWORK_SUBNET6", None);
             let out = node.run(hook, &e);
             assert_eq!(code(&out), 2, "{hook} {ip:?}: {}", stderr(&out));
             let err = stderr(&out);
             assert!(
-                err.contains("no IPv4 address")
-                    && err.contains("IPv6-only NICs are not served yet"),
+                err.contains("no IPv4 address") && err.contains("has no NETWORK_SUBNET6"),
                 "{hook}: {err}"
             );
             assert!(node.requests().is_empty(), "{hook}");
             assert!(node.take("ip.calls").is_empty(), "{hook}: tap left alone");
         }
+    }
+}
+
+#[test]
+fn ipv6_only_nics_get_their_eui64_address() {
+    let no_ip = ganeti_env::routed_without_ip();
+    for (hook, g) in UP_HOOKS {
+        for (ip, want) in [
+            (
+                None,
+                "add tap0 aa:00:00:5e:10:01 public_90  +203.0.113.0/28 v6:eui64",
+            ),
+            (
+                Some("2001:db8:90::10"),
+                "add tap0 aa:00:00:5e:10:01 public_90  +203.0.113.0/28 v6:2001:db8:90::10,eui64",
+            ),
+        ] {
+            let node = Node::new();
+            let out = node.run(hook, &with(up_env(g, &no_ip, "tap0"), "IP", ip));
+            assert_eq!(code(&out), 0, "{hook} {ip:?}: {}", stderr(&out));
+            let reqs = node.requests();
+            assert_eq!(reqs[0], "show_ipv6", "{hook}: checked first: {reqs:?}");
+            assert!(reqs.contains(&want.to_string()), "{hook}: {reqs:?}");
+            assert_eq!(node.guests(), vec!["tap0 -"], "{hook}");
+            assert!(stderr(&out).contains("only"), "{hook}: {}", stderr(&out));
+        }
+    }
+}
+
+#[test]
+fn subnet6_mismatch_with_the_router_is_refused_naming_both() {
+    let web1 = ganeti_env::web1();
+    for (hook, g) in UP_HOOKS {
+        // Another subnet6 on the router.
+        let node = Node::new();
+        node.set_ipv6(Some(("2001:db8:91::/64", "2001:db8:91::1")));
+        let out = node.run(hook, &up_env(g, &web1, "tap0"));
+        assert_eq!(code(&out), 2, "{hook}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("NETWORK_SUBNET6 is 2001:db8:90::/64")
+                && err.contains("has subnet6 2001:db8:91::/64"),
+            "{hook}: {err}"
+        );
+        assert!(node.changes().is_empty(), "{hook}: nothing added");
+        // Another gateway6.
+        node.set_ipv6(Some((node::SUBNET6, "fe80::1")));
+        let out = node.run(hook, &up_env(g, &web1, "tap0"));
+        assert_eq!(code(&out), 2, "{hook}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("NETWORK_GATEWAY6 is 2001:db8:90::1") && err.contains("gateway6 fe80::1"),
+            "{hook}: {err}"
+        );
+        // No IPv6 on the router's network.
+        node.set_ipv6(None);
+        let out = node.run(hook, &up_env(g, &web1, "tap0"));
+        assert_eq!(code(&out), 2, "{hook}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("has no IPv6"),
+            "{hook}: {}",
+            stderr(&out)
+        );
+        assert!(node.changes().is_empty(), "{hook}: nothing added");
+        // The same: added.
+        node.set_ipv6(Some((node::SUBNET6, node::GATEWAY6)));
+        let out = node.run(hook, &up_env(g, &web1, "tap0"));
+        assert_eq!(code(&out), 0, "{hook}: {}", stderr(&out));
+        assert_eq!(node.changes(), vec![ADD_WEB1], "{hook}");
     }
 }
 
@@ -538,10 +607,22 @@ fn ganetis_released_kvm_ifup_runs_kvm_vif_bridge() {
     let out = run(&up_env(Ganeti::Released, &ganeti_env::web1(), "tap0"));
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(node.changes(), [ADD_WEB1]);
+    // No IP, NETWORK_SUBNET6: an IPv6-only guest.
     let out = run(&up_env(
         Ganeti::Released,
         &ganeti_env::routed_without_ip(),
         "tap1",
+    ));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        node.changes(),
+        ["add tap1 aa:00:00:5e:10:01 public_90  +203.0.113.0/28 v6:eui64"]
+    );
+    // Neither: refused.
+    let out = run(&with(
+        up_env(Ganeti::Released, &ganeti_env::routed_without_ip(), "tap2"),
+        "NETWORK_SUBNET6",
+        None,
     ));
     assert_eq!(code(&out), 2, "Ganeti sees the failure: {}", stderr(&out));
     let out = run(&up_env(
@@ -562,7 +643,10 @@ fn ganetis_released_kvm_ifup_runs_kvm_vif_bridge() {
     ));
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(node.requests().is_empty());
-    assert_eq!(node.take("ip.calls"), ["link set dev tap0 up"]);
+    assert_eq!(
+        node.take("ip.calls"),
+        ["link set dev tap0 up", "link set dev tap1 up"]
+    );
 }
 
 /// Ganeti master's own `kvm-nic-setup` with our `/etc/ganeti/network/routed/{up,down}`.

@@ -397,6 +397,39 @@ fn runtime_guest_ipv6_restart_removal_and_final_ra() {
     let out = text(lab.cli(&["explain", "ndp", G2_RUNTIME]));
     assert!(out.contains("silent: ndp_not_hosted_guest"), "{out}");
 
+    // An IPv6-only guest (Ganeti's routed NIC without IP): its EUI-64 address, and no
+    // IPv4 at all: no ARP answered for its former address, its IPv4 dropped.
+    common::ok(lab.cli(&[
+        "guest",
+        "add",
+        "--tap",
+        "hvr-g2",
+        "--mac",
+        "02:00:00:00:00:14",
+        "--network",
+        "public_90",
+        "--eui64",
+    ]));
+    assert!(
+        eventually(Duration::from_secs(15), || ping6(&lab, "gw", G2)),
+        "the IPv6-only guest is not reachable at {G2}\nrouter:\n{}",
+        lab.router_log()
+    );
+    assert!(
+        !lab.arp_answered("192.0.2.20"),
+        "ARP answered for an IPv6-only guest"
+    );
+    assert!(
+        !lab.ping("g2", "192.0.2.1"),
+        "an IPv6-only guest's IPv4 got through"
+    );
+    // Its who-has for the gateway (sender 192.0.2.20) is refused first.
+    let c = lab.port_counters("hvr-g2");
+    assert!(
+        c.get("spoofed_arp_sender") + c.get("spoofed_source_ip") > 0,
+        "no IPv4 refused from the IPv6-only guest"
+    );
+
     // RFC 4861 6.2.5: when the router stops, g1's default route through it goes at once.
     let via = format!("via {ROUTER_LL}");
     let default_route = |lab: &Lab| text(lab.exec("g1", &["ip", "-6", "route", "show", "default"]));

@@ -444,8 +444,14 @@ pub fn validate_guest(spec: &GuestSpec) -> Result<(), String> {
             spec.mac
         ));
     }
-    if spec.ips.is_empty() {
-        return Err(format!("guest {tap}: at least one IP address is required"));
+    // An IPv6-only guest (Ganeti's NIC without IP on a network with NETWORK_SUBNET6)
+    // names its IPv6 side explicitly; it gets no IPv4 at all (no ARP answered for it, no
+    // DHCPv4, its IPv4 frames dropped as spoofed).
+    if spec.ips.is_empty() && spec.ipv6.is_none() {
+        return Err(format!(
+            "guest {tap}: at least one IP address is required (an IPv6-only guest needs \
+             its IPv6 side given: --ip6 or --eui64)"
+        ));
     }
     if spec.ips.len() > MAX_GUEST_ADDRESSES || spec.routed_prefixes.len() > MAX_GUEST_ADDRESSES {
         return Err(format!(

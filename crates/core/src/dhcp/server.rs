@@ -177,7 +177,10 @@ fn decide(
         return drop(DhcpRateLimited);
     }
     let server_id = network.gateway;
-    let address = guest.ips[0];
+    // An IPv6-only guest has no IPv4 address to give: it gets nothing.
+    let Some(&address) = guest.ips.first() else {
+        return drop(DhcpNoAddress);
+    };
     let hostname = hostnames.get(&guest.name).map(String::as_str);
     let mut send = |content: ReplyContent<'_>| {
         reply::queue(out, port, network, settings, guest, &req, &content);

@@ -46,9 +46,6 @@ impl Tables {
         if !spec.mac.is_unicast() {
             return Err(GuestConflict::MacNotUnicast(spec.mac));
         }
-        if spec.ips.is_empty() {
-            return Err(GuestConflict::NoIps);
-        }
         match self.port_role(spec.port) {
             Some(PortRole::Guest(g)) if !is_other(g) => {}
             Some(role) => {

@@ -48,7 +48,8 @@ pub enum GuestConflict {
     /// The guest's network does not exist.
     #[error("network {0} does not exist")]
     UnknownNetwork(NetworkId),
-    /// The guest has no addresses.
+    /// The guest has no addresses (the configuration file requires one; the tables
+    /// take an IPv6-only guest, whose IPv6 side the control plane checks).
     #[error("no IP addresses given")]
     NoIps,
     /// The guest's MAC is multicast, broadcast or zero.

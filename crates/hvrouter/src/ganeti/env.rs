@@ -19,10 +19,12 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
-use hvrouter_control::protocol::{parse_ip, parse_mac, parse_prefix, validate_ifname};
-use ipnet::Ipv4Net;
+use hvrouter_control::protocol::{
+    parse_ip, parse_mac, parse_prefix, parse_prefix6, validate_ifname,
+};
+use ipnet::{Ipv4Net, Ipv6Net};
 use wire::{EthernetAddress, Ipv4Addr};
 
 /// Ganeti's instance-communication taps (`net-common`'s `GANETI_TAP`): `gnt.com.N`.
@@ -47,10 +49,11 @@ pub enum EnvError {
         /// What is wrong with it.
         why: String,
     },
-    /// A routed NIC without an IPv4 address: hvrouter would give it no network.
+    /// A routed NIC without an IPv4 address and without NETWORK_SUBNET6: hvrouter would
+    /// give it no network.
     #[error(
-        "this routed NIC has no IPv4 address{}: hvrouter serves IPv4 only, IPv6-only NICs \
-         are not served yet (refusing to bring the NIC up without a network)",
+        "this routed NIC has no IPv4 address{} and its network has no NETWORK_SUBNET6: \
+         hvrouter would give it no network (refusing to bring the NIC up without one)",
         match ipv6 { Some(a) => format!(" (IP={a} is IPv6)"), None => " (IP is not set)".into() }
     )]
     NoIpv4 {
@@ -155,8 +158,10 @@ const KNOWN: &[&str] = &[
     "MIGRATION_PHASE",
     "MODE",
     "NETWORK_GATEWAY",
+    "NETWORK_GATEWAY6",
     "NETWORK_NAME",
     "NETWORK_SUBNET",
+    "NETWORK_SUBNET6",
     "TAGS",
     "HVROUTER_NETWORK",
     "HVROUTER_SOCKET",
@@ -213,6 +218,11 @@ pub struct GanetiNetwork {
     pub subnet: Option<Ipv4Net>,
     /// `NETWORK_GATEWAY`, if it parses as an IPv4 address.
     pub gateway: Option<Ipv4Addr>,
+    /// `NETWORK_SUBNET6` (`Network.network6`, e.g. `2001:db8:90::/64`): the NIC gets the
+    /// EUI-64 address of its MAC in it, as gnt-networking's `mac2eui64` computes it.
+    pub subnet6: Option<Ipv6Net>,
+    /// `NETWORK_GATEWAY6` (`Network.gateway6`).
+    pub gateway6: Option<Ipv6Addr>,
 }
 
 /// The NIC, as far as the decisions need it. The fields beyond `mode` and `interface`
@@ -303,12 +313,30 @@ impl NicEnv {
             .get("TAGS")
             .map(|t| t.split_whitespace().map(str::to_string).collect())
             .unwrap_or_default();
+        // The IPv6 side is acted on (the guest gets an address in subnet6): strict.
+        let subnet6 = match vars.get("NETWORK_SUBNET6") {
+            None => None,
+            Some(v) => pick(
+                strict,
+                parse_prefix6(v).map_err(|why| EnvError::invalid("NETWORK_SUBNET6", v, why)),
+            )?,
+        };
+        let gateway6 = match vars.get("NETWORK_GATEWAY6") {
+            None => None,
+            Some(v) => pick(
+                strict,
+                v.parse::<Ipv6Addr>()
+                    .map_err(|_| EnvError::invalid("NETWORK_GATEWAY6", v, "not an IPv6 address")),
+            )?,
+        };
         nic.network = GanetiNetwork {
             name: vars.get("NETWORK_NAME").map(str::to_string),
             subnet: vars
                 .get("NETWORK_SUBNET")
                 .and_then(|s| s.parse::<Ipv4Net>().ok()),
             gateway: vars.get("NETWORK_GATEWAY").and_then(|s| parse_ip(s).ok()),
+            subnet6,
+            gateway6,
         };
         Ok(nic)
     }

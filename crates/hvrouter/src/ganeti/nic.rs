@@ -9,7 +9,7 @@ use hvrouter_control::protocol::{Change, GuestSpec, Request, Response};
 use super::env::{shown, NicEnv, Vars};
 use super::plan::{plan_down, plan_up, DownPlan, UpPlan};
 use super::report::Reporter;
-use super::router::{self, AddOutcome, Control, RemoveOutcome};
+use super::router::{self, AddOutcome, Check6Error, Control, RemoveOutcome};
 use super::settings::Settings;
 use super::tap;
 
@@ -74,6 +74,16 @@ fn describe(spec: &GuestSpec, instance: Option<&str>) -> String {
         let p: Vec<String> = spec.routed_prefixes.iter().map(|p| p.to_string()).collect();
         s.push_str(&format!(" with routed prefixes {}", p.join(",")));
     }
+    if let Some(v6) = &spec.ipv6 {
+        let mut a: Vec<String> = v6.addrs.iter().map(|a| a.to_string()).collect();
+        if v6.eui64 {
+            a.push("its EUI-64 address".into());
+        }
+        s.push_str(&format!(" with IPv6 {}", a.join(",")));
+        if spec.ips.is_empty() {
+            s.push_str(" only");
+        }
+    }
     if let Some(i) = instance {
         s.push_str(&format!(" (instance {})", shown(i)));
     }
@@ -113,9 +123,29 @@ pub fn up_with(vars: &Vars, settings: &Settings, rep: &Reporter, ctl: &mut impl 
             rep.info(&reason);
             EXIT_OK
         }
-        UpPlan::Add { spec, warnings } => {
+        UpPlan::Add {
+            spec,
+            ganeti6,
+            warnings,
+        } => {
             for w in warnings {
                 rep.warn(&w);
+            }
+            if let Some((subnet6, gateway6)) = ganeti6 {
+                match router::check_network6(ctl, &spec.network, subnet6, gateway6) {
+                    Ok(()) => {}
+                    Err(Check6Error::Mismatch(m)) => {
+                        rep.error(&format!("{}: {m}", spec.tap));
+                        return EXIT_INVALID;
+                    }
+                    Err(Check6Error::Router(m)) => {
+                        rep.error(&format!(
+                            "{}: cannot check the network's IPv6 with hvrouter: {m}",
+                            spec.tap
+                        ));
+                        return EXIT_REFUSED;
+                    }
+                }
             }
             for p in tap::prepare(&spec.tap, &settings.proc_sys) {
                 rep.warn(&p);

@@ -4,15 +4,22 @@
 //! - Not routed, or Ganeti's instance-communication tap: nothing (Ganeti's own set-up,
 //!   or the `kvm-vif-bridge` shell for bridged and openvswitch NICs, does it).
 //! - Routed, up: the guest `tap, MAC, network, IPv4 [, prefixes from tags]`, validated
-//!   with the router's own rules, with Ganeti's instance name as its DHCP host name; `MIGRATION_PHASE=pre` only prepares the tap (the
-//!   guest still runs on the source node, which owns the address). A routed NIC without
-//!   an IPv4 address is an error: it would be up with no network.
+//!   with the router's own rules, with Ganeti's instance name as its DHCP host name;
+//!   with `NETWORK_SUBNET6` also the EUI-64 address of its MAC in it (and `IP` when that
+//!   is IPv6), after checking that the router's network has the same subnet6 and
+//!   gateway6. `MIGRATION_PHASE=pre` only prepares the tap (the guest still runs on the
+//!   source node, which owns the address). A routed NIC with neither an IPv4 address
+//!   nor `NETWORK_SUBNET6` is an error: it would be up with no network; one with only
+//!   `NETWORK_SUBNET6` is an IPv6-only guest.
 //! - Routed, down: remove the guest on this tap, if it is still this NIC's (same MAC).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use hvrouter_control::protocol::dhcp::validate_hostname;
-use hvrouter_control::protocol::{validate_guest, validate_network_name, GuestInfo, GuestSpec};
+use hvrouter_control::protocol::{
+    validate_guest, validate_network_name, GuestInfo, GuestIpv6, GuestSpec,
+};
+use ipnet::Ipv6Net;
 use wire::EthernetAddress;
 
 use super::env::{tag_prefixes, Direction, EnvError, MigrationPhase, Mode, NicEnv};
@@ -33,6 +40,10 @@ pub enum UpPlan {
     Add {
         /// The guest.
         spec: GuestSpec,
+        /// Ganeti's `NETWORK_SUBNET6` and `NETWORK_GATEWAY6`, to check against the
+        /// router's network before adding: the guest's IPv6 address is derived from
+        /// subnet6, so Ganeti and the router must agree on it.
+        ganeti6: Option<(Ipv6Net, Option<Ipv6Addr>)>,
         /// Mismatches with Ganeti's view of the network, for the log (not fatal: the
         /// router's configuration owns the network).
         warnings: Vec<String>,
@@ -88,21 +99,41 @@ pub fn plan_up(nic: &NicEnv, network_setting: Option<&str>) -> Result<UpPlan, En
             "this is the up hook (network/routed/up or kvm-ifup); refusing to act",
         ));
     }
-    let ip = match nic.ip {
-        Some(IpAddr::V4(ip)) => ip,
-        Some(IpAddr::V6(ip)) => {
+    // IPv4 from IP; IPv6 from NETWORK_SUBNET6: the EUI-64 address of the MAC in it (what
+    // gnt-networking's mac2eui64 gives every routed NIC), plus IP when Ganeti gave an
+    // IPv6 one. No IPv4 and no subnet6: no network at all, refused.
+    let subnet6 = nic.network.subnet6;
+    let (ip, ip6) = match (nic.ip, subnet6) {
+        (Some(IpAddr::V4(ip)), _) => (Some(ip), None),
+        (Some(IpAddr::V6(a)), Some(_)) => (None, Some(a)),
+        (None, Some(_)) => (None, None),
+        (Some(IpAddr::V6(a)), None) => {
             return Err(EnvError::NoIpv4 {
                 tap: tap.clone(),
-                ipv6: Some(ip.to_string()),
+                ipv6: Some(a.to_string()),
             })
         }
-        None => {
+        (None, None) => {
             return Err(EnvError::NoIpv4 {
                 tap: tap.clone(),
                 ipv6: None,
             })
         }
     };
+    let ipv6 = subnet6.map(|_| GuestIpv6 {
+        addrs: ip6.into_iter().collect(),
+        eui64: true,
+        routed_prefixes: Vec::new(),
+    });
+    let shown_ip = ip.map_or_else(
+        || {
+            format!(
+                "IPv6 in {}",
+                subnet6.map(|s| s.to_string()).unwrap_or_default()
+            )
+        },
+        |ip| ip.to_string(),
+    );
     let mac = nic.mac.ok_or(EnvError::Missing { var: "MAC" })?;
     if !mac.is_unicast() {
         return Err(EnvError::invalid(
@@ -123,23 +154,23 @@ pub fn plan_up(nic: &NicEnv, network_setting: Option<&str>) -> Result<UpPlan, En
         }
     };
     validate_network_name(network).map_err(|why| EnvError::invalid(var, network, why))?;
-    if nic.network.gateway == Some(ip) {
+    if ip.is_some() && nic.network.gateway == ip {
         return Err(EnvError::invalid(
             "IP",
-            &ip.to_string(),
+            &shown_ip,
             "it is Ganeti's NETWORK_GATEWAY: refusing to answer for the gateway",
         ));
     }
     let spec = GuestSpec {
         tap: tap.clone(),
         mac,
-        ips: vec![ip],
+        ips: ip.into_iter().collect(),
         network: network.to_string(),
         routed_prefixes: tag_prefixes(&nic.tags, network)?,
         hostname: None,
-        ipv6: None,
+        ipv6,
     };
-    validate_guest(&spec).map_err(|why| EnvError::invalid("IP", &ip.to_string(), why))?;
+    validate_guest(&spec).map_err(|why| EnvError::invalid("IP", &shown_ip, why))?;
     let mut warnings = Vec::new();
     // nfdhcpd gave the instance name as the host name (option 12); so does the router.
     // A name DHCP cannot carry only costs the guest its host name.
@@ -156,7 +187,7 @@ pub fn plan_up(nic: &NicEnv, network_setting: Option<&str>) -> Result<UpPlan, En
         }
         None => spec,
     };
-    if let Some(subnet) = nic.network.subnet {
+    if let (Some(subnet), Some(ip)) = (nic.network.subnet, ip) {
         if !subnet.contains(&ip) {
             warnings.push(format!(
                 "{tap}: {ip} is not inside Ganeti's NETWORK_SUBNET {subnet} (network {})",
@@ -168,12 +199,16 @@ pub fn plan_up(nic: &NicEnv, network_setting: Option<&str>) -> Result<UpPlan, En
         return Ok(UpPlan::PrepareOnly {
             tap: tap.clone(),
             reason: format!(
-                "{tap}: MIGRATION_PHASE=pre: not adding {ip} yet (the guest still runs on the \
-                 source node, which owns the address)"
+                "{tap}: MIGRATION_PHASE=pre: not adding {shown_ip} yet (the guest still runs on \
+                 the source node, which owns the address)"
             ),
         });
     }
-    Ok(UpPlan::Add { spec, warnings })
+    Ok(UpPlan::Add {
+        spec,
+        ganeti6: subnet6.map(|s| (s, nic.network.gateway6)),
+        warnings,
+    })
 }
 
 /// The down hook's plan.

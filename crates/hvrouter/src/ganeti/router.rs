@@ -3,7 +3,10 @@
 //! are unit-tested with a scripted router.
 
 use hvrouter_control::client::Client;
+use std::net::Ipv6Addr;
+
 use hvrouter_control::protocol::{Change, GuestInfo, GuestSpec, Payload, Request, Response};
+use ipnet::Ipv6Net;
 use wire::EthernetAddress;
 
 use super::plan::entry_is_this_nic;
@@ -121,4 +124,58 @@ pub fn remove(ctl: &mut impl Control, tap: &str, mac: Option<EthernetAddress>) -
         Ok(Ok(_)) => RemoveOutcome::Removed,
         Ok(Err(message)) | Err(message) => RemoveOutcome::Failed(message),
     }
+}
+
+/// Why Ganeti's IPv6 view of a network and the router's disagree, or the router could not
+/// be asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check6Error {
+    /// They disagree: the message names both values.
+    Mismatch(String),
+    /// The router refused the question or could not be reached.
+    Router(String),
+}
+
+/// Check Ganeti's `NETWORK_SUBNET6` (and `NETWORK_GATEWAY6`, when given) against the
+/// router's network `network` (`show ipv6`): the guest's IPv6 address is derived from
+/// subnet6, so a router configured with another one (or none) would give the guest an
+/// address Ganeti does not know, or none.
+pub fn check_network6(
+    ctl: &mut impl Control,
+    network: &str,
+    subnet6: Ipv6Net,
+    gateway6: Option<Ipv6Addr>,
+) -> Result<(), Check6Error> {
+    let request = Request::ShowIpv6 {
+        network: Some(network.to_string()),
+    };
+    let report = match ctl.call(&request).map_err(Check6Error::Router)? {
+        Response::Ok(Payload::Ipv6(r)) => r,
+        Response::Ok(other) => {
+            return Err(Check6Error::Router(format!(
+                "unexpected answer to show ipv6: {other:?}"
+            )))
+        }
+        Response::Error { message } => return Err(Check6Error::Router(message)),
+    };
+    let Some(n) = report.networks.iter().find(|n| n.network == network) else {
+        return Err(Check6Error::Mismatch(format!(
+            "Ganeti's NETWORK_SUBNET6 is {subnet6} but hvrouter network {network} has no IPv6 \
+             (no subnet6 in its configuration): add subnet6 = \"{subnet6}\" and its gateway6, \
+             or remove network6 from the Ganeti network"
+        )));
+    };
+    if n.subnet6.parse::<Ipv6Net>().ok() != Some(subnet6) {
+        return Err(Check6Error::Mismatch(format!(
+            "Ganeti's NETWORK_SUBNET6 is {subnet6} but hvrouter network {network} has subnet6 {}",
+            n.subnet6
+        )));
+    }
+    if let Some(g) = gateway6.filter(|g| *g != n.gateway6) {
+        return Err(Check6Error::Mismatch(format!(
+            "Ganeti's NETWORK_GATEWAY6 is {g} but hvrouter network {network} has gateway6 {}",
+            n.gateway6
+        )));
+    }
+    Ok(())
 }

@@ -6,13 +6,17 @@
 use std::collections::VecDeque;
 use std::net::IpAddr;
 
+use std::net::Ipv6Addr;
+
 use hvrouter_control::protocol::{
-    Change, GuestChange, GuestInfo, GuestOrigin, GuestSpec, Payload, Request, Response,
+    Change, GuestChange, GuestInfo, GuestIpv6, GuestOrigin, GuestSpec, Ipv6NetworkInfo, Ipv6Report,
+    Ipv6Sent, Payload, Request, Response,
 };
+use ipnet::Ipv6Net;
 
 use super::env::{tag_prefixes, Direction, EnvError, MigrationPhase, Mode, NicEnv, Vars};
 use super::plan::{plan_down, plan_up, DownPlan, UpPlan};
-use super::router::{add, remove, AddOutcome, Control, RemoveOutcome};
+use super::router::{add, check_network6, remove, AddOutcome, Check6Error, Control, RemoveOutcome};
 use super::sync::{hook_vars, parse_listing};
 
 /// A routed NIC on Ganeti network public_90, as v3.1.1's ConfigureNIC passes it.
@@ -102,6 +106,7 @@ fn up_adds_the_guest_with_the_instance_name_as_host_name() {
         up_plan(&vars(ROUTED, &[])).unwrap(),
         UpPlan::Add {
             spec: want,
+            ganeti6: None,
             warnings: vec![]
         }
     );
@@ -110,7 +115,9 @@ fn up_adds_the_guest_with_the_instance_name_as_host_name() {
     let long = "an-instance-name-whose-first-label-is-longer-than-any-dns-label-x.example.org";
     let v = vars(ROUTED, &[("INSTANCE", Some(long))]);
     match up_plan(&v).unwrap() {
-        UpPlan::Add { spec: s, warnings } => {
+        UpPlan::Add {
+            spec: s, warnings, ..
+        } => {
             assert_eq!(s.hostname, None);
             assert_eq!(warnings.len(), 1, "{warnings:?}");
             assert!(warnings[0].contains("no host name"), "{warnings:?}");
@@ -166,16 +173,157 @@ fn errors_name_the_variable() {
 }
 
 #[test]
-fn routed_nic_without_ipv4_fails_loudly() {
+fn routed_nic_without_ipv4_nor_subnet6_fails_loudly() {
     for ip in [None, Some(""), Some("2001:db8::10")] {
         let err = up_plan(&vars(ROUTED, &[("IP", ip)])).unwrap_err();
         assert!(matches!(err, EnvError::NoIpv4 { .. }), "{ip:?}: {err}");
         let text = err.to_string();
         assert!(
-            text.contains("no IPv4 address") && text.contains("IPv6-only NICs are not served yet"),
+            text.contains("no IPv4 address") && text.contains("has no NETWORK_SUBNET6"),
             "{text}"
         );
     }
+}
+
+const SUBNET6: (&str, Option<&str>) = ("NETWORK_SUBNET6", Some("2001:db8:90::/64"));
+const GATEWAY6: (&str, Option<&str>) = ("NETWORK_GATEWAY6", Some("2001:db8:90::1"));
+
+fn eui64_only() -> Option<GuestIpv6> {
+    Some(GuestIpv6 {
+        eui64: true,
+        ..GuestIpv6::default()
+    })
+}
+
+#[test]
+fn subnet6_gives_the_eui64_address_and_ipv6_only_nics_are_served() {
+    let want6: Ipv6Net = "2001:db8:90::/64".parse().unwrap();
+    let gw6: Ipv6Addr = "2001:db8:90::1".parse().unwrap();
+    // IPv4 and IPv6: the EUI-64 address in NETWORK_SUBNET6, checked against the router.
+    match up_plan(&vars(ROUTED, &[SUBNET6, GATEWAY6])).unwrap() {
+        UpPlan::Add { spec, ganeti6, .. } => {
+            assert_eq!(
+                spec.ips,
+                vec!["192.0.2.10".parse::<wire::Ipv4Addr>().unwrap()]
+            );
+            assert_eq!(spec.ipv6, eui64_only());
+            assert_eq!(ganeti6, Some((want6, Some(gw6))));
+        }
+        p => panic!("{p:?}"),
+    }
+    // No IP: an IPv6-only guest.
+    match up_plan(&vars(ROUTED, &[SUBNET6, ("IP", None)])).unwrap() {
+        UpPlan::Add { spec, ganeti6, .. } => {
+            assert!(spec.ips.is_empty());
+            assert_eq!(spec.ipv6, eui64_only());
+            assert_eq!(ganeti6, Some((want6, None)));
+        }
+        p => panic!("{p:?}"),
+    }
+    // An IPv6 IP: that address too.
+    match up_plan(&vars(ROUTED, &[SUBNET6, ("IP", Some("2001:db8:90::10"))])).unwrap() {
+        UpPlan::Add { spec, .. } => {
+            assert!(spec.ips.is_empty());
+            let v6 = spec.ipv6.unwrap();
+            assert_eq!(
+                v6.addrs,
+                vec!["2001:db8:90::10".parse::<Ipv6Addr>().unwrap()]
+            );
+            assert!(v6.eui64);
+        }
+        p => panic!("{p:?}"),
+    }
+    // MIGRATION_PHASE=pre still only prepares the tap.
+    let pre = up_plan(&vars(
+        ROUTED,
+        &[SUBNET6, ("IP", None), ("MIGRATION_PHASE", Some("pre"))],
+    ))
+    .unwrap();
+    assert!(matches!(pre, UpPlan::PrepareOnly { .. }), "{pre:?}");
+    // Malformed values name the variable.
+    for (var, value) in [
+        ("NETWORK_SUBNET6", "2001:db8:90::5/64"),
+        ("NETWORK_SUBNET6", "192.0.2.0/24"),
+        ("NETWORK_GATEWAY6", "2001:db8:90::1/64"),
+    ] {
+        let err = up_plan(&vars(ROUTED, &[SUBNET6, (var, Some(value))]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(&format!("{var}={value}")), "{err}");
+    }
+}
+
+fn ipv6_report(subnet6: &str, gateway6: &str) -> Result<Response, String> {
+    Ok(Response::Ok(Payload::Ipv6(Ipv6Report {
+        networks: vec![Ipv6NetworkInfo {
+            network: "public_90".into(),
+            subnet6: subnet6.into(),
+            gateway6: gateway6.parse().unwrap(),
+            guest_ll: "fe80::fcff:ffff:feff:ffff".parse().unwrap(),
+            uplink_ll: "fe80::1".parse().unwrap(),
+            source6: None,
+            router_advertisements: true,
+            guests: vec![],
+            neighbors: vec![],
+        }],
+        sent: Ipv6Sent::default(),
+    })))
+}
+
+#[test]
+fn subnet6_and_gateway6_must_match_the_routers_network() {
+    let s6: Ipv6Net = "2001:db8:90::/64".parse().unwrap();
+    let gw: Ipv6Addr = "2001:db8:90::1".parse().unwrap();
+    let check = |answer: Result<Response, String>, gateway6: Option<Ipv6Addr>| {
+        let mut r = Scripted {
+            answers: [answer].into(),
+            ..Default::default()
+        };
+        let out = check_network6(&mut r, "public_90", s6, gateway6);
+        assert_eq!(
+            r.seen,
+            vec![Request::ShowIpv6 {
+                network: Some("public_90".into())
+            }]
+        );
+        out
+    };
+    assert_eq!(
+        check(ipv6_report("2001:db8:90::/64", "2001:db8:90::1"), Some(gw)),
+        Ok(())
+    );
+    assert_eq!(
+        check(ipv6_report("2001:db8:90::/64", "fe80::1"), None),
+        Ok(())
+    );
+    let mismatch = |r: Result<(), Check6Error>| match r {
+        Err(Check6Error::Mismatch(m)) => m,
+        other => panic!("{other:?}"),
+    };
+    let m = mismatch(check(
+        ipv6_report("2001:db8:91::/64", "2001:db8:91::1"),
+        Some(gw),
+    ));
+    assert!(
+        m.contains("NETWORK_SUBNET6 is 2001:db8:90::/64") && m.contains("subnet6 2001:db8:91::/64"),
+        "{m}"
+    );
+    let m = mismatch(check(ipv6_report("2001:db8:90::/64", "fe80::1"), Some(gw)));
+    assert!(
+        m.contains("NETWORK_GATEWAY6 is 2001:db8:90::1") && m.contains("gateway6 fe80::1"),
+        "{m}"
+    );
+    let none = Ok(Response::Ok(Payload::Ipv6(Ipv6Report::default())));
+    let m = mismatch(check(none, Some(gw)));
+    assert!(m.contains("has no IPv6"), "{m}");
+    assert!(matches!(
+        check(refused("no such network: public_90"), None),
+        Err(Check6Error::Router(_))
+    ));
+    assert!(matches!(
+        check(Err("connection refused".into()), None),
+        Err(Check6Error::Router(_))
+    ));
 }
 
 #[test]

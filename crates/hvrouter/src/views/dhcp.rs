@@ -16,7 +16,11 @@ fn guest_info(router: &Router, g: &Guest, now: Instant) -> DhcpGuestInfo {
         tap: g.name.clone(),
         network: super::network_name(router, g.network.0),
         enabled: dhcp.settings(g.network).enabled,
-        address: g.ips[0],
+        address: g
+            .ips
+            .first()
+            .copied()
+            .unwrap_or(wire::Ipv4Addr::UNSPECIFIED),
         hostname: dhcp.hostname(&g.name).map(str::to_string),
         lease_left_s: state
             .and_then(|s| s.lease)
@@ -44,6 +48,8 @@ pub fn dhcp_report(router: &Router, now: Instant) -> DhcpReport {
         .tables()
         .guests()
         .iter()
+        // IPv6-only guests have nothing to be offered (`explain dhcp` says so).
+        .filter(|g| !g.ips.is_empty())
         .map(|g| guest_info(router, g, now))
         .collect();
     guests.sort_by(|a, b| a.tap.cmp(&b.tap));
@@ -80,11 +86,11 @@ pub fn dhcp_explain(router: &Router, tap: &str, now: Instant) -> Option<DhcpExpl
         ));
     } else if !g.up {
         reply.push("nothing: its port is down".to_string());
-    } else {
+    } else if let Some(first) = g.ips.first() {
         let t = s.lease_times();
         reply.push(format!(
             "DHCPOFFER of {}/{} (its own first address; a REQUEST for any other gets a NAK)",
-            g.ips[0],
+            first,
             network.subnet.prefix_len()
         ));
         reply.push(format!("server identifier and router {}", network.gateway));
@@ -124,6 +130,8 @@ pub fn dhcp_explain(router: &Router, tap: &str, now: Instant) -> Option<DhcpExpl
             "only frames from {} with chaddr {}; replies leave on {} only",
             g.mac, g.mac, g.name
         ));
+    } else {
+        reply.push("nothing: it has no IPv4 address (an IPv6-only NIC): dhcp_no_address".into());
     }
     Some(DhcpExplanation {
         guest: guest_info(router, g, now),

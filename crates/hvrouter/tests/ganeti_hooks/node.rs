@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use hvrouter_control::protocol::{
-    Change, GuestChange, GuestInfo, GuestOrigin, GuestSpec, Payload, Request, Response,
+    Change, GuestChange, GuestInfo, GuestOrigin, GuestSpec, Ipv6NetworkInfo, Ipv6Report, Ipv6Sent,
+    Payload, Request, Response,
 };
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -36,7 +37,13 @@ pub fn write_script(path: &Path, text: &str) {
 pub struct RouterState {
     pub guests: Vec<GuestSpec>,
     pub requests: Vec<String>,
+    /// subnet6 and gateway6 of every network (`None`: no IPv6).
+    pub ipv6: Option<(String, String)>,
 }
+
+/// What the fake router's networks have, like the demo: 2001:db8:90::/64 via ::1.
+pub const SUBNET6: &str = "2001:db8:90::/64";
+pub const GATEWAY6: &str = "2001:db8:90::1";
 
 fn summary(r: &Request) -> String {
     match r {
@@ -54,6 +61,18 @@ fn summary(r: &Request) -> String {
             );
             for p in &s.routed_prefixes {
                 line.push_str(&format!(" +{p}"));
+            }
+            // The default (the EUI-64 address alone) is not shown, unless it is all.
+            if let Some(v6) = s
+                .ipv6
+                .as_ref()
+                .filter(|v| !v.is_default() || s.ips.is_empty())
+            {
+                let mut parts: Vec<String> = v6.addrs.iter().map(|a| a.to_string()).collect();
+                if v6.eui64 {
+                    parts.push("eui64".into());
+                }
+                line.push_str(&format!(" v6:{}", parts.join(",")));
             }
             line
         }
@@ -116,6 +135,30 @@ fn answer(state: &mut RouterState, r: &Request) -> Response {
                 .map(|g| GuestInfo::new(g.clone(), true, GuestOrigin::Runtime))
                 .collect(),
         )),
+        Request::ShowIpv6 { network: Some(n) } => {
+            if !NETWORKS.contains(&n.as_str()) {
+                return Response::error(format!("no such network: {n}"));
+            }
+            let networks = state
+                .ipv6
+                .iter()
+                .map(|(s, g)| Ipv6NetworkInfo {
+                    network: n.clone(),
+                    subnet6: s.clone(),
+                    gateway6: g.parse().unwrap(),
+                    guest_ll: "fe80::fcff:ffff:feff:ffff".parse().unwrap(),
+                    uplink_ll: "fe80::ff:fe00:1".parse().unwrap(),
+                    source6: None,
+                    router_advertisements: true,
+                    guests: vec![],
+                    neighbors: vec![],
+                })
+                .collect();
+            Response::Ok(Payload::Ipv6(Ipv6Report {
+                networks,
+                sent: Ipv6Sent::default(),
+            }))
+        }
         other => Response::error(format!("fake router: {} not supported", other.op())),
     }
 }
@@ -159,6 +202,7 @@ impl Node {
     pub fn new() -> Node {
         let node = Node::without_router();
         let listener = UnixListener::bind(node.socket()).unwrap();
+        node.set_ipv6(Some((SUBNET6, GATEWAY6)));
         let state = Arc::clone(&node.router);
         std::thread::spawn(move || serve(listener, state));
         node
@@ -278,6 +322,11 @@ impl Node {
         lines
     }
 
+    /// Give the router's networks this subnet6 and gateway6, or no IPv6.
+    pub fn set_ipv6(&self, v6: Option<(&str, &str)>) {
+        self.router.lock().unwrap().ipv6 = v6.map(|(s, g)| (s.to_string(), g.to_string()));
+    }
+
     /// The requests the router got, and forget them.
     pub fn requests(&self) -> Vec<String> {
         std::mem::take(&mut self.router.lock().unwrap().requests)
@@ -298,7 +347,10 @@ impl Node {
             .unwrap()
             .guests
             .iter()
-            .map(|g| format!("{} {}", g.tap, g.ips[0]))
+            .map(|g| match g.ips.first() {
+                Some(ip) => format!("{} {ip}", g.tap),
+                None => format!("{} -", g.tap),
+            })
             .collect()
     }
 
