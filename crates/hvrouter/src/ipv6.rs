@@ -5,7 +5,9 @@
 //! What the uplink steers for a network: the router's own VLAN link-local address (the
 //! gateway's answers to its solicitations, its NUD probes) and every guest's IPv6
 //! address (traffic to it and solicitations for it), plus the guests' routed IPv6
-//! prefixes (traffic only).
+//! prefixes (traffic only); and, for MLD, the all-nodes address (General Queries) and
+//! the solicited-node groups of those addresses (Multicast Address Specific Queries are
+//! sent to the group, RFC 3810 5.1.15).
 
 use std::net::Ipv6Addr;
 
@@ -21,6 +23,7 @@ use hvrouter_core::Instant;
 use hvrouter_dataplane::xdp_port::XdpPort;
 use hvrouter_dataplane::Pipeline;
 use ipnet::Ipv6Net;
+use wire::ipv6_addr::{solicited_node, ALL_NODES};
 
 use crate::log;
 use crate::ports::Ports;
@@ -103,6 +106,11 @@ impl Steered6 {
             s.addrs.extend(g.addrs.iter().copied());
             s.prefixes.extend(g.prefixes.iter().copied());
         }
+        let groups: Vec<Ipv6Addr> = s.addrs.iter().map(solicited_node).collect();
+        s.addrs.extend(groups);
+        s.addrs.push(ALL_NODES);
+        s.addrs.sort_unstable();
+        s.addrs.dedup();
         s
     }
 
@@ -113,7 +121,12 @@ impl Steered6 {
         };
         match router.ipv6().tables6().guest6(id) {
             Some(g) => Steered6 {
-                addrs: g.addrs.clone(),
+                addrs: g
+                    .addrs
+                    .iter()
+                    .copied()
+                    .chain(g.addrs.iter().map(solicited_node))
+                    .collect(),
                 prefixes: g.prefixes.clone(),
             },
             None => Steered6::default(),
@@ -293,6 +306,7 @@ pub fn sent_metrics(router: &Router) -> Vec<(String, u64)> {
         ("icmp6_error_limited", s.errors_limited),
         ("echo_reply", s.echo_replies),
         ("mld_report", s.mld_reports),
+        ("mld_query_answered", s.mld_queries),
     ]
     .into_iter()
     .map(|(k, n)| (k.to_string(), n))

@@ -128,7 +128,7 @@ fn ipv6_attacks_from_a_guest_and_the_vlan() {
         1,
         &[("ipv6_ext_too_many", 1), ("ipv6_hbh_misplaced", 1)],
     );
-    attack(&lab, "mld", 1, &[("mld_consumed", 1)]);
+    attack(&lab, "mld", 1, &[("mld_consumed", 3)]);
     attack(&lab, "dhcp6_server", 1, &[("dhcp6_rogue_server", 1)]);
     attack(&lab, "hlim1", 200, &[("hop_limit_exceeded", 200)]);
 

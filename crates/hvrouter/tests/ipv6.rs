@@ -453,3 +453,52 @@ fn runtime_guest_ipv6_restart_removal_and_final_ra() {
         lab.router_log()
     );
 }
+
+/// Solicited-node groups of g1, g2 and g3's SLAAC addresses (RFC 4291 2.7.1).
+const GROUPS: [&str; 3] = ["ff02::1:ff00:a", "ff02::1:ff00:14", "ff02::1:ff00:1e"];
+
+fn mld_query(lab: &Lab, group: &str) -> String {
+    let out = lab.attack_script("gw", "guest6.py", &["mld_query", "eth0", group]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text(out)
+}
+
+#[test]
+fn mld_queries_from_the_vlan_are_answered_for_the_guests_groups() {
+    skip_unless_lab!();
+    if let Some(why) = Lab::scapy_missing() {
+        eprintln!("SKIP {}: {why}", module_path!());
+        return;
+    }
+    let lab = up();
+    // The guests' addresses are known (their NAs went out) before querying.
+    assert!(
+        eventually(Duration::from_secs(15), || ping6(&lab, "gw", G1)),
+        "g1 unreachable\nrouter:\n{}",
+        lab.router_log()
+    );
+    // A General Query to all nodes (steered to the router: the kernel would report only
+    // its own groups): reports with every hosted guest's group.
+    let t = mld_query(&lab, "::");
+    eprintln!("general query: {t}");
+    for g in GROUPS {
+        assert!(t.contains(g), "{g} not reported: {t}");
+    }
+    // A Multicast Address Specific Query, sent to the group itself.
+    let t = mld_query(&lab, GROUPS[1]);
+    eprintln!("specific query: {t}");
+    assert!(t.contains(GROUPS[1]), "{t}");
+    // Both counted as answered (hvrouter_ipv6_sent_total{kind="mld_query_answered"}).
+    let out = lab.exec("hv", &["curl", "-s", "http://127.0.0.1:9477/metrics"]);
+    let m = text(out);
+    let answered = m
+        .lines()
+        .find(|l| l.contains("kind=\"mld_query_answered\""))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|n| n.parse::<u64>().ok());
+    assert_eq!(answered, Some(2), "{m}");
+}

@@ -12,6 +12,7 @@ use wire::{EthernetAddress, Ipv6Addr, Ipv6Repr, NdpRepr, NextHeader};
 use crate::drop::DropReason;
 use crate::guests::Guest;
 use crate::ipv6::guest6::Guest6;
+use crate::ipv6::mld::{parse_query, MldQuery};
 use crate::ipv6::nd_validate::validate;
 use crate::ipv6::net6::Network6;
 use crate::ipv6::proxy_ndp::{guest_decision, uplink_decision, NaPlan, NdpDecision};
@@ -42,6 +43,8 @@ pub enum Control6 {
     Answer(NaPlan, Option<Learn6>),
     /// A guest's Router Solicitation: schedule an advertisement for it.
     RouterSolicit,
+    /// A Multicast Listener Query from the VLAN ([`crate::ipv6::mld`]).
+    MldQuery(MldQuery),
     /// An advertisement (or a solicitation we do not answer) that teaches a neighbor.
     Learn(Learn6, DropReason),
     /// Consume the packet.
@@ -140,6 +143,13 @@ pub fn uplink_control(
     let Some(ty) = icmp_type(ext, payload) else {
         return Control6::NotControl;
     };
+    if ty == Message::MldQuery {
+        let body = payload.get(ext.upper_offset..).unwrap_or_default();
+        return match parse_query(ip, body) {
+            Some(q) => Control6::MldQuery(q),
+            None => Control6::Drop(DropReason::MldConsumed),
+        };
+    }
     if ty.is_mld() {
         return Control6::Drop(DropReason::MldConsumed);
     }

@@ -11,7 +11,8 @@
 //! - [`neighbor6`]: the uplink neighbor cache for the gateway and on-link hosts (NUD).
 //! - [`forward6`]: header walk, scope, hop limit, LPM, MTU.
 //! - [`icmp6_error`]: ICMPv6 errors and when not to send them (RFC 4443 2.4).
-//! - [`mld`]: MLDv2 reports on the VLAN for the guests' solicited-node groups.
+//! - [`mld`]: MLDv2 reports on the VLAN for the guests' solicited-node groups, and
+//!   the VLAN's queries they answer.
 //! - [`dhcp6`]: stateless DHCPv6 (Information-request -> DNS servers, RFC 8415 6.1).
 //! - [`ra`]: Router Advertisements and their per-guest timers (RFC 4861 6.2, RFC 8106).
 //! - [`offload6`]: partial checksums and TSO6 segmentation of guest frames.

@@ -50,6 +50,8 @@ impl Router6 {
                 return Action::Consumed;
             }
             Control6::Learn(_, r) | Control6::Drop(r) => return Action::Drop(r),
+            // Never from a guest (guest_control consumes all MLD): counted the same.
+            Control6::MldQuery(_) => return Action::Drop(DropReason::MldConsumed),
         }
         if let Err(r) = crate::ipv6::spoof6::check_source(g6, &ip.src_addr) {
             return Action::Drop(r);

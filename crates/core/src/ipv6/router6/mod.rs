@@ -68,6 +68,8 @@ pub struct Router6Stats {
     pub dhcp6_replies: u64,
     /// MLD reports for the guests' solicited-node groups, on uplinks.
     pub mld_reports: u64,
+    /// MLD queries from the VLAN answered (general, or about one of those groups).
+    pub mld_queries: u64,
 }
 
 /// DHCPv6 replies per second and burst, all guests together (a guest asks once at

@@ -44,12 +44,7 @@ impl Router6 {
                 let Some(network) = tables.network(net) else {
                     continue;
                 };
-                let mut addrs = vec![uplink_ll(network)];
-                for g6 in self.tables6.guests6().filter(|g| g.network == net) {
-                    if tables.guest(g6.guest).is_some_and(|g| g.up) {
-                        addrs.extend(g6.addrs.iter().copied());
-                    }
-                }
+                let addrs = self.reported_addrs(tables, net);
                 let n = crate::ipv6::mld::push_reports(out, network, uplink_ll(network), &addrs);
                 self.stats.mld_reports += n as u64;
             }
@@ -123,5 +118,22 @@ impl Router6 {
                 self.stats.ra_final += 1;
             }
         }
+    }
+
+    /// The addresses whose solicited-node groups the router reports on `net`'s VLAN:
+    /// its own link-local address and source6, and the addresses of guests whose port
+    /// is up (the ones it answers solicitations for).
+    pub(super) fn reported_addrs(&self, tables: &Tables, net: NetworkId) -> Vec<wire::Ipv6Addr> {
+        let (Some(network), Some(st)) = (tables.network(net), self.tables6.network6(net)) else {
+            return Vec::new();
+        };
+        let mut addrs = vec![uplink_ll(network)];
+        addrs.extend(st.net.spec.source6);
+        for g6 in self.tables6.guests6().filter(|g| g.network == net) {
+            if tables.guest(g6.guest).is_some_and(|g| g.up) {
+                addrs.extend(g6.addrs.iter().copied());
+            }
+        }
+        addrs
     }
 }

@@ -48,6 +48,19 @@ impl Router6 {
                 return Action::Drop(r);
             }
             Control6::RouterSolicit => return Action::Drop(DropReason::NdpConsumed),
+            Control6::MldQuery(q) => {
+                // Answered by the next reports, brought forward (RFC 3810 6.2); a query
+                // about another group is only counted.
+                if !crate::ipv6::mld::queries_us(q.group, &self.reported_addrs(tables, net)) {
+                    return Action::Drop(DropReason::MldConsumed);
+                }
+                let seed = now.as_nanos() ^ (u64::from(net.0) << 48);
+                let due = now + crate::ipv6::mld::response_delay(q.max_delay, seed);
+                self.mld_due = self.mld_due.min(due);
+                self.wake = self.wake.min(due);
+                self.stats.mld_queries += 1;
+                return Action::Consumed;
+            }
             Control6::Drop(r) => return Action::Drop(r),
         }
         if ip.dst_addr == uplink_ll(network) || Some(ip.dst_addr) == net6.spec.source6 {

@@ -180,6 +180,7 @@ pub(super) fn from_guest(t: &Tables, t6: &Tables6, name: &str, frame: &[u8]) -> 
 }
 
 mod forward;
+mod mld;
 mod ndp;
 mod neighbor;
 mod ra;
