@@ -7,6 +7,10 @@
 #   - ping both ways, guest to guest, and to "the internet" behind the gateway;
 #   - ARP from the VLAN: answered for guests, silence for every other address;
 #   - DHCP: guest2 drops its address and gets it back from hvrouter (busybox udhcpc);
+#   - IPv6 (the demo gives the network subnet6 2001:db8:90::/64): guests take their
+#     SLAAC address and default route from hvrouter's RA, ping6 the gateway both ways,
+#     proxy NDP answers the guests only; when hvrouter stops, its final RA (router
+#     lifetime 0) removes the guests' default route;
 #   - iperf3 TCP VLAN->guest, guest->VLAN, tap guest, guest to guest;
 #   - the router's counters;
 # and removes everything, even on failure. Only documentation prefixes are used.
@@ -36,7 +40,12 @@ trap cleanup EXIT
 echo "== building the lab (namespaces $(ns '*'))"
 scripts/lab.sh up "$tag"
 cfg="$log/demo.toml"
-sed "s|/run/hvrouter-demo|/run/hvrouter-$tag|" configs/demo.toml >"$cfg"
+# configs/demo.toml plus IPv6 on the network (the lab tests add it where they need it).
+sed -e "s|/run/hvrouter-demo|/run/hvrouter-$tag|" \
+    -e 's|^gateway = "192.0.2.1"$|&\nsubnet6 = "2001:db8:90::/64"\ngateway6 = "2001:db8:90::1"|' \
+    configs/demo.toml >"$cfg"
+grep -q '^subnet6 = ' "$cfg" || { echo "demo: could not add subnet6 to the configuration" >&2; exit 1; }
+ip -n "$(ns gw)" -6 addr add 2001:db8:90::1/64 dev eth0 nodad
 mkdir -p "/run/hvrouter-$tag"
 
 echo "== starting hvrouter in $(ns hv)"
@@ -111,6 +120,37 @@ for ip in 192.0.2.2 192.0.2.50 192.0.2.254 192.0.2.200; do
     check "who-has $ip (not a guest): no answer" silent inns gw arping -c 1 -w 1 -I eth0 "$ip"
 done
 
+echo "== IPv6: SLAAC from hvrouter's router advertisements, proxy NDP for guests only"
+g1_6=2001:db8:90::ff:fe00:a   # EUI-64 of 02:00:00:00:00:0a (gnt-networking's mac2eui64)
+g3_6=2001:db8:90::ff:fe00:1e
+router_ll=fe80::fcff:ffff:feff:ffff
+slaac() { # slaac NS ADDRESS: the address is configured and no longer tentative
+    for _ in $(seq 1 100); do
+        ip -n "$(ns "$1")" -6 addr show dev eth0 | grep "$2" | grep -vq tentative && return 0
+        sleep 0.1
+    done
+    return 1
+}
+check "guest1 (veth) takes $g1_6 by SLAAC" slaac g1 "$g1_6"
+check "guest3 (tap) takes $g3_6 by SLAAC" slaac g3 "$g3_6"
+check "guest1's default route is hvrouter ($router_ll)" sh -c \
+    "ip -n $(ns g1) -6 route show default | grep -q 'via $router_ll'"
+ip -n "$(ns g1)" -6 addr show dev eth0 scope global | sed -n 's/^ *\(inet6 .*\)/    guest1: \1/p'
+ip -n "$(ns g1)" -6 route show default | sed 's/^/    guest1: /'
+check "guest1 -> gateway 2001:db8:90::1 (ping6)" inns g1 ping -6 -c 2 -W 1 2001:db8:90::1
+check "gateway -> guest3 (tap) $g3_6 (ping6)" inns gw ping -6 -c 2 -W 1 "$g3_6"
+check "guest1 -> guest3 (routed by hvrouter, ping6)" inns g1 ping -6 -c 2 -W 1 "$g3_6"
+solicited() { # solicited ADDRESS: the gateway learned a link-layer address for it
+    inns gw ip -6 neigh flush dev eth0
+    inns gw ping -6 -c 1 -W 1 "$1" >/dev/null 2>&1 || true
+    inns gw ip -6 neigh show "$1" dev eth0 | grep -q lladdr
+}
+check "neighbor solicitation for $g1_6 (guest): answered" solicited "$g1_6"
+for a in 2001:db8:90::2 2001:db8:90::4242 2001:db8:90::ff:fe00:63; do
+    check "neighbor solicitation for $a (not a guest): no answer" silent solicited "$a"
+done
+target/release/hvrouter --socket "/run/hvrouter-$tag/control.sock" show ipv6 | sed 's/^/    /'
+
 echo "== iperf3 TCP (${iperf_seconds}s each)"
 port=5300
 tcp() { # tcp DESCRIPTION SERVER_NS CLIENT_NS SERVER_IP [iperf3 args]
@@ -147,6 +187,9 @@ if ip -n "$(ns hv)" -d link show | grep -q 'prog/xdp'; then
 else
     echo "  ok    no XDP program left attached after exit"
 fi
+# RFC 4861 6.2.5: the final advertisement (router lifetime 0) sent at SIGTERM.
+check "guest1 dropped its default route through hvrouter when it stopped" sh -c \
+    "! ip -n $(ns g1) -6 route show default | grep -q 'via $router_ll'"
 
 if [ "$fails" -ne 0 ]; then
     echo "demo: $fails check(s) failed" >&2
