@@ -19,7 +19,9 @@
 # packet socket with virtio-net headers); `hvrouter-nogso`, the same with gso = "off"
 # (software segmentation, every frame through AF_XDP: the router before GSO);
 # `hvrouter-genguests`, gso = "auto" with guest_xdp_mode = "generic" (a veth guest keeps
-# its TSO: its super-frames arrive whole). Each path
+# its TSO: its super-frames arrive whole); optional (TCP_SETUPS) `hvrouter-adaptive`,
+# gso = "auto" with poll = "adaptive" (the worker sleeps when idle, giving CPU 1 back to
+# the guests). Each path
 # is one iperf3 run of TCP_SECONDS with 1 and with 4 streams (-P); the figure is the
 # receiver's rate. The table gives the median over the rounds and each router's ratio to
 # the kernel.

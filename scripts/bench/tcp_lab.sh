@@ -49,8 +49,9 @@ tcp_kernel_setup() { # Ganeti/GRNET routed NIC mode on the lab's hypervisor name
 
 tcp_rundir() { echo "/run/hvrouter-$tcp_tag"; }
 
-tcp_router_start() { # tcp_router_start GSO ("auto", "off", or "" to leave the key out) [GUEST_XDP_MODE]
-    local gso="$1" guest_mode="${2:-}" rundir extra=""
+# tcp_router_start GSO ("auto", "off", or "" to leave the key out) [GUEST_XDP_MODE [POLL]]
+tcp_router_start() {
+    local gso="$1" guest_mode="${2:-}" poll="${3:-busy}" rundir extra=""
     rundir="$(tcp_rundir)"
     rm -rf "$rundir"
     mkdir -p "$rundir"
@@ -58,7 +59,7 @@ tcp_router_start() { # tcp_router_start GSO ("auto", "off", or "" to leave the k
     [ -z "$gso" ] || extra="\\ngso = \"$gso\""
     [ -z "$guest_mode" ] || extra="$extra\\nguest_xdp_mode = \"$guest_mode\""
     sed -e "s|/run/hvrouter-demo|$rundir|" -e 's|^metrics_listen.*||' -e "s|^frames = .*|frames = $tcp_frames|" \
-        -e "s|^poll = .*|poll = \"busy\"\\ncpus = [1]$extra|" configs/demo.toml >"$tcp_work/router.toml"
+        -e "s|^poll = .*|poll = \"$poll\"\\ncpus = [1]$extra|" configs/demo.toml >"$tcp_work/router.toml"
     # `ip netns exec` execs the router: $! is its pid (a shell function would fork).
     ip netns exec "$(tcp_ns hv)" "$tcp_router_bin" run --config "$tcp_work/router.toml" \
         >"$tcp_work/router.out" 2>"$tcp_work/router.err" &
@@ -163,6 +164,7 @@ tcp_run_setup() { # tcp_run_setup SETUP ROUND: build the lab, every path and str
     hvrouter) tcp_router_start auto ;;
     hvrouter-nogso) tcp_router_start off ;;
     hvrouter-genguests) tcp_router_start auto generic ;;
+    hvrouter-adaptive) tcp_router_start auto "" adaptive ;; # CPU 1 given up when idle
     hvrouter-nokey) tcp_router_start "" ;; # a build from before the gso key
     *) echo "tcp bench: unknown setup $setup" >&2; exit 1 ;;
     esac

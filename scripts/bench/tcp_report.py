@@ -103,13 +103,15 @@ def fmt_range(values):
     return f"{statistics.median(values):.0f}" + (f" ({lo:.0f}-{hi:.0f})" if len(values) > 1 else "")
 
 
-SETUPS = ["kernel", "hvrouter-nogso", "hvrouter-nokey", "hvrouter", "hvrouter-genguests"]
+SETUPS = ["kernel", "hvrouter-nogso", "hvrouter-nokey", "hvrouter", "hvrouter-genguests",
+          "hvrouter-adaptive"]
 NAMES = {
     "kernel": "kernel",
     "hvrouter-nogso": "hvrouter gso=off",
     "hvrouter-nokey": "hvrouter (other build)",
     "hvrouter": "hvrouter gso=auto",
     "hvrouter-genguests": "hvrouter gso=auto, guests generic",
+    "hvrouter-adaptive": "hvrouter gso=auto, poll adaptive",
 }
 
 
