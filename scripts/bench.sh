@@ -116,6 +116,7 @@ fi
 if [ -e /proc/net/pktgen ]; then
     echo "bench: note: kernel pktgen is present; this script drives $gen in all setups"
 fi
+load_start="$(cut -d' ' -f1-3 /proc/loadavg)" # other work on the machine, for the report
 echo "== building (release)"
 cargo build --release --locked -p hvrouter -p hvrouter-bench -p hvrouter-sys --bins 2>&1 | tail -n 1
 export HVR_RELAY="$root/target/release/hvr-tap-relay" # the tap guest's relay (scripts/lab.sh)
@@ -277,6 +278,7 @@ echo "== results"
 host="$(hostname -s)"
 mkdir -p "$out_dir"
 info="$(uname -r); $(nproc) vCPU; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+info="$info; load average (1/5/15 min) at the start $load_start, at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 # The previous run's figures, for the 64 B comparison in the report.
 previous="$work/previous.tsv"
 cp "$out_dir/latest.tsv" "$previous" 2>/dev/null || : >"$previous"
