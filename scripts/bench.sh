@@ -289,9 +289,10 @@ if [ "$do_tcp" = 1 ]; then
     # The TCP table, plot and profiles, appended to latest.md (tcp.md, tcp.svg,
     # tcp-profile.md).
     sed -n 's/^tcp\t//p; /^tcpprof\t/p' "$data" >"$work/tcp.tsv"
+    grep -v '^tcpprof' "$work/tcp.tsv" >"$out_dir/tcp.tsv" || true
     touch "$tcp_work/profile.tsv" "$tcp_work/counters.tsv"
     /usr/bin/python3 scripts/bench/tcp_report.py "$work/tcp.tsv" "$tcp_work/profile.tsv" \
         "$tcp_work/counters.tsv" "$out_dir" "$info" "$tcp_seconds" "$rounds" scripts/bench.sh >/dev/null
     cp "$out_dir/latest.md" "$out_dir/$(date -u +%F)-$host.md"
-    echo "written: $out_dir/tcp.md, $out_dir/tcp.svg, $out_dir/tcp-profile.md (TCP section of latest.md)"
+    echo "written: $out_dir/tcp.md, $out_dir/tcp.tsv, $out_dir/tcp.svg, $out_dir/tcp-profile.md (TCP section of latest.md)"
 fi
