@@ -2,7 +2,10 @@
 """Turn scripts/bench.sh's data.tsv into results/<date>-<host>.md, results/latest.md and
 SVG plots (drawn by hand: no plotting library needed on a fresh machine).
 
-usage: report.py DATA.tsv OUT_DIR HOST MACHINE_INFO SECONDS KERNEL_RPS WINDOWS GEN SINK [ROUNDS]
+usage: report.py DATA.tsv OUT_DIR HOST MACHINE_INFO SECONDS KERNEL_RPS WINDOWS GEN SINK [ROUNDS [PREVIOUS.tsv]]
+
+PREVIOUS.tsv: an earlier run's data (the previous results/latest.tsv): its 64 B figures
+are set beside this run's.
 """
 import datetime
 import os
@@ -11,6 +14,7 @@ import sys
 
 data, out_dir, host, info, seconds, rps, windows, gen, sink = sys.argv[1:10]
 rounds = sys.argv[10] if len(sys.argv) > 10 else "1"
+previous_path = sys.argv[11] if len(sys.argv) > 11 else None
 pps = {}      # (setup, dir, flows, size) -> median pps
 detail = {}   # (setup, dir, flows, size) -> (median, min, max, offered, cpu1 busy %,
               #                            mean burst: frames per busy poll pass)
@@ -45,6 +49,25 @@ for line in open(data):
         num = lambda x: None if x == "-" else float(x)
         guests.append((int(f[1]), int(f[2]), int(f[3]), int(f[4]), int(f[5]), int(f[6]),
                        num(f[7]), num(f[8])))
+
+
+
+def previous_pps(path):
+    """(setup, dir, flows, size) -> median over rounds of the received rate, of an earlier
+    run's data file."""
+    got = {}
+    try:
+        with open(path) as fh:
+            for line in fh:
+                f = line.rstrip("\n").split("\t")
+                if f[0] == "pps" and len(f) >= 6:
+                    got.setdefault((f[1], f[2], int(f[3]), int(f[4])), []).append(float(f[5]))
+    except (OSError, ValueError):
+        return {}
+    return {k: statistics.median(v) for k, v in got.items()}
+
+
+previous = previous_pps(previous_path) if previous_path else {}
 
 # A point measured in several rounds: the median of each field over the rounds (the
 # min and max of the received rate: over every window of every round).
@@ -108,7 +131,7 @@ lines = [
     "- Forwarder on CPU 1: hvrouter (one worker, busy poll) and the raw AF_XDP forwarder",
     "  pinned there; the kernel setup's forwarding "
     + ("steered there by RPS." if rps == "1" else "inline on CPU 0 with the generator (no RPS)."),
-    f"- Each point: {rounds} round(s) over the three setups in turn, each {windows} windows of",
+    f"- Each point: {rounds} round(s) over the setups in turn, each {windows} windows of",
     f"  {seconds} s after a warm-up; shown: the median over the rounds of each round's median.",
     "  Frame sizes include the FCS (64 B = 60 B in the buffer).",
     "- (g): the forwarder had headroom, so the figure is a lower bound on its capacity:",
@@ -127,6 +150,40 @@ for d, fl, sz in points:
     k, h, r = (("kernel", d, fl, sz), ("hvrouter", d, fl, sz), ("raw", d, fl, sz))
     lines.append(f"| {DIRS.get(d, d)} | {fl} | {sz} | {cell(k)} | {cell(h)} | {cell(r)} | "
                  f"{ratio(h, k)} | {ratio(h, r)} |")
+
+gen_points = sorted({k[1:] for k in pps if k[0] == "hvrouter-genup"},
+                    key=lambda k: (k[0] != "v2g", k[1], k[2]))
+if gen_points:
+    lines += ["", "## hvrouter with the uplink in generic XDP mode (Mpps)", "",
+              "A `bond0.NN` VLAN device has no native XDP: on a real node the uplink's program",
+              "runs in generic (skb) mode. Same run, same sink, the guest's program native;",
+              "`hvrouter` is the native-uplink column of the table above.", "",
+              "| direction | flows | frame | kernel | hvrouter | hvrouter, uplink generic | "
+              "generic/kernel | generic/native |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for d, fl, sz in gen_points:
+        k, h, g = (("kernel", d, fl, sz), ("hvrouter", d, fl, sz), ("hvrouter-genup", d, fl, sz))
+        lines.append(f"| {DIRS.get(d, d)} | {fl} | {sz} | {cell(k)} | {cell(h)} | {cell(g)} | "
+                     f"{ratio(g, k)} | {ratio(g, h)} |")
+
+prev_rows = [(rx, p) for rx in ("", "-stack") for p in sorted(
+    {k[1:] for k in pps if k[0] == "hvrouter" + rx and k[3] == 64},
+    key=lambda k: (k[0] != "v2g", k[1])) if ("hvrouter" + rx, *p) in previous]
+if prev_rows:
+    lines += ["", "## 64 B against the previous run (Mpps)", "",
+              "The previous `results/latest.tsv` (an earlier run on the same kind of VM, under",
+              "its own load: compare the same-run ratios first, the rates second). receiver:",
+              "sink (the XDP sink, hvrouter mostly with headroom) or stack (saturated pass).", "",
+              "| direction | flows | receiver | kernel before | kernel now | hvrouter before | "
+              "hvrouter now | hvrouter/kernel before | hvrouter/kernel now |",
+              "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for rx, p in prev_rows:
+        kb, hb = previous.get(("kernel" + rx, *p)), previous.get(("hvrouter" + rx, *p))
+        kn, hn = pps.get(("kernel" + rx, *p)), pps.get(("hvrouter" + rx, *p))
+        rb = f"{hb / kb:.2f}x" if hb and kb else "-"
+        rn = f"{hn / kn:.2f}x" if hn and kn else "-"
+        lines.append(f"| {DIRS.get(p[0], p[0])} | {p[1]} | {'stack' if rx else 'sink'} | "
+                     f"{mpps(kb)} | {mpps(kn)} | {mpps(hb)} | {mpps(hn)} | {rb} | {rn} |")
 
 sat = sorted({k[1:] for k in pps if k[0].endswith("-stack")},
              key=lambda k: (k[0] != "v2g", k[1], k[2]))
@@ -155,7 +212,8 @@ lines += ["", "### Per point", "",
           "behind: well below 64, the forwarder had headroom and the rate is the generator's.", "",
           "| setup | direction | flows | frame | received | offered | lost | CPU 1 | burst |",
           "|---|---|---:|---:|---|---:|---:|---:|---:|"]
-for setup in ["kernel", "hvrouter", "raw", "kernel-stack", "hvrouter-stack", "raw-stack"]:
+for setup in ["kernel", "hvrouter", "raw", "hvrouter-genup", "kernel-stack", "hvrouter-stack",
+              "raw-stack"]:
     for d, fl, sz in points:
         v = detail.get((setup, d, fl, sz))
         if v is None:

@@ -40,8 +40,12 @@ kernel_setup() { # Ganeti/GRNET routed NIC mode, as the incident report shows it
     fi
 }
 
-router_config() { # router_config FILE EXTRA_NETWORKS GUESTS_PER_EXTRA_NETWORK
-    local f="$1" nets="$2" per="$3" k i
+# router_config FILE EXTRA_NETWORKS GUESTS_PER_EXTRA_NETWORK [UPLINK_XDP_MODE]: with
+# UPLINK_XDP_MODE (generic: a bond0.NN VLAN device has no native XDP), the uplink's
+# program runs in that mode and the guests' stays "auto".
+router_config() {
+    local f="$1" nets="$2" per="$3" mode="${4:-auto}" k i guest_mode=""
+    [ "$mode" = auto ] || guest_mode='guest_xdp_mode = "auto"'
     cat >"$f" <<CFG
 [router]
 control_socket = "$rundir/control.sock"
@@ -49,7 +53,8 @@ state_dir = "$rundir/state"
 log_level = "warn"
 
 [dataplane]
-xdp_mode = "auto"
+xdp_mode = "$mode"
+$guest_mode
 workers = 1
 poll = "busy"
 cpus = [1]

@@ -5,6 +5,7 @@
 
 pub mod capture;
 pub mod fill;
+pub mod gso_sender;
 mod gso_tx;
 pub mod mem_port;
 pub mod pipeline;
@@ -14,6 +15,7 @@ pub mod xdp_port;
 mod xdp_queue;
 
 pub use capture::{Capture, CaptureBatch, CaptureConfig, CaptureRecord, Direction, Verdict};
+pub use gso_sender::{GsoSender, GsoStatus};
 pub use mem_port::{MemPool, MemPort};
 pub use pipeline::{PassStats, Pipeline, DEFAULT_BURST};
 pub use port::{Frame, Port, TxResult};

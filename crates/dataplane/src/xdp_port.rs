@@ -42,11 +42,12 @@ use std::time::Duration;
 use hvrouter_core::Instant;
 pub use sys::{AttachMode, FramePool, Steering, UmemConfig, UmemFrame};
 use sys::{
-    BindFlags, FrameSocket, FrameSocketStats, PacketSocket, UmemError, XdpError, XdpLink,
-    XdpProgram, XskConfig, XskError, XskStats,
+    BindFlags, FrameSocket, FrameSocketStats, UmemError, XdpError, XdpLink, XdpProgram, XskConfig,
+    XskError, XskStats,
 };
 
 use crate::fill::{FillBounds, FillEvent, FillPolicy, TickInput};
+use crate::gso_sender::{GsoSender, GsoStatus};
 use crate::port::{Frame, Port, TxResult};
 use crate::xdp_queue::{self, ExtraQueue};
 
@@ -252,7 +253,7 @@ pub struct XdpPortConfig {
     pub max_kicks: u32,
     /// Open a packet socket next to the AF_XDP socket for GSO sends ([`Port::tx_gso`]:
     /// TCP super-frames leave whole, segmented by the device). If it cannot be opened
-    /// the port works without (see `Port::takes_gso`).
+    /// the port works without and says why ([`XdpPort::gso_status`]).
     pub gso: bool,
 }
 
@@ -298,8 +299,8 @@ pub struct XdpPort {
     /// How extra queues are bound and filled.
     xsk: XskConfig,
     fill_bounds: FillBounds,
-    /// GSO sends (an AF_PACKET socket with virtio-net headers), if configured.
-    gso: Option<PacketSocket>,
+    /// GSO sends (an AF_PACKET socket with virtio-net headers), or why not.
+    gso: GsoSender,
 }
 
 /// A port's fill ring and quota, for `show ports` and metrics.
@@ -418,7 +419,7 @@ impl XdpPort {
             extra: Vec::new(),
             xsk: cfg.xsk,
             fill_bounds: cfg.fill,
-            gso: cfg.gso.then(|| PacketSocket::open(ifindex).ok()).flatten(),
+            gso: GsoSender::open(cfg.gso, ifindex),
         })
     }
 
@@ -466,6 +467,11 @@ impl XdpPort {
     /// Uplink or guest steering.
     pub fn steering(&self) -> Steering {
         self.program.steering()
+    }
+
+    /// Whether it sends TCP super-frames whole (GSO), and why not.
+    pub fn gso_status(&self) -> &GsoStatus {
+        self.gso.status()
     }
 
     /// The mode the program ended up in ([`AttachMode::Native`] or `Generic`).
@@ -700,13 +706,11 @@ impl Port for XdpPort {
     }
 
     fn takes_gso(&self) -> bool {
-        self.gso.is_some()
+        self.gso.ready()
     }
 
     fn tx_gso(&mut self, vnet: &[u8; 10], pieces: &[&[u8]]) -> bool {
-        self.gso
-            .as_ref()
-            .is_some_and(|s| s.send(vnet, pieces).is_ok())
+        self.gso.send(vnet, pieces)
     }
 
     fn flush(&mut self) {

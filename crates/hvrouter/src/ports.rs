@@ -14,7 +14,7 @@ use std::net::Ipv4Addr;
 use hvrouter_core::router::Router;
 use hvrouter_core::{NetworkId, PortId};
 use hvrouter_dataplane::xdp_port::{PortSpec, XdpPort, XdpPortConfig, XdpPortError};
-use hvrouter_dataplane::Pipeline;
+use hvrouter_dataplane::{GsoStatus, Pipeline};
 use ipnet::Ipv4Net;
 use sys::netlink::{LinkEvent, LinkEventKind};
 use sys::{FramePool, UmemConfig, UmemError};
@@ -355,8 +355,16 @@ impl Ports {
                 ("port", &id.0),
                 ("ifindex", &ifindex),
                 ("mode", &format!("{:?}", port.attach_mode())),
+                ("gso", &port.gso_status().name()),
             ],
         );
+        if let GsoStatus::Unavailable { reason, fix } = port.gso_status() {
+            // TCP still flows, segmented in software, at a fraction of the rate.
+            log::warn(
+                "gso_unavailable",
+                &[("dev", &dev), ("error", reason), ("fix", fix)],
+            );
+        }
         self.owner.get_or_insert(id);
         entry.ifindex = Some(ifindex);
         entry.link_up = true;

@@ -18,7 +18,7 @@ use hvrouter_core::router::Router;
 use hvrouter_core::routes::{NextHop, RouteOrigin as CoreOrigin};
 use hvrouter_core::Instant;
 use hvrouter_dataplane::xdp_port::XdpPort;
-use hvrouter_dataplane::{Pipeline, WorkerStats};
+use hvrouter_dataplane::{GsoStatus, Pipeline, WorkerStats};
 use wire::Ipv4Addr;
 
 use crate::ports::{Kind, Ports};
@@ -211,6 +211,7 @@ pub fn ports(pipe: &mut Pipeline<XdpPort>, ports: &Ports) -> Vec<PortInfo> {
         let xdp_mode = attached
             .as_ref()
             .map(|p| format!("{:?}", p.attach_mode()).to_lowercase());
+        let gso = attached.as_ref().map(|p| p.gso_status().clone());
         let frames = attached.map(|p| {
             let f = p.fill_status();
             PortFrames {
@@ -230,6 +231,13 @@ pub fn ports(pipe: &mut Pipeline<XdpPort>, ports: &Ports) -> Vec<PortInfo> {
             attached: e.ifindex.is_some(),
             xdp_mode,
             frames,
+            gso: gso.as_ref().map(|g| g.name().to_string()),
+            gso_reason: match gso {
+                Some(GsoStatus::Unavailable { reason, fix }) => {
+                    Some(format!("{reason}; fix: {fix}"))
+                }
+                _ => None,
+            },
             counters: counters(pipe.router(), e.id),
         });
     }

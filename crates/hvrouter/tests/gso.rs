@@ -54,12 +54,30 @@ fn gso_counters(lab: &Lab, dev: &str) -> (u64, u64, u64) {
     )
 }
 
+/// Every attached port's GSO state in `show ports --json`, and that none is
+/// unavailable.
+fn gso_states(lab: &Lab) -> Vec<String> {
+    let out = lab.cli(&["show", "ports", "--json"]);
+    assert!(out.status.success(), "show ports failed: {out:?}");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let states: Vec<String> = text
+        .split("\"gso\": \"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next().map(str::to_string))
+        .collect();
+    assert!(!text.contains("gso_reason"), "a port without GSO: {text}");
+    states
+}
+
 #[test]
 fn tcp_through_veth_and_tap_guests_leaves_as_gso_sends() {
     skip_unless_lab!();
     let mut lab = Lab::up_with("gso", "busy");
     assert!(lab.ping_eventually("g1", "192.0.2.1", std::time::Duration::from_secs(5)));
     assert!(lab.ping_eventually("g3", "192.0.2.1", std::time::Duration::from_secs(5)));
+    // Uplink, two veth guests and the tap guest: each says it sends super-frames whole.
+    assert_eq!(gso_states(&lab), ["on"; 4], "show ports: GSO on every port");
+    assert!(!lab.router_log().contains("gso_unavailable"));
     for (server, client, ip, reverse, what, egress) in RUNS {
         let before = gso_counters(&lab, egress);
         let mbps = lab.iperf(server, client, ip, reverse, 2);
@@ -93,6 +111,11 @@ fn with_gso_off_the_same_streams_are_segmented_in_software() {
     let mut lab = Lab::up_with("gsooff", "busy\"\ngso = \"off");
     assert!(lab.ping_eventually("g1", "192.0.2.1", std::time::Duration::from_secs(5)));
     assert!(lab.ping_eventually("g3", "192.0.2.1", std::time::Duration::from_secs(5)));
+    assert_eq!(
+        gso_states(&lab),
+        ["off"; 4],
+        "show ports: GSO off as configured"
+    );
     for (server, client, ip, reverse, what, _) in RUNS {
         let mbps = lab.iperf(server, client, ip, reverse, 1);
         eprintln!("gso = off: iperf3 TCP {what}: {mbps:.0} Mbit/s");

@@ -204,6 +204,20 @@ pub fn render(snapshot: &MetricsSnapshot) -> String {
             bool_value(starved),
         );
     }
+    w.family(
+        "hvrouter_port_gso",
+        "gauge",
+        "Whether the port sends TCP super-frames whole (1) or segments them in software (0); state: on, off (configured) or unavailable (its packet socket could not be opened: see the log or show ports).",
+    );
+    for p in snapshot.ports.iter() {
+        if let Some(state) = p.gso.as_deref() {
+            w.sample(
+                "hvrouter_port_gso",
+                &[("port", &p.name), ("state", state)],
+                bool_value(state == "on"),
+            );
+        }
+    }
     for &(name, help, value) in PORT_COUNTERS {
         w.family(name, "counter", help);
         for p in &snapshot.ports {

@@ -17,6 +17,8 @@ fn snapshot() -> MetricsSnapshot {
             starved: false,
             held_back: 0,
         }),
+        gso: Some("unavailable".into()),
+        gso_reason: Some("creating the AF_PACKET socket: denied; fix: CAP_NET_RAW".into()),
         counters: PortCounters {
             rx_packets: 10,
             rx_bytes: 640,
@@ -46,6 +48,8 @@ fn snapshot() -> MetricsSnapshot {
         attached: false,
         xdp_mode: None,
         frames: None,
+        gso: None,
+        gso_reason: None,
         counters: PortCounters::default(),
     };
     MetricsSnapshot {
@@ -88,6 +92,8 @@ fn exposition_lines() {
         "# TYPE hvrouter_port_fill_frames gauge",
         "hvrouter_port_fill_frames{port=\"bond0.90\"} 512",
         "hvrouter_port_frames_starved{port=\"bond0.90\"} 0",
+        "# TYPE hvrouter_port_gso gauge",
+        "hvrouter_port_gso{port=\"bond0.90\",state=\"unavailable\"} 0",
         "# TYPE hvrouter_rx_packets_total counter",
         "hvrouter_rx_packets_total{port=\"bond0.90\"} 10",
         "hvrouter_rx_bytes_total{port=\"bond0.90\"} 640",
@@ -144,10 +150,10 @@ fn every_family_has_help_and_type_once_before_its_samples() {
             }
         }
     }
-    assert_eq!(seen.len(), 26);
+    assert_eq!(seen.len(), 27);
     // An empty snapshot still describes every family (the worker's have one sample).
     let empty = render(&MetricsSnapshot::default());
-    assert_eq!(empty.lines().count(), 44 + 4 * 3);
+    assert_eq!(empty.lines().count(), 46 + 4 * 3);
 }
 
 #[test]

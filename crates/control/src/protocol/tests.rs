@@ -106,6 +106,8 @@ fn every_response_round_trips() {
             starved: true,
             held_back: 3,
         }),
+        gso: Some("unavailable".into()),
+        gso_reason: Some("creating the AF_PACKET socket: Operation not permitted".into()),
         counters,
     };
     let responses = vec![

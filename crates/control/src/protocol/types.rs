@@ -438,6 +438,14 @@ pub struct PortInfo {
     /// Its fill ring and frame quota (docs/FRAMES.md), if attached.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames: Option<PortFrames>,
+    /// Whether it sends TCP super-frames whole, if attached: `on`, `off` (configured,
+    /// `[dataplane] gso`), or `unavailable` (its packet socket could not be opened:
+    /// super-frames are segmented in software; see `gso_reason`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gso: Option<String>,
+    /// Why GSO sends are unavailable, and the fix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gso_reason: Option<String>,
     /// Its counters.
     pub counters: PortCounters,
 }

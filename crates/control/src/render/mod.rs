@@ -229,10 +229,10 @@ fn ports(list: &[PortInfo]) -> String {
         return "no ports\n".to_string();
     }
     let mut t = Table::new(&[
-        "NAME", "ROLE", "NETWORK", "LINK", "XDP", "FILL", "RX-PKTS", "RX-BYTES", "TX-PKTS",
+        "NAME", "ROLE", "NETWORK", "LINK", "XDP", "GSO", "FILL", "RX-PKTS", "RX-BYTES", "TX-PKTS",
         "TX-BYTES", "DROPS",
     ])
-    .right(&[5, 6, 7, 8, 9, 10]);
+    .right(&[6, 7, 8, 9, 10, 11]);
     let mut errors = String::new();
     for p in list {
         let fill = match p.frames {
@@ -249,6 +249,14 @@ fn ports(list: &[PortInfo]) -> String {
             Some(f) => format!("{}/{}", f.fill, f.target),
             None => "-".to_string(),
         };
+        if p.gso.as_deref() == Some("unavailable") {
+            let _ = writeln!(
+                errors,
+                "warning: {} segments TCP super-frames in software (GSO unavailable: {})",
+                p.name,
+                p.gso_reason.as_deref().unwrap_or("reason unknown")
+            );
+        }
         let c = &p.counters;
         t.row(vec![
             p.name.clone(),
@@ -260,6 +268,7 @@ fn ports(list: &[PortInfo]) -> String {
                 (Some(mode), true) => mode.clone(),
                 (None, true) => "attached".to_string(),
             },
+            p.gso.clone().unwrap_or_else(|| "-".to_string()),
             fill,
             c.rx_packets.to_string(),
             c.rx_bytes.to_string(),

@@ -37,6 +37,8 @@ fn port(name: &str, rx: u64, drops: &[(&str, u64)]) -> PortInfo {
         attached: true,
         xdp_mode: Some("native".into()),
         frames: None,
+        gso: None,
+        gso_reason: None,
         counters: PortCounters {
             rx_packets: rx,
             rx_bytes: rx * 64,
@@ -98,20 +100,29 @@ fn ports_and_counters() {
         starved: true,
         held_back: 0,
     });
+    with_frames[0].gso = Some("on".into());
+    with_frames[1].gso = Some("unavailable".into());
+    with_frames[1].gso_reason = Some(
+        "creating the AF_PACKET socket: Operation not permitted (os error 1); fix: give \
+         the router CAP_NET_RAW"
+            .into(),
+    );
     let framed = human(&Response::Ok(Payload::Ports(with_frames)));
     assert_eq!(
         framed,
-        "NAME      ROLE    NETWORK    LINK  XDP              FILL  RX-PKTS  RX-BYTES  TX-PKTS  TX-BYTES  DROPS\n\
-         bond0.90  uplink  public_90  up    native       512/1024     1200     76800        0         0     17\n\
-         tap3      guest   public_90  up    native  0/8 NO-FRAMES        5       320        0         0      2\n\
+        "NAME      ROLE    NETWORK    LINK  XDP     GSO                   FILL  RX-PKTS  RX-BYTES  TX-PKTS  TX-BYTES  DROPS\n\
+         bond0.90  uplink  public_90  up    native  on                512/1024     1200     76800        0         0     17\n\
+         tap3      guest   public_90  up    native  unavailable  0/8 NO-FRAMES        5       320        0         0      2\n\
          error: tap3 has no frames to receive into (0 of its floor of 8 UMEM chunks): traffic to it \
-         is lost; raise dataplane.frames and restart (docs/FRAMES.md)\n"
+         is lost; raise dataplane.frames and restart (docs/FRAMES.md)\n\
+         warning: tap3 segments TCP super-frames in software (GSO unavailable: creating the \
+         AF_PACKET socket: Operation not permitted (os error 1); fix: give the router CAP_NET_RAW)\n"
     );
     assert_eq!(
         out,
-        "NAME      ROLE    NETWORK    LINK  XDP     FILL  RX-PKTS  RX-BYTES  TX-PKTS  TX-BYTES  DROPS\n\
-         bond0.90  uplink  public_90  up    native     -     1200     76800        0         0     17\n\
-         tap3      guest   public_90  up    native     -        5       320        0         0      2\n"
+        "NAME      ROLE    NETWORK    LINK  XDP     GSO  FILL  RX-PKTS  RX-BYTES  TX-PKTS  TX-BYTES  DROPS\n\
+         bond0.90  uplink  public_90  up    native  -       -     1200     76800        0         0     17\n\
+         tap3      guest   public_90  up    native  -       -        5       320        0         0      2\n"
     );
     let report = CountersReport {
         ports,
