@@ -295,6 +295,21 @@ fn ganeti_hooks_drive_a_live_migration_against_the_router() {
         "{out:?}"
     );
     assert!(lab.arp_answered("192.0.2.20"));
+    // Ganeti's network has IPv6, the router's network none: refused, naming both.
+    let v6: Vec<_> = tagged
+        .iter()
+        .copied()
+        .chain([("NETWORK_SUBNET6", "2001:db8:90::/64")])
+        .collect();
+    let out = ganeti_hook(&lab, "kvm-vif-bridge", &v6);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "Ganeti's NETWORK_SUBNET6 is 2001:db8:90::/64 but hvrouter network public_90 has no IPv6"
+        ),
+        "{out:?}"
+    );
+    assert!(lab.arp_answered("192.0.2.20"));
 }
 
 #[test]
