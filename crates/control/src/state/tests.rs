@@ -411,3 +411,42 @@ fn a_device_for_a_guest_that_is_not_added_is_an_invalid_file() {
         loaded.warnings
     );
 }
+
+#[test]
+fn ipv6_sides_and_ipv6_only_guests_survive_the_file() {
+    let dir = TempDir::new("ipv6");
+    let store = StateStore::new(dir.path());
+    let v6 = crate::protocol::GuestIpv6 {
+        addrs: vec!["2001:db8:90::5".parse().unwrap()],
+        eui64: true,
+        routed_prefixes: vec!["2001:db8:1::/48".parse().unwrap()],
+    };
+    let mut s = RuntimeState::new();
+    s.record_add(
+        &GuestSpec {
+            ipv6: Some(v6.clone()),
+            ..guest("tap5", 5)
+        },
+        None,
+        Some(5),
+    );
+    // IPv6 only: no IPv4 address, an explicit IPv6 side.
+    s.record_add(
+        &GuestSpec {
+            ips: vec![],
+            ipv6: Some(v6),
+            ..guest("tap6", 6)
+        },
+        None,
+        Some(6),
+    );
+    store.save(&s).unwrap();
+    let loaded = store.load();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert_eq!(loaded.state, s);
+    let text = fs::read_to_string(store.file()).unwrap();
+    assert!(
+        text.contains("\"routed_prefixes\": [\n          \"2001:db8:1::/48\""),
+        "{text}"
+    );
+}
