@@ -405,29 +405,48 @@ fn parse_any_ip(v: &str) -> Result<IpAddr, EnvError> {
 
 /// The routed prefixes the instance's tags give the NIC on hvrouter network `network`:
 /// `hvrouter:prefix:P` (every routed NIC) and `hvrouter:prefix:NET:P` (only the NIC on
-/// NET). A malformed `hvrouter:prefix:` tag is an error naming TAGS; other tags are
-/// ignored.
-pub fn tag_prefixes(tags: &[String], network: &str) -> Result<Vec<Ipv4Net>, EnvError> {
-    let mut out = Vec::new();
+/// NET), P an IPv4 or an IPv6 prefix. A malformed `hvrouter:prefix:` tag is an error
+/// naming TAGS; other tags are ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TagPrefixes {
+    /// IPv4 prefixes.
+    pub v4: Vec<Ipv4Net>,
+    /// IPv6 prefixes (the NIC needs an IPv6 side: `NETWORK_SUBNET6`).
+    pub v6: Vec<Ipv6Net>,
+}
+
+/// See [`TagPrefixes`].
+pub fn tag_prefixes(tags: &[String], network: &str) -> Result<TagPrefixes, EnvError> {
+    const HINT: &str = "expected hvrouter:prefix:PREFIX or hvrouter:prefix:NETWORK:PREFIX, \
+                        PREFIX like 203.0.113.0/28 or 2001:db8:1::/48";
+    let mut out = TagPrefixes::default();
     for tag in tags {
         let Some(rest) = tag.strip_prefix("hvrouter:prefix:") else {
             continue;
         };
-        let prefix = match rest.rsplit_once(':') {
-            Some((net, p)) if !p.contains('/') || net.contains('/') => {
-                return Err(EnvError::invalid(
-                    "TAGS",
-                    tag,
-                    "expected hvrouter:prefix:A.B.C.D/LEN or hvrouter:prefix:NETWORK:A.B.C.D/LEN",
-                ))
+        // The whole rest is a prefix (an IPv6 one holds colons), or NETWORK:PREFIX
+        // (network names hold no colon).
+        let whole = rest.parse::<Ipv4Net>().is_ok() || rest.parse::<Ipv6Net>().is_ok();
+        let prefix = if whole {
+            rest
+        } else {
+            match rest.split_once(':') {
+                Some((net, p)) if net == network => p,
+                // Another network's NIC.
+                Some((net, p)) if !net.is_empty() && p.contains('/') => continue,
+                _ => return Err(EnvError::invalid("TAGS", tag, HINT)),
             }
-            Some((net, p)) if net == network => p,
-            Some(_) => continue,
-            None => rest,
         };
-        let prefix = parse_prefix(prefix).map_err(|why| EnvError::invalid("TAGS", tag, why))?;
-        if !out.contains(&prefix) {
-            out.push(prefix);
+        if prefix.contains(':') {
+            let p = parse_prefix6(prefix).map_err(|why| EnvError::invalid("TAGS", tag, why))?;
+            if !out.v6.contains(&p) {
+                out.v6.push(p);
+            }
+        } else {
+            let p = parse_prefix(prefix).map_err(|why| EnvError::invalid("TAGS", tag, why))?;
+            if !out.v4.contains(&p) {
+                out.v4.push(p);
+            }
         }
     }
     Ok(out)

@@ -120,11 +120,6 @@ pub fn plan_up(nic: &NicEnv, network_setting: Option<&str>) -> Result<UpPlan, En
             })
         }
     };
-    let ipv6 = subnet6.map(|_| GuestIpv6 {
-        addrs: ip6.into_iter().collect(),
-        eui64: true,
-        routed_prefixes: Vec::new(),
-    });
     let shown_ip = ip.map_or_else(
         || {
             format!(
@@ -154,6 +149,19 @@ pub fn plan_up(nic: &NicEnv, network_setting: Option<&str>) -> Result<UpPlan, En
         }
     };
     validate_network_name(network).map_err(|why| EnvError::invalid(var, network, why))?;
+    let tagged = tag_prefixes(&nic.tags, network)?;
+    if let (Some(p), None) = (tagged.v6.first(), subnet6) {
+        return Err(EnvError::invalid(
+            "TAGS",
+            &p.to_string(),
+            "an IPv6 prefix tag needs a Ganeti network with NETWORK_SUBNET6",
+        ));
+    }
+    let ipv6 = subnet6.map(|_| GuestIpv6 {
+        addrs: ip6.into_iter().collect(),
+        eui64: true,
+        routed_prefixes: tagged.v6,
+    });
     if ip.is_some() && nic.network.gateway == ip {
         return Err(EnvError::invalid(
             "IP",
@@ -166,7 +174,7 @@ pub fn plan_up(nic: &NicEnv, network_setting: Option<&str>) -> Result<UpPlan, En
         mac,
         ips: ip.into_iter().collect(),
         network: network.to_string(),
-        routed_prefixes: tag_prefixes(&nic.tags, network)?,
+        routed_prefixes: tagged.v4,
         hostname: None,
         ipv6,
     };

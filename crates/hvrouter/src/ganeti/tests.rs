@@ -412,8 +412,44 @@ fn prefixes_from_tags() {
         "203.0.113.0/28".parse().unwrap(),
         "203.0.113.32/29".parse().unwrap(),
     ];
-    assert_eq!(got, want);
+    assert_eq!(got.v4, want);
+    assert!(got.v6.is_empty());
     assert!(tag_prefixes(&["hvrouter:prefix:a:b".to_string()], "a").is_err());
+    // IPv6 prefixes, for every NIC or one network's.
+    let tags: Vec<String> =
+        "hvrouter:prefix:2001:db8:1::/48 hvrouter:prefix:public_90:2001:db8:2::/56 \
+         hvrouter:prefix:public_80:2001:db8:3::/48"
+            .split(' ')
+            .map(str::to_string)
+            .collect();
+    let got = tag_prefixes(&tags, "public_90").unwrap();
+    let want6: Vec<Ipv6Net> = vec![
+        "2001:db8:1::/48".parse().unwrap(),
+        "2001:db8:2::/56".parse().unwrap(),
+    ];
+    assert_eq!((got.v4, got.v6), (vec![], want6.clone()));
+    for bad in [
+        "hvrouter:prefix:2001:db8:1::5/48",
+        "hvrouter:prefix:public_90:2001:db8::1:zz/64",
+    ] {
+        let err = tag_prefixes(&[bad.to_string()], "public_90").unwrap_err();
+        assert!(err.to_string().starts_with("TAGS="), "{bad}: {err}");
+    }
+    // On the NIC: its IPv6 side's routed prefixes, only with NETWORK_SUBNET6.
+    let t = "hvrouter:prefix:2001:db8:1::/48 hvrouter:prefix:public_90:2001:db8:2::/56";
+    match up_plan(&vars(ROUTED, &[SUBNET6, ("TAGS", Some(t))])).unwrap() {
+        UpPlan::Add { spec, .. } => {
+            assert_eq!(spec.ipv6.unwrap().routed_prefixes, want6);
+            assert!(spec.routed_prefixes.is_empty());
+        }
+        p => panic!("{p:?}"),
+    }
+    let err = up_plan(&vars(ROUTED, &[("TAGS", Some(t))])).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("needs a Ganeti network with NETWORK_SUBNET6"),
+        "{err}"
+    );
 }
 
 #[test]
