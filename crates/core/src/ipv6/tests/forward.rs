@@ -98,10 +98,22 @@ fn forwarding_decisions() {
             Icmp6Error::AddrUnreachable
         )
     );
-    // Anti-spoofing: own addresses, link-local, routed prefix; nothing else.
+    // Anti-spoofing: own addresses, link-local (its EUI-64 one or another: RFC 7217),
+    // routed prefix; nothing else.
     let g6 = t6.guest6(g1);
     assert!(spoof6::check_source(g6, &tap1_addr()).is_ok());
     assert!(spoof6::check_source(g6, &link_local_from_mac(mac(1))).is_ok());
+    assert!(spoof6::check_source(g6, &a6("fe80::7cf9:b2ff:fe59:6927")).is_ok());
+    // ... which is never forwarded.
+    assert_eq!(
+        d(
+            &t,
+            1,
+            &ip_repr("fe80::7cf9:b2ff:fe59:6927", "2001:db8:1::1", 64),
+            100
+        ),
+        Forward6::Drop(DropReason::Ipv6NotForwarded)
+    );
     assert!(spoof6::check_source(g6, &a6("2001:db8:ff:9::9")).is_ok());
     assert_eq!(
         spoof6::check_source(g6, &a6("2001:db8:90::20")),

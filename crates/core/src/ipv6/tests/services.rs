@@ -315,3 +315,63 @@ fn source6_answers_and_carries_errors_beyond_the_vlan() {
         "no time exceeded"
     );
 }
+
+/// A guest whose link-local address is not its MAC's EUI-64 (RFC 7217 stable privacy, as
+/// NetworkManager forms it) gets its router solicitation and echo answered; nothing from
+/// that source leaves its link.
+#[test]
+fn a_guest_with_a_stable_privacy_link_local_address_is_served_on_its_link() {
+    use super::router::echo;
+    let mut r = router();
+    let mut out = Outbox::new();
+    r.poll(Instant::ZERO, &mut out);
+    let ll = a6("fe80::7cf9:b2ff:fe59:6927");
+    let mut rs = with_macs(
+        ndp_frame(
+            ll,
+            a6("ff02::2"),
+            255,
+            &NdpRepr::RouterSolicit { options: &[] },
+        ),
+        EthernetAddress([0x33, 0x33, 0, 0, 0, 2]),
+        mac(1),
+    );
+    let t = Instant::from_secs(100);
+    assert_eq!(r.process(TAP1, &mut rs, t, &mut out), Action::Consumed);
+    out.clear();
+    r.poll(t + Duration::from_millis(500), &mut out);
+    assert_eq!(
+        out.frames().iter().filter(|f| f.port == TAP1).count(),
+        1,
+        "an RA"
+    );
+    let router_ll = link_local_from_mac(GUEST_MAC);
+    let mut ping = ip6_frame(
+        GUEST_MAC,
+        mac(1),
+        ll,
+        router_ll,
+        64,
+        NextHeader::Icmpv6,
+        &echo(ll, router_ll),
+    );
+    out.clear();
+    assert_eq!(r.process(TAP1, &mut ping, t, &mut out), Action::Consumed);
+    let reply = &out.frames()[0];
+    assert_eq!(reply.port, TAP1);
+    let ip = Ipv6Packet::new_checked(&reply.data[14..]).unwrap();
+    assert_eq!((ip.src_addr(), ip.dst_addr()), (router_ll, ll));
+    let mut out_of_link = ip6_frame(
+        GUEST_MAC,
+        mac(1),
+        ll,
+        gw6(),
+        64,
+        NextHeader::Icmpv6,
+        &echo(ll, gw6()),
+    );
+    assert_eq!(
+        r.process(TAP1, &mut out_of_link, t, &mut out),
+        Action::Drop(DropReason::Ipv6NotForwarded)
+    );
+}
