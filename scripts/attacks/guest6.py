@@ -11,7 +11,9 @@
 Every frame that must never reach the VLAN or another guest carries the marker
 b"HVRATTACK" (in its payload) or comes from guest 1's own MAC, so sniff.py recognises a
 leak. Prints "sent N"; ns_storm prints "answered A strangers S" (neighbor advertisements
-received for the guest addresses / for any other address). Documentation prefixes only
+received for the guest addresses / for the solicited non-guest addresses; advertisements
+for other targets, e.g. the router's own link-local address answering the gateway's
+solicitation, are listed apart). Documentation prefixes only
 (2001:db8::/32).
 """
 import socket
@@ -95,7 +97,8 @@ def ns_storm(rounds, guests):
     the guests; count the advertisements that come back."""
     strangers = ["2001:db8:90::%x:%x" % (0x100 + r, i) for r in range(rounds) for i in range(1, 51)]
     targets = strangers + guests * rounds
-    answered, other = set(), set()
+    answered, other, unrelated = set(), set(), set()
+    asked = set(strangers)
     mac = open("/sys/class/net/%s/address" % IFACE).read().strip()
 
     def seen(p):
@@ -103,7 +106,12 @@ def ns_storm(rounds, guests):
         # solicitations for the gateway's address meanwhile).
         if ICMPv6ND_NA in p and p[Ether].src != mac:
             t = p[ICMPv6ND_NA].tgt
-            (answered if t in guests else other).add(t)
+            if t in guests:
+                answered.add(t)
+            elif t in asked:
+                other.add(t)
+            else:
+                unrelated.add(t)
 
     s = AsyncSniffer(iface=IFACE, store=False, prn=seen, filter="icmp6")
     s.start()
@@ -121,6 +129,8 @@ def ns_storm(rounds, guests):
     print("answered %d strangers %d" % (len(answered), len(other)), flush=True)
     if other:
         print("stranger targets answered: %s" % ",".join(sorted(other)), flush=True)
+    if unrelated:
+        print("other advertisements: %s" % ",".join(sorted(unrelated)), flush=True)
 
 
 def mld_query(group):
