@@ -88,6 +88,10 @@ fn describe(v6: &GuestIpv6) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::net::Ipv6Addr;
+
     use super::*;
 
     fn v6(addrs: &[&str], eui64: bool, prefixes: &[&str]) -> GuestIpv6 {
@@ -96,6 +100,135 @@ mod tests {
             eui64,
             routed_prefixes: prefixes.iter().map(|p| p.parse().unwrap()).collect(),
         }
+    }
+
+    use hvrouter_core::guests::GuestSpec as CoreSpec;
+    use hvrouter_core::ipv6::{Network6Spec, RaSettings};
+    use hvrouter_core::network::NetworkSpec;
+    use hvrouter_core::router::RouterConfig;
+    use hvrouter_core::{Instant, PortId};
+    use wire::EthernetAddress;
+
+    /// public_90 with subnet6 2001:db8:90::/64 (source6 ::fe) and guest tap1 (its
+    /// EUI-64 address and 2001:db8:90::10, prefix 2001:db8:1::/48); public_80 without IPv6.
+    fn router() -> (Router, NetworkId, NetworkId) {
+        let now = Instant::ZERO;
+        let mut r = Router::new(RouterConfig::default(), now);
+        let mut net = |name: &str, third: u8, uplink: u16| {
+            r.add_network(
+                NetworkSpec {
+                    name: name.into(),
+                    subnet: format!("192.0.{third}.0/24").parse().unwrap(),
+                    gateway: format!("192.0.{third}.1").parse().unwrap(),
+                    uplink: PortId(uplink),
+                    mtu: 1500,
+                    uplink_mac: EthernetAddress([2, 0, 0, 0, 0, third]),
+                    guest_mac: EthernetAddress([0xfe, 0xff, 0xff, 0xff, 0xff, 0xff]),
+                    arp_source: None,
+                },
+                now,
+            )
+            .unwrap()
+        };
+        let n90 = net("public_90", 2, 0);
+        let n80 = net("public_80", 3, 1);
+        let (t, r6) = r.ipv6_mut();
+        let spec = Network6Spec {
+            subnet6: "2001:db8:90::/64".parse().unwrap(),
+            gateway6: "2001:db8:90::1".parse().unwrap(),
+            ra: RaSettings::default(),
+            source6: Some("2001:db8:90::fe".parse().unwrap()),
+        };
+        r6.set_network6(t, n90, spec, now).unwrap();
+        r6.set_guest6_override(
+            "tap1",
+            Some(wanted(&v6(
+                &["2001:db8:90::10"],
+                true,
+                &["2001:db8:1::/48"],
+            ))),
+        );
+        r.add_guest(CoreSpec {
+            name: "tap1".into(),
+            port: PortId(2),
+            mac: EthernetAddress([2, 0, 0, 0, 0, 0x0a]),
+            ips: vec!["192.0.2.10".parse().unwrap()],
+            network: n90,
+            extra_prefixes: vec![],
+        })
+        .unwrap();
+        (r, n90, n80)
+    }
+
+    fn spec(network: &str, v6: Option<GuestIpv6>) -> GuestSpec {
+        GuestSpec {
+            tap: "tap2".into(),
+            mac: EthernetAddress([2, 0, 0, 0, 0, 0x14]),
+            ips: vec![],
+            network: network.into(),
+            routed_prefixes: vec![],
+            hostname: None,
+            ipv6: v6,
+        }
+    }
+
+    #[test]
+    fn an_ipv6_side_asked_for_is_checked_before_the_add() {
+        let (r, n90, n80) = router();
+        let tap1 = r.tables().guest("tap1").unwrap().id;
+        let other = r.ipv6().tables6().guest6(tap1).unwrap().clone();
+        // Nothing asked for: nothing to check.
+        assert_eq!(resolve(&r, n90, &spec("public_90", None)), Ok(None));
+        // A valid side: its addresses, with the EUI-64 one.
+        let ok = resolve(
+            &r,
+            n90,
+            &spec("public_90", Some(v6(&["2001:db8:90::20"], true, &[]))),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            ok.addrs,
+            vec![
+                "2001:db8:90::20".parse::<Ipv6Addr>().unwrap(),
+                "2001:db8:90::ff:fe00:14".parse().unwrap()
+            ]
+        );
+        assert_eq!(clash(&ok, &other), None);
+        let err = |network: &str, id: NetworkId, side: GuestIpv6| {
+            resolve(&r, id, &spec(network, Some(side))).unwrap_err()
+        };
+        let e = err("public_80", n80, v6(&[], true, &[]));
+        assert!(e.contains("network public_80 has no IPv6"), "{e}");
+        let e = err("public_90", n90, v6(&["2001:db8:91::5"], false, &[]));
+        assert!(e.contains("inside subnet6 2001:db8:90::/64"), "{e}");
+        let e = err("public_90", n90, v6(&["2001:db8:90::fe"], false, &[]));
+        assert!(e.contains("the router's own address"), "{e}");
+        let e = err(
+            "public_90",
+            n90,
+            v6(&["2001:db8:90::5"], false, &["2001:db8:90:0:1::/80"]),
+        );
+        assert!(e.contains("outside subnet6"), "{e}");
+        // Another guest's address or an overlapping prefix: a clash, for the caller to
+        // refuse (or replace a guest whose tap is gone).
+        let mine = |side| {
+            resolve(&r, n90, &spec("public_90", Some(side)))
+                .unwrap()
+                .unwrap()
+        };
+        assert_eq!(
+            clash(&mine(v6(&["2001:db8:90::10"], false, &[])), &other).as_deref(),
+            Some("2001:db8:90::10")
+        );
+        assert_eq!(
+            clash(
+                &mine(v6(&["2001:db8:90::11"], false, &["2001:db8:1:5::/64"])),
+                &other
+            )
+            .as_deref(),
+            Some("2001:db8:1:5::/64")
+        );
     }
 
     #[test]
