@@ -307,6 +307,7 @@ pub fn sent_metrics(router: &Router) -> Vec<(String, u64)> {
         ("echo_reply", s.echo_replies),
         ("mld_report", s.mld_reports),
         ("mld_query_answered", s.mld_queries),
+        ("mld_leave", s.mld_leaves),
     ]
     .into_iter()
     .map(|(k, n)| (k.to_string(), n))

@@ -7,6 +7,7 @@
 //! Address Listening Interval, RFC 3810 9.4: 260 s), and in answer to the VLAN's
 //! queries ([`parse_query`]): a general query, or a specific query for one of its
 //! groups, brings the reports within the query's Maximum Response Delay (RFC 3810 6.2).
+//! When a guest is removed, the groups nothing else needs are left ([`push_leaves`]).
 //! The reports are MLDv2 whatever the query's version (no MLDv1 compatibility mode).
 //!
 //! A report (RFC 3810 5.2): hop limit 1, from a link-local address to ff02::16, with a
@@ -26,6 +27,8 @@ use crate::outbox::Outbox;
 pub const REPORT_INTERVAL_SECS: u64 = 60;
 /// MODE_IS_EXCLUDE (RFC 3810 5.2.12): listening to every source.
 const MODE_IS_EXCLUDE: u8 = 2;
+/// CHANGE_TO_INCLUDE_MODE with no sources (RFC 3810 5.2.12, 6.1): no longer listening.
+const CHANGE_TO_INCLUDE_MODE: u8 = 3;
 /// Groups per report: 20 bytes each, within a 1280-byte IPv6 packet.
 pub const MAX_RECORDS: usize = (1280 - 40 - 8 - 8) / 20;
 
@@ -43,7 +46,29 @@ pub fn push_reports(
     src: Ipv6Addr,
     addrs: &[Ipv6Addr],
 ) -> usize {
-    let mut groups: Vec<Ipv6Addr> = addrs.iter().map(solicited_node).collect();
+    let groups: Vec<Ipv6Addr> = addrs.iter().map(solicited_node).collect();
+    push_records(out, network, src, groups, MODE_IS_EXCLUDE)
+}
+
+/// Queue a State Change Report saying the router stopped listening to `groups` (RFC 3810
+/// 6.1: a CHANGE_TO_INCLUDE_MODE record with no sources per group), so that a snooping
+/// switch stops forwarding them to the node at once. Returns the number of reports.
+pub fn push_leaves(
+    out: &mut Outbox,
+    network: &Network,
+    src: Ipv6Addr,
+    groups: Vec<Ipv6Addr>,
+) -> usize {
+    push_records(out, network, src, groups, CHANGE_TO_INCLUDE_MODE)
+}
+
+fn push_records(
+    out: &mut Outbox,
+    network: &Network,
+    src: Ipv6Addr,
+    mut groups: Vec<Ipv6Addr>,
+    record_type: u8,
+) -> usize {
     groups.sort_unstable();
     groups.dedup();
     let mut sent = 0;
@@ -70,7 +95,7 @@ pub fn push_reports(
             icmp[6..8].copy_from_slice(&(chunk.len() as u16).to_be_bytes());
             for (i, g) in chunk.iter().enumerate() {
                 let r = &mut icmp[ICMP + 20 * i..ICMP + 20 * (i + 1)];
-                r[0] = MODE_IS_EXCLUDE;
+                r[0] = record_type;
                 r[1] = 0;
                 r[2..4].fill(0);
                 r[4..20].copy_from_slice(&g.octets());

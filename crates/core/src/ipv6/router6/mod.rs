@@ -70,6 +70,8 @@ pub struct Router6Stats {
     pub mld_reports: u64,
     /// MLD queries from the VLAN answered (general, or about one of those groups).
     pub mld_queries: u64,
+    /// MLD reports leaving the groups of removed guests.
+    pub mld_leaves: u64,
 }
 
 /// DHCPv6 replies per second and burst, all guests together (a guest asks once at
@@ -101,6 +103,9 @@ pub struct Router6 {
     mld_due: Instant,
     /// Advertising is ceasing or has ceased ([`Router6::cease_advertising`]).
     ceasing: Ceasing,
+    /// Solicited-node groups of removed guests' addresses, for the leave reports of the
+    /// next poll (those still listened to for another address are not left).
+    leaving: Vec<(NetworkId, wire::Ipv6Addr)>,
 }
 
 /// Where the router is in ceasing to advertise (RFC 4861 6.2.5).
@@ -140,6 +145,7 @@ impl Router6 {
             refused: HashMap::default(),
             mld_due: now,
             ceasing: Ceasing::No,
+            leaving: Vec::new(),
         }
     }
 
@@ -296,7 +302,14 @@ impl Router6 {
     /// Forget guest `id`'s IPv6 side (the guest was removed).
     pub fn guest_removed(&mut self, id: GuestId) {
         self.refused.remove(&id);
-        self.tables6.remove_guest6(id);
+        if let Some(g6) = self.tables6.remove_guest6(id) {
+            self.leaving.extend(
+                g6.addrs
+                    .iter()
+                    .map(|a| (g6.network, wire::ipv6_addr::solicited_node(a))),
+            );
+            self.wake = Instant::ZERO;
+        }
         self.ra.guest_gone(id);
         self.announce.remove(&id);
     }

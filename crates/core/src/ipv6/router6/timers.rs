@@ -37,6 +37,9 @@ impl Router6 {
             });
             self.stats.ns_sent += sent;
         }
+        if !self.leaving.is_empty() {
+            self.send_leaves(tables, out);
+        }
         if self.mld_due <= now {
             self.mld_due =
                 now + std::time::Duration::from_secs(crate::ipv6::mld::REPORT_INTERVAL_SECS);
@@ -135,5 +138,30 @@ impl Router6 {
             }
         }
         addrs
+    }
+
+    /// Leave the groups of removed guests that no address the router still answers for
+    /// belongs to.
+    fn send_leaves(&mut self, tables: &Tables, out: &mut Outbox) {
+        let leaving = std::mem::take(&mut self.leaving);
+        for (net, _) in self.tables6.networks6() {
+            let Some(network) = tables.network(net) else {
+                continue;
+            };
+            let kept: Vec<wire::Ipv6Addr> = self
+                .reported_addrs(tables, net)
+                .iter()
+                .map(wire::ipv6_addr::solicited_node)
+                .collect();
+            let groups: Vec<wire::Ipv6Addr> = leaving
+                .iter()
+                .filter(|(n, g)| *n == net && !kept.contains(g))
+                .map(|(_, g)| *g)
+                .collect();
+            if !groups.is_empty() {
+                let n = crate::ipv6::mld::push_leaves(out, network, uplink_ll(network), groups);
+                self.stats.mld_leaves += n as u64;
+            }
+        }
     }
 }

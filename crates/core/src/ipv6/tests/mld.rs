@@ -163,3 +163,77 @@ fn the_router_answers_queries_for_its_groups_with_reports() {
     assert!(reports(&out).is_empty(), "answered a query not about us");
     assert_eq!(r.ipv6().stats().mld_queries, 2);
 }
+
+/// (record type, group) of every MLDv2 report record on the uplink.
+fn records(out: &Outbox) -> Vec<(u8, Ipv6Addr)> {
+    out.frames()
+        .iter()
+        .filter(|f| f.port == UPLINK)
+        .filter_map(|f| {
+            let ip = Ipv6Packet::new_checked(&f.data[14..]).ok()?;
+            let p = ip.payload().to_vec();
+            (ip.next_header() == NextHeader::HopByHop && p.get(8) == Some(&143)).then_some(p)
+        })
+        .flat_map(|p| {
+            (0..usize::from(u16::from_be_bytes([p[14], p[15]])))
+                .map(|i| {
+                    let r = &p[16 + 20 * i..16 + 20 * (i + 1)];
+                    let mut o = [0u8; 16];
+                    o.copy_from_slice(&r[4..20]);
+                    (r[0], Ipv6Addr::from(o))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn a_removed_guests_groups_are_left_unless_still_listened_to() {
+    let mut r = router();
+    let mut out = Outbox::new();
+    r.poll(Instant::ZERO, &mut out);
+    // RFC 3810 6.1: CHANGE_TO_INCLUDE_MODE (3) with no sources for tap2's group.
+    r.remove_guest("tap2").unwrap();
+    out.clear();
+    r.poll(Instant::from_secs(1), &mut out);
+    let left: Vec<_> = records(&out).into_iter().filter(|(t, _)| *t == 3).collect();
+    assert_eq!(left, vec![(3, solicited_node(&tap2_addr()))]);
+    assert_eq!(r.ipv6().stats().mld_leaves, 1);
+    // A guest whose address shares tap1's group (same low 24 bits), removed: tap1
+    // still listens to the group, so it is not left.
+    r.add_guest(GuestSpec {
+        name: "tap3".into(),
+        port: PortId(3),
+        mac: mac(3),
+        ips: vec!["192.0.2.30".parse().unwrap()],
+        network: NET,
+        extra_prefixes: vec![],
+    })
+    .unwrap();
+    let (t, v6) = r.ipv6_mut();
+    let id3 = t.guest("tap3").unwrap().id;
+    let mut o = tap1_addr().octets();
+    o[9] ^= 0x01;
+    let sharing = Ipv6Addr::from(o);
+    assert_eq!(solicited_node(&sharing), solicited_node(&tap1_addr()));
+    v6.set_guest6(
+        t,
+        id3,
+        Guest6Spec {
+            addrs: vec![sharing],
+            eui64: false,
+            prefixes: vec![],
+        },
+        Instant::from_secs(2),
+    )
+    .unwrap();
+    r.poll(Instant::from_secs(3), &mut out);
+    r.remove_guest("tap3").unwrap();
+    out.clear();
+    r.poll(Instant::from_secs(4), &mut out);
+    assert!(
+        records(&out).iter().all(|(t, _)| *t != 3),
+        "left a group tap1 still listens to: {:?}",
+        records(&out)
+    );
+}
