@@ -166,7 +166,7 @@ pub fn max_response(code: u16) -> Duration {
 
 /// When to answer a query with `max_delay`, from a `seed` (RFC 3810 6.2: "a random value
 /// ... [0, Maximum Response Delay]", so that nodes do not all answer at once); at most
-/// [`MAX_RESPONSE_CAP`].
+/// one second (`MAX_RESPONSE_CAP`).
 pub fn response_delay(max_delay: Duration, seed: u64) -> Duration {
     let bound = max_delay.min(MAX_RESPONSE_CAP).as_millis() as u64;
     let mut x = seed | 1;

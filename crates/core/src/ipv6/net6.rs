@@ -17,17 +17,17 @@ use crate::network::Network;
 /// names in brackets).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RaSettings {
-    /// Send advertisements at all [AdvSendAdvertisements].
+    /// Send advertisements at all (RFC 4861 `AdvSendAdvertisements`).
     pub enabled: bool,
-    /// Longest time between unsolicited advertisements [MaxRtrAdvInterval]; RFC 4861
+    /// Longest time between unsolicited advertisements (RFC 4861 `MaxRtrAdvInterval`); RFC 4861
     /// 6.2.1: 4..=1800 s, default 600 s.
     pub max_interval: Duration,
-    /// Router lifetime [AdvDefaultLifetime]; default 3 * max_interval (1800 s); 0 means
+    /// Router lifetime (RFC 4861 `AdvDefaultLifetime`); default 3 * max_interval (1800 s); 0 means
     /// "not a default router".
     pub router_lifetime: Duration,
-    /// Valid lifetime of the prefix [AdvValidLifetime]; default 30 days.
+    /// Valid lifetime of the prefix (RFC 4861 `AdvValidLifetime`); default 30 days.
     pub valid_lifetime: Duration,
-    /// Preferred lifetime of the prefix [AdvPreferredLifetime]; default 7 days.
+    /// Preferred lifetime of the prefix (RFC 4861 `AdvPreferredLifetime`); default 7 days.
     pub preferred_lifetime: Duration,
     /// Recursive DNS servers (RFC 8106), at most three are sent.
     pub dns_servers: Vec<Ipv6Addr>,
