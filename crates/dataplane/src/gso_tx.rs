@@ -104,16 +104,18 @@ fn ip_len(frame: &[u8]) -> Option<usize> {
 impl<F: Frame> GsoTx<F> {
     /// Sends `queue` (drained) on `port`, whose IP MTU is `mtu`. `to_uplink`: the frames
     /// come from guests, their TCP checksums may be partial (completed here when they
-    /// leave alone); otherwise TCP checksums are verified before coalescing (frames toward
-    /// a guest may come from the VLAN).
+    /// leave alone). Otherwise a frame's TCP checksum is verified before coalescing
+    /// unless `from_guest[i]` says frame `i` came from a guest (the router computed its
+    /// checksum in full): frames toward a guest may come from the VLAN.
     pub(crate) fn transmit<P: Port<Frame = F>>(
         &mut self,
         port: &mut P,
         queue: &mut Vec<F>,
+        from_guest: &[bool],
         mtu: u16,
         to_uplink: bool,
     ) -> GsoReport {
-        let verify = !to_uplink;
+        let verify = |i: usize| !to_uplink && !from_guest.get(i).copied().unwrap_or(false);
         let mut r = GsoReport::default();
         let items = self.planner.plan(queue, F::data, mtu, verify);
         let oversized = |f: &F| ip_len(f.data()).is_some_and(|l| l > usize::from(mtu));

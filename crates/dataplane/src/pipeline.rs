@@ -32,6 +32,10 @@ pub struct Pipeline<P: Port> {
     /// What the router decided for each frame of `rx`.
     actions: Vec<Action>,
     tx: Vec<Vec<P::Frame>>,
+    /// For each frame of `tx`: whether it came from a guest (its TCP checksum was
+    /// computed by the router, or left partial toward the uplink), so coalescing need
+    /// not verify it.
+    tx_from_guest: Vec<Vec<bool>>,
     outbox: Outbox,
     burst: usize,
     /// Copies of frames while `hvrouter capture` runs (off otherwise).
@@ -49,6 +53,7 @@ impl<P: Port> Pipeline<P> {
             rx: Vec::with_capacity(burst),
             actions: Vec::with_capacity(burst),
             tx: Vec::new(),
+            tx_from_guest: Vec::new(),
             outbox: Outbox::new(),
             burst: burst.max(1),
             capture: Capture::default(),
@@ -62,6 +67,8 @@ impl<P: Port> Pipeline<P> {
         if self.ports.len() <= idx {
             self.ports.resize_with(idx + 1, || None);
             self.tx
+                .resize_with(idx + 1, || Vec::with_capacity(self.burst));
+            self.tx_from_guest
                 .resize_with(idx + 1, || Vec::with_capacity(self.burst));
         }
         self.router.counters_mut().ensure(id);
@@ -146,8 +153,12 @@ impl<P: Port> Pipeline<P> {
             });
         }
         let bytes: u64 = self.rx.iter().map(|f| f.data().len() as u64).sum();
-        if !self.forward_whole_burst() {
-            self.dispatch(id);
+        let from_guest = matches!(
+            self.router.tables().port_role(id),
+            Some(hvrouter_core::tables::PortRole::Guest(_))
+        );
+        if !self.forward_whole_burst(from_guest) {
+            self.dispatch(id, from_guest);
         }
         let c = self.router.counters_mut().port_mut(id);
         c.rx_packets += n as u64;
@@ -158,7 +169,7 @@ impl<P: Port> Pipeline<P> {
     /// The common case: every frame of the burst goes to the same port, whose transmit
     /// queue takes them all in one move. False (nothing moved) otherwise.
     #[inline]
-    fn forward_whole_burst(&mut self) -> bool {
+    fn forward_whole_burst(&mut self, from_guest: bool) -> bool {
         let Some(&Action::Forward(egress)) = self.actions.first() else {
             return false;
         };
@@ -167,9 +178,11 @@ impl<P: Port> Pipeline<P> {
         }
         match (
             self.tx.get_mut(egress.index()),
+            self.tx_from_guest.get_mut(egress.index()),
             self.ports.get(egress.index()),
         ) {
-            (Some(q), Some(Some(_))) => {
+            (Some(q), Some(marks), Some(Some(_))) => {
+                marks.resize(marks.len() + self.rx.len(), from_guest);
                 q.append(&mut self.rx);
                 true
             }
@@ -178,11 +191,17 @@ impl<P: Port> Pipeline<P> {
     }
 
     /// Hand each frame of `rx` to its egress queue or back to port `id`, as decided.
-    fn dispatch(&mut self, id: PortId) {
+    fn dispatch(&mut self, id: PortId, from_guest: bool) {
         for (frame, &action) in self.rx.drain(..).zip(self.actions.iter()) {
             match action {
-                Action::Forward(egress) => match self.tx.get_mut(egress.index()) {
-                    Some(q) if self.ports[egress.index()].is_some() => q.push(frame),
+                Action::Forward(egress) => match (
+                    self.tx.get_mut(egress.index()),
+                    self.tx_from_guest.get_mut(egress.index()),
+                ) {
+                    (Some(q), Some(marks)) if self.ports[egress.index()].is_some() => {
+                        q.push(frame);
+                        marks.push(from_guest);
+                    }
                     _ => {
                         self.router
                             .counters_mut()
@@ -201,9 +220,12 @@ impl<P: Port> Pipeline<P> {
             if queue.is_empty() {
                 continue;
             }
+            let mut no_marks = Vec::new();
+            let marks = self.tx_from_guest.get_mut(idx).unwrap_or(&mut no_marks);
             let id = PortId(idx as u16);
             let Some(port) = self.ports[idx].as_mut() else {
                 queue.clear();
+                marks.clear();
                 continue;
             };
             if self.capture.wants(id) {
@@ -222,7 +244,8 @@ impl<P: Port> Pipeline<P> {
                     self.router.tables().port_role(id),
                     Some(hvrouter_core::tables::PortRole::Uplink(_))
                 );
-                let r = self.gso.transmit(port, queue, mtu, to_uplink);
+                let r = self.gso.transmit(port, queue, marks, mtu, to_uplink);
+                marks.clear();
                 let c = self.router.counters_mut().port_mut(id);
                 c.tx_packets += r.sent as u64;
                 c.tx_bytes += r.bytes as u64;
@@ -235,6 +258,7 @@ impl<P: Port> Pipeline<P> {
                 continue;
             }
             let r = port.tx_burst(queue);
+            marks.clear();
             let c = self.router.counters_mut().port_mut(id);
             c.tx_packets += r.sent as u64;
             c.tx_bytes += r.bytes as u64;

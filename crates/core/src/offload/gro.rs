@@ -216,21 +216,23 @@ impl Planner {
 
     /// Decides what to send for `frames` (in queue order; `data` gives a frame's bytes):
     /// singles and super-frames, in the order of their first frame. Datagrams longer
-    /// than `mtu` (a guest's own super-frame) are never merged. With `verify`, segments
-    /// whose TCP checksum fails are never merged. Super-frames have at least 2 members.
+    /// than `mtu` (a guest's own super-frame) are never merged. Where `verify(index)`,
+    /// a segment whose TCP checksum fails is never merged (segments from the VLAN);
+    /// where not, its checksum is not read (the router computed it, or it is partial and
+    /// the device completes it). Super-frames have at least 2 members.
     pub fn plan<F>(
         &mut self,
         frames: &[F],
         data: impl Fn(&F) -> &[u8],
         mtu: u16,
-        verify: bool,
+        verify: impl Fn(usize) -> bool,
     ) -> &[Item] {
         self.items.clear();
         self.open.clear();
         self.used = 0;
         for (index, f) in frames.iter().enumerate() {
             let frame = data(f);
-            match parse(frame, mtu, verify) {
+            match parse(frame, mtu, verify(index)) {
                 Parsed::Other => self.items.push(Item::Single(index)),
                 Parsed::Flow(key) => {
                     self.close(key);

@@ -96,7 +96,7 @@ fn frames(segs: &[Seg]) -> Vec<Vec<u8>> {
 
 fn plan(frames: &[Vec<u8>], verify: bool) -> (Planner, Vec<Item>) {
     let mut p = Planner::new();
-    let items = p.plan(frames, |f| f.as_slice(), 1500, verify).to_vec();
+    let items = p.plan(frames, |f| f.as_slice(), 1500, |_| verify).to_vec();
     (p, items)
 }
 
@@ -311,6 +311,28 @@ fn a_bad_checksum_is_not_merged_when_verifying() {
     // Without verification (frames from guests, completed by the router) it would be.
     let (_, items) = plan(&fs, false);
     assert_eq!(items, vec![Item::Merged(0)]);
+}
+
+#[test]
+fn verification_is_decided_per_frame() {
+    // A queue toward a guest holds segments from the VLAN (verified) and from other
+    // guests (checksums the router computed: not read again).
+    let segs = stream(1000, 5);
+    let mut fs = frames(&segs);
+    for f in &mut fs[2..] {
+        let last = f.len() - 1;
+        f[last] ^= 0xff;
+    }
+    let mut p = Planner::new();
+    let items = p.plan(&fs, |f| f.as_slice(), 1500, |i| i < 3).to_vec();
+    // Frame 2 is checked and fails: it ends the first super-frame and stays single;
+    // frames 3 and 4 are not checked and merge.
+    assert_eq!(
+        items,
+        vec![Item::Merged(0), Item::Single(2), Item::Merged(1)]
+    );
+    assert_eq!(p.members(0).len(), 2);
+    assert_eq!(p.members(1).len(), 2);
 }
 
 #[test]
