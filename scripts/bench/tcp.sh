@@ -35,7 +35,8 @@
 # Environment: TCP_ROUNDS (2), TCP_SECONDS (3), TCP_STREAMS ("1 4"), TCP_PATHS (all:
 # gw-g1 g1-gw gw-g3 g3-gw g1-g2 g3-g1), TCP_SETUPS ("kernel hvrouter-nogso hvrouter
 # hvrouter-genguests"),
-# TCP_PROFILE (1), TCP_PROFILE_SETUPS (the router setups), TCP_ROUTER (binary, default target/release/hvrouter), TCP_FRAMES
+# TCP_PROFILE (1), TCP_PROFILE_SETUPS (the router setups), TCP_ROUTER_BEFORE (another
+# build, measured as setup `hvrouter-before`: before/after a change), TCP_ROUTER (binary, default target/release/hvrouter), TCP_FRAMES
 # (16384: the router's UMEM frames, 64 MiB, as scripts/bench.sh; a 64 KB super-frame
 # takes 16 of them), TCP_OUT (results), TCP_BUILD (1: cargo build --release first).
 # Figures only, no thresholds: this is a shared 2-vCPU VM. Needs root.
@@ -51,6 +52,7 @@ setups="${TCP_SETUPS:-kernel hvrouter-nogso hvrouter hvrouter-genguests}"
 tcp_profile_setups="${TCP_PROFILE_SETUPS:-hvrouter-nogso hvrouter hvrouter-genguests}"
 tcp_frames="${TCP_FRAMES:-16384}"
 tcp_router_bin="${TCP_ROUTER:-target/release/hvrouter}"
+tcp_router_before="${TCP_ROUTER_BEFORE:-}"
 out_dir="${TCP_OUT:-results}"
 tcp_tag=tcp
 tcp_prefix=""

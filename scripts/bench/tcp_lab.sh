@@ -9,7 +9,8 @@
 # directory), tcp_data (the file result lines are appended to), tcp_prefix (put in front
 # of each line: "tcp<TAB>" in bench.sh's data file, empty in tcp.sh's), tcp_paths,
 # tcp_streams_list, tcp_seconds, tcp_frames (the router's UMEM frames), tcp_router_bin,
-# tcp_profile_setups (setups perf records during the first round; empty: none).
+# tcp_profile_setups (setups perf records during the first round; empty: none),
+# tcp_router_before (the binary of the `hvrouter-before` setup, if measured).
 #
 # Lines appended to $tcp_data: SETUP PATH STREAMS ROUND MBIT/S; profile lines to
 # $tcp_work/profile.tsv (top symbols) and $tcp_data (tcpprof: shares of each CPU by
@@ -165,6 +166,12 @@ tcp_run_setup() { # tcp_run_setup SETUP ROUND: build the lab, every path and str
     hvrouter-nogso) tcp_router_start off ;;
     hvrouter-genguests) tcp_router_start auto generic ;;
     hvrouter-adaptive) tcp_router_start auto "" adaptive ;; # CPU 1 given up when idle
+    hvrouter-before) # another build (tcp_router_before), same settings: before/after a change
+        local bin="$tcp_router_bin"
+        tcp_router_bin="$tcp_router_before"
+        tcp_router_start auto
+        tcp_router_bin="$bin"
+        ;;
     hvrouter-nokey) tcp_router_start "" ;; # a build from before the gso key
     *) echo "tcp bench: unknown setup $setup" >&2; exit 1 ;;
     esac

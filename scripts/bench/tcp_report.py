@@ -104,7 +104,7 @@ def fmt_range(values):
 
 
 SETUPS = ["kernel", "hvrouter-nogso", "hvrouter-nokey", "hvrouter", "hvrouter-genguests",
-          "hvrouter-adaptive"]
+          "hvrouter-adaptive", "hvrouter-before"]
 NAMES = {
     "kernel": "kernel",
     "hvrouter-nogso": "hvrouter gso=off",
@@ -112,6 +112,7 @@ NAMES = {
     "hvrouter": "hvrouter gso=auto",
     "hvrouter-genguests": "hvrouter gso=auto, guests generic",
     "hvrouter-adaptive": "hvrouter gso=auto, poll adaptive",
+    "hvrouter-before": "hvrouter, build before the change",
 }
 
 
