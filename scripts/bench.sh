@@ -6,8 +6,8 @@
 #   BENCH_QUICK=1 sudo -E scripts/bench.sh   # ~4 minutes: one round, 64 B, 1 flow,
 #                                      # TCP with 1 stream, no profiles, small scale lab
 #
-# Builds the same namespace topology twice (hvr-b-gw: the VLAN gateway, hvr-b-hv: the
-# hypervisor, hvr-b-g1: a guest behind a veth; only 192.0.2.0/24, 198.51.100.0/24 and
+# Builds the same namespace topology twice (hvr-bPID-gw: the VLAN gateway, hvr-bPID-hv: the
+# hypervisor, hvr-bPID-g1: a guest behind a veth, PID this script's; only 192.0.2.0/24, 198.51.100.0/24 and
 # 203.0.113.0/24 on the wire) and measures:
 #   1. kernel: the routed setup exactly as Ganeti/GRNET configure it (proxy_arp and
 #      forwarding on the uplink and the guest's interface, `ip rule iif ... lookup 90`,
@@ -121,15 +121,17 @@ echo "== building (release)"
 cargo build --release --locked -p hvrouter -p hvrouter-bench -p hvrouter-sys --bins 2>&1 | tail -n 1
 export HVR_RELAY="$root/target/release/hvr-tap-relay" # the tap guest's relay (scripts/lab.sh)
 
-NS_GW=hvr-b-gw NS_HV=hvr-b-hv NS_G1=hvr-b-g1
+# Names unique per run: two runs on one machine (or another script's lab) never share a
+# namespace, a run directory or a lab tag.
+NS_GW=hvr-b$$-gw NS_HV=hvr-b$$-hv NS_G1=hvr-b$$-g1
 GW_IP=192.0.2.1 G1_IP=192.0.2.10 FAR_IP=198.51.100.1
 work="$(mktemp -d /tmp/hvr-bench.XXXXXX)"
 data="$work/data.tsv"
 : >"$data"
-rundir=/run/hvrouter-b
+rundir=/run/hvrouter-b$$
 pids=()
 # The TCP lab (scripts/bench/tcp_lab.sh): its lines go to the same data file.
-tcp_tag=btcp tcp_work="$work/tcp" tcp_data="$data" tcp_prefix=$'tcp\t'
+tcp_tag=bt$$ tcp_work="$work/tcp" tcp_data="$data" tcp_prefix=$'tcp\t'
 tcp_frames="$router_frames" tcp_router_bin=target/release/hvrouter
 mkdir -p "$tcp_work"
 
@@ -178,7 +180,7 @@ source scripts/bench/tcp_lab.sh
 # profile are taken in the first round only; report.py takes each point's median over
 # the rounds, so the setups are compared over interleaved stretches of machine time.
 kernel_round() { # kernel_round ROUND
-    echo "== kernel routed setup, round $1 (namespaces hvr-b-*)"
+    echo "== kernel routed setup, round $1 (namespaces hvr-b$$-*)"
     topo_up
     kernel_setup
     warm

@@ -15,7 +15,7 @@
 #
 # Prints one line per count:
 #   guests N reach_both reach_out reach_in umem_bytes rss_bytes add_ms tcp_mbps
-# Namespaces hvr-scb-*; removed at the end, also on failure.
+# Namespaces hvr-scbPID-*; removed at the end, also on failure.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 router="${1:-$root/target/release/hvrouter}"
@@ -23,7 +23,7 @@ counts="${2:-1,40,100,250}"
 added="${GUESTS_ADDED:-5}"
 tcp_seconds="${TCP_SECONDS:-5}"
 tcp_rounds="${TCP_ROUNDS:-3}"
-tag=scb
+tag="scb$$" # unique per run
 lab="$root/scripts/bench/scale-lab.sh"
 dir="$(mktemp -d /tmp/hvr-scale-bench.XXXXXX)"
 pid=""
