@@ -1,13 +1,14 @@
-//! The binary's IPv6 wiring (issue 13): the networks' and configured guests' IPv6 sides
+//! The binary's IPv6 wiring: the networks' and configured guests' IPv6 sides
 //! from the configuration, and the uplink's IPv6 steering (its XDP program's IPv6 maps)
 //! kept in step with the router's IPv6 tables.
 //!
 //! What the uplink steers for a network: the router's own VLAN link-local address (the
 //! gateway's answers to its solicitations, its NUD probes) and every guest's IPv6
 //! address (traffic to it and solicitations for it), plus the guests' routed IPv6
-//! prefixes (traffic only); and, for MLD, the all-nodes address (General Queries) and
-//! the solicited-node groups of those addresses (Multicast Address Specific Queries are
-//! sent to the group, RFC 3810 5.1.15).
+//! prefixes (traffic only); and, for MLD, the solicited-node groups of those addresses
+//! (Multicast Address Specific Queries are sent to the group, RFC 3810 5.1.15). General
+//! Queries to all-nodes are recognised by the program itself (a hop-by-hop header to
+//! ff02::1): the rest of all-nodes traffic (router advertisements) stays with the kernel.
 
 use std::net::Ipv6Addr;
 
@@ -23,7 +24,7 @@ use hvrouter_core::Instant;
 use hvrouter_dataplane::xdp_port::XdpPort;
 use hvrouter_dataplane::Pipeline;
 use ipnet::Ipv6Net;
-use wire::ipv6_addr::{solicited_node, ALL_NODES};
+use wire::ipv6_addr::solicited_node;
 
 use crate::log;
 use crate::ports::Ports;
@@ -108,7 +109,6 @@ impl Steered6 {
         }
         let groups: Vec<Ipv6Addr> = s.addrs.iter().map(solicited_node).collect();
         s.addrs.extend(groups);
-        s.addrs.push(ALL_NODES);
         s.addrs.sort_unstable();
         s.addrs.dedup();
         s

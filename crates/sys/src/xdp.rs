@@ -15,8 +15,10 @@
 //!   destination that is a guest's address (or the router's own VLAN link-local
 //!   address) or lies in a steered IPv6 prefix goes to the socket; so does a Neighbor
 //!   Solicitation (ICMPv6 type 135 right after the fixed header) whose target is in the
-//!   exact map, whatever its destination (solicited-node multicast, DAD). Every other
-//!   IPv6 frame (RAs, MLD, other hosts' traffic) stays with the kernel.
+//!   exact map, whatever its destination (solicited-node multicast, DAD), and an MLD
+//!   General Query (a hop-by-hop header to all-nodes, ff02::1). Every other IPv6 frame
+//!   (RAs and the rest of all-nodes traffic, MLD reports, other hosts' traffic) stays
+//!   with the kernel.
 //!
 //! Frames meant for a socket when none is in the XSKMAP slot of their queue are dropped
 //! (fail closed: the router is not there to decide).
@@ -162,6 +164,14 @@ const MAX_GUEST_IP6S: u32 = 16384;
 /// `struct bpf_lpm_trie_key` for IPv6: `u32 prefixlen` then 16 address bytes.
 const TRIE6_KEY_SIZE: u32 = 20;
 
+/// ff02::1 as the four 32-bit words a `W` load reads from the packet (memory order).
+const ALL_NODES_WORDS: [i32; 4] = [
+    i32::from_ne_bytes([0xff, 0x02, 0, 0]),
+    0,
+    0,
+    i32::from_ne_bytes([0, 0, 0, 1]),
+];
+
 /// A 16-bit field as the program reads it from the wire (network order bytes).
 fn wire16(v: u16) -> i32 {
     i32::from(u16::from_ne_bytes(v.to_be_bytes()))
@@ -268,8 +278,14 @@ fn uplink_program(fds: &UplinkFds) -> Vec<Insn> {
     let mut a = Asm::default();
     let (pass, ipv4, arp, lookup) = (a.label(), a.label(), a.label(), a.label());
     let (trie, steer) = (a.label(), a.label());
-    let (ipv6, trie6, ns, ns_type, ns_target) =
-        (a.label(), a.label(), a.label(), a.label(), a.label());
+    let (ipv6, trie6, ns, ns_type, ns_target, hbh) = (
+        a.label(),
+        a.label(),
+        a.label(),
+        a.label(),
+        a.label(),
+        a.label(),
+    );
     a.mov(R6, R1)
         .load(Size::W, R2, R6, MD_DATA)
         .load(Size::W, R3, R6, MD_DATA_END)
@@ -344,7 +360,20 @@ fn uplink_program(fds: &UplinkFds) -> Vec<Insn> {
         .jgt(R4, R3, pass)
         .load(Size::B, R5, R2, IPV6_NEXT_HEADER)
         .jeq_imm(R5, 58, ns_type)
+        .jeq_imm(R5, 0, hbh)
         .ja(pass);
+    // A hop-by-hop header to all-nodes (ff02::1): an MLD General Query, which carries
+    // the Router Alert option (RFC 3810 5): the router answers for its guests' groups.
+    // Everything else to all-nodes (router advertisements, ...) stays with the kernel.
+    a.bind(hbh);
+    for (i, word) in ALL_NODES_WORDS.iter().enumerate() {
+        let next = a.label();
+        a.load(Size::W, R5, R2, IPV6_DST + 4 * i as i16)
+            .jeq_imm(R5, *word, next)
+            .ja(pass);
+        a.bind(next);
+    }
+    a.ja(steer);
     a.bind(ns_type);
     a.load(Size::B, R5, R2, ICMPV6_TYPE)
         .jeq_imm(R5, 135, ns_target)

@@ -262,6 +262,22 @@ fn uplink_steers_guest_ipv6_and_ndp_only() {
     hbh.extend_from_slice(&ns_body(guest));
     let ns_hbh = ipv6_frame(mcast_mac(solicited(guest)), gw, solicited(guest), 0, &hbh);
     let truncated_ns = ns_guest[..70].to_vec();
+    // An MLDv2 General Query (type 130) to all-nodes behind the Router Alert hop-by-hop
+    // header: the router's (it reports its guests' groups) ...
+    let mut query = vec![58, 0, 5, 2, 0, 0, 1, 0];
+    query.extend_from_slice(&[130, 0, 0, 0, 0x03, 0xe8, 0, 0]);
+    query.extend_from_slice(&[0; 16]);
+    query.extend_from_slice(&[0, 125, 0, 0]);
+    let all_nodes: std::net::Ipv6Addr = "ff02::1".parse().expect("addr");
+    let mld_query = ipv6_frame([0x33, 0x33, 0, 0, 0, 1], gw, all_nodes, 0, &query);
+    // ... but a hop-by-hop header to all-routers (ff02::2) is the kernel's.
+    let hbh_routers = ipv6_frame(
+        [0x33, 0x33, 0, 0, 0, 2],
+        gw,
+        "ff02::2".parse().expect("addr"),
+        0,
+        &query,
+    );
 
     // Meant for the socket: with none in the XSKMAP, dropped (fail closed).
     for (name, f) in [
@@ -269,6 +285,7 @@ fn uplink_steers_guest_ipv6_and_ndp_only() {
         ("to routed prefix", &to_routed),
         ("NS for guest", &ns_guest),
         ("DAD for guest", &dad_guest),
+        ("MLD query to all-nodes", &mld_query),
     ] {
         assert_eq!(p.test_run(f).expect("run"), XdpAction::Drop, "{name}");
     }
@@ -277,6 +294,7 @@ fn uplink_steers_guest_ipv6_and_ndp_only() {
         ("NS for stranger", &ns_stranger),
         ("NA to all-nodes", &na_all),
         ("NS behind HBH", &ns_hbh),
+        ("HBH to all-routers", &hbh_routers),
         ("truncated NS", &truncated_ns),
     ] {
         assert_eq!(p.test_run(f).expect("run"), XdpAction::Pass, "{name}");
