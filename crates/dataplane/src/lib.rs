@@ -11,8 +11,11 @@ pub mod mem_port;
 pub mod pipeline;
 pub mod port;
 pub mod worker;
+pub mod xdp_device;
+mod xdp_error;
 pub mod xdp_port;
 mod xdp_queue;
+mod xdp_spec;
 
 pub use capture::{Capture, CaptureBatch, CaptureConfig, CaptureRecord, Direction, Verdict};
 pub use gso_sender::{GsoSender, GsoStatus};
@@ -20,4 +23,5 @@ pub use mem_port::{MemPool, MemPort};
 pub use pipeline::{PassStats, Pipeline, DEFAULT_BURST};
 pub use port::{Frame, Port, TxResult};
 pub use worker::{MonotonicClock, PollMode, WorkerConfig, WorkerStats};
+pub use xdp_device::XdpDevice;
 pub use xdp_port::{FillStatus, PortSpec, XdpPort, XdpPortConfig, XdpPortError};

@@ -24,32 +24,38 @@
 //! descriptor chain of at most `sys::frame::MAX_TX_CHAIN` chunks. No segmentation is done
 //! here: frames above the egress MTU must be segmented before they are sent.
 //!
-//! Each port loads its own steering program and keeps its [`XdpLink`]: dropping the port
-//! detaches the program (before the socket closes). The uplink program only steers ARP
-//! and IPv4 addressed to the IPs in its exact-address map or inside a prefix of its
-//! prefix trie, so the map must hold every guest IP hosted here *and* the network's
-//! `arp_source` (the target of the ARP replies to the router's own requests; `0.0.0.0`
-//! when requests are sent in probe form), and the trie every routed prefix of a guest
-//! hosted here (any length). Keep them in sync with [`XdpPort::insert_guest_ip`] /
-//! [`XdpPort::remove_guest_ip`] and [`XdpPort::insert_guest_prefix`] /
-//! [`XdpPort::remove_guest_prefix`].
+//! A port is one queue's AF_XDP socket (plus receive-only sockets on a multi-queue
+//! tap's other queues) in front of an [`XdpDevice`]: the device's steering program, its
+//! maps and BPF link, shared (`Arc`) by every port bound on that device. The uplink
+//! program only steers ARP and IPv4 addressed to the IPs in its exact-address map or
+//! inside a prefix of its prefix trie, so the map must hold every guest IP hosted here
+//! *and* the network's `arp_source` (the target of the ARP replies to the router's own
+//! requests; `0.0.0.0` when requests are sent in probe form), and the trie every routed
+//! prefix of a guest hosted here (any length). Keep them in sync with
+//! [`XdpDevice::insert_guest_ip`] / [`XdpDevice::remove_guest_ip`] and
+//! [`XdpDevice::insert_guest_prefix`] / [`XdpDevice::remove_guest_prefix`] (also
+//! reachable through the port).
+//!
+//! Two ways to open: [`XdpPort::open`] loads, binds and attaches in one call; or a
+//! control thread loads (and attaches) the [`XdpDevice`] and the thread that owns the
+//! frame pool binds sockets on it with [`XdpPort::bind`].
 
-use std::fmt;
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::ops::Deref;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hvrouter_core::Instant;
 pub use sys::{AttachMode, FramePool, Steering, UmemConfig, UmemFrame};
-use sys::{
-    BindFlags, FrameSocket, FrameSocketStats, UmemError, XdpError, XdpLink, XdpProgram, XskConfig,
-    XskError, XskStats,
-};
+use sys::{FrameSocket, FrameSocketStats, XskConfig, XskError, XskStats};
 
 use crate::fill::{FillBounds, FillEvent, FillPolicy, TickInput};
 use crate::gso_sender::{GsoSender, GsoStatus};
 use crate::port::{Frame, Port, TxResult};
+use crate::xdp_device::XdpDevice;
+pub use crate::xdp_error::XdpPortError;
 use crate::xdp_queue::{self, ExtraQueue};
+pub use crate::xdp_spec::{PortSpec, XdpPortConfig};
 
 impl Frame for UmemFrame {
     fn data(&self) -> &[u8] {
@@ -60,229 +66,12 @@ impl Frame for UmemFrame {
     }
 }
 
-/// Errors opening or updating an AF_XDP port; each names the failed operation and
-/// keeps its cause as [`std::error::Error::source`].
-#[derive(Debug)]
-pub enum XdpPortError {
-    /// The configuration cannot work (see the message).
-    InvalidConfig(&'static str),
-    /// Creating the shared UMEM failed.
-    CreatePool(UmemError),
-    /// Loading the steering program for `ifindex` failed.
-    LoadProgram {
-        /// Interface index.
-        ifindex: u32,
-        /// Cause.
-        source: XdpError,
-    },
-    /// Binding the AF_XDP socket on `ifindex` failed.
-    BindSocket {
-        /// Interface index.
-        ifindex: u32,
-        /// Cause.
-        source: XskError,
-    },
-    /// Putting the socket into the program's XSKMAP failed.
-    RegisterSocket {
-        /// Interface index.
-        ifindex: u32,
-        /// Cause.
-        source: XdpError,
-    },
-    /// Updating the uplink's steered-IP map failed.
-    SteerIp {
-        /// Interface index.
-        ifindex: u32,
-        /// The address.
-        ip: Ipv4Addr,
-        /// Cause.
-        source: XdpError,
-    },
-    /// Updating the uplink's steered-prefix trie failed.
-    SteerPrefix {
-        /// Interface index.
-        ifindex: u32,
-        /// The prefix's address.
-        ip: Ipv4Addr,
-        /// The prefix's length.
-        prefix_len: u8,
-        /// Cause.
-        source: XdpError,
-    },
-    /// Updating the uplink's IPv6 steering (an address: `prefix_len` 128, or a prefix)
-    /// failed.
-    SteerIpv6 {
-        /// Interface index.
-        ifindex: u32,
-        /// The address or prefix.
-        addr: Ipv6Addr,
-        /// 128 for an exact address.
-        prefix_len: u8,
-        /// Cause.
-        source: XdpError,
-    },
-    /// Attaching the program to the device failed.
-    Attach {
-        /// Interface index.
-        ifindex: u32,
-        /// Cause.
-        source: XdpError,
-    },
-}
-
-impl fmt::Display for XdpPortError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::InvalidConfig(why) => write!(f, "invalid AF_XDP port configuration: {why}"),
-            Self::CreatePool(_) => f.write_str("creating the UMEM frame pool"),
-            Self::LoadProgram { ifindex, .. } => {
-                write!(f, "loading the XDP steering program for ifindex {ifindex}")
-            }
-            Self::BindSocket { ifindex, .. } => {
-                write!(f, "binding the AF_XDP socket on ifindex {ifindex}")
-            }
-            Self::RegisterSocket { ifindex, .. } => write!(
-                f,
-                "registering the AF_XDP socket of ifindex {ifindex} in its XSKMAP"
-            ),
-            Self::SteerIp { ifindex, ip, .. } => {
-                write!(f, "updating steered IP {ip} on ifindex {ifindex}")
-            }
-            Self::SteerPrefix {
-                ifindex,
-                ip,
-                prefix_len,
-                ..
-            } => write!(
-                f,
-                "updating steered prefix {ip}/{prefix_len} on ifindex {ifindex}"
-            ),
-            Self::SteerIpv6 {
-                ifindex,
-                addr,
-                prefix_len,
-                ..
-            } => write!(
-                f,
-                "updating steered IPv6 {addr}/{prefix_len} on ifindex {ifindex}"
-            ),
-            Self::Attach { ifindex, .. } => {
-                write!(f, "attaching the XDP program to ifindex {ifindex}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for XdpPortError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::InvalidConfig(_) => None,
-            Self::CreatePool(e) => Some(e),
-            Self::BindSocket { source, .. } => Some(source),
-            Self::LoadProgram { source, .. }
-            | Self::RegisterSocket { source, .. }
-            | Self::SteerIp { source, .. }
-            | Self::SteerPrefix { source, .. }
-            | Self::SteerIpv6 { source, .. }
-            | Self::Attach { source, .. } => Some(source),
-        }
-    }
-}
-
-/// One device to open.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PortSpec {
-    /// Interface index (in the calling thread's network namespace).
-    pub ifindex: u32,
-    /// Uplink (steer only `steered_ips` and `steered_prefixes`) or guest (steer
-    /// everything).
-    pub steering: Steering,
-    /// Uplink only: the IPs whose ARP and IPv4 go to the router (guest IPs hosted here
-    /// and the network's `arp_source`).
-    pub steered_ips: Vec<Ipv4Addr>,
-    /// Uplink only: the prefixes (address, length 0..=32) whose ARP and IPv4 go to the
-    /// router (routed prefixes of guests hosted here).
-    pub steered_prefixes: Vec<(Ipv4Addr, u8)>,
-}
-
-impl PortSpec {
-    /// A VLAN uplink steering `ips` to the router (add prefixes with
-    /// [`PortSpec::with_prefixes`]).
-    pub fn uplink(ifindex: u32, ips: impl IntoIterator<Item = Ipv4Addr>) -> PortSpec {
-        PortSpec {
-            ifindex,
-            steering: Steering::Uplink,
-            steered_ips: ips.into_iter().collect(),
-            steered_prefixes: Vec::new(),
-        }
-    }
-
-    /// This spec, also steering every address in `prefixes` (address, length).
-    pub fn with_prefixes(mut self, prefixes: impl IntoIterator<Item = (Ipv4Addr, u8)>) -> Self {
-        self.steered_prefixes.extend(prefixes);
-        self
-    }
-
-    /// A guest's tap or veth: every frame goes to the router.
-    pub fn guest(ifindex: u32) -> PortSpec {
-        PortSpec {
-            ifindex,
-            steering: Steering::Guest,
-            steered_ips: Vec::new(),
-            steered_prefixes: Vec::new(),
-        }
-    }
-}
-
-/// How ports are opened and polled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct XdpPortConfig {
-    /// Where the steering program runs.
-    pub attach: AttachMode,
-    /// Where it runs on guests' devices, if not `attach` (generic keeps a veth guest's
-    /// TSO on: native XDP on a veth turns it off on the peer).
-    pub guest_attach: Option<AttachMode>,
-    /// Device queue to bind (and steer in the XSKMAP).
-    pub queue: u32,
-    /// Ring sizes and bind flags (flags apply to a pool's first socket only; later ones
-    /// inherit them).
-    pub xsk: XskConfig,
-    /// The fill-ring quota of each port opened with this configuration.
-    pub fill: FillBounds,
-    /// Most `sendto` kicks per flush.
-    pub max_kicks: u32,
-    /// Open a packet socket next to the AF_XDP socket for GSO sends ([`Port::tx_gso`]:
-    /// TCP super-frames leave whole, segmented by the device). If it cannot be opened
-    /// the port works without and says why ([`XdpPort::gso_status`]).
-    pub gso: bool,
-}
-
-impl Default for XdpPortConfig {
-    /// Native XDP with generic fallback, queue 0, 2048-entry rings, copy mode with
-    /// need-wakeup and multi-buffer, fill ring kept half full (a fixed quota).
-    fn default() -> Self {
-        let xsk = XskConfig {
-            flags: BindFlags::COPY | BindFlags::NEED_WAKEUP | BindFlags::SG,
-            ..XskConfig::default()
-        };
-        XdpPortConfig {
-            attach: AttachMode::NativeOrGeneric,
-            guest_attach: None,
-            queue: 0,
-            fill: FillBounds::fixed(xsk.fill_size / 2),
-            xsk,
-            max_kicks: 64,
-            gso: true,
-        }
-    }
-}
-
-/// An AF_XDP port: socket, steering program and its attachment.
+/// An AF_XDP port: one queue's socket in front of its device's [`XdpDevice`].
 #[derive(Debug)]
 pub struct XdpPort {
-    // Declared first, dropped first: the program detaches before the socket closes.
-    link: XdpLink,
-    program: XdpProgram,
+    // Declared first, dropped first: if this is the device's last port, the program
+    // detaches before the socket closes.
+    device: Arc<XdpDevice>,
     socket: FrameSocket,
     ifindex: u32,
     fill: FillPolicy,
@@ -344,28 +133,34 @@ impl XdpPort {
     }
 
     /// Opens one port on `pool` (the pool's first socket registers the UMEM; later
-    /// ones share it): loads the steering program, binds and fills the socket, puts it
-    /// in the XSKMAP, steers `spec.steered_ips` and `spec.steered_prefixes`, and
-    /// attaches.
+    /// ones share it): loads the device's steering program ([`XdpDevice::load`]: steers
+    /// `spec.steered_ips` and `spec.steered_prefixes`), binds and fills the socket, puts
+    /// it in the XSKMAP, and attaches.
     pub fn open(
         pool: &FramePool,
         spec: &PortSpec,
         cfg: &XdpPortConfig,
     ) -> Result<XdpPort, XdpPortError> {
-        let ifindex = spec.ifindex;
-        let b = cfg.fill;
-        if b.floor == 0 || b.floor > b.large_floor || b.large_floor > b.max {
-            return Err(XdpPortError::InvalidConfig(
-                "fill quota: 1 <= floor <= large_floor <= max required",
-            ));
-        }
-        if b.max > cfg.xsk.fill_size {
-            return Err(XdpPortError::InvalidConfig(
-                "fill quota: max must not exceed the fill ring size",
-            ));
-        }
-        let program = XdpProgram::load(spec.steering)
-            .map_err(|source| XdpPortError::LoadProgram { ifindex, source })?;
+        check_fill(cfg)?;
+        let device = Arc::new(XdpDevice::load(spec, cfg)?);
+        let port = XdpPort::bind(pool, device, cfg)?;
+        // Attach last: from here on frames flow, and the socket is ready for them.
+        port.device.attach()?;
+        Ok(port)
+    }
+
+    /// Binds a socket on `device`'s queue `cfg.queue`, sharing `pool`'s UMEM (the pool's
+    /// first socket registers it), fills it and puts it in the device's XSKMAP. The
+    /// device may be attached already (frames for the queue are dropped until now) or
+    /// not (attach it once its queues are bound). Runs where the pool lives: the pool
+    /// is the worker's, and not `Send`.
+    pub fn bind(
+        pool: &FramePool,
+        device: Arc<XdpDevice>,
+        cfg: &XdpPortConfig,
+    ) -> Result<XdpPort, XdpPortError> {
+        check_fill(cfg)?;
+        let ifindex = device.ifindex();
         let mut socket = FrameSocket::bind(pool, ifindex, cfg.queue, &cfg.xsk)
             .map_err(|source| XdpPortError::BindSocket { ifindex, source })?;
         let mut fill = FillPolicy::new(cfg.fill);
@@ -373,41 +168,9 @@ impl XdpPort {
         socket.refill(to);
         let lent = fill.lent(socket.in_fill());
         pool.lent().set(pool.lent().get() + lent);
-        program
-            .insert_socket(cfg.queue, socket.socket())
-            .map_err(|source| XdpPortError::RegisterSocket { ifindex, source })?;
-        for &ip in &spec.steered_ips {
-            program
-                .insert_guest_ip(ip)
-                .map_err(|source| XdpPortError::SteerIp {
-                    ifindex,
-                    ip,
-                    source,
-                })?;
-        }
-        for &(ip, prefix_len) in &spec.steered_prefixes {
-            program
-                .insert_steered_prefix(ip, prefix_len)
-                .map_err(|source| XdpPortError::SteerPrefix {
-                    ifindex,
-                    ip,
-                    prefix_len,
-                    source,
-                })?;
-        }
-        // Attach last: from here on frames flow, and the socket is ready for them.
-        let link = program
-            .attach(
-                ifindex,
-                match spec.steering {
-                    Steering::Guest => cfg.guest_attach.unwrap_or(cfg.attach),
-                    _ => cfg.attach,
-                },
-            )
-            .map_err(|source| XdpPortError::Attach { ifindex, source })?;
-        Ok(XdpPort {
-            link,
-            program,
+        // From here on `Drop` gives the lent chunks back, also on the error below.
+        let port = XdpPort {
+            device,
             socket,
             ifindex,
             fill,
@@ -420,7 +183,14 @@ impl XdpPort {
             xsk: cfg.xsk,
             fill_bounds: cfg.fill,
             gso: GsoSender::open(cfg.gso, ifindex),
-        })
+        };
+        port.device.register(cfg.queue, port.socket.socket())?;
+        Ok(port)
+    }
+
+    /// The device this port's sockets serve.
+    pub fn device(&self) -> &Arc<XdpDevice> {
+        &self.device
     }
 
     /// Serves device queue `queue` too (a multi-queue tap whose guest enabled another
@@ -439,9 +209,7 @@ impl XdpPort {
             self.fill_bounds,
         )
         .map_err(|source| XdpPortError::BindSocket { ifindex, source })?;
-        self.program
-            .insert_socket(queue, q.socket().socket())
-            .map_err(|source| XdpPortError::RegisterSocket { ifindex, source })?;
+        self.device.register(queue, q.socket().socket())?;
         self.extra.push(q);
         Ok(true)
     }
@@ -466,7 +234,7 @@ impl XdpPort {
 
     /// Uplink or guest steering.
     pub fn steering(&self) -> Steering {
-        self.program.steering()
+        self.device.steering()
     }
 
     /// Whether it sends TCP super-frames whole (GSO), and why not.
@@ -476,99 +244,12 @@ impl XdpPort {
 
     /// The mode the program ended up in ([`AttachMode::Native`] or `Generic`).
     pub fn attach_mode(&self) -> AttachMode {
-        self.link.mode()
+        self.device.attach_mode()
     }
 
     /// The shared pool.
     pub fn pool(&self) -> &FramePool {
         self.socket.pool()
-    }
-
-    /// Starts steering ARP and IPv4 for `ip` to the router (uplink only; idempotent).
-    pub fn insert_guest_ip(&self, ip: Ipv4Addr) -> Result<(), XdpPortError> {
-        self.program
-            .insert_guest_ip(ip)
-            .map_err(|source| XdpPortError::SteerIp {
-                ifindex: self.ifindex,
-                ip,
-                source,
-            })
-    }
-
-    /// Stops steering `ip`: its traffic goes to the kernel (uplink only; removing an
-    /// absent IP is not an error).
-    pub fn remove_guest_ip(&self, ip: Ipv4Addr) -> Result<(), XdpPortError> {
-        self.program
-            .remove_guest_ip(ip)
-            .map_err(|source| XdpPortError::SteerIp {
-                ifindex: self.ifindex,
-                ip,
-                source,
-            })
-    }
-
-    /// Starts steering ARP and IPv4 for every address in `ip/prefix_len` to the router
-    /// (uplink only; any length; idempotent).
-    pub fn insert_guest_prefix(&self, ip: Ipv4Addr, prefix_len: u8) -> Result<(), XdpPortError> {
-        self.program
-            .insert_steered_prefix(ip, prefix_len)
-            .map_err(|source| XdpPortError::SteerPrefix {
-                ifindex: self.ifindex,
-                ip,
-                prefix_len,
-                source,
-            })
-    }
-
-    /// Stops steering the prefix `ip/prefix_len` (addresses also in the exact-address
-    /// map or another prefix stay steered; uplink only; removing an absent prefix is
-    /// not an error).
-    pub fn remove_guest_prefix(&self, ip: Ipv4Addr, prefix_len: u8) -> Result<(), XdpPortError> {
-        self.program
-            .remove_steered_prefix(ip, prefix_len)
-            .map_err(|source| XdpPortError::SteerPrefix {
-                ifindex: self.ifindex,
-                ip,
-                prefix_len,
-                source,
-            })
-    }
-
-    /// Starts (`on`) or stops steering IPv6 to `addr` and Neighbor Solicitations for it
-    /// to the router (uplink only; idempotent; see [`XdpProgram::insert_guest_ip6`]).
-    pub fn steer_ip6(&self, addr: Ipv6Addr, on: bool) -> Result<(), XdpPortError> {
-        let r = if on {
-            self.program.insert_guest_ip6(addr)
-        } else {
-            self.program.remove_guest_ip6(addr)
-        };
-        r.map_err(|source| XdpPortError::SteerIpv6 {
-            ifindex: self.ifindex,
-            addr,
-            prefix_len: 128,
-            source,
-        })
-    }
-
-    /// Starts (`on`) or stops steering IPv6 to every address in `addr/prefix_len`
-    /// (uplink only; idempotent).
-    pub fn steer_prefix6(
-        &self,
-        addr: Ipv6Addr,
-        prefix_len: u8,
-        on: bool,
-    ) -> Result<(), XdpPortError> {
-        let r = if on {
-            self.program.insert_steered_prefix6(addr, prefix_len)
-        } else {
-            self.program.remove_steered_prefix6(addr, prefix_len)
-        };
-        r.map_err(|source| XdpPortError::SteerIpv6 {
-            ifindex: self.ifindex,
-            addr,
-            prefix_len,
-            source,
-        })
     }
 
     /// This port's socket counters (drops by reason, multi-buffer copies, kicks).
@@ -658,6 +339,32 @@ impl XdpPort {
     pub fn wait_rx(&self, timeout: Duration) -> io::Result<bool> {
         self.socket.socket().poll_rx(timeout)
     }
+}
+
+/// The device's steering methods ([`XdpDevice::insert_guest_ip`] and the others) are
+/// reachable through the port.
+impl Deref for XdpPort {
+    type Target = XdpDevice;
+
+    fn deref(&self) -> &XdpDevice {
+        &self.device
+    }
+}
+
+/// The fill quota must fit the ring: 1 <= floor <= large_floor <= max <= fill ring.
+fn check_fill(cfg: &XdpPortConfig) -> Result<(), XdpPortError> {
+    let b = cfg.fill;
+    if b.floor == 0 || b.floor > b.large_floor || b.large_floor > b.max {
+        return Err(XdpPortError::InvalidConfig(
+            "fill quota: 1 <= floor <= large_floor <= max required",
+        ));
+    }
+    if b.max > cfg.xsk.fill_size {
+        return Err(XdpPortError::InvalidConfig(
+            "fill quota: max must not exceed the fill ring size",
+        ));
+    }
+    Ok(())
 }
 
 impl std::os::fd::AsFd for XdpPort {
