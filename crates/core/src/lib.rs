@@ -9,6 +9,7 @@ pub mod announce;
 pub mod counters;
 pub mod dhcp;
 pub mod drop;
+pub mod fastpath;
 pub mod fragment;
 pub mod guests;
 pub mod icmp_error;

@@ -260,6 +260,20 @@ impl NeighborCache {
         Some(self.table.slots[idx].info(now))
     }
 
+    /// Entries confirmed recently (REACHABLE and within `reachable_time` at `now`), with
+    /// their MAC and the instant they stop being so: the ones an in-kernel fast path may
+    /// use without the verification [`NeighborCache::lookup`] starts on older entries.
+    pub fn confirmed(
+        &self,
+        now: Instant,
+    ) -> impl Iterator<Item = (Ipv4Addr, EthernetAddress, Instant)> + '_ {
+        self.table
+            .slots
+            .iter()
+            .filter(move |e| e.live && e.state == NeighborState::Reachable && now < e.deadline)
+            .map(|e| (e.ip, e.mac, e.deadline))
+    }
+
     /// Number of entries per state.
     pub fn state_counts(&self) -> StateCounts {
         let mut c = StateCounts::default();

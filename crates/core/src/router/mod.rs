@@ -95,6 +95,8 @@ pub struct Router {
     /// The IPv6 side ([`crate::ipv6`]).
     v6: Router6,
     config: RouterConfig,
+    /// Bumped on every change to the tables (see [`Router::generation`]).
+    generation: u64,
 }
 
 impl Router {
@@ -116,7 +118,15 @@ impl Router {
                 now,
             ),
             config,
+            generation: 0,
         }
+    }
+
+    /// A number that changes whenever the tables may have changed (networks, guests,
+    /// routes, port states): what is derived from them ([`crate::fastpath`]) is derived
+    /// again when it differs from the last one seen.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The tables (networks, routes, guests, ports).
@@ -127,6 +137,7 @@ impl Router {
     /// Mutable tables, for operator route changes. Guests and networks are added
     /// through the router so its per-network state follows.
     pub fn tables_mut(&mut self) -> &mut Tables {
+        self.generation += 1;
         &mut self.tables
     }
 
@@ -157,6 +168,7 @@ impl Router {
         now: Instant,
     ) -> Result<NetworkId, TablesError> {
         let uplink = spec.uplink;
+        self.generation += 1;
         let id = self.tables.add_network(spec)?;
         let idx = id.0 as usize;
         if self.neighbors.len() <= idx {
@@ -173,6 +185,7 @@ impl Router {
     /// Register a guest (idempotent for identical data).
     pub fn add_guest(&mut self, spec: GuestSpec) -> Result<GuestId, TablesError> {
         let port = spec.port;
+        self.generation += 1;
         let id = self.tables.add_guest(spec)?;
         self.counters.ensure(port);
         self.v6.guest_added(&self.tables, id);
@@ -182,6 +195,7 @@ impl Router {
     /// Remove a guest by name: from this moment it is not answered for nor forwarded to,
     /// and its pending announcements are cancelled.
     pub fn remove_guest(&mut self, name: &str) -> Result<Guest, TablesError> {
+        self.generation += 1;
         let guest = self.tables.remove_guest(name)?;
         self.announcer.cancel(guest.id);
         self.v6.guest_removed(guest.id);
@@ -279,6 +293,7 @@ impl Router {
 
     /// Mark a guest port up or down (link events).
     pub fn set_port_up(&mut self, port: PortId, up: bool) -> bool {
+        self.generation += 1;
         self.tables.set_port_up(port, up)
     }
 

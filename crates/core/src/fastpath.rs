@@ -1,0 +1,228 @@
+//! What an in-kernel fast path in front of the router may forward on its own: the
+//! plain IPv4 case, derived from the router's tables and neighbor caches so that the
+//! fast path decides exactly as [`crate::router`] would, or leaves the frame to it.
+//!
+//! The fast path (an XDP program, `sys::xdp`) forwards a frame only if every check the
+//! userspace stages would make passes and none of their side effects is needed:
+//! - ingress: a port listed here. From the uplink, the destination MAC is the uplink's
+//!   (RFC 1812 5.3.4); from a guest, the source MAC is the guest's, the destination MAC
+//!   is not multicast, and the source address is one of the guest's or inside a prefix
+//!   routed to it ([`crate::spoof`]);
+//! - IPv4 with a 20-byte header, a valid header checksum (RFC 1812 5.2.2), not a
+//!   fragment, no martian source or destination (RFC 1812 5.3.7), TTL above 1
+//!   (RFC 1812 5.3.1), no larger than the egress MTU (RFC 1812 5.2.6);
+//! - the longest-prefix match in the ingress network's table ([`FastRoute`]) has a
+//!   hop: a guest that is up (from the uplink or another guest), or the uplink toward a
+//!   neighbor confirmed recently ([`crate::neighbor::NeighborCache::confirmed`]). A
+//!   route without a hop (unresolved next hop, connected subnet, guest down) is still
+//!   listed, so that a shorter prefix cannot match in its place;
+//! - from a guest, TCP and UDP only with a complete checksum (a guest's partial
+//!   checksum is completed by the router: `crate::offload`), and no DHCP.
+//!
+//! Everything else reaches the router as before: ARP, unresolved next hops, ICMP
+//! errors, fragmentation, offload super-frames, DHCP, IPv6, traces.
+
+use ipnet::Ipv4Net;
+use wire::{EthernetAddress, Ipv4Addr};
+
+use crate::guests::Guest;
+use crate::ids::{NetworkId, PortId};
+use crate::network::Network;
+use crate::router::Router;
+use crate::routes::NextHop;
+use crate::time::Instant;
+
+/// Which side a fast-path ingress port is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FastRole {
+    /// A network's uplink: frames must be addressed to `mac` (the uplink's).
+    Uplink,
+    /// A guest's port: frames must come from `mac` (the guest's).
+    Guest,
+}
+
+/// A port the fast path takes frames from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FastPort {
+    /// The port.
+    pub port: PortId,
+    /// Its network (whose route table is looked up).
+    pub network: NetworkId,
+    /// Uplink or guest.
+    pub role: FastRole,
+    /// The uplink's MAC (destination check) or the guest's (source check).
+    pub mac: EthernetAddress,
+}
+
+/// Where a fast-path route sends frames: MACs already chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FastHop {
+    /// Egress port.
+    pub port: PortId,
+    /// New destination MAC (the guest's, or the next hop's on the VLAN).
+    pub dst_mac: EthernetAddress,
+    /// New source MAC (the network's guest-side or uplink MAC).
+    pub src_mac: EthernetAddress,
+    /// Largest IPv4 datagram forwarded (the network's MTU).
+    pub mtu: u16,
+    /// The hop is a guest: frames from the uplink may take it (toward the VLAN they
+    /// may not: the router never hairpins).
+    pub to_guest: bool,
+}
+
+/// One entry of a network's fast-path route table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FastRoute {
+    /// The network whose table this is.
+    pub network: NetworkId,
+    /// Destination prefix.
+    pub prefix: Ipv4Net,
+    /// `None`: frames matching it go to the router.
+    pub hop: Option<FastHop>,
+}
+
+/// A source prefix a guest port may send from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FastSource {
+    /// The guest's port.
+    pub port: PortId,
+    /// One of its addresses (/32) or a prefix routed to it.
+    pub prefix: Ipv4Net,
+}
+
+/// Everything the fast path needs, as of one instant.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FastState {
+    /// Ingress ports.
+    pub ports: Vec<FastPort>,
+    /// Route tables, all networks. A later entry for the same network and prefix
+    /// replaces an earlier one (the router's own addresses come last).
+    pub routes: Vec<FastRoute>,
+    /// Guests' source prefixes.
+    pub sources: Vec<FastSource>,
+    /// The earliest instant an entry here stops being valid (a neighbor's
+    /// confirmation running out): derive the state again by then.
+    pub valid_until: Option<Instant>,
+}
+
+fn host(ip: Ipv4Addr) -> Ipv4Net {
+    // A /32 is always a valid prefix.
+    Ipv4Net::new(ip, 32).unwrap_or_default()
+}
+
+fn guest_hop(network: &Network, guest: &Guest) -> Option<FastHop> {
+    guest.up.then_some(FastHop {
+        port: guest.port,
+        dst_mac: guest.mac,
+        src_mac: network.guest_mac,
+        mtu: network.mtu,
+        to_guest: true,
+    })
+}
+
+fn uplink_hop(network: &Network, mac: EthernetAddress) -> FastHop {
+    FastHop {
+        port: network.uplink,
+        dst_mac: mac,
+        src_mac: network.uplink_mac,
+        mtu: network.mtu,
+        to_guest: false,
+    }
+}
+
+impl Router {
+    /// What the fast path may forward now ([`crate::fastpath`]).
+    pub fn fast_path_state(&self, now: Instant) -> FastState {
+        let tables = self.tables();
+        let mut st = FastState::default();
+        for network in tables.networks() {
+            let Some(routes) = tables.routes(network.id) else {
+                continue;
+            };
+            st.ports.push(FastPort {
+                port: network.uplink,
+                network: network.id,
+                role: FastRole::Uplink,
+                mac: network.uplink_mac,
+            });
+            let confirmed: Vec<_> = self
+                .neighbors(network.id)
+                .map(|c| c.confirmed(now).collect())
+                .unwrap_or_default();
+            let mac_of = |ip: Ipv4Addr| {
+                confirmed
+                    .iter()
+                    .find(|&&(n, _, _)| n == ip)
+                    .map(|&(_, mac, until)| (mac, until))
+            };
+            let mut until = |t: Instant| {
+                st.valid_until = Some(st.valid_until.map_or(t, |u| u.min(t)));
+            };
+            for route in routes.iter() {
+                let hop = match route.next_hop {
+                    NextHop::Guest(gid) => tables
+                        .guests()
+                        .by_id(gid)
+                        .and_then(|g| guest_hop(network, g)),
+                    NextHop::Gateway(gw) => mac_of(gw).map(|(mac, t)| {
+                        until(t);
+                        uplink_hop(network, mac)
+                    }),
+                    NextHop::Connected => None,
+                };
+                st.routes.push(FastRoute {
+                    network: network.id,
+                    prefix: route.prefix,
+                    hop,
+                });
+            }
+            // On-link neighbors: a /32 each, where the table says "connected".
+            for &(ip, mac, t) in &confirmed {
+                if routes.next_hop(ip) == Some(NextHop::Connected)
+                    && !network.is_subnet_broadcast(ip)
+                {
+                    until(t);
+                    st.routes.push(FastRoute {
+                        network: network.id,
+                        prefix: host(ip),
+                        hop: Some(uplink_hop(network, mac)),
+                    });
+                }
+            }
+            // Addresses the router handles itself, whatever route covers them.
+            let subnet_bcast = network.subnet.broadcast();
+            for ip in std::iter::once(subnet_bcast).chain(network.arp_source) {
+                st.routes.push(FastRoute {
+                    network: network.id,
+                    prefix: host(ip),
+                    hop: None,
+                });
+            }
+        }
+        for guest in tables.guests().iter().filter(|g| g.up) {
+            st.ports.push(FastPort {
+                port: guest.port,
+                network: guest.network,
+                role: FastRole::Guest,
+                mac: guest.mac,
+            });
+            let own = guest.ips.iter().map(|&ip| host(ip));
+            for prefix in own.chain(guest.extra_prefixes.iter().copied()) {
+                st.sources.push(FastSource {
+                    port: guest.port,
+                    prefix,
+                });
+            }
+        }
+        st
+    }
+
+    /// Whether a trace is running: the fast path stands aside meanwhile, so that every
+    /// frame is traced.
+    pub fn tracing(&self) -> bool {
+        self.trace_remaining() > 0
+    }
+}
+
+#[cfg(test)]
+mod tests;
