@@ -8,6 +8,7 @@ use std::mem::size_of;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 const BPF_MAP_CREATE: libc::c_int = 0;
+const BPF_MAP_LOOKUP_ELEM: libc::c_int = 1;
 const BPF_MAP_UPDATE_ELEM: libc::c_int = 2;
 const BPF_MAP_DELETE_ELEM: libc::c_int = 3;
 const BPF_PROG_LOAD: libc::c_int = 5;
@@ -15,6 +16,9 @@ const BPF_PROG_TEST_RUN: libc::c_int = 10;
 const BPF_LINK_CREATE: libc::c_int = 28;
 
 pub(crate) const BPF_MAP_TYPE_HASH: u32 = 1;
+pub(crate) const BPF_MAP_TYPE_ARRAY: u32 = 2;
+pub(crate) const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
+pub(crate) const BPF_MAP_TYPE_DEVMAP_HASH: u32 = 25;
 pub(crate) const BPF_MAP_TYPE_LPM_TRIE: u32 = 11;
 pub(crate) const BPF_MAP_TYPE_XSKMAP: u32 = 17;
 pub(crate) const BPF_PROG_TYPE_XDP: u32 = 6;
@@ -85,10 +89,22 @@ pub(crate) fn map_create(
     map_flags: u32,
     name: &str,
 ) -> io::Result<OwnedFd> {
+    map_create_sized(map_type, key_size, 4, max_entries, map_flags, name)
+}
+
+/// Creates a map with `key_size`-byte keys and `value_size`-byte values.
+pub(crate) fn map_create_sized(
+    map_type: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    map_flags: u32,
+    name: &str,
+) -> io::Result<OwnedFd> {
     let mut attr = MapCreate {
         map_type,
         key_size,
-        value_size: 4,
+        value_size,
         max_entries,
         map_flags,
         map_name: obj_name(name),
@@ -107,8 +123,8 @@ struct MapElem {
     flags: u64,
 }
 // SAFETY: repr(C) layout of bpf_attr's element commands; key/value point to live
-// locals of the map's key size and of 4 bytes (see callers: the key length is checked
-// against the size the map was created with, values are always u32).
+// buffers of the map's key and value sizes (see callers: key and value lengths are
+// those the map was created with; a lookup's buffer holds what the kernel writes).
 unsafe impl Attr for MapElem {}
 
 /// Sets `map[key] = value` on a map created by [`map_create_u32`].
@@ -135,6 +151,68 @@ pub(crate) fn map_update<const N: usize>(
         ..Default::default()
     };
     sys_bpf(BPF_MAP_UPDATE_ELEM, &mut attr).map(drop)
+}
+
+/// Sets `map[key] = value` on a map whose key size is `K` and value size `V` bytes
+/// (the kernel reads exactly that many bytes from each).
+pub(crate) fn map_update_bytes<const K: usize, const V: usize>(
+    map: BorrowedFd<'_>,
+    key: &[u8; K],
+    value: &[u8; V],
+) -> io::Result<()> {
+    let mut attr = MapElem {
+        map_fd: map.as_raw_fd() as u32,
+        key: key.as_ptr() as u64,
+        value: value.as_ptr() as u64,
+        ..Default::default()
+    };
+    sys_bpf(BPF_MAP_UPDATE_ELEM, &mut attr).map(drop)
+}
+
+/// Sets `map[key] = value` where the kernel reads `value.len()` bytes: a per-CPU map's
+/// value for every possible CPU (each rounded up to 8 bytes).
+pub(crate) fn map_update_slice<const K: usize>(
+    map: BorrowedFd<'_>,
+    key: &[u8; K],
+    value: &[u8],
+) -> io::Result<()> {
+    let mut attr = MapElem {
+        map_fd: map.as_raw_fd() as u32,
+        key: key.as_ptr() as u64,
+        value: value.as_ptr() as u64,
+        ..Default::default()
+    };
+    sys_bpf(BPF_MAP_UPDATE_ELEM, &mut attr).map(drop)
+}
+
+/// Reads `map[key]` into `out` on a map whose key size is `K`; `out` must be as long
+/// as what the kernel writes: the value size, or for a per-CPU map the value size
+/// rounded up to 8 times the number of possible CPUs ([`possible_cpus`]).
+pub(crate) fn map_lookup_into<const K: usize>(
+    map: BorrowedFd<'_>,
+    key: &[u8; K],
+    out: &mut [u8],
+) -> io::Result<()> {
+    let mut attr = MapElem {
+        map_fd: map.as_raw_fd() as u32,
+        key: key.as_ptr() as u64,
+        value: out.as_mut_ptr() as u64,
+        ..Default::default()
+    };
+    sys_bpf(BPF_MAP_LOOKUP_ELEM, &mut attr).map(drop)
+}
+
+/// The number of possible CPUs (`/sys/devices/system/cpu/possible`, e.g. `0-1`): how
+/// many values a per-CPU map lookup returns.
+pub(crate) fn possible_cpus() -> io::Result<usize> {
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/possible")?;
+    let bad = || io::Error::new(io::ErrorKind::InvalidData, "cpu/possible");
+    let mut last = 0usize;
+    for part in text.trim().split(',') {
+        let hi = part.rsplit('-').next().ok_or_else(bad)?;
+        last = last.max(hi.parse::<usize>().map_err(|_| bad())?);
+    }
+    Ok(last + 1)
 }
 
 /// Deletes `map[key]` on a map created by [`map_create`] with `key_size == N`.
@@ -251,19 +329,36 @@ struct TestRun {
     _pad: u32,
 }
 // SAFETY: repr(C) layout of bpf_attr's BPF_PROG_TEST_RUN part; data_in points to a live
-// slice of data_size_in bytes, the other pointers are null.
+// slice of data_size_in bytes, data_out is null or a live writable slice of
+// data_size_out bytes, the other pointers are null.
 unsafe impl Attr for TestRun {}
 
 /// Runs a program once on `data` (`BPF_PROG_TEST_RUN`) and returns its return value.
 pub(crate) fn prog_test_run(prog: BorrowedFd<'_>, data: &[u8]) -> io::Result<u32> {
+    prog_test_run_out(prog, data, &mut []).map(|(rv, _)| rv)
+}
+
+/// [`prog_test_run`], also copying the frame as the program left it into `out`
+/// (empty: not copied); returns the return value and the frame's length.
+pub(crate) fn prog_test_run_out(
+    prog: BorrowedFd<'_>,
+    data: &[u8],
+    out: &mut [u8],
+) -> io::Result<(u32, usize)> {
+    let too_big = || io::Error::from(io::ErrorKind::InvalidInput);
     let mut attr = TestRun {
         prog_fd: prog.as_raw_fd() as u32,
-        data_size_in: u32::try_from(data.len())
-            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
+        data_size_in: u32::try_from(data.len()).map_err(|_| too_big())?,
         data_in: data.as_ptr() as u64,
+        data_size_out: u32::try_from(out.len()).map_err(|_| too_big())?,
+        data_out: if out.is_empty() {
+            0
+        } else {
+            out.as_mut_ptr() as u64
+        },
         repeat: 1,
         ..Default::default()
     };
     sys_bpf(BPF_PROG_TEST_RUN, &mut attr)?;
-    Ok(attr.retval)
+    Ok((attr.retval, attr.data_size_out as usize))
 }

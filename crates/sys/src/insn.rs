@@ -24,6 +24,8 @@ pub(crate) const R4: Reg = Reg(4);
 pub(crate) const R5: Reg = Reg(5);
 pub(crate) const R6: Reg = Reg(6);
 pub(crate) const R7: Reg = Reg(7);
+pub(crate) const R8: Reg = Reg(8);
+pub(crate) const R9: Reg = Reg(9);
 pub(crate) const R10: Reg = Reg(10);
 
 /// Memory access sizes.
@@ -35,12 +37,16 @@ pub(crate) enum Size {
     H = 0x08,
     /// 8 bits.
     B = 0x10,
+    /// 64 bits.
+    DW = 0x18,
 }
 
 // Instruction classes, sources and operations.
 const BPF_LD: u8 = 0x00;
 const BPF_LDX: u8 = 0x01;
+const BPF_ST: u8 = 0x02;
 const BPF_STX: u8 = 0x03;
+const BPF_ALU: u8 = 0x04;
 const BPF_JMP: u8 = 0x05;
 const BPF_ALU64: u8 = 0x07;
 const BPF_K: u8 = 0x00;
@@ -49,10 +55,21 @@ const BPF_IMM: u8 = 0x00;
 const BPF_MEM: u8 = 0x60;
 const BPF_DW: u8 = 0x18;
 const BPF_ADD: u8 = 0x00;
+const BPF_SUB: u8 = 0x10;
+const BPF_OR: u8 = 0x40;
+const BPF_AND: u8 = 0x50;
+const BPF_LSH: u8 = 0x60;
+const BPF_RSH: u8 = 0x70;
 const BPF_MOV: u8 = 0xb0;
+const BPF_END: u8 = 0xd0;
+/// `BPF_END` source bit: convert to big endian.
+const BPF_TO_BE: u8 = 0x08;
 const BPF_JA: u8 = 0x00;
 const BPF_JEQ: u8 = 0x10;
 const BPF_JGT: u8 = 0x20;
+const BPF_JGE: u8 = 0x30;
+const BPF_JNE: u8 = 0x50;
+const BPF_JLT: u8 = 0xa0;
 const BPF_CALL: u8 = 0x80;
 const BPF_EXIT: u8 = 0x90;
 /// `src_reg` of a 64-bit immediate load that holds a map fd (`BPF_PSEUDO_MAP_FD`).
@@ -114,6 +131,41 @@ impl Asm {
         self.push(insn(BPF_ALU64 | BPF_ADD | BPF_K, dst, R0, 0, imm))
     }
 
+    /// `dst += src` (64 bit).
+    pub(crate) fn add(&mut self, dst: Reg, src: Reg) -> &mut Self {
+        self.push(insn(BPF_ALU64 | BPF_ADD | BPF_X, dst, src, 0, 0))
+    }
+
+    /// `dst -= src` (64 bit).
+    pub(crate) fn sub(&mut self, dst: Reg, src: Reg) -> &mut Self {
+        self.push(insn(BPF_ALU64 | BPF_SUB | BPF_X, dst, src, 0, 0))
+    }
+
+    /// `dst |= src` (64 bit).
+    pub(crate) fn or(&mut self, dst: Reg, src: Reg) -> &mut Self {
+        self.push(insn(BPF_ALU64 | BPF_OR | BPF_X, dst, src, 0, 0))
+    }
+
+    /// `dst &= imm` (64 bit, `imm` sign-extended).
+    pub(crate) fn and_imm(&mut self, dst: Reg, imm: i32) -> &mut Self {
+        self.push(insn(BPF_ALU64 | BPF_AND | BPF_K, dst, R0, 0, imm))
+    }
+
+    /// `dst <<= imm` (64 bit).
+    pub(crate) fn lsh_imm(&mut self, dst: Reg, imm: i32) -> &mut Self {
+        self.push(insn(BPF_ALU64 | BPF_LSH | BPF_K, dst, R0, 0, imm))
+    }
+
+    /// `dst >>= imm` (64 bit, logical).
+    pub(crate) fn rsh_imm(&mut self, dst: Reg, imm: i32) -> &mut Self {
+        self.push(insn(BPF_ALU64 | BPF_RSH | BPF_K, dst, R0, 0, imm))
+    }
+
+    /// `dst = htobe16(dst)`: the low 16 bits in network order, upper bits cleared.
+    pub(crate) fn be16(&mut self, dst: Reg) -> &mut Self {
+        self.push(insn(BPF_ALU | BPF_END | BPF_TO_BE, dst, R0, 0, 16))
+    }
+
     /// `dst = *(size *)(src + off)`.
     pub(crate) fn load(&mut self, size: Size, dst: Reg, src: Reg, off: i16) -> &mut Self {
         self.push(insn(BPF_LDX | BPF_MEM | size as u8, dst, src, off, 0))
@@ -122,6 +174,11 @@ impl Asm {
     /// `*(size *)(dst + off) = src`.
     pub(crate) fn store(&mut self, size: Size, dst: Reg, off: i16, src: Reg) -> &mut Self {
         self.push(insn(BPF_STX | BPF_MEM | size as u8, dst, src, off, 0))
+    }
+
+    /// `*(size *)(dst + off) = imm`.
+    pub(crate) fn store_imm(&mut self, size: Size, dst: Reg, off: i16, imm: i32) -> &mut Self {
+        self.push(insn(BPF_ST | BPF_MEM | size as u8, dst, R0, off, imm))
     }
 
     /// `dst = map fd` (relocated by the kernel to the map pointer); two slots.
@@ -139,6 +196,36 @@ impl Asm {
     /// `if dst == imm goto target`.
     pub(crate) fn jeq_imm(&mut self, dst: Reg, imm: i32, target: Label) -> &mut Self {
         self.jump(insn(BPF_JMP | BPF_JEQ | BPF_K, dst, R0, 0, imm), target)
+    }
+
+    /// `if dst == src goto target`.
+    pub(crate) fn jeq(&mut self, dst: Reg, src: Reg, target: Label) -> &mut Self {
+        self.jump(insn(BPF_JMP | BPF_JEQ | BPF_X, dst, src, 0, 0), target)
+    }
+
+    /// `if dst != imm goto target`.
+    pub(crate) fn jne_imm(&mut self, dst: Reg, imm: i32, target: Label) -> &mut Self {
+        self.jump(insn(BPF_JMP | BPF_JNE | BPF_K, dst, R0, 0, imm), target)
+    }
+
+    /// `if dst != src goto target`.
+    pub(crate) fn jne(&mut self, dst: Reg, src: Reg, target: Label) -> &mut Self {
+        self.jump(insn(BPF_JMP | BPF_JNE | BPF_X, dst, src, 0, 0), target)
+    }
+
+    /// `if dst < imm goto target` (unsigned).
+    pub(crate) fn jlt_imm(&mut self, dst: Reg, imm: i32, target: Label) -> &mut Self {
+        self.jump(insn(BPF_JMP | BPF_JLT | BPF_K, dst, R0, 0, imm), target)
+    }
+
+    /// `if dst > imm goto target` (unsigned).
+    pub(crate) fn jgt_imm(&mut self, dst: Reg, imm: i32, target: Label) -> &mut Self {
+        self.jump(insn(BPF_JMP | BPF_JGT | BPF_K, dst, R0, 0, imm), target)
+    }
+
+    /// `if dst >= src goto target` (unsigned).
+    pub(crate) fn jge(&mut self, dst: Reg, src: Reg, target: Label) -> &mut Self {
+        self.jump(insn(BPF_JMP | BPF_JGE | BPF_X, dst, src, 0, 0), target)
     }
 
     /// `if dst > src goto target` (unsigned).

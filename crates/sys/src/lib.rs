@@ -42,6 +42,7 @@ pub mod sysctl;
 pub mod tap;
 pub mod umem;
 pub mod xdp;
+pub mod xdp_fast;
 pub mod xsk;
 
 pub use frame::{FramePool, FrameSocket, FrameSocketStats, PoolStats, TxReport, UmemFrame};
@@ -51,4 +52,5 @@ pub use ring::XdpDesc;
 pub use tap::{Tap, TapError, TapFlags};
 pub use umem::{Umem, UmemConfig, UmemError};
 pub use xdp::{AttachMode, Steering, XdpAction, XdpError, XdpLink, XdpProgram};
+pub use xdp_fast::{FastPathMaps, FpHop, FpPort, FpStats};
 pub use xsk::{BindFlags, XskConfig, XskError, XskSocket, XskStats};

@@ -25,6 +25,7 @@
 
 use crate::bpf;
 use crate::insn::{Asm, Insn, Size, R0, R1, R10, R2, R3, R4, R5, R6, R7};
+use crate::xdp_fast::{emit_fast_path, FastFds, FastPathMaps};
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -250,9 +251,20 @@ fn drop_ipv4_program() -> Vec<Insn> {
     a.finish()
 }
 
-fn guest_program(xsks_fd: i32) -> Vec<Insn> {
-    let mut a = Asm::default();
+/// `r6 = ctx`, then the fast path if there are maps for it; falls through (with r6
+/// intact) to what follows for every frame the fast path leaves alone.
+fn emit_prologue(a: &mut Asm, fast: Option<FastFds>) {
     a.mov(R6, R1);
+    if let Some(m) = fast {
+        let slow = a.label();
+        emit_fast_path(a, m, slow);
+        a.bind(slow);
+    }
+}
+
+fn guest_program(xsks_fd: i32, fast: Option<FastFds>) -> Vec<Insn> {
+    let mut a = Asm::default();
+    emit_prologue(&mut a, fast);
     emit_redirect(&mut a, xsks_fd);
     a.finish()
 }
@@ -264,6 +276,7 @@ struct UplinkFds {
     prefixes: i32,
     ip6s: i32,
     prefixes6: i32,
+    fast: Option<FastFds>,
 }
 
 fn uplink_program(fds: &UplinkFds) -> Vec<Insn> {
@@ -286,8 +299,8 @@ fn uplink_program(fds: &UplinkFds) -> Vec<Insn> {
         a.label(),
         a.label(),
     );
-    a.mov(R6, R1)
-        .load(Size::W, R2, R6, MD_DATA)
+    emit_prologue(&mut a, fds.fast);
+    a.load(Size::W, R2, R6, MD_DATA)
         .load(Size::W, R3, R6, MD_DATA_END)
         .mov(R4, R2)
         .add_imm(R4, 14)
@@ -437,6 +450,13 @@ impl XdpLink {
 impl XdpProgram {
     /// Creates the maps and loads the program (not attached yet).
     pub fn load(steering: Steering) -> Result<Self, XdpError> {
+        Self::load_with(steering, None)
+    }
+
+    /// [`XdpProgram::load`], with the fast path in front ([`crate::xdp_fast`]) when
+    /// `fast` is given (uplink and guest programs; the sink has none).
+    pub fn load_with(steering: Steering, fast: Option<&FastPathMaps>) -> Result<Self, XdpError> {
+        let fast = fast.map(FastPathMaps::fds);
         let xsks = bpf::map_create_u32(bpf::BPF_MAP_TYPE_XSKMAP, MAX_QUEUES, "hvr_xsks").map_err(
             |source| XdpError::CreateMap {
                 name: "hvr_xsks",
@@ -444,7 +464,7 @@ impl XdpProgram {
             },
         )?;
         let (insns, uplink) = match steering {
-            Steering::Guest => (guest_program(xsks.as_raw_fd()), None),
+            Steering::Guest => (guest_program(xsks.as_raw_fd(), fast), None),
             Steering::DropIpv4 => (drop_ipv4_program(), None),
             Steering::Uplink => {
                 let ips =
@@ -492,6 +512,7 @@ impl XdpProgram {
                     prefixes: prefixes.as_raw_fd(),
                     ip6s: ip6s.as_raw_fd(),
                     prefixes6: prefixes6.as_raw_fd(),
+                    fast,
                 });
                 (
                     insns,
@@ -690,6 +711,16 @@ impl XdpProgram {
         }
     }
 
+    /// Runs the program on `frame` like [`XdpProgram::test_run`] and also returns the
+    /// frame as the program left it (rewritten by the fast path, say).
+    pub fn test_run_frame(&self, frame: &[u8]) -> Result<(XdpAction, Vec<u8>), XdpError> {
+        let mut out = vec![0u8; frame.len() + 256];
+        let (rv, len) = bpf::prog_test_run_out(self.prog.as_fd(), frame, &mut out)
+            .map_err(XdpError::TestRun)?;
+        out.truncate(len);
+        Ok((XdpAction::from(rv), out))
+    }
+
     /// Runs the program on `frame` without a device (`BPF_PROG_TEST_RUN`, rx queue 0)
     /// and returns its verdict. Needs the same privileges as loading.
     pub fn test_run(&self, frame: &[u8]) -> Result<XdpAction, XdpError> {
@@ -705,7 +736,7 @@ mod tests {
 
     #[test]
     fn programs_assemble() {
-        assert_eq!(guest_program(3).len(), 7);
+        assert_eq!(guest_program(3, None).len(), 7);
         assert_eq!(drop_ipv4_program().len(), 12);
         let p = uplink_program(&UplinkFds {
             xsks: 3,
@@ -713,6 +744,7 @@ mod tests {
             prefixes: 5,
             ip6s: 6,
             prefixes6: 7,
+            fast: None,
         });
         assert!(p.len() > 20 && p.len() < 160, "{}", p.len());
     }
