@@ -116,6 +116,10 @@ pub struct DataplaneSection {
     /// next to each port's AF_XDP socket; `"off"` (false): segmented in software and
     /// sent one by one through AF_XDP, as before.
     pub gso: bool,
+    /// `fast_path = "on"`: an XDP program in front of each port forwards the plain IPv4
+    /// case itself (`hvrouter_core::fastpath`); `"off"` (default): every frame the
+    /// router handles reaches it.
+    pub fast_path: bool,
 }
 
 impl Default for DataplaneSection {
@@ -130,6 +134,7 @@ impl Default for DataplaneSection {
             frame_size: 4096,
             frames: None,
             gso: true,
+            fast_path: false,
         }
     }
 }

@@ -51,6 +51,7 @@ pub(crate) struct RawDataplane {
     pub(crate) frame_size: Option<S<i64>>,
     pub(crate) frames: Option<S<i64>>,
     pub(crate) gso: Option<S<String>>,
+    pub(crate) fast_path: Option<S<String>>,
     pub(crate) guest_xdp_mode: Option<S<String>>,
 }
 

@@ -105,6 +105,12 @@ pub(crate) fn dataplane(c: &mut Checker<'_>, raw: Option<&S<RawDataplane>>) -> D
             out.gso = on;
         }
     }
+    if let Some(v) = &raw.fast_path {
+        let choices = [("on", true), ("off", false)];
+        if let Some(on) = c.choice(v, "dataplane.fast_path", &choices) {
+            out.fast_path = on;
+        }
+    }
     if let Some(v) = &raw.poll {
         let modes = [
             ("busy", PollMode::Busy),

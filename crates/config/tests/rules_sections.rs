@@ -167,6 +167,23 @@ fn gso_is_a_choice_and_on_by_default() {
 }
 
 #[test]
+fn fast_path_is_a_choice_and_off_by_default() {
+    assert!(!valid(&edit("burst = 64", "burst = 64")).dataplane.fast_path);
+    let c = valid(&edit(
+        "xdp_mode = \"auto\"",
+        "xdp_mode = \"auto\"\nfast_path = \"on\"",
+    ));
+    assert!(c.dataplane.fast_path);
+    rejects(
+        "xdp_mode = \"auto\"",
+        "xdp_mode = \"auto\"\nfast_path = \"yes\"",
+        "fast_path",
+        "dataplane.fast_path",
+        "\"yes\" is not one of: on, off",
+    );
+}
+
+#[test]
 fn guest_xdp_mode_is_a_choice_left_out_by_default() {
     assert_eq!(
         valid(&edit("burst = 64", "burst = 64"))
@@ -379,7 +396,7 @@ fn unknown_key_in_section() {
         "bursts = 64",
         "bursts",
         "dataplane.bursts",
-        "unknown key `bursts`; valid keys here: xdp_mode, workers, poll, cpus, burst, frame_size, frames, gso, guest_xdp_mode",
+        "unknown key `bursts`; valid keys here: xdp_mode, workers, poll, cpus, burst, frame_size, frames, gso, fast_path, guest_xdp_mode",
     );
 }
 

@@ -36,6 +36,11 @@ pub struct PortCounters {
     /// GSO sends that failed and went out as before (segments cut in software, or the
     /// coalesced segments one by one).
     pub gso_fallback: u64,
+    /// Frames received on this port and forwarded by the in-kernel fast path (also in
+    /// `rx_packets`).
+    pub fast_path_rx: u64,
+    /// Frames the in-kernel fast path sent out of this port (also in `tx_packets`).
+    pub fast_path_tx: u64,
     /// Frames dropped, indexed by [`DropReason::index`].
     pub drops: [u64; DropReason::COUNT],
 }
@@ -55,6 +60,8 @@ impl Default for PortCounters {
             gso_sent: 0,
             gro_merged: 0,
             gso_fallback: 0,
+            fast_path_rx: 0,
+            fast_path_tx: 0,
             drops: [0; DropReason::COUNT],
         }
     }

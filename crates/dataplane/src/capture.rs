@@ -200,6 +200,12 @@ impl Capture {
         }
     }
 
+    /// Whether a capture runs (on any port).
+    #[inline(always)]
+    pub fn is_on(&self) -> bool {
+        self.on
+    }
+
     /// Whether frames of `port` are captured now: while off, the only cost of capture.
     #[inline(always)]
     pub fn wants(&self, port: PortId) -> bool {

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod capture;
+pub mod fast_path;
 pub mod fill;
 pub mod gso_sender;
 mod gso_tx;
@@ -18,6 +19,7 @@ mod xdp_queue;
 mod xdp_spec;
 
 pub use capture::{Capture, CaptureBatch, CaptureConfig, CaptureRecord, Direction, Verdict};
+pub use fast_path::FastPath;
 pub use gso_sender::{GsoSender, GsoStatus};
 pub use mem_port::{MemPool, MemPort};
 pub use pipeline::{PassStats, Pipeline, DEFAULT_BURST};

@@ -8,6 +8,7 @@ use hvrouter_core::router::{Action, Router};
 use hvrouter_core::{Instant, PortId};
 
 use crate::capture::{Capture, Verdict};
+use crate::fast_path::{Aside, FastPath};
 use crate::gso_tx::{self, GsoTx};
 use crate::port::{Frame, Port};
 
@@ -42,6 +43,8 @@ pub struct Pipeline<P: Port> {
     capture: Capture,
     /// Transmit toward ports that take GSO sends (coalescing, super-frames whole).
     gso: GsoTx<P::Frame>,
+    /// The in-kernel fast path's maps, kept in step with the router ([`crate::fast_path`]).
+    fast: Option<FastPath>,
 }
 
 impl<P: Port> Pipeline<P> {
@@ -58,6 +61,51 @@ impl<P: Port> Pipeline<P> {
             burst: burst.max(1),
             capture: Capture::default(),
             gso: GsoTx::default(),
+            fast: None,
+        }
+    }
+
+    /// Keep `fast` (the maps the ports' programs were loaded with) in step with the
+    /// router from now on; `None`: no fast path.
+    pub fn set_fast_path(&mut self, fast: Option<FastPath>) {
+        self.fast = fast;
+    }
+
+    /// The fast path, if there is one.
+    pub fn fast_path(&self) -> Option<&FastPath> {
+        self.fast.as_ref()
+    }
+
+    /// Adds what the fast path forwarded since the last call to the router's counters
+    /// (done every second anyway; call it before reading counters).
+    pub fn fold_fast_path(&mut self) {
+        if let Some(f) = self.fast.as_mut() {
+            f.fold(&mut self.router);
+        }
+    }
+
+    /// Writes the fast path's maps if the router, the ports or a trace or capture
+    /// changed, or a resync is due; folds its counters when due.
+    #[inline]
+    fn fast_path_step(&mut self, now: Instant) {
+        let Some(f) = self.fast.as_mut() else {
+            return;
+        };
+        let aside = Aside {
+            observing: self.capture.is_on() || self.router.tracing(),
+        };
+        if f.due(&self.router, aside, now) {
+            let ports = &self.ports;
+            let ifindex_of = |p: PortId| {
+                ports
+                    .get(p.index())
+                    .and_then(Option::as_ref)
+                    .and_then(Port::fast_path_ifindex)
+            };
+            f.sync(&self.router, ifindex_of, aside, now);
+        }
+        if f.fold_due(now) {
+            f.fold(&mut self.router);
         }
     }
 
@@ -74,13 +122,28 @@ impl<P: Port> Pipeline<P> {
         self.router.counters_mut().ensure(id);
         // A guest's TCP super-frame toward this port leaves whole if it takes GSO.
         self.router.set_port_gso(id, port.takes_gso());
+        if let Some(f) = self.fast.as_mut() {
+            f.ports_changed();
+        }
         self.ports[idx].replace(port)
     }
 
     /// Detach the port `id` (its link went away). Frames routed to it are dropped.
     pub fn detach(&mut self, id: PortId) -> Option<P> {
         self.router.set_port_gso(id, false);
-        self.ports.get_mut(id.index())?.take()
+        if let Some(f) = self.fast.as_mut() {
+            f.ports_changed();
+        }
+        let port = self.ports.get_mut(id.index())?.take();
+        if let (Some(f), Some(ifindex)) = (
+            self.fast.as_mut(),
+            port.as_ref().and_then(Port::fast_path_ifindex),
+        ) {
+            // At once, not at the next sync: nothing is redirected to it or taken from
+            // it in the kernel any more.
+            f.forget_device(ifindex);
+        }
+        port
     }
 
     /// Every attached port.
@@ -116,6 +179,7 @@ impl<P: Port> Pipeline<P> {
     /// One pass: every port's receive burst, then transmits, then timers.
     pub fn run_once(&mut self, now: Instant) -> PassStats {
         let mut stats = PassStats::default();
+        self.fast_path_step(now);
         for idx in 0..self.ports.len() {
             stats.rx += self.rx_port(PortId(idx as u16), now);
         }

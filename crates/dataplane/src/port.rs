@@ -55,6 +55,12 @@ pub trait Port {
     /// Push pending transmissions to the device (e.g. a `sendto` kick). Default: nothing.
     fn flush(&mut self) {}
 
+    /// The device's interface index if its XDP program runs the in-kernel fast path
+    /// (frames can be redirected to it and taken from it there). Default: none.
+    fn fast_path_ifindex(&self) -> Option<u32> {
+        None
+    }
+
     /// Whether [`Port::tx_gso`] can send: the device takes frames with a virtio-net
     /// header (segmentation and checksum metadata). Default: no.
     fn takes_gso(&self) -> bool {

@@ -25,6 +25,8 @@ pub struct XdpDevice {
     program: XdpProgram,
     ifindex: u32,
     mode: AttachMode,
+    /// The program runs the fast path in front.
+    fast_path: bool,
 }
 
 impl XdpDevice {
@@ -32,7 +34,11 @@ impl XdpDevice {
     /// `spec.steered_prefixes`; not attached yet.
     pub fn load(spec: &PortSpec, cfg: &XdpPortConfig) -> Result<XdpDevice, XdpPortError> {
         let ifindex = spec.ifindex;
-        let program = XdpProgram::load(spec.steering)
+        let fast = match spec.steering {
+            Steering::DropIpv4 => None,
+            _ => cfg.fast_path.as_deref(),
+        };
+        let program = XdpProgram::load_with(spec.steering, fast)
             .map_err(|source| XdpPortError::LoadProgram { ifindex, source })?;
         let mode = match spec.steering {
             Steering::Guest => cfg.guest_attach.unwrap_or(cfg.attach),
@@ -43,6 +49,7 @@ impl XdpDevice {
             program,
             ifindex,
             mode,
+            fast_path: fast.is_some(),
         };
         for &ip in &spec.steered_ips {
             device.insert_guest_ip(ip)?;
@@ -93,6 +100,11 @@ impl XdpDevice {
     /// mode asked for while not attached.
     pub fn attach_mode(&self) -> AttachMode {
         self.link.get().map_or(self.mode, XdpLink::mode)
+    }
+
+    /// Whether the program runs the in-kernel fast path in front.
+    pub fn has_fast_path(&self) -> bool {
+        self.fast_path
     }
 
     /// Whether the program is attached.

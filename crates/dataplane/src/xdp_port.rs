@@ -416,6 +416,10 @@ impl Port for XdpPort {
         self.gso.ready()
     }
 
+    fn fast_path_ifindex(&self) -> Option<u32> {
+        self.device.has_fast_path().then_some(self.ifindex)
+    }
+
     fn tx_gso(&mut self, vnet: &[u8; 10], pieces: &[&[u8]]) -> bool {
         self.gso.send(vnet, pieces)
     }

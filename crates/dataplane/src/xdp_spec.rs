@@ -2,8 +2,9 @@
 //! ([`XdpPortConfig`]).
 
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
-use sys::{AttachMode, BindFlags, Steering, XskConfig};
+use sys::{AttachMode, BindFlags, FastPathMaps, Steering, XskConfig};
 
 use crate::fill::FillBounds;
 
@@ -53,7 +54,7 @@ impl PortSpec {
 }
 
 /// How ports are opened and polled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct XdpPortConfig {
     /// Where the steering program runs.
     pub attach: AttachMode,
@@ -73,7 +74,38 @@ pub struct XdpPortConfig {
     /// TCP super-frames leave whole, segmented by the device). If it cannot be opened
     /// the port works without and says why ([`crate::XdpPort::gso_status`]).
     pub gso: bool,
+    /// The in-kernel fast path's maps: uplink and guest programs are loaded with the
+    /// fast path in front (`sys::xdp_fast`), writing into these. `None`: no fast path.
+    pub fast_path: Option<Arc<FastPathMaps>>,
 }
+
+impl PartialEq for XdpPortConfig {
+    /// Equal settings, and the same fast-path maps (or none).
+    fn eq(&self, other: &Self) -> bool {
+        let same_maps = match (&self.fast_path, &other.fast_path) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        same_maps
+            && (
+                self.attach,
+                self.guest_attach,
+                self.queue,
+                self.xsk,
+                self.fill,
+            ) == (
+                other.attach,
+                other.guest_attach,
+                other.queue,
+                other.xsk,
+                other.fill,
+            )
+            && (self.max_kicks, self.gso) == (other.max_kicks, other.gso)
+    }
+}
+
+impl Eq for XdpPortConfig {}
 
 impl Default for XdpPortConfig {
     /// Native XDP with generic fallback, queue 0, 2048-entry rings, copy mode with
@@ -91,6 +123,7 @@ impl Default for XdpPortConfig {
             xsk,
             max_kicks: 64,
             gso: true,
+            fast_path: None,
         }
     }
 }

@@ -189,10 +189,18 @@ pub fn run(path: &Path) -> Result<(), RunError> {
     crate::ipv6::configure(&mut router, &config, now);
 
     let d = &config.dataplane;
+    let fast_path = if d.fast_path {
+        let maps =
+            sys::FastPathMaps::create().map_err(|e| sys_err("create the fast path's maps", e))?;
+        Some(std::sync::Arc::new(maps))
+    } else {
+        None
+    };
     let port_cfg = XdpPortConfig {
         attach: attach_mode(d.xdp_mode),
         guest_attach: d.guest_xdp_mode.map(attach_mode),
         gso: d.gso,
+        fast_path: fast_path.clone(),
         ..XdpPortConfig::default()
     };
     // Each port's fill ring holds a quota that follows its traffic (docs/FRAMES.md); the
@@ -210,6 +218,7 @@ pub fn run(path: &Path) -> Result<(), RunError> {
         d.frames.is_none(),
     );
     let mut pipe: Pipeline<XdpPort> = Pipeline::new(router, usize::from(d.burst));
+    pipe.set_fast_path(fast_path.map(|m| hvrouter_dataplane::FastPath::new(m, now)));
     let mut ports = Ports::new(entries, umem, port_cfg)?;
     for net in fixed_macs {
         ports.fix_uplink_mac(net);

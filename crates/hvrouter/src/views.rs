@@ -185,6 +185,8 @@ fn counters(router: &Router, id: hvrouter_core::PortId) -> PortCounters {
         gso_sent: c.gso_sent,
         gro_merged: c.gro_merged,
         gso_fallback: c.gso_fallback,
+        fast_path_rx: c.fast_path_rx,
+        fast_path_tx: c.fast_path_tx,
         // Every reason, zeros included, so every metrics series exists from the start.
         drops: DropReason::ALL
             .iter()
@@ -195,6 +197,7 @@ fn counters(router: &Router, id: hvrouter_core::PortId) -> PortCounters {
 
 /// `show ports`.
 pub fn ports(pipe: &mut Pipeline<XdpPort>, ports: &Ports) -> Vec<PortInfo> {
+    pipe.fold_fast_path();
     let mut out = Vec::new();
     for e in ports.entries.iter().filter(|e| e.kind != Kind::Unused) {
         let (role, network) = match e.kind {
@@ -333,6 +336,7 @@ pub fn explain(router: &Router, ip: Ipv4Addr, only: Option<&str>) -> Vec<ArpExpl
 
 /// What the metrics endpoint exports.
 pub fn metrics(pipe: &mut Pipeline<XdpPort>, p: &Ports, worker: WorkerCounters) -> MetricsSnapshot {
+    pipe.fold_fast_path();
     let ports = ports(pipe, p);
     let router = pipe.router();
     let networks = router

@@ -146,6 +146,16 @@ const PORT_COUNTERS: &[PortCounter] = &[
         "GSO sends that failed and left segment by segment instead.",
         |p| p.counters.gso_fallback,
     ),
+    (
+        "hvrouter_fast_path_rx_total",
+        "Frames received on the port and forwarded by the in-kernel fast path.",
+        |p| p.counters.fast_path_rx,
+    ),
+    (
+        "hvrouter_fast_path_tx_total",
+        "Frames the in-kernel fast path sent out of the port.",
+        |p| p.counters.fast_path_tx,
+    ),
 ];
 
 /// The snapshot in the text exposition format.

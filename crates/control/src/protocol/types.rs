@@ -395,6 +395,12 @@ pub struct PortCounters {
     /// GSO sends that failed and went out segment by segment instead.
     #[serde(default)]
     pub gso_fallback: u64,
+    /// Frames received and forwarded by the in-kernel fast path (in `rx_packets` too).
+    #[serde(default)]
+    pub fast_path_rx: u64,
+    /// Frames the in-kernel fast path sent out (in `tx_packets` too).
+    #[serde(default)]
+    pub fast_path_tx: u64,
     /// Frames dropped, by reason name (`no_route`, `arp_not_hosted_guest`, ...). The
     /// dataplane lists every reason, zeros included, so metrics series always exist.
     pub drops: BTreeMap<String, u64>,

@@ -297,6 +297,8 @@ fn counters(report: &CountersReport) -> String {
             ("gso_sent", c.gso_sent),
             ("gro_merged", c.gro_merged),
             ("gso_fallback", c.gso_fallback),
+            ("fast_path_rx", c.fast_path_rx),
+            ("fast_path_tx", c.fast_path_tx),
         ];
         let drops = c.drops.iter().map(|(r, &n)| (format!("drop {r}"), n));
         for (name, n) in named

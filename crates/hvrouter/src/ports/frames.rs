@@ -42,7 +42,7 @@ pub fn plan(umem: UmemConfig, cfg: &XdpPortConfig) -> PoolPlan {
 /// for a guest smaller rings (`GUEST_RING` entries: the rings are resident kernel memory).
 pub fn port_config(base: &XdpPortConfig, umem: UmemConfig, kind: Kind) -> XdpPortConfig {
     let p = plan(umem, base);
-    let mut cfg = *base;
+    let mut cfg = base.clone();
     match kind {
         Kind::Uplink(_) => cfg.fill = p.uplink(),
         _ => {
