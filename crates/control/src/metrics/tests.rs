@@ -150,10 +150,10 @@ fn every_family_has_help_and_type_once_before_its_samples() {
             }
         }
     }
-    assert_eq!(seen.len(), 27);
+    assert_eq!(seen.len(), 29);
     // An empty snapshot still describes every family (the worker's have one sample).
     let empty = render(&MetricsSnapshot::default());
-    assert_eq!(empty.lines().count(), 46 + 4 * 3);
+    assert_eq!(empty.lines().count(), 50 + 4 * 3);
 }
 
 #[test]
