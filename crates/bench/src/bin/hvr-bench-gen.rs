@@ -6,8 +6,10 @@
 //! ```text
 //! hvr-bench-gen --ns NS --dev IF --dst-mac MAC --src-ip A --dst-ip B
 //!               [--src-mac MAC (IF's)] [--size 64] [--flows 1] [--seconds 3] [--cpu N]
-//!               [--burst 64]
+//!               [--burst 64] [--rate PPS]
 //! ```
+//! `--rate` paces the sends to at most PPS frames per second on average (a fixed offered
+//! rate, to compare forwarders' CPU time per packet); without it, as fast as possible.
 //! `--size` counts the FCS, as RFC 2544 does (64 -> 60 bytes in the buffer). Prints
 //! `ready` once bound, then `sent=N ring_full=N kicks=N kick_errors=N seconds=S` when
 //! `--seconds` have passed or on SIGINT/SIGTERM. What arrived is the receiver's count.
@@ -35,6 +37,7 @@ fn run(args: Args) -> ToolResult {
     let flows: u16 = args.get("flows").unwrap_or("1").parse()?;
     let seconds: f64 = args.get("seconds").unwrap_or("3").parse()?;
     let burst: usize = args.get("burst").unwrap_or("64").parse::<usize>()?.max(1);
+    let rate: Option<f64> = args.get("rate").map(str::parse).transpose()?;
     let src_mac = match args.get("src-mac") {
         Some(m) => parse_mac(m)?,
         None => netdev::mac_address(dev)?,
@@ -71,7 +74,21 @@ fn run(args: Args) -> ToolResult {
             break;
         }
         sock.complete();
-        while frames.len() < burst {
+        // Paced: no more than the rate allows by now.
+        let quota = match rate {
+            Some(r) => {
+                let due = (start.elapsed().as_secs_f64() * r) as u64;
+                if due <= sent {
+                    if stop.load(Ordering::Relaxed) || start.elapsed() >= limit {
+                        break;
+                    }
+                    continue;
+                }
+                burst.min(usize::try_from(due - sent).unwrap_or(burst))
+            }
+            None => burst,
+        };
+        while frames.len() < quota {
             let Some(f) = pool.alloc(&templates[next]) else {
                 break;
             };

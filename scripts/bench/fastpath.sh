@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# The in-kernel fast path (`[dataplane] fast_path = "on"`) beside hvrouter without it
+# and the kernel routed setup, in one run, on scripts/bench.sh's topology, generator
+# and receivers (scripts/bench/setups.sh, scripts/bench/measure.sh):
+#
+#   sudo scripts/bench/fastpath.sh     # ~5 minutes; writes results/fastpath-latest.md
+#
+# Rows: kernel (RPS to CPU 1), hvrouter (one worker, busy poll on CPU 1), hvrouter-fp
+# (the same with fast_path = "on" and poll = "adaptive": frames the XDP program forwards
+# never wake the worker). The fast path runs in the ingress veth's NAPI poll, which veth
+# schedules on the sending CPU (CPU 0, the generator's); here the NAPI of hvr-up0 and
+# hvr-g1 is threaded and its kernel threads pinned to CPU 1, so the fast path forwards on
+# the forwarder's CPU as the kernel setup does with RPS. A veth takes redirected frames
+# only when its peer runs NAPI: the receivers' XDP sinks do; for the saturated pass (no
+# sink) GRO is turned on on both receivers' eth0 in the hvrouter-fp rounds.
+#
+# Packet rate: 64 B (BENCH_SIZES), VLAN->guest and guest->VLAN, 1 and 1024 flows, the
+# sink's count as in bench.sh, then the same with the receivers' stacks (saturated).
+# CPU per packet: the generator paced at BENCH_FIXED_RATE (200000) frames/s, CPU 1's busy
+# share over the windows, as microseconds of CPU 1 per forwarded frame (kernel and
+# hvrouter-fp; hvrouter busy-polls, so its CPU 1 is always 100 % busy).
+#
+# Environment as bench.sh: BENCH_ROUNDS (2), BENCH_SECONDS (1), BENCH_WINDOWS (3),
+# BENCH_WARMUP (1), BENCH_SIZES ("64"), BENCH_FLOWS ("1 1024"), BENCH_ROUTER_FRAMES
+# (16384), BENCH_OUT (results); BENCH_FIXED_RATE. Figures only, no thresholds. Needs root.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+
+seconds="${BENCH_SECONDS:-1}"
+rounds="${BENCH_ROUNDS:-2}"
+windows="${BENCH_WINDOWS:-3}"
+warmup="${BENCH_WARMUP:-1}"
+sizes="${BENCH_SIZES:-64}"
+flows_list="${BENCH_FLOWS:-1 1024}"
+fixed_rate="${BENCH_FIXED_RATE:-200000}"
+router_frames="${BENCH_ROUTER_FRAMES:-16384}"
+out_dir="${BENCH_OUT:-results}"
+gen=hvr-bench-gen sink=xdp kernel_rps=1 saturated_sizes=64
+
+[ "$(id -u)" -eq 0 ] || { echo "fastpath: needs root (namespaces, AF_XDP)" >&2; exit 1; }
+echo "== building (release)"
+cargo build --release --locked -p hvrouter -p hvrouter-bench 2>&1 | tail -n 1
+
+NS_GW=hvr-b-gw NS_HV=hvr-b-hv NS_G1=hvr-b-g1
+GW_IP=192.0.2.1 G1_IP=192.0.2.10 FAR_IP=198.51.100.1
+work="$(mktemp -d /tmp/hvr-bench-fp.XXXXXX)"
+data="$work/data.tsv"
+: >"$data"
+rundir=/run/hvrouter-b
+pids=()
+
+# The helpers scripts/bench.sh defines for setups.sh and measure.sh.
+kill_pid() {
+    local p="$1" c
+    for c in $(ps -o pid= --ppid "$p" 2>/dev/null); do kill -INT "$c" 2>/dev/null || true; done
+    kill -INT "$p" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+    local keep=() q
+    for q in "${pids[@]}"; do [ "$q" = "$p" ] || keep+=("$q"); done
+    pids=("${keep[@]}")
+}
+topo_down() { for n in $NS_G1 $NS_HV $NS_GW; do ip netns del "$n" 2>/dev/null || true; done; }
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do kill_pid "$p"; done 2>/dev/null
+    topo_down
+    rm -rf "$work" "$rundir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+inns() { local n="$1"; shift; ip netns exec "$n" "$@"; }
+mac_of() { inns "$1" cat "/sys/class/net/$2/address"; }
+rx_of() { inns "$1" cat "/sys/class/net/$2/statistics/rx_packets"; }
+tx_of() {
+    inns "$1" cat "/sys/class/net/$2/statistics/tx_packets" "/sys/class/net/$2/statistics/tx_dropped" |
+        awk '{ s += $1 } END { print s }'
+}
+
+# shellcheck source=scripts/bench/setups.sh
+source scripts/bench/setups.sh
+# shellcheck source=scripts/bench/measure.sh
+source scripts/bench/measure.sh
+
+fp_config() { # the bench's router configuration, with the fast path on and poll adaptive
+    router_config "$1" 0 0
+    sed -i -e 's/^poll = "busy"/poll = "adaptive"/' -e 's/^frames = .*/&\nfast_path = "on"/' "$1"
+}
+
+napi_pin() { # threaded NAPI on the router's veths, its new kernel threads on CPU 1
+    local before after d p
+    before="$(ps -eo pid=,comm= | awk '$2 ~ /^napi\// {print $1}' | sort)"
+    for d in hvr-up0 hvr-g1; do
+        inns $NS_HV sh -c "echo 1 > /sys/class/net/$d/threaded" ||
+            echo "    warn: no threaded NAPI on $d"
+    done
+    after="$(ps -eo pid=,comm= | awk '$2 ~ /^napi\// {print $1}' | sort)"
+    for p in $(comm -13 <(echo "$before") <(echo "$after")); do
+        taskset -pc 1 "$p" >/dev/null
+    done
+}
+
+# fixed SETUP DIR: the generator paced at $fixed_rate; CPU 1's busy share and what
+# arrived, over $windows windows.
+fixed() {
+    local setup="$1" dir="$2" sns rns src dst da
+    if [ "$dir" = v2g ]; then
+        sns=$NS_GW rns=$NS_G1 src=$FAR_IP dst=$G1_IP
+        da="$(ip -n $NS_GW neigh show $G1_IP dev eth0 | awk '/lladdr/{print $3}')"
+    else
+        sns=$NS_G1 rns=$NS_GW src=$G1_IP dst=$FAR_IP
+        da="$(ip -n $NS_G1 neigh show $GW_IP dev eth0 | awk '/lladdr/{print $3}')"
+    fi
+    target/release/hvr-bench-gen --ns "$sns" --dev eth0 --cpu 0 --dst-mac "$da" \
+        --src-ip "$src" --dst-ip "$dst" --flows 1 --size 64 --rate "$fixed_rate" \
+        --seconds $((warmup + windows * seconds + 2)) >"$work/gen.out" 2>&1 &
+    gen_pid=$!
+    pids+=("$gen_pid")
+    sleep "$warmup"
+    local w t0 t1 rx0 rx1 c0 c1 rates=() busy=()
+    for ((w = 0; w < windows; w++)); do
+        t0="$(date +%s%N)" rx0="$(rx_of "$rns" eth0)" c0="$(cpu1_jiffies)"
+        sleep "$seconds"
+        t1="$(date +%s%N)" rx1="$(rx_of "$rns" eth0)" c1="$(cpu1_jiffies)"
+        rates+=("$(((rx1 - rx0) * 1000000000 / (t1 - t0)))")
+        busy+=("$(echo "$c0 $c1" | awk '{ t = $4 - $2; printf "%.1f", (t > 0) ? 100 * ($3 - $1) / t : 0 }')")
+    done
+    kill_pid "$gen_pid"
+    local med cpu
+    med="$(printf '%s\n' "${rates[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')"
+    cpu="$(printf '%s\n' "${busy[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')"
+    printf 'fixed\t%s\t%s\t%s\t%s\t%s\n' "$setup" "$dir" "$fixed_rate" "$med" "$cpu" >>"$data"
+    awk -v s="$setup" -v d="$dir" -v m="$med" -v c="$cpu" 'BEGIN {
+        printf "    %-11s %-4s paced: received %.3f Mpps, cpu1 %s%%, %.2f us of CPU 1 per frame\n",
+            s, d, m / 1e6, c, (m > 0) ? c * 1e4 / m : 0 }'
+}
+
+for ((round = 1; round <= rounds; round++)); do
+    echo "== kernel routed setup, round $round"
+    topo_up
+    kernel_setup
+    warm
+    sinks_start
+    pps_matrix kernel
+    for dir in v2g g2v; do fixed kernel "$dir"; done
+    sinks_stop
+    saturated_matrix kernel
+    topo_down
+
+    echo "== hvrouter, round $round"
+    topo_up
+    router_config "$work/router.toml" 0 0
+    router_start "$work/router.toml"
+    warm
+    sinks_start
+    pps_matrix hvrouter
+    sinks_stop
+    saturated_matrix hvrouter
+    router_stop
+    topo_down
+
+    echo "== hvrouter with the fast path, round $round"
+    topo_up
+    for n in $NS_GW $NS_G1; do inns "$n" ethtool -K eth0 gro on >/dev/null; done
+    fp_config "$work/router-fp.toml"
+    router_start "$work/router-fp.toml"
+    napi_pin
+    warm
+    warm
+    sinks_start
+    pps_matrix hvrouter-fp
+    for dir in v2g g2v; do fixed hvrouter-fp "$dir"; done
+    sinks_stop
+    saturated_matrix hvrouter-fp
+    inns $NS_HV target/release/hvrouter --socket "$rundir/control.sock" show counters |
+        grep -E 'fast_path|rx_packets|tx_packets' | sed 's/^/    /' || true
+    router_stop
+    topo_down
+done
+
+mkdir -p "$out_dir"
+cp "$data" "$out_dir/fastpath-latest.tsv"
+/usr/bin/python3 - "$data" "$out_dir/fastpath-latest.md" "$(uname -r); $(nproc) vCPU" "$rounds" "$fixed_rate" <<'PY'
+import collections, statistics, sys, time
+data, out, info, rounds, rate = sys.argv[1:6]
+pps, fixed = collections.defaultdict(list), collections.defaultdict(list)
+for line in open(data):
+    f = line.rstrip("\n").split("\t")
+    if f[0] == "pps":
+        pps[(f[1], f[2], f[3], f[4])].append(int(f[5]))
+    elif f[0] == "fixed":
+        fixed[(f[1], f[2])].append((int(f[4]), float(f[5])))
+med = lambda v: statistics.median(v) if v else None
+fmt = lambda v: "-" if v is None else f"{v / 1e6:.3f}"
+ratio = lambda a, b: "-" if not a or not b else f"{a / b:.2f}x"
+name = {"v2g": "VLAN->guest", "g2v": "guest->VLAN"}
+lines = [f"# The fast path beside hvrouter and the kernel setup: {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC",
+         "", f"Machine: {info}. Produced by `sudo scripts/bench/fastpath.sh`; {rounds} round(s),",
+         "each point the median over rounds of each round's median window. A shared, noisy VM:",
+         "compare columns of one run only.", ""]
+for title, suffix in (("Packet rate with the XDP sinks (Mpps)", ""),
+                      ("Saturated: the receivers' own stacks (Mpps)", "-stack")):
+    lines += [f"## {title}", "",
+              "| direction | flows | frame | kernel | hvrouter | hvrouter fast path | fast path/kernel | fast path/hvrouter |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    keys = sorted({k[1:] for k in pps if k[0] == "kernel" + suffix}, key=lambda k: (k[0] != "v2g", int(k[1]), int(k[2])))
+    for d, fl, sz in keys:
+        k, h, f = (med(pps[(s + suffix, d, fl, sz)]) for s in ("kernel", "hvrouter", "hvrouter-fp"))
+        lines.append(f"| {name[d]} | {fl} | {sz} | {fmt(k)} | {fmt(h)} | {fmt(f)} | {ratio(f, k)} | {ratio(f, h)} |")
+    lines.append("")
+lines += ["## CPU 1 per forwarded frame at a fixed offered rate", "",
+          f"64 B, one flow, the generator paced at {int(rate):,} frames/s; CPU 1's busy share (median",
+          "window) over the frames received per second. hvrouter without the fast path busy-polls",
+          "CPU 1 (always 100 %), so it has no such figure here.", "",
+          "| direction | kernel received | kernel CPU 1 | kernel us/frame | fast path received | fast path CPU 1 | fast path us/frame | fast path/kernel |",
+          "|---|---:|---:|---:|---:|---:|---:|---:|"]
+for d in ("v2g", "g2v"):
+    row = []
+    for s in ("kernel", "hvrouter-fp"):
+        v = fixed.get((s, d), [])
+        rx = med([x[0] for x in v])
+        cpu = med([x[1] for x in v])
+        us = cpu * 1e4 / rx if rx and cpu is not None else None
+        row.append((rx, cpu, us))
+    (kr, kc, ku), (fr, fc, fu) = row
+    f2 = lambda v: "-" if v is None else f"{v:.2f}"
+    lines.append(f"| {name[d]} | {fmt(kr)} | {f2(kc)} % | {f2(ku)} | {fmt(fr)} | {f2(fc)} % | {f2(fu)} | {ratio(fu, ku)} |")
+open(out, "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+PY
