@@ -217,6 +217,21 @@ impl Router {
         st
     }
 
+    /// A number that grows whenever a neighbor cache learned from ARP (a new or
+    /// refreshed entry, maybe with another MAC), failed or evicted an entry: the fast
+    /// path's neighbor entries are derived again when it moved. (Entries that only age
+    /// out are covered by [`FastState::valid_until`].)
+    pub fn neighbor_changes(&self) -> u64 {
+        self.tables()
+            .networks()
+            .filter_map(|n| self.neighbors(n.id))
+            .map(|c| {
+                let k = c.counters();
+                k.replies_learned + k.requests_learned + k.entries_failed + k.entries_evicted
+            })
+            .sum()
+    }
+
     /// Whether a trace is running: the fast path stands aside meanwhile, so that every
     /// frame is traced.
     pub fn tracing(&self) -> bool {

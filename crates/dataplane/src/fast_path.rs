@@ -5,8 +5,8 @@
 //! (a few compares), and when it is due derives the wanted entries again and writes the
 //! difference: when the tables changed (a guest added, removed, down; a route), when
 //! ports were attached or detached, when a neighbor's confirmation runs out, when a
-//! trace or capture starts or ends, and every [`RESYNC`] (a neighbor learned or
-//! changed). New devices and entries go in before what refers to them (devmap, then
+//! trace or capture starts or ends, when a neighbor cache learned something (at most
+//! every [`RESYNC`]), and every [`SAFETY_RESYNC`] anyway. New devices and entries go in before what refers to them (devmap, then
 //! routes and sources, then ingress ports); removals go the other way round. A failed
 //! write switches the fast path off (every frame to the router) until a later sync
 //! succeeds: a stale entry must never forward.
@@ -26,8 +26,11 @@ use hvrouter_core::{Instant, PortId};
 use sys::xdp_fast::FP_MAX_PORTS;
 use sys::{FastPathMaps, FpHop, FpPort, FpStats, XdpError};
 
-/// Longest time between syncs (neighbors learned or changed since).
+/// Shortest time between syncs for neighbor changes alone (an ARP storm from known
+/// hosts costs at most one sync per this).
 pub const RESYNC: Duration = Duration::from_millis(10);
+/// Longest time between syncs.
+pub const SAFETY_RESYNC: Duration = Duration::from_secs(1);
 /// How often counters are folded when nobody asks.
 const FOLD_EVERY: Duration = Duration::from_secs(1);
 
@@ -49,6 +52,10 @@ pub struct FastPath {
     maps: Arc<FastPathMaps>,
     installed: Entries,
     generation: Option<u64>,
+    /// The router's neighbor changes at the last sync, and when neighbor changes alone
+    /// may cause the next one.
+    neighbor_changes: u64,
+    neighbor_due: Instant,
     due: Instant,
     ports_changed: bool,
     /// On in the maps (`None`: not written yet).
@@ -129,6 +136,8 @@ impl FastPath {
             maps,
             installed: Entries::default(),
             generation: None,
+            neighbor_changes: 0,
+            neighbor_due: now,
             due: now,
             ports_changed: true,
             on: None,
@@ -174,6 +183,7 @@ impl FastPath {
             || self.generation != Some(router.generation())
             || now >= self.due
             || self.on != Some(!aside.observing)
+            || (now >= self.neighbor_due && router.neighbor_changes() != self.neighbor_changes)
     }
 
     /// Whether counters should be folded now; if so, the next fold is due a while
@@ -216,8 +226,15 @@ impl FastPath {
             }
         }
         self.generation = Some(router.generation());
+        self.neighbor_changes = router.neighbor_changes();
+        self.neighbor_due = now + RESYNC;
         self.ports_changed = false;
-        let next = now + RESYNC;
+        let next = now
+            + if written.is_ok() {
+                SAFETY_RESYNC
+            } else {
+                RESYNC
+            };
         self.due = st.valid_until.map_or(next, |t| t.min(next));
     }
 
