@@ -156,7 +156,10 @@ fn a_confirmed_gateway_gives_the_default_route_a_hop_until_it_ages() {
     let now = Instant::ZERO + Duration::from_secs(1);
     let learned = r.neighbor_changes();
     resolve_gateway(&mut r, now);
-    assert!(r.neighbor_changes() > learned, "learning moves the neighbor count");
+    assert!(
+        r.neighbor_changes() > learned,
+        "learning moves the neighbor count"
+    );
     let st = r.fast_path_state(now);
     let hop = route(&st, "0.0.0.0/0")
         .and_then(|r| r.hop)
