@@ -24,11 +24,7 @@ fn fast(lab: &Lab, dev: &str) -> (u64, u64) {
 fn start_with_fast_path(name: &str) -> Lab {
     let mut lab = Lab::up(name);
     lab.stop_router("TERM");
-    lab.edit_demo_config("frames = 4096", "frames = 4096\nfast_path = \"on\"");
-    for n in ["gw", "g1", "g2"] {
-        let out = lab.exec(n, &["ethtool", "-K", "eth0", "gro", "on"]);
-        assert!(out.status.success(), "gro on in {n}: {out:?}");
-    }
+    lab.fast_path_on();
     lab.start_router();
     lab
 }

@@ -109,8 +109,25 @@ impl Lab {
             "lab.sh up failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        if std::env::var_os("HVR_TEST_FAST_PATH").is_some_and(|v| v == "1") {
+            lab.fast_path_on();
+        }
         lab.start_router();
         lab
+    }
+
+    /// Every later start of the router runs with `fast_path = "on"`
+    /// (`HVR_TEST_FAST_PATH=1` does it for every lab test), and the namespaces' veth
+    /// ends run NAPI (GRO on), without which a veth drops frames redirected to it.
+    pub fn fast_path_on(&mut self) {
+        if self.config_edits.iter().any(|(_, new)| new.contains("fast_path")) {
+            return;
+        }
+        self.edit_demo_config("frames = 4096", "frames = 4096\nfast_path = \"on\"");
+        for n in ["gw", "g1", "g2"] {
+            let out = self.exec(n, &["ethtool", "-K", "eth0", "gro", "on"]);
+            assert!(out.status.success(), "gro on in {n}: {out:?}");
+        }
     }
 
     /// Replace `old` (which must occur in configs/demo.toml) by `new` in the
