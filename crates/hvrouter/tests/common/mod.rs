@@ -120,7 +120,7 @@ impl Lab {
     /// (`HVR_TEST_FAST_PATH=1` does it for every lab test), and the namespaces' veth
     /// ends run NAPI (GRO on), without which a veth drops frames redirected to it.
     pub fn fast_path_on(&mut self) {
-        if self.config_edits.iter().any(|(_, new)| new.contains("fast_path")) {
+        if self.fast_path() {
             return;
         }
         self.edit_demo_config("frames = 4096", "frames = 4096\nfast_path = \"on\"");
@@ -188,9 +188,19 @@ impl Lab {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
-    /// Delete and recreate the uplink veth pair (scripts/lab.sh relink).
+    /// Delete and recreate the uplink veth pair (scripts/lab.sh relink). With the fast
+    /// path on, the gateway's new end gets GRO on like the old one.
     pub fn relink(&self) -> Output {
-        self.script(&["relink"])
+        let out = self.script(&["relink"]);
+        if out.status.success() && self.fast_path() {
+            let _ = self.exec("gw", &["ethtool", "-K", "eth0", "gro", "on"]);
+        }
+        out
+    }
+
+    /// Whether the router runs with the fast path on ([`Lab::fast_path_on`]).
+    pub fn fast_path(&self) -> bool {
+        self.config_edits.iter().any(|(_, new)| new.contains("fast_path"))
     }
 
     fn script(&self, args: &[&str]) -> Output {
