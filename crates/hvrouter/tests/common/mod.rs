@@ -602,6 +602,10 @@ impl Lab {
             let out = self.exec("hv", args);
             assert!(out.status.success(), "{args:?}: {out:?}");
         }
+        if self.fast_path() {
+            let out = self.exec(guest, &["ethtool", "-K", "eth0", "gro", "on"]);
+            assert!(out.status.success(), "gro on in {guest}: {out:?}");
+        }
     }
 
     fn relay_pidfile(&self) -> PathBuf {
