@@ -80,8 +80,10 @@ fn tcp_through_veth_and_tap_guests_leaves_as_gso_sends() {
     assert!(!lab.router_log().contains("gso_unavailable"));
     for (server, client, ip, reverse, what, egress) in RUNS {
         let before = gso_counters(&lab, egress);
+        let fast_before = lab.port_counters(egress).get("fast_path_tx");
         let mbps = lab.iperf(server, client, ip, reverse, 2);
         let after = gso_counters(&lab, egress);
+        let fast = lab.port_counters(egress).get("fast_path_tx") - fast_before;
         eprintln!(
             "iperf3 TCP {what}: {mbps:.0} Mbit/s; {egress}: gso_sent +{}, gro_merged +{}, \
              gso_fallback +{}",
@@ -90,17 +92,24 @@ fn tcp_through_veth_and_tap_guests_leaves_as_gso_sends() {
             after.2 - before.2
         );
         assert!(mbps > 0.0, "{what}: no TCP data arrived");
-        assert!(after.0 > before.0, "{what}: no GSO send on {egress}");
+        // With the fast path on, the VLAN's segments go to the guest in the kernel,
+        // one by one: the router never sees them.
+        assert!(
+            after.0 > before.0 || (lab.fast_path() && fast > 0),
+            "{what}: no GSO send on {egress}"
+        );
     }
-    // From the VLAN, MTU-size segments were coalesced toward both kinds of guest.
-    assert!(
-        gso_counters(&lab, "hvr-g1").1 > 0,
-        "coalesced toward the veth guest"
-    );
-    assert!(
-        gso_counters(&lab, "hvr-tap3").1 > 0,
-        "coalesced toward the tap guest"
-    );
+    if !lab.fast_path() {
+        // From the VLAN, MTU-size segments were coalesced toward both kinds of guest.
+        assert!(
+            gso_counters(&lab, "hvr-g1").1 > 0,
+            "coalesced toward the veth guest"
+        );
+        assert!(
+            gso_counters(&lab, "hvr-tap3").1 > 0,
+            "coalesced toward the tap guest"
+        );
+    }
     eprintln!("{}", lab.stop_router("TERM"));
 }
 

@@ -200,7 +200,9 @@ impl Lab {
 
     /// Whether the router runs with the fast path on ([`Lab::fast_path_on`]).
     pub fn fast_path(&self) -> bool {
-        self.config_edits.iter().any(|(_, new)| new.contains("fast_path"))
+        self.config_edits
+            .iter()
+            .any(|(_, new)| new.contains("fast_path"))
     }
 
     fn script(&self, args: &[&str]) -> Output {
