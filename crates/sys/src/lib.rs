@@ -43,6 +43,7 @@ pub mod tap;
 pub mod umem;
 pub mod xdp;
 pub mod xdp_fast;
+mod xdp_fast_prog;
 pub mod xsk;
 
 pub use frame::{FramePool, FrameSocket, FrameSocketStats, PoolStats, TxReport, UmemFrame};
