@@ -9,8 +9,9 @@
 # (the same with fast_path = "on", poll = "adaptive" and the worker on CPU 0: frames the
 # XDP program forwards never wake it, and it must not take CPU 1 from the fast path). The fast path runs in the ingress veth's NAPI poll, which veth
 # schedules on the sending CPU (CPU 0, the generator's); here the NAPI of hvr-up0 and
-# hvr-g1 is threaded and its kernel threads pinned to CPU 1, so the fast path forwards on
-# the forwarder's CPU as the kernel setup does with RPS. A veth takes redirected frames
+# hvr-g1 is threaded and its kernel threads pinned to CPU 1 (SCHED_FIFO, as softirq work
+# preempts tasks), so the fast path forwards on the forwarder's CPU as the kernel setup
+# does with RPS. A veth takes redirected frames
 # only when its peer runs NAPI: the receivers' XDP sinks do; for the saturated pass (no
 # sink) GRO is turned on on both receivers' eth0 in the hvrouter-fp rounds.
 #
@@ -101,6 +102,9 @@ napi_pin() { # threaded NAPI on the router's veths, its new kernel threads on CP
     napi_pids="$(comm -13 <(echo "$before") <(echo "$after") | tr '\n' ' ')"
     for p in $napi_pids; do
         taskset -pc 1 "$p" >/dev/null
+        # Softirq work (the kernel setup's RPS forwarding) preempts every task; a NAPI
+        # thread is a task: as a real-time one it is not starved by other processes.
+        chrt -f -p 1 "$p" || echo "    warn: NAPI thread $p stays SCHED_OTHER"
     done
 }
 napi_pids=""
