@@ -28,7 +28,7 @@ PATHS = {
 }
 
 
-# Each path's target (issue 11): hvrouter / kernel at least this, 1 and 4 streams.
+# Each path's target: hvrouter / kernel at least this, 1 and 4 streams.
 TARGETS = {"gw-g3": 1.0, "g3-gw": 1.0, "g1-g2": 1.0, "g3-g1": 1.0, "gw-g1": 0.8, "g1-gw": 0.8}
 
 

@@ -1,4 +1,4 @@
-//! IPv6 through the whole pipeline on in-memory ports, with a fake clock (issue 13): a
+//! IPv6 through the whole pipeline on in-memory ports, with a fake clock: a
 //! guest's router solicitation is answered, the VLAN's solicitations are answered only
 //! for the guest, and a guest's ping reaches the gateway once the router resolved it.
 

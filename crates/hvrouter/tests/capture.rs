@@ -1,4 +1,4 @@
-//! `hvrouter capture` against the real router (issue 10, item 5): while a capture runs,
+//! `hvrouter capture` against the real router: while a capture runs,
 //! the gateway pings guest 1; the pcapng file shows the echo request and reply on the
 //! right ports, in the right directions, with the router's decisions as comments, and
 //! tcpdump reads it; a spoofed frame from the guest shows its drop reason; the

@@ -1,4 +1,4 @@
-//! Cutover without a blackout (issue 10, item 3), on real packets: a node runs the kernel
+//! Cutover without a blackout, on real packets: a node runs the kernel
 //! routed setup (policy routing, proxy ARP) for a guest behind a real tap, the guest has
 //! a TCP stream open to the VLAN gateway, and the node is switched to hvrouter as
 //! docs/OPERATIONS.md says (start the router, add the running guests, remove the kernel

@@ -1,4 +1,4 @@
-//! Faults against the real router (issue 6): uplink flaps under traffic, VM restarts (a
+//! Faults against the real router: uplink flaps under traffic, VM restarts (a
 //! tap or veth guest deleted and recreated, many times), SIGKILL under traffic, reload
 //! under traffic. The counts are short for CI; scripts/soak.sh raises them through
 //! HVR_SOAK_FLAPS and HVR_SOAK_RECREATE. Needs root; skips with a message otherwise.

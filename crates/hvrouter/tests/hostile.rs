@@ -1,4 +1,4 @@
-//! Hostile guests and a hostile VLAN against the real router (issue 6): scapy scripts
+//! Hostile guests and a hostile VLAN against the real router: scapy scripts
 //! (scripts/attacks/) send from inside a guest or the VLAN namespace; captures at the
 //! gateway and at another guest prove nothing got through; the router's per-port drop
 //! counters prove each frame was dropped under the right reason; the other guests keep

@@ -1,4 +1,4 @@
-//! Hostile IPv6 against the real router (issue 13): scapy (scripts/attacks/guest6.py)
+//! Hostile IPv6 against the real router: scapy (scripts/attacks/guest6.py)
 //! sends rogue router advertisements, redirects, forged neighbor advertisements, spoofed
 //! sources, extension-header abuse, MLD, a DHCPv6 server and a hop-limit-1 flood from
 //! guest 1; captures at the gateway and at guest 2 prove nothing got through; the

@@ -1,4 +1,4 @@
-//! IPv6 for routed guests in namespaces (issue 13): the lab of `common` with
+//! IPv6 for routed guests in namespaces: the lab of `common` with
 //! `subnet6 = 2001:db8:90::/64` on its network. A veth guest with only the kernel's
 //! defaults (accept_ra) takes its SLAAC address and default route from the router's
 //! advertisement, pings the gateway's IPv6 address and is pinged back, and TCP runs both

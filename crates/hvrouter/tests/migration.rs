@@ -1,4 +1,4 @@
-//! Two-node live migration (issue 10, item 3), on real packets: one VLAN (a bridge)
+//! Two-node live migration, on real packets: one VLAN (a bridge)
 //! joins the gateway and two hypervisors' uplinks, each hypervisor runs its own router on
 //! its own configuration and control socket, and a guest behind a real tap (a relay plays
 //! QEMU) moves from node a to node b while the gateway pings it every 50 ms. The tap on b

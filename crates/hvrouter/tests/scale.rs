@@ -1,4 +1,4 @@
-//! Many guests (issue 15): 250 veth guests, each in its own namespace, the router on
+//! Many guests: 250 veth guests, each in its own namespace, the router on
 //! default dataplane settings (no `frames` key): every guest reaches the gateway and the
 //! gateway every guest, and no port is short of frames. And a guest the UMEM cannot
 //! serve is refused at `guest add` with the fix, never attached without frames.

@@ -1,4 +1,4 @@
-//! IPv6 views (issue 13): `show ipv6` and `explain ndp ADDRESS`.
+//! IPv6 views: `show ipv6` and `explain ndp ADDRESS`.
 
 use std::net::Ipv6Addr;
 
