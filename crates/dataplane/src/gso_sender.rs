@@ -130,6 +130,12 @@ impl GsoSender {
         self.socket.is_some()
     }
 
+    /// The packet socket, if any (see `XdpPort::retire`).
+    pub(crate) fn socket_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        self.socket.as_ref().map(AsFd::as_fd)
+    }
+
     /// On, off, or unavailable and why.
     pub fn status(&self) -> &GsoStatus {
         &self.status

@@ -46,7 +46,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hvrouter_core::Instant;
-pub use sys::{AttachMode, FramePool, Steering, UmemConfig, UmemFrame};
+pub use sys::{AttachMode, FramePool, SharedUmem, Steering, UmemConfig, UmemFrame};
 use sys::{FrameSocket, FrameSocketStats, XskConfig, XskError, XskStats};
 
 use crate::fill::{FillBounds, FillEvent, FillPolicy, TickInput};
@@ -54,6 +54,7 @@ use crate::gso_sender::{GsoSender, GsoStatus};
 use crate::port::{Frame, Port, TxResult};
 use crate::xdp_device::XdpDevice;
 pub use crate::xdp_error::XdpPortError;
+pub use crate::xdp_handoff::{PreparedPort, RetiredPort};
 use crate::xdp_queue::{self, ExtraQueue};
 pub use crate::xdp_spec::{PortSpec, XdpPortConfig};
 
@@ -186,6 +187,92 @@ impl XdpPort {
         };
         port.device.register(cfg.queue, port.socket.socket())?;
         Ok(port)
+    }
+
+    /// The slow part of opening a port, on any thread (see [`crate::xdp_handoff`]):
+    /// loads the device's program ([`XdpDevice::load`]), binds the socket on `umem`
+    /// (retrying EBUSY), puts it in the XSKMAP, attaches, and opens the GSO sender.
+    pub fn prepare(
+        umem: &SharedUmem,
+        spec: &PortSpec,
+        cfg: &XdpPortConfig,
+    ) -> Result<PreparedPort, XdpPortError> {
+        check_fill(cfg)?;
+        let device = Arc::new(XdpDevice::load(spec, cfg)?);
+        let ifindex = device.ifindex();
+        let socket = umem
+            .bind(ifindex, cfg.queue, &cfg.xsk)
+            .map_err(|source| XdpPortError::BindSocket { ifindex, source })?;
+        device.register(cfg.queue, socket.socket())?;
+        device.attach()?;
+        Ok(PreparedPort {
+            device,
+            socket,
+            ifindex,
+            cfg: cfg.clone(),
+            gso: GsoSender::open(cfg.gso, ifindex),
+        })
+    }
+
+    /// Adopts a prepared port on the thread that owns `pool`: fills its ring. Gives it
+    /// back if it was bound on another pool's UMEM.
+    pub fn finish(pool: &FramePool, prepared: PreparedPort) -> Result<XdpPort, Box<PreparedPort>> {
+        let PreparedPort {
+            device,
+            socket,
+            ifindex,
+            cfg,
+            gso,
+        } = prepared;
+        let mut socket = match FrameSocket::adopt(pool, socket) {
+            Ok(s) => s,
+            Err(socket) => {
+                return Err(Box::new(PreparedPort {
+                    device,
+                    socket: *socket,
+                    ifindex,
+                    cfg,
+                    gso,
+                }))
+            }
+        };
+        let mut fill = FillPolicy::new(cfg.fill);
+        let to = fill.plan(0, pool.free_count(), pool.lent().get());
+        socket.refill(to);
+        let lent = fill.lent(socket.in_fill());
+        pool.lent().set(pool.lent().get() + lent);
+        Ok(XdpPort {
+            device,
+            socket,
+            ifindex,
+            fill,
+            lent,
+            kernel_seen: 0,
+            kernel_new: 0,
+            max_kicks: cfg.max_kicks,
+            queue: cfg.queue,
+            extra: Vec::new(),
+            xsk: cfg.xsk,
+            fill_bounds: cfg.fill,
+            gso,
+        })
+    }
+
+    /// Hands the port's kernel objects over for closing on another thread (see
+    /// [`crate::xdp_handoff`]): drop the port next (cheap: its device and sockets stay
+    /// open through the returned handle), then [`RetiredPort::close`] it.
+    pub fn retire(&mut self) -> io::Result<RetiredPort> {
+        let gso = match self.gso.socket_fd() {
+            Some(fd) => Some(fd.try_clone_to_owned()?),
+            None => None,
+        };
+        let mut sockets = vec![self.socket.retire()];
+        sockets.extend(self.extra.iter_mut().map(ExtraQueue::retire));
+        Ok(RetiredPort {
+            device: Some(Arc::clone(&self.device)),
+            gso,
+            sockets,
+        })
     }
 
     /// The device this port's sockets serve.

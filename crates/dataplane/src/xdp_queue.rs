@@ -66,6 +66,10 @@ impl ExtraQueue {
     }
 
     /// The socket (for the XSKMAP and `poll`).
+    pub(crate) fn retire(&mut self) -> sys::RetiredSocket {
+        self.socket.retire()
+    }
+
     pub(crate) fn socket(&self) -> &FrameSocket {
         &self.socket
     }

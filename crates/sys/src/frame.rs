@@ -29,7 +29,7 @@
 
 mod socket;
 
-pub use socket::{FrameSocket, FrameSocketStats, TxReport, MAX_TX_CHAIN};
+pub use socket::{FrameSocket, FrameSocketStats, Reclaim, RetiredSocket, TxReport, MAX_TX_CHAIN};
 
 use crate::umem::{Umem, UmemConfig, UmemError};
 use crate::xsk::BindFlags;
@@ -37,6 +37,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::ptr::NonNull;
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// Heap buffers kept for reuse by multi-buffer frames.
 const HEAP_CACHE: usize = 16;
@@ -69,8 +70,64 @@ struct PoolInner {
     frame_size: u32,
     rx_offset: u32,
     // Last: the mapping outlives nothing that points into it (all of the above are
-    // plain values or raw pointers that are never used after drop).
-    umem: Umem,
+    // plain values or raw pointers that are never used after drop). Shared with
+    // [`SharedUmem`] handles, which bind sockets on other threads and never touch the
+    // area.
+    umem: Arc<Umem>,
+}
+
+/// A handle to a pool's UMEM that may cross threads: sockets can be bound on it (the
+/// slow part, with its EBUSY retry) away from the thread that owns the pool, then
+/// adopted by it ([`FrameSocket::adopt`]).
+#[derive(Clone, Debug)]
+pub struct SharedUmem(pub(crate) Arc<Umem>);
+
+impl SharedUmem {
+    /// Binds a socket on `ifindex`/`queue` to this UMEM (see [`crate::XskSocket::bind`]).
+    pub fn bind(
+        &self,
+        ifindex: u32,
+        queue: u32,
+        cfg: &crate::XskConfig,
+    ) -> Result<BoundSocket, crate::XskError> {
+        let sock = crate::XskSocket::bind(&self.0, ifindex, queue, cfg)?;
+        Ok(BoundSocket {
+            sock: Box::new(sock),
+            umem: self.clone(),
+            cfg: *cfg,
+        })
+    }
+
+    /// Whether this is the UMEM of `pool`.
+    pub fn is_of(&self, pool: &FramePool) -> bool {
+        Arc::ptr_eq(&self.0, &pool.inner.umem)
+    }
+
+    /// Whether both handles name the same UMEM.
+    pub fn same(&self, other: &SharedUmem) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// A socket bound on a [`SharedUmem`], not yet adopted by the pool's thread (its fill
+/// ring is empty: no frame can arrive into it).
+#[derive(Debug)]
+pub struct BoundSocket {
+    pub(crate) sock: Box<crate::XskSocket>,
+    pub(crate) umem: SharedUmem,
+    pub(crate) cfg: crate::XskConfig,
+}
+
+impl BoundSocket {
+    /// The socket (for the XSKMAP).
+    pub fn socket(&self) -> &crate::XskSocket {
+        &self.sock
+    }
+
+    /// The UMEM it is bound on.
+    pub fn umem(&self) -> &SharedUmem {
+        &self.umem
+    }
 }
 
 /// Counters of a pool.
@@ -133,7 +190,7 @@ impl FramePool {
                 lent: Cell::new(0),
                 frame_size: config.frame_size,
                 rx_offset: umem.rx_data_offset(),
-                umem,
+                umem: Arc::new(umem),
             }),
         })
     }
@@ -213,6 +270,26 @@ impl FramePool {
     /// The UMEM, to bind sockets to. Never exposed: `Umem::frame` would alias frames.
     pub(crate) fn umem(&self) -> &Umem {
         &self.inner.umem
+    }
+
+    /// A handle to the UMEM for binding sockets on another thread.
+    pub fn shared_umem(&self) -> SharedUmem {
+        SharedUmem(Arc::clone(&self.inner.umem))
+    }
+
+    /// Gives back the chunks of a retired socket's fill ring once the socket is closed
+    /// (see [`crate::frame::RetiredSocket`]). Chunks of another pool are ignored.
+    pub fn reclaim(&self, chunks: Reclaim) {
+        if !Arc::ptr_eq(&chunks.umem, &self.inner.umem) {
+            return;
+        }
+        for addr in chunks.addrs {
+            // SAFETY: `Reclaim` exists only once the socket whose fill ring held these
+            // chunks is closed (its last descriptor: unbound, receivers in flight
+            // waited for by `xsk_release`): the kernel writes none of them any more,
+            // and nothing else owns them (they were taken off the fill bitmap).
+            unsafe { self.release_addr(addr) };
+        }
     }
 
     /// Address of chunk `index` at `offset`.

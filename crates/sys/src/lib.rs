@@ -46,7 +46,10 @@ pub mod xdp_fast;
 mod xdp_fast_prog;
 pub mod xsk;
 
-pub use frame::{FramePool, FrameSocket, FrameSocketStats, PoolStats, TxReport, UmemFrame};
+pub use frame::{
+    BoundSocket, FramePool, FrameSocket, FrameSocketStats, PoolStats, Reclaim, RetiredSocket,
+    SharedUmem, TxReport, UmemFrame,
+};
 pub use netlink::{Link, LinkChange, LinkEvent, LinkEventKind, LinkMonitor, NetlinkError, Rtnl};
 pub use packet::{PacketError, PacketSocket};
 pub use ring::XdpDesc;

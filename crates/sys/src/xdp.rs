@@ -435,6 +435,14 @@ pub struct XdpLink {
     mode: AttachMode,
 }
 
+impl std::os::fd::AsFd for XdpLink {
+    /// The link's descriptor: the program stays attached while any duplicate of it is
+    /// open (closing the last one detaches it).
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self._fd.as_fd()
+    }
+}
+
 impl XdpLink {
     /// The interface it is attached to.
     pub fn ifindex(&self) -> u32 {

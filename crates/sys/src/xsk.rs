@@ -431,6 +431,13 @@ impl XskSocket {
     }
 }
 
+impl XskSocket {
+    /// Another handle to the socket's descriptor (see `frame::RetiredSocket`).
+    pub(crate) fn shared_fd(&self) -> Arc<OwnedFd> {
+        Arc::clone(&self.fd)
+    }
+}
+
 impl AsFd for XskSocket {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()

@@ -19,9 +19,17 @@
 //! time, and after a dozen restarts the pool ran dry and forwarding stopped
 //! (tests/faults.rs). Chunks in flight on the TX ring stay with the kernel; they are
 //! counted as stranded in the pool and not reused.
+//!
+//! Closing can wait (`synchronize_net`), so a socket can also be retired
+//! ([`FrameSocket::retire`]) and closed on another thread: its fill chunks come back
+//! ([`FramePool::reclaim`]) only once that close was the socket's last descriptor.
 
-use super::{FramePool, UmemFrame};
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use super::{BoundSocket, FramePool, UmemFrame};
 use crate::ring::XdpDesc;
+use crate::umem::Umem;
 use crate::xsk::{BindFlags, XskConfig, XskError, XskSocket};
 
 /// Descriptors taken from the RX ring per call.
@@ -130,6 +138,21 @@ impl FrameSocket {
         cfg: &XskConfig,
     ) -> Result<Self, XskError> {
         let sock = XskSocket::bind(pool.umem(), ifindex, queue, cfg)?;
+        Ok(Self::wrap(pool, sock, cfg))
+    }
+
+    /// Adopts a socket bound on this pool's UMEM on another thread
+    /// ([`crate::frame::SharedUmem::bind`]); gives it back if it was bound on another
+    /// pool's UMEM. Nothing is on the fill ring yet: call [`Self::refill`].
+    pub fn adopt(pool: &FramePool, bound: BoundSocket) -> Result<Self, Box<BoundSocket>> {
+        if !bound.umem.is_of(pool) {
+            return Err(Box::new(bound));
+        }
+        let BoundSocket { sock, cfg, .. } = bound;
+        Ok(Self::wrap(pool, *sock, &cfg))
+    }
+
+    fn wrap(pool: &FramePool, sock: XskSocket, cfg: &XskConfig) -> Self {
         let flags = match (sock.is_shared(), pool.first_flags()) {
             (true, Some(first)) => first,
             _ => {
@@ -137,7 +160,7 @@ impl FrameSocket {
                 cfg.flags
             }
         };
-        Ok(Self {
+        Self {
             sock,
             pool: pool.clone(),
             tx_size: cfg.tx_size,
@@ -152,7 +175,30 @@ impl FrameSocket {
             partial: None,
             partial_bad: false,
             stats: FrameSocketStats::default(),
-        })
+        }
+    }
+
+    /// Retires the socket so that it can be closed on another thread: its fill ring's
+    /// chunks are no longer tracked here (dropping the socket gives none back); the
+    /// returned handle gives them back once it closes the socket's last descriptor.
+    /// Use the socket no more; drop it, then close the handle.
+    pub fn retire(&mut self) -> RetiredSocket {
+        self.complete();
+        let size = u64::from(self.pool.frame_size());
+        let mut addrs = Vec::new();
+        for (w, word) in self.fill_owned.iter_mut().enumerate() {
+            let mut bits = std::mem::take(word);
+            while bits != 0 {
+                addrs.push(((w as u64) * 64 + u64::from(bits.trailing_zeros())) * size);
+                bits &= bits - 1;
+            }
+        }
+        self.in_fill = 0;
+        RetiredSocket {
+            fd: self.sock.shared_fd(),
+            addrs,
+            umem: Arc::clone(&self.pool.inner.umem),
+        }
     }
 
     /// The socket (for the XSKMAP, statistics, `poll`).
@@ -462,4 +508,46 @@ fn mark_chunk(bits: &mut [u64], size: u32, addr: u64, on: bool) {
     } else {
         *word &= !bit;
     }
+}
+
+/// A retired socket's descriptor and the chunks its fill ring held (see
+/// [`FrameSocket::retire`]). May cross threads: closing it can wait for the kernel.
+#[derive(Debug)]
+pub struct RetiredSocket {
+    fd: Arc<OwnedFd>,
+    addrs: Vec<u64>,
+    umem: Arc<Umem>,
+}
+
+impl RetiredSocket {
+    /// Closes the socket if this handle holds its last descriptor (the socket it came
+    /// from was dropped), which unbinds it and waits for receivers in flight; then its
+    /// fill chunks may go back to the pool. Gives the handle back while the descriptor
+    /// is still held elsewhere (the socket not dropped yet, or the first socket of a
+    /// UMEM, whose descriptor the UMEM keeps: its chunks are then never reused).
+    pub fn close(self) -> Result<Reclaim, RetiredSocket> {
+        match Arc::try_unwrap(self.fd) {
+            Ok(fd) => {
+                drop(fd);
+                Ok(Reclaim {
+                    addrs: self.addrs,
+                    umem: self.umem,
+                })
+            }
+            Err(fd) => Err(RetiredSocket { fd, ..self }),
+        }
+    }
+
+    /// Chunks its fill ring held.
+    pub fn chunks(&self) -> usize {
+        self.addrs.len()
+    }
+}
+
+/// Chunks of a closed socket's fill ring, for [`FramePool::reclaim`] on the pool's
+/// thread.
+#[derive(Debug)]
+pub struct Reclaim {
+    pub(super) addrs: Vec<u64>,
+    pub(super) umem: Arc<Umem>,
 }
