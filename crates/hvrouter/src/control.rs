@@ -1,27 +1,42 @@
-//! Runtime control, applied by the worker between bursts: control-socket requests,
-//! SIGHUP reloads, the persisted runtime guest set, and the metrics snapshot.
+//! Runtime control on its own thread: control-socket requests, SIGHUP reloads, link
+//! events, the persisted runtime guest set, and the metrics snapshot. Everything that
+//! can wait (configuration parsing, device lookups, `/proc/sys` writes, netlink, opening
+//! and closing sockets and programs) runs here; the packet worker only runs short jobs
+//! between bursts ([`side::Worker`]): table changes, adopting a ready socket, copying
+//! its state out for a query.
 
 use std::path::PathBuf;
-use std::sync::mpsc::Receiver;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 use hvrouter_config::Config;
 use hvrouter_control::metrics::http::MetricsHandle;
 use hvrouter_control::protocol::{
-    Change, GuestChange, GuestSpec, Payload, PongInfo, ReloadSummary, Request, Response,
-    TraceRecord, WorkerCounters,
+    Change, GuestChange, GuestSpec, Payload, PongInfo, Request, Response,
 };
 use hvrouter_control::server::Command;
 use hvrouter_control::state::{RuntimeState, StateSaver};
-use hvrouter_core::Instant;
 use hvrouter_dataplane::xdp_port::XdpPort;
-use hvrouter_dataplane::{Pipeline, WorkerStats};
+use hvrouter_dataplane::Pipeline;
+use hvrouter_runtime::jobs::WorkerGone;
+use hvrouter_runtime::plan::decide_add;
+use sys::netlink::LinkEvent;
+use sys::LinkMonitor;
 
-use crate::ports::Ports;
-use crate::{log, views};
+use crate::guests::{Added, MetDevice};
+use crate::log;
+use crate::ports::LinkOutcome;
 
-/// How often the metrics snapshot is refreshed.
+mod reload;
+pub mod side;
+
+use side::{Worker, WorkerSide};
+
+/// How often the metrics snapshot is refreshed (and DHCP declines logged).
 const METRICS_EVERY: Duration = Duration::from_secs(1);
+/// Longest wait for a request before looking at links, signals and metrics.
+const POLL_EVERY: Duration = Duration::from_millis(10);
 
 /// The control side of a running router.
 #[derive(Debug)]
@@ -32,7 +47,7 @@ pub struct Control {
     pub config: Config,
     /// Runtime changes relative to the configuration (persisted).
     pub state: RuntimeState,
-    /// Saves `state` off the worker thread.
+    /// Saves `state` off this thread.
     pub saver: StateSaver,
     /// Requests from the control socket.
     pub commands: Receiver<Command>,
@@ -40,11 +55,10 @@ pub struct Control {
     pub metrics: Option<MetricsHandle>,
     /// When the router started.
     pub started: std::time::Instant,
-    next_metrics: Instant,
-    /// `trace` requests waiting for their frames.
-    tracing: Vec<Command>,
-    /// The running `hvrouter capture`, if any.
-    captures: crate::capture::session::Captures,
+    /// The packet worker.
+    pub worker: Worker,
+    /// Link events.
+    pub links: LinkMonitor,
 }
 
 /// The configuration's guests in control-protocol form.
@@ -65,73 +79,31 @@ pub fn config_specs(config: &Config) -> Vec<GuestSpec> {
 }
 
 impl Control {
-    /// A control side for a router started from `config`.
-    pub fn new(
-        config_path: PathBuf,
-        config: Config,
-        state: RuntimeState,
-        saver: StateSaver,
-        commands: Receiver<Command>,
-        metrics: Option<MetricsHandle>,
-    ) -> Control {
-        Control {
-            config_path,
-            config,
-            state,
-            saver,
-            commands,
-            metrics,
-            started: std::time::Instant::now(),
-            next_metrics: Instant::ZERO,
-            tracing: Vec::new(),
-            captures: Default::default(),
+    /// Run until `stop` is set or the worker is gone.
+    pub fn run(mut self, stop: &AtomicBool) {
+        let mut events = Vec::new();
+        let mut next_metrics = std::time::Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            let step = self.step(&mut events, &mut next_metrics);
+            if step.is_err() {
+                return; // the worker stopped
+            }
         }
     }
 
-    /// Run between bursts: answer requests, reload on SIGHUP, refresh metrics.
-    pub fn tick(
+    fn step(
         &mut self,
-        pipe: &mut Pipeline<XdpPort>,
-        ports: &mut Ports,
-        now: Instant,
-        worker: &WorkerStats,
-    ) {
-        let worker = views::worker_counters(worker);
-        while let Ok(cmd) = self.commands.try_recv() {
-            if cmd.is_expired() {
-                continue; // the client was already told "router busy"
-            }
-            if let Request::Trace { count } = cmd.request() {
-                // Answered when the frames have passed, or just before the deadline.
-                if self.tracing.is_empty() {
-                    pipe.router_mut().start_trace(*count);
-                }
-                self.tracing.push(cmd);
-                continue;
-            }
-            let (answer, changed) = self.handle(pipe, ports, cmd.request(), now, worker);
-            if changed {
-                // Answered once the change is on disk.
-                self.saver.submit(self.state.clone(), Some((cmd, answer)));
-            } else {
-                cmd.reply(answer);
-            }
+        events: &mut Vec<LinkEvent>,
+        next_metrics: &mut std::time::Instant,
+    ) -> Result<(), WorkerGone> {
+        match self.commands.recv_timeout(POLL_EVERY) {
+            Ok(cmd) => self.command(cmd)?,
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(POLL_EVERY),
         }
-        for (guest, address) in pipe.router_mut().take_dhcp_declines() {
-            // RFC 2131 4.3.3: a DHCPDECLINE "SHOULD notify the local system administrator".
-            log::warn(
-                "dhcp_decline",
-                &[
-                    ("guest", &guest),
-                    ("address", &address),
-                    ("why", &"the guest says another host uses its address"),
-                ],
-            );
-        }
-        self.finish_traces(pipe, ports);
-        self.captures.tick(pipe, now);
+        self.link_events(events)?;
         if sys::signal::take_reload() {
-            match self.reload(pipe, ports) {
+            match self.reload()? {
                 Ok(summary) => log::info(
                     "reloaded",
                     &[
@@ -143,116 +115,127 @@ impl Control {
                 Err(e) => log::warn("reload_failed", &[("error", &e)]),
             }
         }
-        if now >= self.next_metrics {
-            self.next_metrics = now + METRICS_EVERY;
-            if let Some(m) = &self.metrics {
-                m.publish(views::metrics(pipe, ports, worker));
+        if std::time::Instant::now() >= *next_metrics {
+            *next_metrics = std::time::Instant::now() + METRICS_EVERY;
+            self.housekeeping()?;
+        }
+        Ok(())
+    }
+
+    /// Run `f` on the worker, then carry out the opens and closes it left.
+    fn run_job<R: Send + 'static>(
+        &mut self,
+        f: impl FnOnce(&mut Pipeline<XdpPort>, &mut WorkerSide) -> R + Send + 'static,
+    ) -> Result<R, WorkerGone> {
+        let (r, fx) = self.worker.call(move |p, s| {
+            let r = f(p, s);
+            (r, s.ports.take_effects())
+        })?;
+        side::settle(&self.worker, fx)?;
+        Ok(r)
+    }
+
+    /// Every second: the metrics snapshot, and the DHCP declines logged.
+    fn housekeeping(&mut self) -> Result<(), WorkerGone> {
+        let with_metrics = self.metrics.is_some();
+        let (declines, snapshot) = self.worker.call(move |p, s| {
+            let d = p.router_mut().take_dhcp_declines();
+            let m = with_metrics.then(|| crate::views::metrics(p, &s.ports, s.worker));
+            (d, m)
+        })?;
+        for (guest, address) in declines {
+            // RFC 2131 4.3.3: a DHCPDECLINE "SHOULD notify the local system administrator".
+            log::warn(
+                "dhcp_decline",
+                &[
+                    ("guest", &guest),
+                    ("address", &address),
+                    ("why", &"the guest says another host uses its address"),
+                ],
+            );
+        }
+        if let (Some(m), Some(snapshot)) = (&self.metrics, snapshot) {
+            m.publish(snapshot);
+        }
+        Ok(())
+    }
+
+    /// Follow the kernel's link events (a full dump when some were lost).
+    fn link_events(&mut self, events: &mut Vec<LinkEvent>) -> Result<(), WorkerGone> {
+        events.clear();
+        let gone = match self.links.recv_events(events) {
+            Ok(_) if events.is_empty() => return Ok(()),
+            Ok(_) => {
+                let evs = std::mem::take(events);
+                self.run_job(move |p, s| {
+                    evs.iter()
+                        .filter_map(|ev| match s.ports.on_link_event(ev, p) {
+                            LinkOutcome::GuestGone { tap, why } => Some((tap, why)),
+                            LinkOutcome::Handled => None,
+                        })
+                        .collect::<Vec<_>>()
+                })?
             }
+            Err(sys::netlink::NetlinkError::Overrun) => {
+                // Events were lost: compare every device with the links now.
+                log::warn("link_events_lost", &[("action", &"resync")]);
+                match sys::netlink::link_dump() {
+                    Ok(all) => self.run_job(move |p, s| s.ports.resync(&all, p))?,
+                    Err(e) => {
+                        log::warn("link_resync", &[("error", &e)]);
+                        Vec::new()
+                    }
+                }
+            }
+            Err(e) => {
+                log::warn("link_events", &[("error", &e)]);
+                Vec::new()
+            }
+        };
+        for (tap, why) in gone {
+            self.device_gone(&tap, why)?;
         }
+        Ok(())
     }
 
-    /// Answer waiting `trace` requests once the trace is complete or a client's deadline
-    /// is near, with what was recorded.
-    fn finish_traces(&mut self, pipe: &mut Pipeline<XdpPort>, ports: &Ports) {
-        if self.tracing.is_empty() {
-            return;
+    /// One request from the control socket.
+    fn command(&mut self, cmd: Command) -> Result<(), WorkerGone> {
+        if cmd.is_expired() {
+            return Ok(()); // the client was already told "router busy"
         }
-        let due = pipe.router().trace_remaining() == 0
-            || self
-                .tracing
-                .iter()
-                .any(|c| c.remaining() < Duration::from_millis(500));
-        if !due {
-            return;
+        if let Request::Trace { .. } = cmd.request() {
+            // Answered by the worker when the frames have passed, or just before the
+            // deadline.
+            return self.worker.send(move |p, s| s.start_trace(p, cmd));
         }
-        let records: Vec<TraceRecord> = pipe
-            .router_mut()
-            .take_trace()
-            .into_iter()
-            .map(|r| TraceRecord {
-                port: ports.name(r.port).to_string(),
-                summary: r.summary,
-                steps: r.steps,
-                decision: r.decision,
-            })
-            .collect();
-        for cmd in self.tracing.drain(..) {
-            cmd.reply(Response::Ok(Payload::Trace(records.clone())));
+        let (answer, changed) = self.handle(cmd.request().clone())?;
+        if changed {
+            // Answered once the change is on disk.
+            self.saver.submit(self.state.clone(), Some((cmd, answer)));
+        } else {
+            cmd.reply(answer);
         }
+        Ok(())
     }
 
-    fn is_runtime(&self, tap: &str) -> bool {
-        self.state.added().any(|g| g.tap == tap)
+    fn runtime_taps(&self) -> Vec<String> {
+        self.state.added().map(|g| g.tap.clone()).collect()
     }
 
     /// Answer one request; the bool says whether the persisted state changed.
-    fn handle(
-        &mut self,
-        pipe: &mut Pipeline<XdpPort>,
-        ports: &mut Ports,
-        req: &Request,
-        now: Instant,
-        worker: WorkerCounters,
-    ) -> (Response, bool) {
-        let ok = |p| (Response::Ok(p), false);
-        match req {
-            Request::Ping => ok(Payload::Pong(PongInfo::new(
-                self.started.elapsed().as_secs(),
-            ))),
-            Request::GuestList => ok(Payload::Guests(views::guests(pipe.router(), |t| {
-                self.is_runtime(t)
-            }))),
-            Request::ShowNetworks => ok(Payload::Networks(views::networks(pipe.router(), ports))),
-            Request::ShowRoutes { network } => ok(Payload::Routes(views::routes(
-                pipe.router(),
-                network.as_deref(),
-            ))),
-            Request::ShowNeighbors { network } => ok(Payload::Neighbors(views::neighbors(
-                pipe.router(),
-                network.as_deref(),
-                now,
-            ))),
-            Request::ShowPorts => ok(Payload::Ports(views::ports(pipe, ports))),
-            Request::ShowCounters => ok(Payload::Counters(views::counters_report(
-                pipe, ports, worker,
-            ))),
-            Request::ExplainArp { ip, network } => {
-                let ex = views::explain(pipe.router(), *ip, network.as_deref());
-                if ex.is_empty() {
-                    return (Response::error(no_network(network.as_deref())), false);
-                }
-                ok(Payload::ArpExplanations(ex))
-            }
-            Request::ExplainNdp { addr, network } => {
-                let ex = crate::ipv6::explain(pipe.router(), *addr, network.as_deref());
-                if ex.is_empty() {
-                    return (Response::error(no_network6(network.as_deref())), false);
-                }
-                ok(Payload::NdpExplanations(ex))
-            }
-            Request::ShowIpv6 { network } => {
-                match crate::ipv6::report(pipe.router(), network.as_deref()) {
-                    Some(r) => ok(Payload::Ipv6(r)),
-                    None => (Response::error(no_network(network.as_deref())), false),
-                }
-            }
-            Request::ShowDhcp => ok(Payload::Dhcp(views::dhcp_report(pipe.router(), now))),
-            Request::ExplainDhcp { tap } => match views::dhcp_explain(pipe.router(), tap, now) {
-                Some(ex) => ok(Payload::DhcpExplanation(Box::new(ex))),
-                None => (Response::error(format!("no such guest: {tap}")), false),
-            },
-            Request::Trace { .. } => (Response::error("trace is answered by the tick"), false),
-            Request::CaptureStart { .. }
-            | Request::CaptureRead { .. }
-            | Request::CaptureStop { .. } => match self.captures.handle(pipe, &*ports, req, now) {
-                Some(answer) => (answer, false),
-                None => (Response::error("not a capture request"), false),
-            },
-            Request::Reload => match self.reload(pipe, ports) {
-                Ok(summary) => ok(Payload::Reloaded(summary)),
+    fn handle(&mut self, req: Request) -> Result<(Response, bool), WorkerGone> {
+        Ok(match req {
+            Request::Ping => (
+                Response::Ok(Payload::Pong(PongInfo::new(
+                    self.started.elapsed().as_secs(),
+                ))),
+                false,
+            ),
+            Request::Reload => match self.reload()? {
+                Ok(summary) => (Response::Ok(Payload::Reloaded(summary)), false),
                 Err(e) => (Response::error(e), false),
             },
-            Request::GuestAdd(spec) => match self.add_guest(pipe, ports, spec) {
+            Request::GuestAdd(spec) => match self.add_guest(&spec)? {
                 Ok((change, changed)) => {
                     let answer = Response::Ok(Payload::GuestChanged(GuestChange {
                         tap: spec.tap.clone(),
@@ -262,19 +245,30 @@ impl Control {
                 }
                 Err(e) => (Response::error(e), false),
             },
-            Request::GuestDel { tap } => match ports.remove_guest(pipe, tap) {
-                Ok(()) => {
-                    let in_config = self.config.guest(tap).is_some();
-                    let changed = self.state.record_del(tap, in_config);
-                    let answer = Response::Ok(Payload::GuestChanged(GuestChange {
-                        tap: tap.clone(),
-                        change: Change::Removed,
-                    }));
-                    (answer, changed)
+            Request::GuestDel { tap } => {
+                let t = tap.clone();
+                match self.run_job(move |p, s| s.ports.remove_guest(p, &t))? {
+                    Ok(()) => {
+                        let in_config = self.config.guest(&tap).is_some();
+                        let changed = self.state.record_del(&tap, in_config);
+                        let answer = Response::Ok(Payload::GuestChanged(GuestChange {
+                            tap,
+                            change: Change::Removed,
+                        }));
+                        (answer, changed)
+                    }
+                    Err(e) => (Response::error(e), false),
                 }
-                Err(e) => (Response::error(e), false),
-            },
-        }
+            }
+            other => {
+                let runtime = self.runtime_taps();
+                let answer = self.run_job(move |p, s| {
+                    s.query(p, &other, &runtime)
+                        .unwrap_or_else(|| Response::error("request not handled"))
+                })?;
+                (answer, false)
+            }
+        })
     }
 
     /// `guest add`: a guest that is exactly the configuration's guest on that tap
@@ -283,29 +277,71 @@ impl Control {
     /// whether the persisted state changed.
     fn add_guest(
         &mut self,
-        pipe: &mut Pipeline<XdpPort>,
-        ports: &mut Ports,
         spec: &GuestSpec,
-    ) -> Result<(Change, bool), String> {
+    ) -> Result<Result<(Change, bool), String>, WorkerGone> {
         let configured = self.config_spec(&spec.tap);
         let device = if configured.as_ref().is_some_and(|c| c.same_as(spec)) {
             None
         } else {
-            Some(sys::netdev::ifindex(&spec.tap).map_err(|e| {
-                format!(
-                    "guest {}: no such device ({e}): a guest added at run time belongs to \
-                     its tap device, so the tap must exist first",
-                    spec.tap
-                )
-            })?)
+            match sys::netdev::ifindex(&spec.tap) {
+                Ok(i) => Some(i),
+                Err(e) => {
+                    return Ok(Err(format!(
+                        "guest {}: no such device ({e}): a guest added at run time belongs \
+                         to its tap device, so the tap must exist first",
+                        spec.tap
+                    )))
+                }
+            }
         };
-        let added = ports.add_guest(pipe, spec, device)?;
+        let added = match self.add_guests(vec![(spec.clone(), device)])?.pop() {
+            Some(Ok(a)) => a,
+            Some(Err(e)) => return Ok(Err(e)),
+            None => return Ok(Err("guest add: no answer".into())),
+        };
         let mut changed = false;
         for old in &added.replaced {
             changed |= self.state.record_del(old, self.config.guest(old).is_some());
         }
         changed |= self.state.record_add(spec, configured.as_ref(), device);
-        Ok((added.change, changed))
+        Ok(Ok((added.change, changed)))
+    }
+
+    /// Add guests (each with the device it is bound to): read what each meets on the
+    /// worker, look the devices up here, decide, and apply on the worker; their ports
+    /// are opened here.
+    fn add_guests(
+        &mut self,
+        guests: Vec<(GuestSpec, Option<u32>)>,
+    ) -> Result<Vec<Result<Added, String>>, WorkerGone> {
+        let specs: Vec<GuestSpec> = guests.iter().map(|(g, _)| g.clone()).collect();
+        let met = self.worker.call(move |p, s| {
+            specs
+                .iter()
+                .map(|spec| s.ports.candidates(p.router(), spec))
+                .collect::<Vec<_>>()
+        })?;
+        let mut decided = Vec::new();
+        for ((spec, bound), met) in guests.into_iter().zip(met) {
+            let decision = met.and_then(|(met, devices)| {
+                let gone = |name: &str| {
+                    devices
+                        .iter()
+                        .find(|d| d.name == name)
+                        .is_none_or(MetDevice::is_gone)
+                };
+                decide_add(&spec.tap, &met, gone)
+            });
+            decided.push((spec, bound, decision));
+        }
+        self.run_job(move |p, s| {
+            decided
+                .into_iter()
+                .map(|(spec, bound, decision)| {
+                    decision.and_then(|d| s.ports.apply_add(p, &spec, bound, d))
+                })
+                .collect()
+        })
     }
 
     /// The device of the runtime guest on `tap` is gone (its VM stopped or migrated
@@ -313,119 +349,22 @@ impl Control {
     /// removed, so nothing answers for its addresses and a later device with the same
     /// name is not attached for it (a guest the configuration lists on that name stays
     /// removed too: it was replaced at run time).
-    pub fn device_gone(
-        &mut self,
-        pipe: &mut Pipeline<XdpPort>,
-        ports: &mut Ports,
-        tap: &str,
-        why: &str,
-    ) {
-        if let Err(e) = ports.remove_guest(pipe, tap) {
+    pub fn device_gone(&mut self, tap: &str, why: &str) -> Result<(), WorkerGone> {
+        let t = tap.to_string();
+        if let Err(e) = self.run_job(move |p, s| s.ports.remove_guest(p, &t))? {
             log::warn("guest_gone", &[("guest", &tap), ("error", &e)]);
-            return;
+            return Ok(());
         }
         log::info("guest_gone", &[("guest", &tap), ("why", &why)]);
         if self.state.record_del(tap, self.config.guest(tap).is_some()) {
             self.saver.submit(self.state.clone(), None);
         }
+        Ok(())
     }
 
     fn config_spec(&self, tap: &str) -> Option<GuestSpec> {
         config_specs(&self.config)
             .into_iter()
             .find(|g| g.tap == tap)
-    }
-
-    /// Re-read the configuration and apply the difference in guests. Network changes
-    /// need a restart (they are reported, not applied).
-    fn reload(
-        &mut self,
-        pipe: &mut Pipeline<XdpPort>,
-        ports: &mut Ports,
-    ) -> Result<ReloadSummary, String> {
-        let new = Config::load(&self.config_path).map_err(|e| e.to_string())?;
-        log::set_level(new.router.log_level);
-        let mut summary = ReloadSummary::default();
-        let diff = hvrouter_config::diff(&self.config, &new);
-        if !diff.networks_added.is_empty()
-            || !diff.networks_removed.is_empty()
-            || !diff.networks_changed.is_empty()
-        {
-            summary
-                .notes
-                .push("network changes are not applied by reload: restart hvrouter".into());
-        }
-        // DHCP settings and host names change in place (no guest is re-added for them).
-        pipe.router_mut().set_dhcp_config(new.dhcp_config());
-        let specs = config_specs(&new);
-        self.state.prune(&specs);
-        let desired = self.state.apply(&specs);
-        for d in &desired {
-            let _ = pipe
-                .router_mut()
-                .set_guest_hostname(&d.tap, d.hostname.as_deref());
-        }
-        let current: Vec<GuestSpec> = pipe
-            .router()
-            .tables()
-            .guests()
-            .iter()
-            .map(|g| views::guest_spec(pipe.router(), g))
-            .collect();
-        // The IPv6 sides asked for (configuration and runtime guests), for the guests
-        // (re-)added below and those changed in place after.
-        crate::ipv6::set_overrides(pipe.router_mut(), &desired);
-        for g in &current {
-            match desired.iter().find(|d| d.tap == g.tap) {
-                None => {
-                    ports.remove_guest(pipe, &g.tap)?;
-                    summary.removed.push(g.tap.clone());
-                }
-                // IPv6 sides alone are changed in place below.
-                Some(d) if !without_ipv6(d).same_as(&without_ipv6(g)) => {
-                    ports.remove_guest(pipe, &g.tap)?;
-                    ports.add_guest(pipe, d, self.state.device(&d.tap))?;
-                    summary.changed.push(g.tap.clone());
-                }
-                Some(_) => summary.unchanged += 1,
-            }
-        }
-        for d in &desired {
-            if !current.iter().any(|g| g.tap == d.tap) {
-                ports.add_guest(pipe, d, self.state.device(&d.tap))?;
-                summary.added.push(d.tap.clone());
-            }
-        }
-        // Guests whose IPv6 keys alone changed: applied in place (and announced).
-        for tap in crate::ipv6::reapply(pipe, ports) {
-            if !summary.changed.contains(&tap) && !summary.added.contains(&tap) {
-                summary.unchanged = summary.unchanged.saturating_sub(1);
-                summary.changed.push(tap);
-            }
-        }
-        self.config = new;
-        self.saver.submit(self.state.clone(), None);
-        Ok(summary)
-    }
-}
-
-fn without_ipv6(g: &GuestSpec) -> GuestSpec {
-    GuestSpec {
-        ipv6: None,
-        ..g.clone()
-    }
-}
-
-fn no_network(name: Option<&str>) -> String {
-    match name {
-        Some(n) => format!("no such network: {n}"),
-        None => "no networks configured".into(),
-    }
-}
-
-fn no_network6(name: Option<&str>) -> String {
-    match name {
-        Some(n) => format!("no such network with IPv6 (subnet6): {n}"),
-        None => "no network has IPv6 (subnet6)".into(),
     }
 }

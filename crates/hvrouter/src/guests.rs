@@ -1,17 +1,23 @@
 //! Adding and removing guests at run time: the router's tables, the guest's port, the
 //! uplink's steering map and the gratuitous ARP, in the order that never answers for an
-//! address the router cannot yet (or no longer) deliver to.
+//! address the router cannot yet (or no longer) deliver to. A `guest add` is read from
+//! the tables on the worker ([`Ports::candidates`]), decided on the control thread after
+//! it looked the devices up (`hvrouter_runtime::plan::decide_add`), and carried out on
+//! the worker ([`Ports::apply_add`]); the guest's port is opened by the control thread.
 
 use std::net::Ipv4Addr;
 
 use hvrouter_control::protocol::{Change, GuestSpec};
 use hvrouter_core::guests::GuestSpec as CoreSpec;
+use hvrouter_core::router::Router;
 use hvrouter_core::{NetworkId, PortId};
 use hvrouter_dataplane::xdp_port::XdpPort;
 use hvrouter_dataplane::Pipeline;
+use hvrouter_runtime::plan::{AddCandidates, AddDecision, Clash, SameName};
 use ipnet::Ipv4Net;
 
 use crate::log;
+use crate::ports::open::Why;
 use crate::ports::{steered_ips, steered_prefixes, Ports};
 
 /// What `guest add` did.
@@ -25,33 +31,38 @@ pub struct Added {
     pub replaced: Vec<String>,
 }
 
-impl Ports {
-    /// Whether the device a guest's entry names is gone: no device has the name, or the
-    /// name belongs to another device than the one a runtime guest was added on.
-    fn device_gone(&self, port: PortId) -> bool {
-        let Some(e) = self.entries.get(port.index()) else {
-            return true;
-        };
-        match sys::netdev::ifindex(&e.ifname) {
+/// Where the device of a guest the new one meets is: the control thread looks it up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetDevice {
+    /// The guest.
+    pub name: String,
+    /// Its entry's device name.
+    pub ifname: String,
+    /// The device a runtime guest is bound to.
+    pub bound: Option<u32>,
+}
+
+impl MetDevice {
+    /// Whether its device is gone: no device has the name, or the name belongs to
+    /// another device than the one a runtime guest was added on (an ioctl: control
+    /// thread).
+    pub fn is_gone(&self) -> bool {
+        match sys::netdev::ifindex(&self.ifname) {
             Err(_) => true,
-            Ok(now) => e.bound.is_some_and(|b| b != now),
+            Ok(now) => self.bound.is_some_and(|b| b != now),
         }
     }
+}
 
-    /// Add (or confirm) a guest. `bound`: the device (ifindex) a runtime guest belongs
-    /// to (see [`crate::ports::Entry::bound`]); `None` for the configuration file's
-    /// guests, which follow their tap's name and are attached whenever it exists.
-    ///
-    /// Idempotent: the same data on the same device again is `Unchanged`. An entry for
-    /// the same tap name, or one holding one of its addresses, whose device is gone is
-    /// replaced; a live one is refused, naming both taps.
-    pub fn add_guest(
-        &mut self,
-        pipe: &mut Pipeline<XdpPort>,
+impl Ports {
+    /// The guests a new guest `spec` meets (same name, or one of its addresses or
+    /// prefixes in the same network) and their devices, read from the tables (worker,
+    /// copied out for [`hvrouter_runtime::plan::decide_add`] on the control thread).
+    pub fn candidates(
+        &self,
+        router: &Router,
         spec: &GuestSpec,
-        bound: Option<u32>,
-    ) -> Result<Added, String> {
-        let router = pipe.router();
+    ) -> Result<(AddCandidates, Vec<MetDevice>), String> {
         let Some(net) = router.tables().network_by_name(&spec.network).map(|n| n.id) else {
             return Err(format!(
                 "guest {}: no such network {:?} (configured: {})",
@@ -67,35 +78,26 @@ impl Ports {
         };
         // An IPv6 side asked for explicitly must fit its network, or the add is refused.
         let g6 = crate::guests6::resolve(router, net, spec)?;
-        let mut stale = Vec::new();
+        let mut met = AddCandidates::default();
+        let mut devices = Vec::new();
+        let device = |name: &str, port: PortId| {
+            let e = self.entries.get(port.index());
+            MetDevice {
+                name: name.to_string(),
+                ifname: e.map_or_else(String::new, |e| e.ifname.clone()),
+                bound: e.and_then(|e| e.bound),
+            }
+        };
         if let Some(existing) = router.tables().guests().by_name(&spec.tap) {
             let current = crate::views::guest_spec(router, existing);
-            let port = existing.port;
-            if self.device_gone(port) {
-                // Its VM is gone (stopped or migrated away with no down hook): stale.
-                stale.push(existing.name.clone());
-            } else if current.same_as(spec) {
-                // The same guest on the same live device; adopt the binding asked for
-                // (a runtime add of exactly the configured guest follows the name).
-                if let Some(e) = self.entries.get_mut(port.index()) {
-                    e.bound = bound;
-                }
-                set_hostname(pipe, spec);
-                return Ok(Added {
-                    change: Change::Unchanged,
-                    replaced: Vec::new(),
-                });
-            } else {
-                return Err(format!(
-                    "guest {} exists with other data ({} {:?}); remove it first",
-                    spec.tap, current.mac, current.ips
-                ));
-            }
+            met.same_name = Some(SameName {
+                same_data: current.same_as(spec),
+                describe: format!("{} {:?}", current.mac, current.ips),
+            });
+            devices.push(device(&existing.name, existing.port));
         }
-        // Another guest holding one of its addresses or prefixes: replaced if that
-        // guest's tap is gone, else the add is refused.
         for g in router.tables().guests().iter() {
-            if g.name == spec.tap || g.network != net || stale.contains(&g.name) {
+            if g.name == spec.tap || g.network != net {
                 continue;
             }
             let clash = spec
@@ -118,16 +120,58 @@ impl Ports {
                     crate::guests6::clash(g6.as_ref()?, other)
                 });
             let Some(what) = clash else { continue };
-            if self.device_gone(g.port) {
-                stale.push(g.name.clone());
-            } else {
-                return Err(format!(
-                    "{what} already belongs to guest {} whose tap is present: refusing it for {}; \
-                     remove {} first",
-                    g.name, spec.tap, g.name
-                ));
-            }
+            met.clashes.push(Clash {
+                name: g.name.clone(),
+                what,
+            });
+            devices.push(device(&g.name, g.port));
         }
+        Ok((met, devices))
+    }
+
+    /// Carry out a decided `guest add` (worker): `bound` is the device (ifindex) a
+    /// runtime guest belongs to (see [`crate::ports::Entry::bound`]); `None` for the
+    /// configuration file's guests, which follow their tap's name. The guest's port is
+    /// asked of the control thread (see [`crate::ports::open`]).
+    pub fn apply_add(
+        &mut self,
+        pipe: &mut Pipeline<XdpPort>,
+        spec: &GuestSpec,
+        bound: Option<u32>,
+        decision: AddDecision,
+    ) -> Result<Added, String> {
+        let stale = match decision {
+            AddDecision::Unchanged => {
+                // The same guest on the same live device; adopt the binding asked for
+                // (a runtime add of exactly the configured guest follows the name).
+                let port = pipe
+                    .router()
+                    .tables()
+                    .guests()
+                    .by_name(&spec.tap)
+                    .map(|g| g.port);
+                if let Some(e) = port.and_then(|p| self.entries.get_mut(p.index())) {
+                    e.bound = bound;
+                }
+                set_hostname(pipe, spec);
+                return Ok(Added {
+                    change: Change::Unchanged,
+                    replaced: Vec::new(),
+                });
+            }
+            AddDecision::Add { stale } => stale,
+        };
+        let Some(net) = pipe
+            .router()
+            .tables()
+            .network_by_name(&spec.network)
+            .map(|n| n.id)
+        else {
+            return Err(format!(
+                "guest {}: no such network {:?}",
+                spec.tap, spec.network
+            ));
+        };
         // Frame memory: a guest the UMEM cannot give its fill floor is refused, never
         // attached without frames (docs/FRAMES.md).
         self.admit_guest(stale.len())?;
@@ -173,15 +217,10 @@ impl Ports {
         set_hostname(pipe, spec);
         // Steer its addresses on the uplink, then attach its tap: only then can the
         // router deliver what it answers for. Attaching announces it.
-        self.sync_steering(pipe, net, &[], &[]);
+        let prefixes: Vec<Ipv4Net> = spec.routed_prefixes.iter().map(Ipv4Net::trunc).collect();
+        self.sync_steering(pipe, net, &spec.ips, &prefixes, &[], &[]);
         self.sync_steering6(pipe, net, &Default::default());
-        if let Err(e) = self.open(port, pipe) {
-            pipe.router_mut().set_port_up(port, false);
-            log::warn(
-                "guest_port_down",
-                &[("dev", &spec.tap), ("error", &log::chain(&e))],
-            );
-        }
+        self.request_open(port, pipe, Why::Add);
         log::info(
             "guest_added",
             &[
@@ -209,7 +248,14 @@ impl Ports {
             .map_err(|_| format!("no such guest: {tap}"))?;
         let gone_prefixes: Vec<Ipv4Net> =
             removed.extra_prefixes.iter().map(Ipv4Net::trunc).collect();
-        self.sync_steering(pipe, removed.network, &removed.ips, &gone_prefixes);
+        self.sync_steering(
+            pipe,
+            removed.network,
+            &[],
+            &[],
+            &removed.ips,
+            &gone_prefixes,
+        );
         self.sync_steering6(pipe, removed.network, &gone6);
         self.close(removed.port, pipe, "guest_removed");
         self.release_slot(removed.port);
@@ -225,18 +271,28 @@ impl Ports {
         }
     }
 
-    /// Make the uplink's steering map and prefix trie of `net` hold what the tables
-    /// say: insert every current address and prefix (idempotent) and remove `gone` and
-    /// `gone_prefixes` unless still owned.
+    /// Keep the uplink's steering map and prefix trie of `net` in step with the
+    /// tables: insert `added` and `added_prefixes` (a guest just added), remove `gone`
+    /// and `gone_prefixes` unless another guest still owns them. Only the changed
+    /// entries are written (one map update each), so adding guests one by one costs
+    /// no more than adding them at once.
     fn sync_steering(
         &mut self,
         pipe: &mut Pipeline<XdpPort>,
         net: NetworkId,
+        added: &[Ipv4Addr],
+        added_prefixes: &[Ipv4Net],
         gone: &[Ipv4Addr],
         gone_prefixes: &[Ipv4Net],
     ) {
-        let wanted = steered_ips(pipe.router(), net);
-        let wanted_prefixes = steered_prefixes(pipe.router(), net);
+        let (wanted, wanted_prefixes) = if gone.is_empty() && gone_prefixes.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            (
+                steered_ips(pipe.router(), net),
+                steered_prefixes(pipe.router(), net),
+            )
+        };
         let Some(uplink) = self.uplink_of(net) else {
             return;
         };
@@ -248,7 +304,7 @@ impl Ports {
                 log::warn("steering", &[("remove", ip), ("error", &e)]);
             }
         }
-        for ip in &wanted {
+        for ip in added {
             if let Err(e) = port.insert_guest_ip(*ip) {
                 log::warn("steering", &[("insert", ip), ("error", &e)]);
             }
@@ -261,7 +317,7 @@ impl Ports {
                 log::warn("steering", &[("remove", p), ("error", &e)]);
             }
         }
-        for p in &wanted_prefixes {
+        for p in added_prefixes {
             if let Err(e) = port.insert_guest_prefix(p.network(), p.prefix_len()) {
                 log::warn("steering", &[("insert", p), ("error", &e)]);
             }

@@ -8,20 +8,25 @@
 //! comes back. The UMEM is registered by the first socket bound on it: if that socket's
 //! device goes away, every port is re-attached on a fresh UMEM. How much of the UMEM each
 //! port's fill ring holds, and how many guests it serves, is in [`frames`].
+//!
+//! `Ports` lives on the packet worker with the pool; opening and closing a device is
+//! split so that its slow half runs on the control thread (see [`open`]).
 
 use std::net::Ipv4Addr;
 
 use hvrouter_core::router::Router;
 use hvrouter_core::{NetworkId, PortId};
-use hvrouter_dataplane::xdp_port::{PortSpec, XdpPort, XdpPortConfig, XdpPortError};
+use hvrouter_dataplane::xdp_port::{XdpPort, XdpPortConfig, XdpPortError};
 use hvrouter_dataplane::{GsoStatus, Pipeline};
 use ipnet::Ipv4Net;
 use sys::netlink::{LinkEvent, LinkEventKind};
-use sys::{FramePool, UmemConfig, UmemError};
+use sys::{FramePool, Reclaim, UmemConfig, UmemError};
 
 use crate::log;
+use open::{Effects, OpenFailure, OpenRequest, OpenResult, Why};
 
 pub mod frames;
+pub mod open;
 mod queues;
 
 /// What a port is for.
@@ -127,6 +132,8 @@ pub struct Ports {
     /// Reads multi-queue taps' queue counts off the packet thread (see `queues`),
     /// started with the first such tap.
     queue_watcher: Option<queues::QueueWatcher>,
+    /// What the control thread must do next (open, close).
+    effects: Effects,
 }
 
 /// Addresses whose ARP and IPv4 the uplink of `net` must steer to the router (its
@@ -174,7 +181,19 @@ impl Ports {
             frames_cursor: 0,
             fixed_uplink_mac: Vec::new(),
             queue_watcher: None,
+            effects: Effects::default(),
         })
+    }
+
+    /// What the control thread must do next: open the ports asked for (then
+    /// [`Self::finish_open`] here), close the retired ones (then [`Self::reclaim`]).
+    pub fn take_effects(&mut self) -> Effects {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// The fill chunks of a closed port's sockets go back to the pool.
+    pub fn reclaim(&mut self, chunks: Reclaim) {
+        self.pool.reclaim(chunks);
     }
 
     /// Network `net`'s uplink MAC is configured: keep it whatever the device's MAC.
@@ -226,14 +245,14 @@ impl Ports {
             .map(|e| e.id)
     }
 
-    /// Open every device: uplinks must attach; a guest whose device is missing is
-    /// marked down and attached when it appears.
+    /// Open every device (asked of the control thread, see [`open`]): a device that
+    /// cannot be attached is marked down, logged, and attached when it appears.
     ///
     /// An uplink that cannot be attached (missing, or its XDP or socket set-up failed)
     /// does not stop the other networks: it is logged as an error with the fix, its
     /// network answers nothing on the VLAN (fails closed), and it is attached when its
-    /// device appears (link event). Only a frame memory that cannot be created fails.
-    pub fn open_all(&mut self, pipe: &mut Pipeline<XdpPort>) -> Result<(), OpenError> {
+    /// device appears (link event).
+    pub fn open_all(&mut self, pipe: &mut Pipeline<XdpPort>) {
         let ids: Vec<PortId> = self
             .entries
             .iter()
@@ -241,117 +260,103 @@ impl Ports {
             .map(|e| e.id)
             .collect();
         for id in ids {
-            match self.open(id, pipe) {
-                Ok(()) => {}
-                Err(e @ OpenError::Umem(_)) => return Err(e),
-                Err(e) => {
-                    let entry = &self.entries[id.index()];
-                    pipe.router_mut().set_port_up(id, false);
-                    if matches!(entry.kind, Kind::Uplink(_)) {
-                        log::error(
-                            "uplink_down",
-                            &[
-                                ("dev", &entry.ifname),
-                                ("error", &log::chain(&e)),
-                                (
-                                    "fix",
-                                    &"create or repair the VLAN device: it is attached when it appears; its network answers nothing until then",
-                                ),
-                            ],
-                        );
-                    } else {
-                        log::warn(
-                            "guest_port_down",
-                            &[("dev", &entry.ifname), ("error", &log::chain(&e))],
-                        );
-                    }
-                }
-            }
+            self.request_open(id, pipe, Why::Start);
         }
-        Ok(())
     }
 
-    /// The uplink of `net` is being attached on `dev`: unless configured, the network's
-    /// uplink MAC becomes the device's (a device created after the router started, or
-    /// recreated, may have another one than the one read at start).
-    fn follow_uplink_mac(&self, net: NetworkId, dev: &str, pipe: &mut Pipeline<XdpPort>) {
-        if self.fixed_uplink_mac.contains(&net) {
+    /// Ask the control thread to open the device of `id` (see [`open`]); the port stays
+    /// down until [`Self::finish_open`].
+    pub fn request_open(&mut self, id: PortId, pipe: &mut Pipeline<XdpPort>, why: Why) {
+        let Some((kind, ifname, bound)) = self
+            .entries
+            .get(id.index())
+            .map(|e| (e.kind, e.ifname.clone(), e.bound))
+        else {
             return;
-        }
-        match sys::netdev::mac_address(dev) {
-            Ok(mac) => match pipe
-                .router_mut()
-                .tables_mut()
-                .set_uplink_mac(net, wire::EthernetAddress(mac))
-            {
-                Ok(true) => log::info(
-                    "uplink_mac",
-                    &[("dev", &dev), ("mac", &wire::EthernetAddress(mac))],
-                ),
-                Ok(false) => {}
-                Err(e) => log::warn("uplink_mac", &[("dev", &dev), ("error", &e)]),
-            },
-            Err(e) => log::warn("uplink_mac", &[("dev", &dev), ("error", &e)]),
-        }
+        };
+        pipe.router_mut().set_port_up(id, false);
+        let (steered_ips, steered_prefixes, follow_mac) = match kind {
+            Kind::Uplink(net) => (
+                steered_ips(pipe.router(), net),
+                steered_prefixes(pipe.router(), net)
+                    .into_iter()
+                    .map(|p| (p.network(), p.prefix_len()))
+                    .collect(),
+                (!self.fixed_uplink_mac.contains(&net)).then_some(net),
+            ),
+            Kind::Guest => (Vec::new(), Vec::new(), None),
+            Kind::Unused => return,
+        };
+        self.effects.opens.push(OpenRequest {
+            id,
+            ifname,
+            kind,
+            bound,
+            steered_ips,
+            steered_prefixes,
+            follow_mac,
+            cfg: frames::port_config(&self.cfg, self.umem, kind),
+            umem: self.pool.shared_umem(),
+            why,
+        });
     }
 
-    /// Open the device of `id` and attach it to the pipeline; marks the port up.
-    pub fn open(&mut self, id: PortId, pipe: &mut Pipeline<XdpPort>) -> Result<(), OpenError> {
-        if let Some(Entry {
-            kind: Kind::Uplink(net),
+    /// Adopt a port the control thread opened: attach it to the pipeline and mark it
+    /// up. A port opened for an entry that changed meanwhile (or on a UMEM replaced
+    /// since) goes back to be closed. Gives back the error of one that could not be
+    /// opened, for the control thread to log.
+    pub fn finish_open(
+        &mut self,
+        res: OpenResult,
+        pipe: &mut Pipeline<XdpPort>,
+    ) -> Result<(), Box<OpenFailure>> {
+        let OpenResult {
+            id,
             ifname,
-            ..
-        }) = self.entries.get(id.index())
-        {
-            let (net, dev) = (*net, ifname.clone());
-            self.follow_uplink_mac(net, &dev, pipe);
-        }
-        let Some(entry) = self.entries.get_mut(id.index()) else {
+            kind,
+            why,
+            mac,
+            port,
+            queues,
+        } = res;
+        let current = self
+            .entries
+            .get(id.index())
+            .is_some_and(|e| e.ifname == ifname && e.kind == kind && e.ifindex.is_none());
+        let (prepared, ifindex) = match port {
+            Err(e) => {
+                if current {
+                    pipe.router_mut().set_port_up(id, false);
+                }
+                return Err(Box::new(OpenFailure {
+                    dev: ifname,
+                    kind,
+                    why,
+                    error: e,
+                }));
+            }
+            Ok(p) => p,
+        };
+        if !current {
+            self.effects.discard.push(prepared);
             return Ok(());
+        }
+        if let (Kind::Uplink(net), Some(mac)) = (kind, mac) {
+            self.set_uplink_mac(net, &ifname, mac, pipe);
+        }
+        let port = match XdpPort::finish(&self.pool, prepared) {
+            Ok(p) => p,
+            Err(stale) => {
+                // Bound on a UMEM replaced since: open it again on the current one.
+                self.effects.discard.push(*stale);
+                self.request_open(id, pipe, why);
+                return Ok(());
+            }
         };
-        let dev = entry.ifname.clone();
-        let ifindex = sys::netdev::ifindex(&dev).map_err(|source| OpenError::Device {
-            dev: dev.clone(),
-            source,
-        })?;
-        if let Some(bound) = entry.bound.filter(|&b| b != ifindex) {
-            return Err(OpenError::Replaced {
-                dev,
-                bound,
-                ifindex,
-            });
-        }
-        let spec = match entry.kind {
-            Kind::Uplink(net) => PortSpec::uplink(ifindex, steered_ips(pipe.router(), net))
-                .with_prefixes(
-                    steered_prefixes(pipe.router(), net)
-                        .into_iter()
-                        .map(|p| (p.network(), p.prefix_len())),
-                ),
-            Kind::Guest => PortSpec::guest(ifindex),
-            Kind::Unused => return Ok(()),
-        };
-        // The kernel fails closed too: it must never proxy-answer for our guests, also
-        // while the router is down.
-        match sys::sysctl::set_proxy_arp(&dev, false) {
-            Ok(true) => log::info("kernel_proxy_arp_disabled", &[("dev", &dev)]),
-            Ok(false) => {}
-            Err(e) => log::warn("kernel_proxy_arp", &[("dev", &dev), ("error", &e)]),
-        }
-        match sys::sysctl::set_proxy_ndp(&dev, false) {
-            Ok(Some(true)) => log::info("kernel_proxy_ndp_disabled", &[("dev", &dev)]),
-            Ok(_) => {}
-            Err(e) => log::warn("kernel_proxy_ndp", &[("dev", &dev), ("error", &e)]),
-        }
-        let cfg = frames::port_config(&self.cfg, self.umem, entry.kind);
-        let port = XdpPort::open(&self.pool, &spec, &cfg).map_err(|source| OpenError::Attach {
-            dev: dev.clone(),
-            source,
-        })?;
         log::info(
             "port_attached",
             &[
-                ("dev", &dev),
+                ("dev", &ifname),
                 ("port", &id.0),
                 ("ifindex", &ifindex),
                 ("mode", &format!("{:?}", port.attach_mode())),
@@ -362,32 +367,70 @@ impl Ports {
             // TCP still flows, segmented in software, at a fraction of the rate.
             log::warn(
                 "gso_unavailable",
-                &[("dev", &dev), ("error", reason), ("fix", fix)],
+                &[("dev", &ifname), ("error", reason), ("fix", fix)],
             );
         }
         self.owner.get_or_insert(id);
-        entry.ifindex = Some(ifindex);
-        entry.link_up = true;
-        let guest = entry.kind == Kind::Guest;
-        let uplink_net = match entry.kind {
-            Kind::Uplink(net) => Some(net),
-            _ => None,
-        };
-        pipe.attach(id, port);
+        if let Some(entry) = self.entries.get_mut(id.index()) {
+            entry.ifindex = Some(ifindex);
+            entry.link_up = true;
+        }
+        if let Some(mut old) = pipe.attach(id, port) {
+            self.retire(&mut old);
+        }
         pipe.router_mut().set_port_up(id, true);
-        if let Some(net) = uplink_net {
+        if let Kind::Uplink(net) = kind {
             // IPv6 steering is not part of the PortSpec: fill it in now (issue 13).
             self.sync_steering6(pipe, net, &Default::default());
         }
-        if guest {
+        if kind == Kind::Guest {
             // Attached (added, re-attached, at start, migrated in): announce the guest
             // on its VLAN and the gateway toward the guest. Due at once: the next poll
             // sends the first round.
             pipe.router_mut()
-                .announce_guest(&dev, hvrouter_core::Instant::ZERO);
-            self.watch_queues(id, pipe);
+                .announce_guest(&ifname, hvrouter_core::Instant::ZERO);
+            if let Some(n) = queues {
+                self.watch_queues(id, &ifname, n, pipe);
+            }
         }
         Ok(())
+    }
+
+    /// Unless configured, the network's uplink MAC becomes its device's (a device
+    /// created after the router started, or recreated, may have another one than the
+    /// one read at start).
+    fn set_uplink_mac(
+        &self,
+        net: NetworkId,
+        dev: &str,
+        mac: [u8; 6],
+        pipe: &mut Pipeline<XdpPort>,
+    ) {
+        if self.fixed_uplink_mac.contains(&net) {
+            return;
+        }
+        match pipe
+            .router_mut()
+            .tables_mut()
+            .set_uplink_mac(net, wire::EthernetAddress(mac))
+        {
+            Ok(true) => log::info(
+                "uplink_mac",
+                &[("dev", &dev), ("mac", &wire::EthernetAddress(mac))],
+            ),
+            Ok(false) => {}
+            Err(e) => log::warn("uplink_mac", &[("dev", &dev), ("error", &e)]),
+        }
+    }
+
+    /// Hand a port the pipeline let go of to the control thread, which detaches and
+    /// closes it (both wait on the kernel). If its descriptors cannot be duplicated it
+    /// is closed here, as before.
+    fn retire(&mut self, port: &mut XdpPort) {
+        match port.retire() {
+            Ok(r) => self.effects.retired.push(r),
+            Err(e) => log::warn("port_retire", &[("error", &e)]),
+        }
     }
 
     /// Detach the device of `id`: its guest is no longer answered for and its traffic
@@ -397,8 +440,10 @@ impl Ports {
             return;
         };
         if entry.ifindex.take().is_some() {
-            pipe.detach(id);
             log::info("port_detached", &[("dev", &entry.ifname), ("why", &why)]);
+            if let Some(mut port) = pipe.detach(id) {
+                self.retire(&mut port);
+            }
         }
         pipe.router_mut().set_port_up(id, false);
         self.unwatch_queues(id);
@@ -507,20 +552,15 @@ impl Ports {
     }
 
     fn reopen(&mut self, id: PortId, pipe: &mut Pipeline<XdpPort>) {
-        let result = if self
+        if self
             .owner
             .is_some_and(|o| self.entries[o.index()].ifindex.is_none())
         {
-            self.rebuild(pipe)
+            if let Err(e) = self.rebuild(pipe) {
+                log::error("umem_rebuild", &[("error", &log::chain(&e))]);
+            }
         } else {
-            self.open(id, pipe)
-        };
-        if let Err(e) = result {
-            let name = self.entries[id.index()].ifname.clone();
-            log::warn(
-                "port_attach_failed",
-                &[("dev", &name), ("error", &log::chain(&e))],
-            );
+            self.request_open(id, pipe, Why::Reopen);
         }
     }
 
@@ -533,6 +573,7 @@ impl Ports {
         }
         self.owner = None;
         self.pool = FramePool::with_config(self.umem).map_err(OpenError::Umem)?;
-        self.open_all(pipe)
+        self.open_all(pipe);
+        Ok(())
     }
 }

@@ -17,10 +17,15 @@ use hvrouter_dataplane::{worker, MonotonicClock, Pipeline, PollMode, WorkerConfi
 use sys::{AttachMode, LinkMonitor, UmemConfig};
 use wire::EthernetAddress;
 
+use crate::control::side::{settle_here, WorkerSide};
 use crate::control::{config_specs, Control};
+use crate::guests::MetDevice;
 use crate::log;
-use crate::ports::{Entry, Kind, LinkOutcome, Ports};
+use crate::ports::{Entry, Kind, Ports};
 use crate::views;
+
+/// Most control jobs the worker runs per housekeeping tick.
+const JOBS_PER_TICK: usize = 64;
 
 /// Why the router could not start.
 #[derive(Debug, thiserror::Error)]
@@ -135,7 +140,7 @@ pub fn run(path: &Path) -> Result<(), RunError> {
     let (control_server, commands) = ControlServer::start(&config.router.control_socket, 64)
         .map_err(|e| sys_err("start the control socket", e))?;
     // Subscribe to link events before attaching, so no change is missed in between.
-    let mut links = LinkMonitor::open().map_err(|e| sys_err("open rtnetlink", e))?;
+    let links = LinkMonitor::open().map_err(|e| sys_err("open rtnetlink", e))?;
 
     // Runtime guests (guest add/del since the configuration was written) survive
     // restarts; a damaged state file is reported and the last good one used.
@@ -225,13 +230,26 @@ pub fn run(path: &Path) -> Result<(), RunError> {
     }
     // Uplinks first: the first socket registers the UMEM. An uplink that cannot be
     // attached is logged and attached when its device appears; the others work.
-    ports.open_all(&mut pipe)?;
+    ports.open_all(&mut pipe);
+    settle_here(&mut pipe, &mut ports);
     // Then every guest, as `guest add` would: steering, port, gratuitous ARP.
     for g in &guests {
-        if let Err(e) = ports.add_guest(&mut pipe, g, state.device(&g.tap)) {
+        let added = ports
+            .candidates(pipe.router(), g)
+            .and_then(|(met, devices)| {
+                hvrouter_runtime::plan::decide_add(&g.tap, &met, |name| {
+                    devices
+                        .iter()
+                        .find(|d| d.name == name)
+                        .is_none_or(MetDevice::is_gone)
+                })
+            })
+            .and_then(|d| ports.apply_add(&mut pipe, g, state.device(&g.tap), d));
+        if let Err(e) = added {
             log::warn("guest_rejected", &[("guest", &g.tap), ("error", &e)]);
         }
     }
+    settle_here(&mut pipe, &mut ports);
 
     let metrics = match config.router.metrics_listen {
         Some(addr) => {
@@ -246,14 +264,18 @@ pub fn run(path: &Path) -> Result<(), RunError> {
         Some((s, h)) => (Some(s), Some(h)),
         None => (None, None),
     };
-    let mut control = Control::new(
-        path.to_path_buf(),
-        config.clone(),
+    let (worker_link, jobs) = hvrouter_runtime::jobs::channel();
+    let control = Control {
+        config_path: path.to_path_buf(),
+        config: config.clone(),
         state,
         saver,
         commands,
-        metrics_handle,
-    );
+        metrics: metrics_handle,
+        started: std::time::Instant::now(),
+        worker: worker_link,
+        links,
+    };
     log::info(
         "started",
         &[
@@ -263,6 +285,14 @@ pub fn run(path: &Path) -> Result<(), RunError> {
             ("control", &control_server.path().display()),
         ],
     );
+    let stop = sys::signal::stop_flag();
+    // The control plane runs on its own thread; the worker (this thread) runs its jobs
+    // between bursts.
+    let control_thread = std::thread::Builder::new()
+        .name("hvr-control".into())
+        .spawn(move || control.run(stop))
+        .map_err(|e| sys_err("start the control thread", e))?;
+    let mut side = WorkerSide::new(ports);
 
     let mode = match d.poll {
         ConfigPoll::Busy => PollMode::Busy,
@@ -270,44 +300,31 @@ pub fn run(path: &Path) -> Result<(), RunError> {
         ConfigPoll::Interrupt => PollMode::Interrupt,
     };
     let worker_cfg = WorkerConfig::for_mode(mode);
-    let mut events = Vec::new();
-    let stop = sys::signal::stop_flag();
-    let stats = worker::run(
-        &mut pipe,
-        &worker_cfg,
-        &clock,
-        stop,
-        |pipe, now, worker| {
-            events.clear();
-            let mut gone = Vec::new();
-            match links.recv_events(&mut events) {
-                Ok(_) => {
-                    for ev in &events {
-                        if let LinkOutcome::GuestGone { tap, why } = ports.on_link_event(ev, pipe) {
-                            gone.push((tap, why));
-                        }
-                    }
-                }
-                Err(sys::netlink::NetlinkError::Overrun) => {
-                    // Events were lost: compare every device with the links now.
-                    log::warn("link_events_lost", &[("action", &"resync")]);
-                    match sys::netlink::link_dump() {
-                        Ok(all) => gone.extend(ports.resync(&all, pipe)),
-                        Err(e) => log::warn("link_resync", &[("error", &e)]),
-                    }
-                }
-                Err(e) => log::warn("link_events", &[("error", &e)]),
-            }
-            for (tap, why) in gone {
-                control.device_gone(pipe, &mut ports, &tap, why);
-            }
-            // Queues the watcher thread found on multi-queue taps (a channel read).
-            ports.poll_queues(pipe);
-            control.tick(pipe, &mut ports, now, worker);
-            ports.tick_frames(pipe, now);
-        },
-        |pipe, wait| idle_wait(pipe, mode, wait),
-    );
+    let stats = {
+        let jobs = jobs;
+        worker::run(
+            &mut pipe,
+            &worker_cfg,
+            &clock,
+            stop,
+            |pipe, now, worker| {
+                side.now = now;
+                side.worker = views::worker_counters(worker);
+                jobs.drain(pipe, &mut side, JOBS_PER_TICK);
+                // Queues the watcher thread found on multi-queue taps (a channel read).
+                side.ports.poll_queues(pipe);
+                side.finish_traces(pipe);
+                side.captures.tick(pipe, now);
+                side.ports.tick_frames(pipe, now);
+            },
+            |pipe, wait| idle_wait(pipe, mode, wait),
+        )
+    };
+    // The job queue is gone: the control thread stops at its next request to the worker
+    // or at the stop flag.
+    if control_thread.join().is_err() {
+        log::error("control_thread", &[("error", &"panicked")]);
+    }
     // RFC 4861 6.2.5: guests drop their default route through the router now, not
     // when its lifetime runs out. Two passes: the advertisements, then their completions.
     pipe.router_mut().cease_advertising();
@@ -327,7 +344,7 @@ pub fn run(path: &Path) -> Result<(), RunError> {
         ],
     );
     // The same table as `hvrouter show counters`.
-    let counters = views::counters_report(&mut pipe, &ports, views::worker_counters(&stats));
+    let counters = views::counters_report(&mut pipe, &side.ports, views::worker_counters(&stats));
     print!(
         "{}",
         hvrouter_control::render::human(&hvrouter_control::protocol::Response::Ok(

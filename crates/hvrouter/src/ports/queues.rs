@@ -64,19 +64,18 @@ fn watch(list: &Mutex<Vec<(PortId, String)>>, tx: &Sender<(PortId, String, u32)>
 }
 
 impl Ports {
-    /// Port `id` was just attached: if its device is a multi-queue tap, serve every
-    /// receive queue it has now, and keep watching it.
-    pub(super) fn watch_queues(&mut self, id: PortId, pipe: &mut Pipeline<XdpPort>) {
-        let Some(dev) = self.entries.get(id.index()).map(|e| e.ifname.clone()) else {
-            return;
-        };
-        if !sys::netdev::is_multi_queue_tun(&dev) {
-            return;
-        }
-        match sys::netdev::rx_queue_count(&dev) {
-            Ok(n) => self.serve_queues(id, &dev, n, pipe),
-            Err(e) => log::warn("port_queues", &[("dev", &dev), ("error", &e)]),
-        }
+    /// Port `id` was just attached and its device is a multi-queue tap with `count`
+    /// receive queues (read by the control thread): serve them all, and keep watching
+    /// it.
+    pub(super) fn watch_queues(
+        &mut self,
+        id: PortId,
+        dev: &str,
+        count: u32,
+        pipe: &mut Pipeline<XdpPort>,
+    ) {
+        self.serve_queues(id, dev, count, pipe);
+        let dev = dev.to_string();
         if self.queue_watcher.is_none() {
             match QueueWatcher::spawn() {
                 Ok(w) => self.queue_watcher = Some(w),

@@ -1,0 +1,221 @@
+//! The worker's side of the control plane: the state only the packet thread touches
+//! (ports and their pool, captures, waiting traces), the read-only queries it answers by
+//! copying data out, and the settling of what opening and closing ports left for the
+//! control thread.
+
+use std::time::Duration;
+
+use hvrouter_control::protocol::{Payload, Request, Response, TraceRecord, WorkerCounters};
+use hvrouter_control::server::Command;
+use hvrouter_core::Instant;
+use hvrouter_dataplane::xdp_port::XdpPort;
+use hvrouter_dataplane::Pipeline;
+use hvrouter_runtime::jobs::{WorkerGone, WorkerLink};
+
+use crate::capture::session::Captures;
+use crate::ports::open::{self, Effects, OpenResult};
+use crate::ports::Ports;
+use crate::views;
+
+/// What the packet worker owns besides its pipeline.
+#[derive(Debug)]
+pub struct WorkerSide {
+    /// The devices and the frame pool.
+    pub ports: Ports,
+    /// The running `hvrouter capture`, if any.
+    pub captures: Captures,
+    /// `trace` requests waiting for their frames.
+    pub tracing: Vec<Command>,
+    /// The worker's clock at its last housekeeping.
+    pub now: Instant,
+    /// The worker's counters at its last housekeeping.
+    pub worker: WorkerCounters,
+}
+
+/// The control thread's handle on the worker.
+pub type Worker = WorkerLink<Pipeline<XdpPort>, WorkerSide>;
+
+impl WorkerSide {
+    /// A side for `ports`.
+    pub fn new(ports: Ports) -> WorkerSide {
+        WorkerSide {
+            ports,
+            captures: Captures::default(),
+            tracing: Vec::new(),
+            now: Instant::ZERO,
+            worker: WorkerCounters::default(),
+        }
+    }
+
+    /// Between bursts: start a trace asked for.
+    pub fn start_trace(&mut self, pipe: &mut Pipeline<XdpPort>, cmd: Command) {
+        if let Request::Trace { count } = cmd.request() {
+            if self.tracing.is_empty() {
+                pipe.router_mut().start_trace(*count);
+            }
+            self.tracing.push(cmd);
+        }
+    }
+
+    /// Between bursts: answer waiting `trace` requests once the trace is complete or a
+    /// client's deadline is near, with what was recorded.
+    pub fn finish_traces(&mut self, pipe: &mut Pipeline<XdpPort>) {
+        if self.tracing.is_empty() {
+            return;
+        }
+        let due = pipe.router().trace_remaining() == 0
+            || self
+                .tracing
+                .iter()
+                .any(|c| c.remaining() < Duration::from_millis(500));
+        if !due {
+            return;
+        }
+        let records: Vec<TraceRecord> = pipe
+            .router_mut()
+            .take_trace()
+            .into_iter()
+            .map(|r| TraceRecord {
+                port: self.ports.name(r.port).to_string(),
+                summary: r.summary,
+                steps: r.steps,
+                decision: r.decision,
+            })
+            .collect();
+        for cmd in self.tracing.drain(..) {
+            cmd.reply(Response::Ok(Payload::Trace(records.clone())));
+        }
+    }
+
+    /// Answer a request that only reads the worker's state (`None`: not such a
+    /// request). `runtime`: the guests added at run time (the control thread's state).
+    pub fn query(
+        &mut self,
+        pipe: &mut Pipeline<XdpPort>,
+        req: &Request,
+        runtime: &[String],
+    ) -> Option<Response> {
+        let now = self.now;
+        let ok = |p| Response::Ok(p);
+        Some(match req {
+            Request::GuestList => ok(Payload::Guests(views::guests(pipe.router(), |t| {
+                runtime.iter().any(|r| r == t)
+            }))),
+            Request::ShowNetworks => ok(Payload::Networks(views::networks(
+                pipe.router(),
+                &self.ports,
+            ))),
+            Request::ShowRoutes { network } => ok(Payload::Routes(views::routes(
+                pipe.router(),
+                network.as_deref(),
+            ))),
+            Request::ShowNeighbors { network } => ok(Payload::Neighbors(views::neighbors(
+                pipe.router(),
+                network.as_deref(),
+                now,
+            ))),
+            Request::ShowPorts => ok(Payload::Ports(views::ports(pipe, &self.ports))),
+            Request::ShowCounters => ok(Payload::Counters(views::counters_report(
+                pipe,
+                &self.ports,
+                self.worker,
+            ))),
+            Request::ExplainArp { ip, network } => {
+                let ex = views::explain(pipe.router(), *ip, network.as_deref());
+                if ex.is_empty() {
+                    return Some(Response::error(no_network(network.as_deref())));
+                }
+                ok(Payload::ArpExplanations(ex))
+            }
+            Request::ExplainNdp { addr, network } => {
+                let ex = crate::ipv6::explain(pipe.router(), *addr, network.as_deref());
+                if ex.is_empty() {
+                    return Some(Response::error(no_network6(network.as_deref())));
+                }
+                ok(Payload::NdpExplanations(ex))
+            }
+            Request::ShowIpv6 { network } => {
+                match crate::ipv6::report(pipe.router(), network.as_deref()) {
+                    Some(r) => ok(Payload::Ipv6(r)),
+                    None => Response::error(no_network(network.as_deref())),
+                }
+            }
+            Request::ShowDhcp => ok(Payload::Dhcp(views::dhcp_report(pipe.router(), now))),
+            Request::ExplainDhcp { tap } => match views::dhcp_explain(pipe.router(), tap, now) {
+                Some(ex) => ok(Payload::DhcpExplanation(Box::new(ex))),
+                None => Response::error(format!("no such guest: {tap}")),
+            },
+            Request::CaptureStart { .. }
+            | Request::CaptureRead { .. }
+            | Request::CaptureStop { .. } => {
+                return self.captures.handle(pipe, &self.ports, req, now);
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// Carry out what the worker left (control thread): close retired ports and give their
+/// chunks back, open the ports asked for and have the worker adopt them, until nothing
+/// is left.
+pub fn settle(worker: &Worker, mut fx: Effects) -> Result<(), WorkerGone> {
+    loop {
+        let reclaims: Vec<_> = fx.retired.drain(..).flat_map(|r| r.close()).collect();
+        fx.discard.clear(); // detaches and closes them, here
+        if !reclaims.is_empty() {
+            worker.send(move |_, s| {
+                for c in reclaims {
+                    s.ports.reclaim(c);
+                }
+            })?;
+        }
+        if fx.opens.is_empty() {
+            return Ok(());
+        }
+        let results: Vec<OpenResult> = fx.opens.iter().map(open::prepare).collect();
+        let (failed, next) = worker.call(move |p, s| {
+            let failed: Vec<_> = results
+                .into_iter()
+                .filter_map(|r| s.ports.finish_open(r, p).err())
+                .collect();
+            (failed, s.ports.take_effects())
+        })?;
+        for f in &failed {
+            f.report();
+        }
+        fx = next;
+    }
+}
+
+/// The same on one thread, before the worker runs (at start).
+pub fn settle_here(pipe: &mut Pipeline<XdpPort>, ports: &mut Ports) {
+    loop {
+        let mut fx = ports.take_effects();
+        for c in fx.retired.drain(..).flat_map(|r| r.close()) {
+            ports.reclaim(c);
+        }
+        fx.discard.clear();
+        if fx.opens.is_empty() {
+            return;
+        }
+        for req in &fx.opens {
+            if let Err(f) = ports.finish_open(open::prepare(req), pipe) {
+                f.report();
+            }
+        }
+    }
+}
+
+fn no_network(name: Option<&str>) -> String {
+    match name {
+        Some(n) => format!("no such network: {n}"),
+        None => "no networks configured".into(),
+    }
+}
+
+fn no_network6(name: Option<&str>) -> String {
+    match name {
+        Some(n) => format!("no such network with IPv6 (subnet6): {n}"),
+        None => "no network has IPv6 (subnet6)".into(),
+    }
+}
