@@ -113,6 +113,9 @@ pub struct WorkerStats {
     /// nears 1 under any steady stream; frames per busy pass (`rx` over `passes -
     /// idle_passes`) is what shows how close the worker is to saturation.
     pub idle_ns: u64,
+    /// The longest single housekeeping call in the loop (control jobs, frame
+    /// housekeeping): the longest the worker stopped polling for work of its own.
+    pub longest_housekeeping_ns: u64,
 }
 
 /// Run `pipe` until `stop` is set. `housekeeping` runs every `config.tick` (and once
@@ -151,6 +154,8 @@ pub fn run<P: Port>(
         (last, last_busy) = (now, pass.rx > 0 || pass.tx > 0);
         if now >= next_tick {
             housekeeping(pipe, now, &stats);
+            let spent = clock.now().saturating_duration_since(now).as_nanos() as u64;
+            stats.longest_housekeeping_ns = stats.longest_housekeeping_ns.max(spent);
             next_tick = now + config.tick;
         }
         if pass.rx > 0 {

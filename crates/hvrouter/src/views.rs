@@ -257,6 +257,7 @@ pub fn worker_counters(w: &WorkerStats) -> WorkerCounters {
         busy_ns: w.busy_ns,
         idle_ns: w.idle_ns,
         sleeps: w.sleeps,
+        longest_housekeeping_ns: w.longest_housekeeping_ns,
     }
 }
 

@@ -313,6 +313,16 @@ pub fn render(snapshot: &MetricsSnapshot) -> String {
         w.sample_f64(name, ns as f64 / 1e9);
     }
     w.family(
+        "hvrouter_worker_longest_housekeeping_seconds",
+        "gauge",
+        "The longest single housekeeping call of the dataplane worker (control jobs \
+         between bursts, frame housekeeping): the longest it stopped polling.",
+    );
+    w.sample_f64(
+        "hvrouter_worker_longest_housekeeping_seconds",
+        wk.longest_housekeeping_ns as f64 / 1e9,
+    );
+    w.family(
         "hvrouter_worker_passes_total",
         "counter",
         "Passes of the dataplane worker over its ports.",

@@ -70,6 +70,7 @@ fn snapshot() -> MetricsSnapshot {
             busy_ns: 1_500_000_000,
             idle_ns: 250,
             sleeps: 0,
+            longest_housekeeping_ns: 2_500_000,
         },
     }
 }
@@ -143,17 +144,17 @@ fn every_family_has_help_and_type_once_before_its_samples() {
             assert_eq!(name, current, "{line}");
             let value = line.rsplit(' ').next().unwrap();
             // Seconds are fractional; everything else counts.
-            if name.ends_with("_seconds_total") {
+            if name.ends_with("_seconds_total") || name.ends_with("_seconds") {
                 assert!(value.parse::<f64>().is_ok_and(|v| v >= 0.0), "{line}");
             } else {
                 assert!(value.parse::<u64>().is_ok(), "{line}");
             }
         }
     }
-    assert_eq!(seen.len(), 29);
+    assert_eq!(seen.len(), 30);
     // An empty snapshot still describes every family (the worker's have one sample).
     let empty = render(&MetricsSnapshot::default());
-    assert_eq!(empty.lines().count(), 50 + 4 * 3);
+    assert_eq!(empty.lines().count(), 50 + 5 * 3);
 }
 
 #[test]

@@ -499,6 +499,10 @@ pub struct WorkerCounters {
     pub idle_ns: u64,
     /// Times the worker slept or blocked.
     pub sleeps: u64,
+    /// The longest single housekeeping call (control jobs between bursts, frame
+    /// housekeeping), in nanoseconds: the longest the worker stopped polling for work
+    /// of its own.
+    pub longest_housekeeping_ns: u64,
 }
 
 impl WorkerCounters {
