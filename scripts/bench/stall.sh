@@ -16,9 +16,11 @@
 # datagram was delayed beyond the path's own delay (a stall holds or loses what arrives
 # meanwhile), datagrams lost, the sender's own longest gap (a noisy machine stalls the
 # sender too: a gap the sender also had is not the router's), and the router's own
-# figure: its worker's longest housekeeping call in the window (`show counters`: the
-# longest it stopped polling for control work; the router is started afresh for each
-# window, the reloads' on the configuration they start from).
+# figures: its worker's longest housekeeping call in the window (`show counters`: the
+# longest it stopped polling, for control jobs between bursts), and the longest among
+# the calls during which no other task preempted it (its own work and waits: on a
+# loaded machine other tasks also take the worker's CPU). The router is started afresh
+# for each window, the reloads' on the configuration they start from.
 #
 # Namespaces hvr-st<pid>-{gw,hv,g1}: the VLAN gateway 192.0.2.1, the hypervisor (the
 # uplink hvr-up0, guest veth hvr-g1, the extra guests' veths hvr-sN / hvr-sNp, the extra
@@ -191,17 +193,22 @@ act_reload_remove() {
     wait_guests 1
 }
 
-# The worker's longest housekeeping call since the router started, in ms ("-" from a
-# router that does not report it).
+# The worker's longest housekeeping call since the router started, in ms, and the
+# longest among those during which it was not preempted ("-" from a router that does
+# not report them).
 router_pause() {
-    local ns
-    ns="$(ctl show counters --json | grep -o '"longest_housekeeping_ns": *[0-9]*' | grep -o '[0-9]*$' || true)"
-    if [ -n "$ns" ]; then echo "scale=2; $ns / 1000000" | bc; else echo "-"; fi
+    local json key ns out=()
+    json="$(ctl show counters --json)"
+    for key in longest_housekeeping_ns longest_unpreempted_housekeeping_ns; do
+        ns="$(echo "$json" | grep -o "\"$key\": *[0-9]*" | grep -o '[0-9]*$' || true)"
+        if [ -n "$ns" ]; then out+=("$(echo "scale=2; $ns / 1000000" | bc)"); else out+=("-"); fi
+    done
+    echo "${out[0]} ${out[1]}"
 }
 
 window() { # window NAME ACTION CONFIG: a router started on CONFIG; the stream runs from
     # 1 s before ACTION to 1 s after it
-    local name="$1" act="$2" rx_pid tx_pid t0 t1 pause
+    local name="$1" act="$2" rx_pid tx_pid t0 t1 pause own
     router_start "$3"
     inns $NS_GW ping -c 2 -i 0.2 -W 2 192.0.2.10 >/dev/null || echo "warn: gateway -> guest ping failed"
     ip netns exec $NS_G1 "$meter" --role recv --port 9000 --secs 300 >"$work/rx" 2>&1 &
@@ -219,7 +226,7 @@ window() { # window NAME ACTION CONFIG: a router started on CONFIG; the stream r
     kill -TERM "$tx_pid" 2>/dev/null || true
     wait "$tx_pid" 2>/dev/null || true
     wait "$rx_pid" 2>/dev/null || true
-    pause="$(router_pause)"
+    read -r pause own < <(router_pause)
     kill_pid "$router_pid"
     local rx tx
     grep -q '^received' "$work/rx" || sed 's/^/    receiver: /' "$work/rx" >&2
@@ -231,8 +238,8 @@ window() { # window NAME ACTION CONFIG: a router started on CONFIG; the stream r
     local gap="$6" over="$8" delay="${10}" lost="$4"
     # shellcheck disable=SC2086
     set -- $tx
-    printf '%-4s %-14s %8.2fs %14s %10s %16s %8s %15s %16s\n' "$run" "$name" \
-        "$(echo "$t1 - $t0" | bc)" "$gap" "$over" "$delay" "$lost" "$6" "$pause"
+    printf '%-4s %-14s %8.2fs %14s %10s %16s %8s %15s %16s %16s\n' "$run" "$name" \
+        "$(echo "$t1 - $t0" | bc)" "$gap" "$over" "$delay" "$lost" "$6" "$pause" "$own"
 }
 
 topo_up
@@ -240,8 +247,8 @@ config "$work/base.toml" 0
 config "$work/big.toml" 1
 inns $NS_G1 ping -c 1 -W 1 192.0.2.1 >/dev/null 2>&1 || true
 echo "$router ($(git rev-parse --short HEAD 2>/dev/null || echo "?") tree), $rate pps VLAN -> guest, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-4s %-14s %9s %14s %10s %16s %8s %15s %16s\n' run scenario action longest_gap_ms \
-    gaps_gt_5ms max_added_delay_ms lost send_gap_ms router_pause_ms
+printf '%-4s %-14s %9s %14s %10s %16s %8s %15s %16s %16s\n' run scenario action longest_gap_ms \
+    gaps_gt_5ms max_added_delay_ms lost send_gap_ms router_pause_ms own_pause_ms
 for ((run = 1; run <= runs; run++)); do
     window quiet act_quiet "$work/base.toml"
     window guests act_guests "$work/base.toml"

@@ -114,8 +114,11 @@ pub struct WorkerStats {
     /// idle_passes`) is what shows how close the worker is to saturation.
     pub idle_ns: u64,
     /// The longest single housekeeping call in the loop (control jobs, frame
-    /// housekeeping): the longest the worker stopped polling for work of its own.
+    /// housekeeping): the longest the worker stopped polling.
     pub longest_housekeeping_ns: u64,
+    /// The same among calls during which the worker was not preempted (its own work
+    /// and waits; on a busy machine other tasks take its CPU, too).
+    pub longest_unpreempted_housekeeping_ns: u64,
 }
 
 /// Run `pipe` until `stop` is set. `housekeeping` runs every `config.tick` (and once
@@ -153,9 +156,14 @@ pub fn run<P: Port>(
         stats.tx += pass.tx as u64;
         (last, last_busy) = (now, pass.rx > 0 || pass.tx > 0);
         if now >= next_tick {
+            let preempted = sys::rusage::involuntary_switches().ok();
             housekeeping(pipe, now, &stats);
             let spent = clock.now().saturating_duration_since(now).as_nanos() as u64;
             stats.longest_housekeeping_ns = stats.longest_housekeeping_ns.max(spent);
+            if preempted.is_some() && preempted == sys::rusage::involuntary_switches().ok() {
+                stats.longest_unpreempted_housekeeping_ns =
+                    stats.longest_unpreempted_housekeeping_ns.max(spent);
+            }
             next_tick = now + config.tick;
         }
         if pass.rx > 0 {

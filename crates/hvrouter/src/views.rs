@@ -258,6 +258,7 @@ pub fn worker_counters(w: &WorkerStats) -> WorkerCounters {
         idle_ns: w.idle_ns,
         sleeps: w.sleeps,
         longest_housekeeping_ns: w.longest_housekeeping_ns,
+        longest_unpreempted_housekeeping_ns: w.longest_unpreempted_housekeeping_ns,
     }
 }
 

@@ -36,6 +36,7 @@ pub mod netns;
 pub mod packet;
 pub mod poll;
 mod ring;
+pub mod rusage;
 pub mod signal;
 mod sockopt;
 pub mod sysctl;

@@ -71,6 +71,7 @@ fn snapshot() -> MetricsSnapshot {
             idle_ns: 250,
             sleeps: 0,
             longest_housekeeping_ns: 2_500_000,
+            longest_unpreempted_housekeeping_ns: 0,
         },
     }
 }

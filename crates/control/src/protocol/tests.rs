@@ -161,6 +161,7 @@ fn every_response_round_trips() {
                 idle_ns: 400,
                 sleeps: 1,
                 longest_housekeeping_ns: 0,
+                longest_unpreempted_housekeeping_ns: 0,
             },
         })),
         Response::Ok(Payload::ArpExplanations(vec![ArpExplanation {
@@ -357,7 +358,7 @@ fn counters_without_worker_read_as_zero() {
     // What a router from before the worker counters answers.
     let line = Response::Ok(Payload::Counters(CountersReport::default())).to_line();
     let old = line.replace(
-        r#","worker":{"passes":0,"idle_passes":0,"rx":0,"busy_ns":0,"idle_ns":0,"sleeps":0,"longest_housekeeping_ns":0}"#,
+        r#","worker":{"passes":0,"idle_passes":0,"rx":0,"busy_ns":0,"idle_ns":0,"sleeps":0,"longest_housekeeping_ns":0,"longest_unpreempted_housekeeping_ns":0}"#,
         "",
     );
     assert_ne!(old, line, "the worker field was not where expected: {line}");

@@ -503,6 +503,8 @@ pub struct WorkerCounters {
     /// housekeeping), in nanoseconds: the longest the worker stopped polling for work
     /// of its own.
     pub longest_housekeeping_ns: u64,
+    /// The same among calls during which the worker was not preempted by another task.
+    pub longest_unpreempted_housekeeping_ns: u64,
 }
 
 impl WorkerCounters {

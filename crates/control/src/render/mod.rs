@@ -335,13 +335,14 @@ fn counters(report: &CountersReport) -> String {
         }
         out.push_str(&format!(
             "worker: {} of {} passes moved frames, {:.1} frames each on average; \
-             {:.1} % of the time in them; {} waits; longest housekeeping {:.2} ms\n",
+             {:.1} % of the time in them; {} waits; longest housekeeping {:.2} ms ({:.2} ms not preempted)\n",
             w.passes - w.idle_passes,
             w.passes,
             w.frames_per_busy_pass(),
             100.0 * w.busy_share(),
             w.sleeps,
-            w.longest_housekeeping_ns as f64 / 1e6
+            w.longest_housekeeping_ns as f64 / 1e6,
+            w.longest_unpreempted_housekeeping_ns as f64 / 1e6
         ));
     }
     out.push_str("(counters that are zero are not shown)\n");

@@ -138,6 +138,7 @@ fn ports_and_counters() {
             idle_ns: 750,
             sleeps: 7,
             longest_housekeeping_ns: 1_250_000,
+            longest_unpreempted_housekeeping_ns: 750_000,
         },
     };
     let out = human(&Response::Ok(Payload::Counters(report)));
@@ -154,7 +155,7 @@ fn ports_and_counters() {
          NETWORK    COUNTER        VALUE\n\
          public_90  requests_sent      3\n\
          \n\
-         worker: 100 of 1000 passes moved frames, 4.5 frames each on average; 25.0 % of the time in them; 7 waits; longest housekeeping 1.25 ms\n\
+         worker: 100 of 1000 passes moved frames, 4.5 frames each on average; 25.0 % of the time in them; 7 waits; longest housekeeping 1.25 ms (0.75 ms not preempted)\n\
          (counters that are zero are not shown)\n"
     );
     let zero = CountersReport::default();
