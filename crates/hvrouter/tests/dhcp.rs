@@ -116,9 +116,16 @@ fn wait_for(within: Duration, mut f: impl FnMut() -> bool) -> bool {
     false
 }
 
-/// What the guest's interface and routes say now.
+/// What the guest's interface and routes say once its client script has run (it records
+/// the event before it applies the address, the MTU and the route).
 fn assert_configured(lab: &Lab, guest: &str, ip: &str) {
-    let addr = ok(lab.exec(guest, &["ip", "-4", "addr", "show", "dev", "eth0"]));
+    let show = || ok(lab.exec(guest, &["ip", "-4", "addr", "show", "dev", "eth0"]));
+    let applied = |a: &str| a.contains(&format!("inet {ip}/24")) && a.contains("mtu 1500");
+    wait_for(Duration::from_secs(5), || {
+        applied(&show())
+            && ok(lab.exec(guest, &["ip", "route", "show", "default"])).contains("default via")
+    });
+    let addr = show();
     assert!(addr.contains(&format!("inet {ip}/24")), "{guest}: {addr}");
     assert!(
         addr.contains("mtu 1500"),
