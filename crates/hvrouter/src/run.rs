@@ -26,6 +26,10 @@ use crate::views;
 
 /// Most control jobs the worker runs per housekeeping tick.
 const JOBS_PER_TICK: usize = 64;
+/// No new control job starts once this much of a housekeeping tick is spent on them:
+/// the control thread sends the next job as soon as it has an answer, and the worker
+/// must get back to its ports.
+const JOBS_BUDGET: Duration = Duration::from_millis(1);
 
 /// Why the router could not start.
 #[derive(Debug, thiserror::Error)]
@@ -310,7 +314,7 @@ pub fn run(path: &Path) -> Result<(), RunError> {
             |pipe, now, worker| {
                 side.now = now;
                 side.worker = views::worker_counters(worker);
-                jobs.drain(pipe, &mut side, JOBS_PER_TICK);
+                jobs.drain_for(pipe, &mut side, JOBS_PER_TICK, JOBS_BUDGET);
                 // Queues the watcher thread found on multi-queue taps (a channel read).
                 side.ports.poll_queues(pipe);
                 side.finish_traces(pipe);

@@ -4,10 +4,12 @@
 //! leaves its thread and needs no lock; a job copies out what a query needs.
 //!
 //! A job must be short (no system call that can wait: those stay on the control thread,
-//! see the router's `ports::open` module); the worker runs at most
-//! [`JobQueue::drain`]'s `max` of them per housekeeping tick.
+//! see the router's `ports::open` module). The control thread sends the next job as
+//! soon as it has the answer to the last, so the worker bounds what one housekeeping
+//! tick runs by time ([`JobQueue::drain_for`]): the rest waits for the next tick.
 
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::time::{Duration, Instant};
 
 /// A closure the worker runs with its pipeline `P` and its side state `S`.
 pub type Job<P, S> = Box<dyn FnOnce(&mut P, &mut S) + Send>;
@@ -84,8 +86,15 @@ impl<P: 'static, S: 'static> WorkerLink<P, S> {
 impl<P, S> JobQueue<P, S> {
     /// Run up to `max` waiting jobs; returns how many ran. Never waits.
     pub fn drain(&self, p: &mut P, s: &mut S, max: usize) -> usize {
+        self.drain_for(p, s, max, Duration::MAX)
+    }
+
+    /// Run waiting jobs, up to `max` of them, and no new one once `budget` has passed
+    /// since the call (the first always runs); returns how many ran. Never waits.
+    pub fn drain_for(&self, p: &mut P, s: &mut S, max: usize, budget: Duration) -> usize {
+        let start = Instant::now();
         let mut n = 0;
-        while n < max {
+        while n < max && (n == 0 || start.elapsed() < budget) {
             match self.rx.try_recv() {
                 Ok(job) => {
                     job(p, s);
@@ -155,5 +164,31 @@ mod tests {
             0,
             "disconnected: returns at once"
         );
+    }
+
+    #[test]
+    fn drain_for_stops_taking_jobs_once_its_budget_is_spent() {
+        let (link, queue) = channel::<u32, ()>();
+        for _ in 0..5 {
+            link.send(|n: &mut u32, _| {
+                *n += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            })
+            .expect("queue");
+        }
+        let mut n = 0;
+        assert_eq!(
+            queue.drain_for(&mut n, &mut (), 10, Duration::ZERO),
+            1,
+            "the first job always runs"
+        );
+        assert_eq!(
+            queue.drain_for(&mut n, &mut (), 10, Duration::from_millis(10)),
+            1,
+            "a job of at least 20 ms spent the 10 ms budget"
+        );
+        assert_eq!(queue.drain_for(&mut n, &mut (), 2, Duration::MAX), 2, "max");
+        assert_eq!(queue.drain_for(&mut n, &mut (), 10, Duration::MAX), 1);
+        assert_eq!(n, 5);
     }
 }
