@@ -1,0 +1,93 @@
+//! Ports opened and closed away from the thread that owns the frame pool (the router's
+//! control thread does it): a port prepared on another thread is adopted by the pool's
+//! thread, a port prepared on another pool's UMEM is refused, and a retired port closed
+//! on another thread detaches its program and gives its fill chunks back only then.
+//! Needs root (AF_XDP, bpf(2), namespaces); skips with a message otherwise. Topology:
+//! `xdp_lab` (192.0.2.0/24 only, deleted on drop).
+
+#![allow(clippy::unwrap_used)]
+
+mod xdp_lab;
+
+use std::thread;
+
+use hvrouter_dataplane::xdp_port::AttachMode;
+use hvrouter_dataplane::{PortSpec, XdpPort, XdpPortConfig};
+use sys::FramePool;
+use xdp_lab::{is_root, Lab, SERIAL};
+
+#[test]
+fn ports_prepared_and_closed_on_another_thread() {
+    if !is_root() {
+        eprintln!("SKIP xdp_handoff: needs root (AF_XDP, bpf, namespaces)");
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::new('h');
+    let (ns, uplink, guest) = (lab.hv.clone(), lab.uplink.clone(), lab.guest_port.clone());
+    let pool_thread = thread::spawn(move || {
+        sys::netns::enter(&ns).unwrap();
+        let cfg = XdpPortConfig {
+            attach: AttachMode::Generic,
+            ..XdpPortConfig::default()
+        };
+        let pool = FramePool::new(4096, 2048).unwrap();
+        // The first socket registers the UMEM (and keeps its descriptor with it): the
+        // uplink, opened here as before.
+        let up = sys::netdev::ifindex(&uplink).unwrap();
+        let _uplink = XdpPort::open(&pool, &PortSpec::uplink(up, []), &cfg).unwrap();
+        let spec = PortSpec::guest(sys::netdev::ifindex(&guest).unwrap());
+        let elsewhere = |umem: sys::SharedUmem| {
+            let (ns, spec, cfg) = (ns.clone(), spec.clone(), cfg.clone());
+            thread::spawn(move || {
+                sys::netns::enter(&ns).unwrap();
+                XdpPort::prepare(&umem, &spec, &cfg).unwrap()
+            })
+            .join()
+            .unwrap()
+        };
+
+        // Prepared on another pool's UMEM: refused, and closed.
+        let other = FramePool::new(1024, 2048).unwrap();
+        let wrong = elsewhere(other.shared_umem());
+        assert!(!wrong.is_on(&pool.shared_umem()));
+        let wrong = XdpPort::finish(&pool, wrong).expect_err("another UMEM");
+        // It was that UMEM's first socket: it closes with the UMEM (then the queue is
+        // busy for a moment: the next bind retries).
+        drop(wrong);
+        drop(other);
+
+        let before = pool.free_count();
+        let prepared = elsewhere(pool.shared_umem());
+        assert_eq!(pool.free_count(), before, "nothing taken before adoption");
+        let mut port = XdpPort::finish(&pool, prepared).unwrap();
+        let in_fill = before - pool.free_count();
+        assert!(in_fill > 0, "the fill ring was filled from the pool");
+
+        let retired = port.retire().unwrap();
+        drop(port);
+        assert_eq!(
+            pool.free_count(),
+            before - in_fill,
+            "the chunks stay out while the socket may still be bound"
+        );
+        let attached = xdp_on(&ns, &guest);
+        let reclaims = thread::spawn(move || retired.close()).join().unwrap();
+        let detached = !xdp_on(&ns, &guest);
+        for r in reclaims {
+            pool.reclaim(r);
+        }
+        assert_eq!(pool.free_count(), before, "every fill chunk came back");
+        (attached, detached)
+    });
+    let (attached, detached) = pool_thread.join().unwrap();
+    assert!(attached, "the retired port stayed attached until closed");
+    assert!(detached, "closing it detached the program");
+    drop(lab);
+}
+
+/// Whether `dev` in namespace `ns` carries an XDP program.
+fn xdp_on(ns: &str, dev: &str) -> bool {
+    let out = xdp_lab::run(&["ip", "-n", ns, "-d", "link", "show", "dev", dev]);
+    String::from_utf8_lossy(&out.stdout).contains("xdp")
+}
