@@ -3,15 +3,17 @@
 //! which wait for the kernel) run on a control thread, and the worker only adopts a
 //! ready socket (fills its ring from the pool it owns) or lets go of one.
 //!
-//! - [`XdpPort::prepare`] (any thread) gives a [`PreparedPort`]: program loaded, socket
-//!   bound on the pool's UMEM ([`SharedUmem`]), in the XSKMAP, steering filled, program
-//!   attached. Its fill ring is empty until [`XdpPort::finish`] (the pool's thread)
-//!   adopts it, so frames that arrive in between are dropped by the kernel and counted
-//!   (`rx_dropped`, the router's `rx_no_frame`).
-//! - [`XdpPort::retire`] (the pool's thread) gives a [`RetiredPort`] that keeps the
-//!   attachment and the sockets alive after the port is dropped; [`RetiredPort::close`]
-//!   (any thread) detaches and closes them, and returns the fill chunks for
-//!   [`FramePool::reclaim`](sys::FramePool::reclaim) on the pool's thread.
+//! - [`XdpPort::prepare`](crate::XdpPort::prepare) (any thread) gives a
+//!   [`PreparedPort`]: its device loaded ([`XdpDevice`]: program, steering filled),
+//!   socket bound on the pool's UMEM ([`SharedUmem`]) and in the XSKMAP, program
+//!   attached. Its fill ring is empty until [`XdpPort::finish`](crate::XdpPort::finish)
+//!   (the pool's thread) adopts it, so frames that arrive in between are dropped by the
+//!   kernel and counted (`rx_dropped`, the router's `rx_no_frame`).
+//! - [`XdpPort::retire`](crate::XdpPort::retire) (the pool's thread) gives a
+//!   [`RetiredPort`] that keeps the device (attached) and the sockets alive after the
+//!   port is dropped; [`RetiredPort::close`] (any thread) detaches and closes them, and
+//!   returns the fill chunks for [`FramePool::reclaim`](sys::FramePool::reclaim) on the
+//!   pool's thread.
 
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
