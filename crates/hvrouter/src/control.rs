@@ -96,12 +96,15 @@ impl Control {
         events: &mut Vec<LinkEvent>,
         next_metrics: &mut std::time::Instant,
     ) -> Result<(), WorkerGone> {
-        match self.commands.recv_timeout(POLL_EVERY) {
+        let next = self.commands.recv_timeout(POLL_EVERY);
+        // Link changes first: a device that appeared before a request came is known
+        // when the request is handled (a guest added on a new VLAN's uplink).
+        self.link_events(events)?;
+        match next {
             Ok(cmd) => self.command(cmd)?,
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => std::thread::sleep(POLL_EVERY),
         }
-        self.link_events(events)?;
         if sys::signal::take_reload() {
             match self.reload()? {
                 Ok(summary) => log::info(
