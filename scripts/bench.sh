@@ -118,7 +118,7 @@ if [ -e /proc/net/pktgen ]; then
 fi
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)" # other work on the machine, for the report
 echo "== building (release)"
-cargo build --release --locked -p hvrouter -p hvrouter-bench -p hvrouter-sys --bins 2>&1 | tail -n 1
+cargo build --release --locked -p hvrouter -p hvrouter-bench -p hvrouter-netlab --bins 2>&1 | tail -n 1
 export HVR_RELAY="$root/target/release/hvr-tap-relay" # the tap guest's relay (scripts/lab.sh)
 
 # Names unique per run: two runs on one machine (or another script's lab) never share a
