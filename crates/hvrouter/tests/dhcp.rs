@@ -308,20 +308,7 @@ fn real_dhcp_clients_get_their_configuration_from_the_router() {
 
     // Guest 2 asks (init-reboot, from a lease file) for guest 1's address: NAK, then it
     // gets its own. The CLI gives it a host name at run time.
-    ok(lab.cli(&[
-        "guest",
-        "add",
-        "--tap",
-        "hvr-g2",
-        "--mac",
-        "02:00:00:00:00:14",
-        "--network",
-        "public_90",
-        "--ip",
-        "192.0.2.20",
-        "--hostname",
-        "vm2",
-    ]));
+    ok(lab.guest_add_g2(&["--ip", "192.0.2.20", "--hostname", "vm2"]));
     unconfigure(&lab, "g2");
     let lease2 = c.dir.join("g2.leases");
     std::fs::write(

@@ -244,15 +244,7 @@ const G2_PREFIX: &str = "2001:db8:42::/48";
 const G2_IN_PREFIX: &str = "2001:db8:42::1";
 
 fn guest_add_g2_v6(lab: &Lab) -> std::process::Output {
-    lab.cli(&[
-        "guest",
-        "add",
-        "--tap",
-        "hvr-g2",
-        "--mac",
-        "02:00:00:00:00:14",
-        "--network",
-        "public_90",
+    lab.guest_add_g2(&[
         "--ip",
         "192.0.2.20",
         "--ip6",
@@ -309,20 +301,7 @@ fn runtime_guest_ipv6_restart_removal_and_final_ra() {
         ],
     ));
     // An address outside subnet6 is refused with the reason.
-    let outside = lab.cli(&[
-        "guest",
-        "add",
-        "--tap",
-        "hvr-g2",
-        "--mac",
-        "02:00:00:00:00:14",
-        "--network",
-        "public_90",
-        "--ip",
-        "192.0.2.20",
-        "--ip6",
-        "2001:db8:91::5",
-    ]);
+    let outside = lab.guest_add_g2(&["--ip", "192.0.2.20", "--ip6", "2001:db8:91::5"]);
     let err = String::from_utf8_lossy(&outside.stderr).into_owned();
     assert!(
         !outside.status.success() && err.contains("inside subnet6"),
@@ -334,20 +313,7 @@ fn runtime_guest_ipv6_restart_removal_and_final_ra() {
     // The same again is unchanged (idempotent); another IPv6 side is refused.
     let again = text(guest_add_g2_v6(&lab));
     assert!(again.contains("unchanged"), "{again}");
-    let other = lab.cli(&[
-        "guest",
-        "add",
-        "--tap",
-        "hvr-g2",
-        "--mac",
-        "02:00:00:00:00:14",
-        "--network",
-        "public_90",
-        "--ip",
-        "192.0.2.20",
-        "--ip6",
-        "2001:db8:90::43",
-    ]);
+    let other = lab.guest_add_g2(&["--ip", "192.0.2.20", "--ip6", "2001:db8:90::43"]);
     assert!(!other.status.success(), "{other:?}");
     let check_served = |lab: &Lab, when: &str| {
         assert!(
@@ -399,17 +365,7 @@ fn runtime_guest_ipv6_restart_removal_and_final_ra() {
 
     // An IPv6-only guest (Ganeti's routed NIC without IP): its EUI-64 address, and no
     // IPv4 at all: no ARP answered for its former address, its IPv4 dropped.
-    common::ok(lab.cli(&[
-        "guest",
-        "add",
-        "--tap",
-        "hvr-g2",
-        "--mac",
-        "02:00:00:00:00:14",
-        "--network",
-        "public_90",
-        "--eui64",
-    ]));
+    common::ok(lab.guest_add_g2(&["--eui64"]));
     assert!(
         eventually(Duration::from_secs(15), || ping6(&lab, "gw", G2)),
         "the IPv6-only guest is not reachable at {G2}\nrouter:\n{}",

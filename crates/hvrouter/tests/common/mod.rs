@@ -284,6 +284,23 @@ impl Lab {
         std::fs::read_to_string(self.dir.join("router.out")).unwrap_or_default()
     }
 
+    /// `hvrouter guest add` for the demo's guest 2 (`hvr-g2`, 02:00:00:00:00:14, network
+    /// public_90) with `extra` options (`--ip`, `--ip6`, `--hostname`, ...).
+    pub fn guest_add_g2(&self, extra: &[&str]) -> Output {
+        let mut args = vec![
+            "guest",
+            "add",
+            "--tap",
+            "hvr-g2",
+            "--mac",
+            "02:00:00:00:00:14",
+            "--network",
+            "public_90",
+        ];
+        args.extend_from_slice(extra);
+        self.cli(&args)
+    }
+
     pub fn router_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("router.err")).unwrap_or_default()
     }
