@@ -10,10 +10,6 @@ use crate::raw::{RawAnnounce, RawDataplane, RawIcmp, RawRouter, S};
 
 /// Most poll-loop workers the file format accepts.
 pub const MAX_WORKERS: i64 = 256;
-/// Most poll-loop workers this build runs: `hvrouter run` has one worker thread, so a
-/// larger count is refused here, by `check-config` as well as by `run`, and not by a
-/// unit that then crash-loops.
-pub const SUPPORTED_WORKERS: i64 = 1;
 /// Highest CPU number (glibc `CPU_SETSIZE` is 1024).
 pub const MAX_CPU: i64 = 1023;
 /// Largest burst.
@@ -123,13 +119,15 @@ pub(crate) fn dataplane(c: &mut Checker<'_>, raw: Option<&S<RawDataplane>>) -> D
     }
     let workers_ok = match &raw.workers {
         Some(v) => match c.int(v, "dataplane.workers", 1..=MAX_WORKERS) {
-            Some(w) if i64::from(w) > SUPPORTED_WORKERS => {
+            // The in-kernel fast path's maps have one writer, the pipeline of the one
+            // worker (docs/FAST_PATH.md).
+            Some(w) if w > 1 && out.fast_path => {
                 c.report(
                     v.span(),
                     "dataplane.workers",
                     format!(
-                        "{w} workers asked, but this build runs {SUPPORTED_WORKERS}: \
-                         set workers = {SUPPORTED_WORKERS} (or leave it out)"
+                        "{w} workers asked with fast_path = \"on\": the fast path runs with \
+                         one worker; set workers = 1 or fast_path = \"off\""
                     ),
                 );
                 false

@@ -237,26 +237,29 @@ fn workers_at_least_one() {
     );
 }
 
-/// `hvrouter run` has one worker thread: more is refused by the validation that both
-/// `check-config` and `run` apply, not by `run` alone after `check-config` said yes.
+/// Several workers run, each on its CPU; the in-kernel fast path (one writer of its
+/// maps) is refused with more than one, by the validation `check-config` and `run` share.
 #[test]
-fn workers_more_than_this_build_runs() {
-    rejects(
-        "workers = 1",
-        "workers = 4",
-        "workers",
-        "dataplane.workers",
-        "4 workers asked, but this build runs 1: set workers = 1 (or leave it out)",
-    );
-    // With as many CPUs as workers, the worker count is still the one problem.
+fn workers_several_but_not_with_the_fast_path() {
     let text = edit("workers = 1", "workers = 2").replace("cpus = [1]", "cpus = [0, 1]");
+    let c = valid(&text);
+    assert_eq!(c.dataplane.workers, 2);
+    assert_eq!(c.dataplane.cpus, Some(vec![0, 1]));
+    let text = text.replace(
+        "xdp_mode = \"auto\"",
+        "xdp_mode = \"auto\"\nfast_path = \"on\"",
+    );
     let p = problems(&text);
     assert_eq!(p.len(), 1, "{p:#?}");
     assert_eq!(
         (p[0].line, p[0].key.as_str()),
         (Some(line_of(&text, "workers")), "dataplane.workers")
     );
-    // Left out, the default is the one worker this build runs.
+    assert!(
+        p[0].message.contains("fast path runs with one worker"),
+        "{p:#?}"
+    );
+    // Left out, the default is one worker.
     let c = valid(&edit("workers = 1\n", ""));
     assert_eq!(c.dataplane.workers, 1);
 }

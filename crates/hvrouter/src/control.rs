@@ -28,10 +28,13 @@ use crate::guests::{Added, MetDevice};
 use crate::log;
 use crate::ports::LinkOutcome;
 
+pub mod merge;
 mod reload;
 pub mod side;
+pub mod workers;
 
-use side::{Worker, WorkerSide};
+use side::WorkerSide;
+use workers::Workers;
 
 /// How often the metrics snapshot is refreshed (and DHCP declines logged).
 const METRICS_EVERY: Duration = Duration::from_secs(1);
@@ -55,8 +58,8 @@ pub struct Control {
     pub metrics: Option<MetricsHandle>,
     /// When the router started.
     pub started: std::time::Instant,
-    /// The packet worker.
-    pub worker: Worker,
+    /// The packet workers.
+    pub workers: Workers,
     /// Link events.
     pub links: LinkMonitor,
 }
@@ -125,27 +128,58 @@ impl Control {
         Ok(())
     }
 
-    /// Run `f` on the worker, then carry out the opens and closes it left.
+    /// At start, before serving requests: open every device (uplinks first: the
+    /// first socket bound on a worker's UMEM registers it), then add every guest as
+    /// `guest add` would, in batches.
+    pub fn start(&mut self, guests: &[GuestSpec]) -> Result<(), WorkerGone> {
+        self.run_job(|p, s| s.ports.open_all(p))?;
+        for chunk in guests.chunks(reload::BATCH) {
+            let batch: Vec<(GuestSpec, Option<u32>)> = chunk
+                .iter()
+                .map(|g| (g.clone(), self.state.device(&g.tap)))
+                .collect();
+            for (g, added) in chunk.iter().zip(self.add_guests(batch)?) {
+                if let Err(e) = added {
+                    log::warn("guest_rejected", &[("guest", &g.tap), ("error", &e)]);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Run `f` on every worker (each applies the same change to its replica of the
+    /// tables), then carry out the opens, closes and replicas each left. Worker 0's
+    /// answer is returned (the others' are the same).
     fn run_job<R: Send + 'static>(
         &mut self,
-        f: impl FnOnce(&mut Pipeline<XdpPort>, &mut WorkerSide) -> R + Send + 'static,
+        f: impl Fn(&mut Pipeline<XdpPort>, &mut WorkerSide) -> R + Send + Sync + 'static,
     ) -> Result<R, WorkerGone> {
-        let (r, fx) = self.worker.call(move |p, s| {
+        let answers = self.workers.call_all(move |p, s| {
             let r = f(p, s);
             (r, s.ports.take_effects())
         })?;
-        side::settle(&self.worker, fx)?;
-        Ok(r)
+        let mut first = None;
+        for (i, (r, fx)) in answers.into_iter().enumerate() {
+            side::settle(&self.workers, i, fx)?;
+            first.get_or_insert(r);
+        }
+        first.ok_or(WorkerGone)
     }
 
     /// Every second: the metrics snapshot, and the DHCP declines logged.
     fn housekeeping(&mut self) -> Result<(), WorkerGone> {
         let with_metrics = self.metrics.is_some();
-        let (declines, snapshot) = self.worker.call(move |p, s| {
+        let answers = self.workers.call_all(move |p, s| {
             let d = p.router_mut().take_dhcp_declines();
-            let m = with_metrics.then(|| crate::views::metrics(p, &s.ports, s.worker));
+            let m = with_metrics.then(|| {
+                let m = crate::views::metrics(p, &s.ports, s.worker);
+                (m, s.ports.owned_rows())
+            });
             (d, m)
         })?;
+        let (declines, snapshots): (Vec<_>, Vec<_>) = answers.into_iter().unzip();
+        let declines: Vec<_> = declines.into_iter().flatten().collect();
+        let snapshot = merge::metrics(snapshots.into_iter().flatten().collect());
         for (guest, address) in declines {
             // RFC 2131 4.3.3: a DHCPDECLINE "SHOULD notify the local system administrator".
             log::warn(
@@ -170,6 +204,7 @@ impl Control {
             Ok(_) if events.is_empty() => return Ok(()),
             Ok(_) => {
                 let evs = std::mem::take(events);
+                // Worker 0's answer: every worker finds the same runtime guests gone.
                 self.run_job(move |p, s| {
                     evs.iter()
                         .filter_map(|ev| match s.ports.on_link_event(ev, p) {
@@ -209,7 +244,7 @@ impl Control {
         if let Request::Trace { .. } = cmd.request() {
             // Answered by the worker when the frames have passed, or just before the
             // deadline.
-            return self.worker.send(move |p, s| s.start_trace(p, cmd));
+            return self.workers.home().send(move |p, s| s.start_trace(p, cmd));
         }
         let (answer, changed) = self.handle(cmd.request().clone())?;
         if changed {
@@ -263,14 +298,47 @@ impl Control {
                     Err(e) => (Response::error(e), false),
                 }
             }
-            other => {
-                let runtime = self.runtime_taps();
-                let answer = self.run_job(move |p, s| {
-                    s.query(p, &other, &runtime)
+            other => (self.query(other)?, false),
+        })
+    }
+
+    /// A request that reads the workers' state: answered by worker 0 from the tables
+    /// (the same on every worker), or by every worker and merged (ports, counters,
+    /// captures: each worker has its own ports and frames).
+    fn query(&mut self, req: Request) -> Result<Response, WorkerGone> {
+        let runtime = self.runtime_taps();
+        Ok(match req {
+            Request::ShowPorts if self.workers.count() > 1 => {
+                let all = self.workers.call_all(move |p, s| {
+                    (crate::views::ports(p, &s.ports), s.ports.owned_rows())
+                })?;
+                Response::Ok(Payload::Ports(merge::ports(all)))
+            }
+            Request::ShowCounters if self.workers.count() > 1 => {
+                let all = self.workers.call_all(move |p, s| {
+                    let r = crate::views::counters_report(p, &s.ports, s.worker);
+                    (r, s.ports.owned_rows())
+                })?;
+                match merge::counters(all) {
+                    Some(r) => Response::Ok(Payload::Counters(r)),
+                    None => Response::error("no worker answered"),
+                }
+            }
+            Request::CaptureStart { .. }
+            | Request::CaptureRead { .. }
+            | Request::CaptureStop { .. }
+                if self.workers.count() > 1 =>
+            {
+                let all = self.workers.call_all(move |p, s| {
+                    s.query(p, &req, &[])
                         .unwrap_or_else(|| Response::error("request not handled"))
                 })?;
-                (answer, false)
+                merge::capture(all)
             }
+            other => self.workers.home().call(move |p, s| {
+                s.query(p, &other, &runtime)
+                    .unwrap_or_else(|| Response::error("request not handled"))
+            })?,
         })
     }
 
@@ -318,7 +386,7 @@ impl Control {
         guests: Vec<(GuestSpec, Option<u32>)>,
     ) -> Result<Vec<Result<Added, String>>, WorkerGone> {
         let specs: Vec<GuestSpec> = guests.iter().map(|(g, _)| g.clone()).collect();
-        let met = self.worker.call(move |p, s| {
+        let met = self.workers.home().call(move |p, s| {
             specs
                 .iter()
                 .map(|spec| s.ports.candidates(p.router(), spec))
@@ -339,9 +407,11 @@ impl Control {
         }
         self.run_job(move |p, s| {
             decided
-                .into_iter()
+                .iter()
                 .map(|(spec, bound, decision)| {
-                    decision.and_then(|d| s.ports.apply_add(p, &spec, bound, d))
+                    decision
+                        .clone()
+                        .and_then(|d| s.ports.apply_add(p, spec, *bound, d))
                 })
                 .collect()
         })

@@ -177,6 +177,9 @@ impl Ports {
         self.admit_guest(stale.len())?;
         for name in &stale {
             self.remove_guest(pipe, name)?;
+            if self.worker() != 0 {
+                continue;
+            }
             log::info(
                 "guest_replaced",
                 &[
@@ -190,6 +193,7 @@ impl Ports {
         if let Some(e) = self.entries.get_mut(port.index()) {
             e.bound = bound;
         }
+        self.sync_owner(pipe, port);
         let core = CoreSpec {
             name: spec.tap.clone(),
             port,
@@ -205,6 +209,7 @@ impl Ports {
             Ok(id) => id,
             Err(e) => {
                 self.release_slot(port);
+                self.sync_owner(pipe, port);
                 return Err(e.to_string());
             }
         };
@@ -212,6 +217,7 @@ impl Ports {
             let why = format!("guest {}: IPv6: {why}", spec.tap);
             let _ = pipe.router_mut().remove_guest(&spec.tap);
             self.release_slot(port);
+            self.sync_owner(pipe, port);
             return Err(why);
         }
         set_hostname(pipe, spec);
@@ -221,6 +227,13 @@ impl Ports {
         self.sync_steering(pipe, net, &spec.ips, &prefixes, &[], &[]);
         self.sync_steering6(pipe, net, &Default::default());
         self.request_open(port, pipe, Why::Add);
+        if self.worker() != 0 {
+            // Every worker applies the add; one says so.
+            return Ok(Added {
+                change: Change::Added,
+                replaced: stale,
+            });
+        }
         log::info(
             "guest_added",
             &[
@@ -259,7 +272,10 @@ impl Ports {
         self.sync_steering6(pipe, removed.network, &gone6);
         self.close(removed.port, pipe, "guest_removed");
         self.release_slot(removed.port);
-        log::info("guest_removed", &[("guest", &tap)]);
+        self.sync_owner(pipe, removed.port);
+        if self.worker() == 0 {
+            log::info("guest_removed", &[("guest", &tap)]);
+        }
         Ok(())
     }
 

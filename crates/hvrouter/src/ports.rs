@@ -27,6 +27,7 @@ use open::{Effects, OpenFailure, OpenRequest, OpenResult, Why};
 
 pub mod frames;
 pub mod open;
+pub mod owners;
 mod queues;
 
 /// What a port is for.
@@ -132,8 +133,11 @@ pub struct Ports {
     /// Reads multi-queue taps' queue counts off the packet thread (see `queues`),
     /// started with the first such tap.
     queue_watcher: Option<queues::QueueWatcher>,
-    /// What the control thread must do next (open, close).
+    /// What the control thread must do next (open, close, tell the other workers).
     effects: Effects,
+    /// Which worker this table belongs to, and how many there are ([`owners`]).
+    worker: usize,
+    workers: usize,
 }
 
 /// Addresses whose ARP and IPv4 the uplink of `net` must steer to the router (its
@@ -182,6 +186,8 @@ impl Ports {
             fixed_uplink_mac: Vec::new(),
             queue_watcher: None,
             effects: Effects::default(),
+            worker: 0,
+            workers: 1,
         })
     }
 
@@ -274,7 +280,10 @@ impl Ports {
         else {
             return;
         };
-        pipe.router_mut().set_port_up(id, false);
+        if !self.owns(id) {
+            return; // bound by its owner (`owners`), which tells when it is up
+        }
+        self.port_up(id, false, pipe);
         let (steered_ips, steered_prefixes, follow_mac) = match kind {
             Kind::Uplink(net) => (
                 steered_ips(pipe.router(), net),
@@ -326,7 +335,7 @@ impl Ports {
         let (prepared, ifindex) = match port {
             Err(e) => {
                 if current {
-                    pipe.router_mut().set_port_up(id, false);
+                    self.port_up(id, false, pipe);
                 }
                 return Err(Box::new(OpenFailure {
                     dev: ifname,
@@ -342,7 +351,10 @@ impl Ports {
             return Ok(());
         }
         if let (Kind::Uplink(net), Some(mac)) = (kind, mac) {
-            self.set_uplink_mac(net, &ifname, mac, pipe);
+            if self.set_uplink_mac(net, &ifname, mac, pipe) {
+                let mac = wire::EthernetAddress(mac);
+                self.replicate(id, owners::Replica::UplinkMac(net, mac));
+            }
         }
         let port = match XdpPort::finish(&self.pool, prepared) {
             Ok(p) => p,
@@ -378,7 +390,7 @@ impl Ports {
         if let Some(mut old) = pipe.attach(id, port) {
             self.retire(&mut old);
         }
-        pipe.router_mut().set_port_up(id, true);
+        self.port_up(id, true, pipe);
         if let Kind::Uplink(net) = kind {
             // IPv6 steering is not part of the PortSpec: fill it in now (issue 13).
             self.sync_steering6(pipe, net, &Default::default());
@@ -389,6 +401,7 @@ impl Ports {
             // sends the first round.
             pipe.router_mut()
                 .announce_guest(&ifname, hvrouter_core::Instant::ZERO);
+            self.replicate(id, owners::Replica::Announce(ifname.clone()));
             if let Some(n) = queues {
                 self.watch_queues(id, &ifname, n, pipe);
             }
@@ -398,28 +411,34 @@ impl Ports {
 
     /// Unless configured, the network's uplink MAC becomes its device's (a device
     /// created after the router started, or recreated, may have another one than the
-    /// one read at start).
+    /// one read at start). True if it changed.
     fn set_uplink_mac(
         &self,
         net: NetworkId,
         dev: &str,
         mac: [u8; 6],
         pipe: &mut Pipeline<XdpPort>,
-    ) {
+    ) -> bool {
         if self.fixed_uplink_mac.contains(&net) {
-            return;
+            return false;
         }
         match pipe
             .router_mut()
             .tables_mut()
             .set_uplink_mac(net, wire::EthernetAddress(mac))
         {
-            Ok(true) => log::info(
-                "uplink_mac",
-                &[("dev", &dev), ("mac", &wire::EthernetAddress(mac))],
-            ),
-            Ok(false) => {}
-            Err(e) => log::warn("uplink_mac", &[("dev", &dev), ("error", &e)]),
+            Ok(true) => {
+                log::info(
+                    "uplink_mac",
+                    &[("dev", &dev), ("mac", &wire::EthernetAddress(mac))],
+                );
+                true
+            }
+            Ok(false) => false,
+            Err(e) => {
+                log::warn("uplink_mac", &[("dev", &dev), ("error", &e)]);
+                false
+            }
         }
     }
 
@@ -436,6 +455,9 @@ impl Ports {
     /// Detach the device of `id`: its guest is no longer answered for and its traffic
     /// is dropped until it comes back; routes and guests stay.
     pub fn close(&mut self, id: PortId, pipe: &mut Pipeline<XdpPort>, why: &str) {
+        if !self.owns(id) {
+            return; // its owner closes it and tells
+        }
         let Some(entry) = self.entries.get_mut(id.index()) else {
             return;
         };
@@ -445,7 +467,7 @@ impl Ports {
                 self.retire(&mut port);
             }
         }
-        pipe.router_mut().set_port_up(id, false);
+        self.port_up(id, false, pipe);
         self.unwatch_queues(id);
     }
 
@@ -476,6 +498,9 @@ impl Ports {
                 return LinkOutcome::GuestGone { tap, why };
             }
         }
+        if !self.owns(id) {
+            return LinkOutcome::Handled; // its owner follows the device and tells
+        }
         let attached = entry.ifindex;
         let up = ev.link.admin_up && ev.link.oper_up;
         match (ev.kind, attached) {
@@ -495,7 +520,7 @@ impl Ports {
                 let entry = &mut self.entries[id.index()];
                 if entry.link_up != up {
                     entry.link_up = up;
-                    pipe.router_mut().set_port_up(id, up);
+                    self.port_up(id, up, pipe);
                     let state = if up { "up" } else { "down" };
                     log::info("port_link", &[("dev", &ev.link.name), ("state", &state)]);
                 }

@@ -2,34 +2,21 @@
 //! guests), attach the uplinks and guest taps with AF_XDP, serve the control socket and
 //! metrics, and poll until SIGTERM/SIGINT.
 
-use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
-use std::time::Duration;
 
-use hvrouter_config::{Config, PollMode as ConfigPoll, XdpMode};
+use hvrouter_config::{Config, XdpMode};
 use hvrouter_control::metrics::http::MetricsServer;
 use hvrouter_control::server::ControlServer;
 use hvrouter_control::state::{StateSaver, StateStore};
-use hvrouter_core::router::Router;
-use hvrouter_core::PortId;
-use hvrouter_dataplane::xdp_port::{XdpPort, XdpPortConfig};
-use hvrouter_dataplane::{worker, MonotonicClock, Pipeline, PollMode, WorkerConfig};
+use hvrouter_dataplane::xdp_port::XdpPortConfig;
+use hvrouter_dataplane::MonotonicClock;
 use sys::{AttachMode, LinkMonitor, UmemConfig};
-use wire::EthernetAddress;
 
-use crate::control::side::{settle_here, WorkerSide};
+use crate::control::workers::Workers;
 use crate::control::{config_specs, Control};
-use crate::guests::MetDevice;
 use crate::log;
-use crate::ports::{Entry, Kind, Ports};
-use crate::views;
 
-/// Most control jobs the worker runs per housekeeping tick.
-const JOBS_PER_TICK: usize = 64;
-/// No new control job starts once this much of a housekeeping tick is spent on them:
-/// the control thread sends the next job as soon as it has an answer, and the worker
-/// must get back to its ports.
-const JOBS_BUDGET: Duration = Duration::from_millis(1);
+mod worker;
 
 /// Why the router could not start.
 #[derive(Debug, thiserror::Error)]
@@ -73,25 +60,6 @@ fn sys_err(what: &'static str, e: impl std::error::Error + Send + Sync + 'static
     }
 }
 
-/// Wait while idle: in interrupt mode block in `poll(2)` on every port's socket, so the
-/// first frame wakes the worker; in adaptive mode sleep (the back-off is short).
-fn idle_wait(pipe: &Pipeline<XdpPort>, mode: PollMode, wait: Duration) {
-    if mode == PollMode::Interrupt {
-        let fds: Vec<BorrowedFd<'_>> = pipe
-            .ports()
-            .flat_map(|p| std::iter::once(p.as_fd()).chain(p.extra_fds()))
-            .collect();
-        if sys::poll::wait_readable(&fds, wait).is_ok() {
-            return;
-        }
-    }
-    std::thread::sleep(wait);
-}
-
-/// The uplink MAC used until a missing uplink device appears (locally administered,
-/// unicast); nothing is sent on a missing uplink.
-const PLACEHOLDER_UPLINK_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0]);
-
 /// What `run` would refuse in a valid configuration on this machine (also checked by
 /// `check-config`, so a unit's `ExecStartPre` fails instead of the router
 /// crash-looping): a worker CPU this process may not run on.
@@ -125,11 +93,6 @@ pub fn run(path: &Path) -> Result<(), RunError> {
     log::set_level(config.router.log_level);
     sys::signal::install().map_err(|e| sys_err("install signal handlers", e))?;
     machine_check(path, &config).map_err(RunError::Machine)?;
-    if let Some(cpu) = config.dataplane.cpus.as_ref().and_then(|c| c.first()) {
-        sys::affinity::pin_current_thread(usize::from(*cpu))
-            .map_err(|e| sys_err("pin worker to its CPU", e))?;
-        log::info("worker_pinned", &[("cpu", cpu)]);
-    }
     // The kernel ORs conf/all/proxy_arp into every interface's setting: with it on, the
     // per-device switch-off below is not enough. It is host-wide, so say so loudly
     // rather than change it behind the operator's back.
@@ -171,33 +134,8 @@ pub fn run(path: &Path) -> Result<(), RunError> {
     saver.submit(state.clone(), None);
 
     let clock = MonotonicClock::default();
-    let now = clock.now();
-    let mut router = Router::new(config.router_config(), now);
-    let mut entries = Vec::new();
-    let mut fixed_macs = Vec::new();
-    for net in &config.networks {
-        let id = PortId(entries.len() as u16);
-        // A missing uplink does not stop the other networks: its MAC is read again
-        // when the device appears (see `Ports::open`); until then nothing is sent on it.
-        let mac = sys::netdev::mac_address(&net.uplink)
-            .map(EthernetAddress)
-            .unwrap_or(PLACEHOLDER_UPLINK_MAC);
-        let net_id = router.add_network(net.network_spec(id, mac), now)?;
-        if net.uplink_mac.is_some() {
-            fixed_macs.push(net_id);
-        }
-        entries.push(Entry {
-            id,
-            ifname: net.uplink.clone(),
-            kind: Kind::Uplink(net_id),
-            ifindex: None,
-            link_up: false,
-            bound: None,
-        });
-    }
-    crate::ipv6::configure(&mut router, &config, now);
-
     let d = &config.dataplane;
+    let count = usize::from(d.workers).max(1);
     let fast_path = if d.fast_path {
         let maps =
             sys::FastPathMaps::create().map_err(|e| sys_err("create the fast path's maps", e))?;
@@ -209,12 +147,12 @@ pub fn run(path: &Path) -> Result<(), RunError> {
         attach: attach_mode(d.xdp_mode),
         guest_attach: d.guest_xdp_mode.map(attach_mode),
         gso: d.gso,
-        fast_path: fast_path.clone(),
+        fast_path,
         ..XdpPortConfig::default()
     };
     // Each port's fill ring holds a quota that follows its traffic (docs/FRAMES.md); the
     // UMEM grows at start if the guests known now need more than `frames`, and later
-    // guests it cannot serve are refused (`Ports::admit_guest`).
+    // guests it cannot serve are refused (`Ports::admit_guest`). Every worker has one.
     let umem = crate::ports::frames::sized_for_start(
         UmemConfig {
             frame_count: d.frames.unwrap_or(crate::ports::frames::AUTO_MIN_FRAMES),
@@ -223,37 +161,20 @@ pub fn run(path: &Path) -> Result<(), RunError> {
         },
         &port_cfg,
         guests.len(),
-        entries.len(),
+        config.networks.len(),
         d.frames.is_none(),
     );
-    let mut pipe: Pipeline<XdpPort> = Pipeline::new(router, usize::from(d.burst));
-    pipe.set_fast_path(fast_path.map(|m| hvrouter_dataplane::FastPath::new(m, now)));
-    let mut ports = Ports::new(entries, umem, port_cfg)?;
-    for net in fixed_macs {
-        ports.fix_uplink_mac(net);
-    }
-    // Uplinks first: the first socket registers the UMEM. An uplink that cannot be
-    // attached is logged and attached when its device appears; the others work.
-    ports.open_all(&mut pipe);
-    settle_here(&mut pipe, &mut ports);
-    // Then every guest, as `guest add` would: steering, port, gratuitous ARP.
-    for g in &guests {
-        let added = ports
-            .candidates(pipe.router(), g)
-            .and_then(|(met, devices)| {
-                hvrouter_runtime::plan::decide_add(&g.tap, &met, |name| {
-                    devices
-                        .iter()
-                        .find(|d| d.name == name)
-                        .is_none_or(MetDevice::is_gone)
-                })
-            })
-            .and_then(|d| ports.apply_add(&mut pipe, g, state.device(&g.tap), d));
-        if let Err(e) = added {
-            log::warn("guest_rejected", &[("guest", &g.tap), ("error", &e)]);
-        }
-    }
-    settle_here(&mut pipe, &mut ports);
+    let stop = sys::signal::stop_flag();
+    let (worker_links, threads) = worker::spawn_all(
+        &worker::Plan {
+            config: config.clone(),
+            port_cfg,
+            umem,
+            clock,
+        },
+        count,
+        stop,
+    )?;
 
     let metrics = match config.router.metrics_listen {
         Some(addr) => {
@@ -268,8 +189,7 @@ pub fn run(path: &Path) -> Result<(), RunError> {
         Some((s, h)) => (Some(s), Some(h)),
         None => (None, None),
     };
-    let (worker_link, jobs) = hvrouter_runtime::jobs::channel();
-    let control = Control {
+    let mut control = Control {
         config_path: path.to_path_buf(),
         config: config.clone(),
         state,
@@ -277,86 +197,65 @@ pub fn run(path: &Path) -> Result<(), RunError> {
         commands,
         metrics: metrics_handle,
         started: std::time::Instant::now(),
-        worker: worker_link,
+        workers: Workers::new(worker_links),
         links,
     };
-    log::info(
-        "started",
-        &[
-            ("config", &path.display()),
-            ("networks", &config.networks.len()),
-            ("guests", &guests.len()),
-            ("control", &control_server.path().display()),
-        ],
-    );
-    let stop = sys::signal::stop_flag();
-    // The control plane runs on its own thread; the worker (this thread) runs its jobs
-    // between bursts.
-    let control_thread = std::thread::Builder::new()
-        .name("hvr-control".into())
-        .spawn(move || control.run(stop))
-        .map_err(|e| sys_err("start the control thread", e))?;
-    let mut side = WorkerSide::new(ports);
-
-    let mode = match d.poll {
-        ConfigPoll::Busy => PollMode::Busy,
-        ConfigPoll::Adaptive => PollMode::Adaptive,
-        ConfigPoll::Interrupt => PollMode::Interrupt,
-    };
-    let worker_cfg = WorkerConfig::for_mode(mode);
-    let stats = {
-        let jobs = jobs;
-        worker::run(
-            &mut pipe,
-            &worker_cfg,
-            &clock,
-            stop,
-            |pipe, now, worker| {
-                side.now = now;
-                side.worker = views::worker_counters(worker);
-                jobs.drain_for(pipe, &mut side, JOBS_PER_TICK, JOBS_BUDGET);
-                // Queues the watcher thread found on multi-queue taps (a channel read).
-                side.ports.poll_queues(pipe);
-                side.finish_traces(pipe);
-                side.captures.tick(pipe, now);
-                side.ports.tick_frames(pipe, now);
-            },
-            |pipe, wait| idle_wait(pipe, mode, wait),
-        )
-    };
-    // The job queue is gone: the control thread stops at its next request to the worker
-    // or at the stop flag.
-    if control_thread.join().is_err() {
-        log::error("control_thread", &[("error", &"panicked")]);
+    // Uplinks first (the first socket on a worker's UMEM registers it), then every
+    // guest, as `guest add` would: steering, port, gratuitous ARP.
+    if control.start(&guests).is_ok() {
+        log::info(
+            "started",
+            &[
+                ("config", &path.display()),
+                ("networks", &config.networks.len()),
+                ("guests", &guests.len()),
+                ("workers", &count),
+                ("control", &control_server.path().display()),
+            ],
+        );
+        // This thread is the control plane from now on; the workers poll.
+        control.run(stop);
     }
-    // RFC 4861 6.2.5: guests drop their default route through the router now, not
-    // when its lifetime runs out. Two passes: the advertisements, then their completions.
-    pipe.router_mut().cease_advertising();
-    for _ in 0..2 {
-        pipe.run_once(clock.now());
+    // The workers stop at the flag (or are gone); each sends its final router
+    // advertisements and returns its counters.
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut reports = Vec::new();
+    for t in threads {
+        match t.join() {
+            Ok(Some(r)) => reports.push(r),
+            Ok(None) => {}
+            Err(_) => log::error("worker", &[("error", &"panicked")]),
+        }
     }
     log::info(
         "stopping",
         &[
             (
                 "final_router_advertisements",
-                &pipe.router().ipv6().stats().ra_final,
+                &reports.iter().map(|r| r.ra_final).sum::<u64>(),
             ),
-            ("passes", &stats.passes),
-            ("rx", &stats.rx),
-            ("tx", &stats.tx),
+            (
+                "passes",
+                &reports.iter().map(|r| r.stats.passes).sum::<u64>(),
+            ),
+            ("rx", &reports.iter().map(|r| r.stats.rx).sum::<u64>()),
+            ("tx", &reports.iter().map(|r| r.stats.tx).sum::<u64>()),
         ],
     );
     // The same table as `hvrouter show counters`.
-    let counters = views::counters_report(&mut pipe, &side.ports, views::worker_counters(&stats));
-    print!(
-        "{}",
-        hvrouter_control::render::human(&hvrouter_control::protocol::Response::Ok(
-            hvrouter_control::protocol::Payload::Counters(counters)
-        ))
-    );
+    let all = reports
+        .into_iter()
+        .map(|r| (r.counters, r.owned))
+        .collect::<Vec<_>>();
+    if let Some(counters) = crate::control::merge::counters(all) {
+        print!(
+            "{}",
+            hvrouter_control::render::human(&hvrouter_control::protocol::Response::Ok(
+                hvrouter_control::protocol::Payload::Counters(counters)
+            ))
+        );
+    }
     drop(control_server); // removes the socket
     drop(metrics_server);
-    drop(pipe); // detaches every XDP program
     Ok(())
 }

@@ -23,22 +23,23 @@ fn hvrouter(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().unwrap()
 }
 
-/// `workers = 4` used to pass `check-config` and then stop `run` ("this build runs one
-/// worker"): the unit's `ExecStartPre` said yes and `Restart=always` crash-looped it.
-/// Both now refuse it with the same located message.
+/// What `run` refuses in the file, `check-config` refuses too, with the same located
+/// message (`workers = 4` once passed `check-config` and then stopped `run`: the unit's
+/// `ExecStartPre` said yes and `Restart=always` crash-looped it). Several workers with
+/// the fast path is such a case.
 #[test]
 fn check_config_refuses_what_run_refuses() {
     let dir = scratch("workers");
     let path = dir.join("hvrouter.toml");
     std::fs::write(
         &path,
-        "[router]\nlog_level = \"info\"\n\n[dataplane]\nworkers = 4\n",
+        "[router]\nlog_level = \"info\"\n\n[dataplane]\nfast_path = \"on\"\nworkers = 4\n",
     )
     .unwrap();
     let p = path.to_str().unwrap();
     let want = format!(
-        "{p}:5: dataplane.workers: 4 workers asked, but this build runs 1: \
-         set workers = 1 (or leave it out)"
+        "{p}:6: dataplane.workers: 4 workers asked with fast_path = \"on\": the fast path \
+         runs with one worker; set workers = 1 or fast_path = \"off\""
     );
 
     let check = hvrouter(&["check-config", p]);

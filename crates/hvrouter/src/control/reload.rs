@@ -12,7 +12,7 @@ use super::{config_specs, Control};
 use crate::log;
 
 /// Guests added per worker job (about 10 us each with 1,000 guests).
-const BATCH: usize = 32;
+pub(super) const BATCH: usize = 32;
 /// Guests removed per worker job (about 200 us each with 1,000 guests: the tables'
 /// removal is the costly part).
 const REMOVE_BATCH: usize = 4;
@@ -50,7 +50,7 @@ impl Control {
         let sides = desired.clone();
         let current: Vec<GuestSpec> = self.run_job(move |p, _| {
             let router = p.router_mut();
-            router.set_dhcp_config(dhcp);
+            router.set_dhcp_config(dhcp.clone());
             for (tap, name) in &hostnames {
                 let _ = router.set_guest_hostname(tap, name.as_deref());
             }

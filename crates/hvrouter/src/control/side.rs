@@ -12,9 +12,11 @@ use hvrouter_dataplane::xdp_port::XdpPort;
 use hvrouter_dataplane::Pipeline;
 use hvrouter_runtime::jobs::{WorkerGone, WorkerLink};
 
+use super::workers::Workers;
+
 use crate::capture::session::Captures;
 use crate::ports::open::{self, Effects, OpenResult};
-use crate::ports::Ports;
+use crate::ports::{owners, Ports};
 use crate::views;
 
 /// What the packet worker owns besides its pipeline.
@@ -155,10 +157,11 @@ impl WorkerSide {
     }
 }
 
-/// Carry out what the worker left (control thread): close retired ports and give their
-/// chunks back, open the ports asked for and have the worker adopt them, until nothing
-/// is left.
-pub fn settle(worker: &Worker, mut fx: Effects) -> Result<(), WorkerGone> {
+/// Carry out what worker `index` left (control thread): close retired ports and give
+/// their chunks back, tell the other workers what changed on its ports, open the ports
+/// asked for and have the worker adopt them, until nothing is left.
+pub fn settle(workers: &Workers, index: usize, mut fx: Effects) -> Result<(), WorkerGone> {
+    let worker = workers.get(index).ok_or(WorkerGone)?;
     loop {
         let reclaims: Vec<_> = fx.retired.drain(..).flat_map(|r| r.close()).collect();
         fx.discard.clear(); // detaches and closes them, here
@@ -166,6 +169,14 @@ pub fn settle(worker: &Worker, mut fx: Effects) -> Result<(), WorkerGone> {
             worker.send(move |_, s| {
                 for c in reclaims {
                     s.ports.reclaim(c);
+                }
+            })?;
+        }
+        if !fx.replicas.is_empty() {
+            let replicas = std::mem::take(&mut fx.replicas);
+            workers.send_others(index, move |p, _| {
+                for r in &replicas {
+                    owners::apply(p, r);
                 }
             })?;
         }
@@ -184,25 +195,6 @@ pub fn settle(worker: &Worker, mut fx: Effects) -> Result<(), WorkerGone> {
             f.report();
         }
         fx = next;
-    }
-}
-
-/// The same on one thread, before the worker runs (at start).
-pub fn settle_here(pipe: &mut Pipeline<XdpPort>, ports: &mut Ports) {
-    loop {
-        let mut fx = ports.take_effects();
-        for c in fx.retired.drain(..).flat_map(|r| r.close()) {
-            ports.reclaim(c);
-        }
-        fx.discard.clear();
-        if fx.opens.is_empty() {
-            return;
-        }
-        for req in &fx.opens {
-            if let Err(f) = ports.finish_open(open::prepare(req), pipe) {
-                f.report();
-            }
-        }
     }
 }
 

@@ -79,6 +79,8 @@ pub struct Effects {
     pub retired: Vec<RetiredPort>,
     /// Ports opened for nothing (their entry changed meanwhile): close them.
     pub discard: Vec<PreparedPort>,
+    /// Changes to this worker's ports the other workers' routers must follow.
+    pub replicas: Vec<super::owners::Replica>,
 }
 
 /// The slow half of opening (control thread): everything that can wait on the kernel.

@@ -34,12 +34,13 @@ impl Site {
         let text = format!(
             "[router]\ncontrol_socket = \"{sock}\"\nstate_dir = \"{state}\"\n\
              log_level = \"info\"\n\n\
-             [dataplane]\nxdp_mode = \"auto\"\nworkers = 1\npoll = \"adaptive\"\n\
+             [dataplane]\nxdp_mode = \"auto\"\nworkers = {workers}\npoll = \"adaptive\"\n\
              burst = 64\nframe_size = 4096\nframes = 4096\n\n\
              [networks.{NETWORK}]\nuplink = \"hvr-up0\"\nsubnet = \"192.0.2.0/24\"\n\
              gateway = \"{GATEWAY}\"\nmtu = 1500\narp_source = \"{arp_source}\"\n{extra}",
             sock = self.socket(node).display(),
             state = dir.join("state").display(),
+            workers = super::test_workers().unwrap_or(1),
         );
         std::fs::write(&config, text).unwrap();
         let err = dir.join("router.err");

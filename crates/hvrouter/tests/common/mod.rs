@@ -112,8 +112,16 @@ impl Lab {
         if std::env::var_os("HVR_TEST_FAST_PATH").is_some_and(|v| v == "1") {
             lab.fast_path_on();
         }
+        if let Some(n) = test_workers() {
+            lab.edit_demo_config("workers = 1", &format!("workers = {n}"));
+        }
         lab.start_router();
         lab
+    }
+
+    /// Whether the router runs several workers (`HVR_TEST_WORKERS`).
+    pub fn workers(&self) -> usize {
+        test_workers().unwrap_or(1)
     }
 
     /// Every later start of the router runs with `fast_path = "on"`
@@ -764,4 +772,13 @@ impl Drop for Lab {
         let _ = self.script(&["down"]);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// `HVR_TEST_WORKERS=N` runs every lab router with `workers = N` (guests spread over the
+/// workers, frames handed between them).
+pub fn test_workers() -> Option<usize> {
+    std::env::var("HVR_TEST_WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 1)
 }

@@ -1,0 +1,286 @@
+//! The packet workers: each on its own thread (pinned to its CPU if the configuration
+//! lists them), with its own router (a replica of the tables: every change is applied
+//! on every worker by the control thread), its own UMEM and the ports it owns
+//! (`crate::ports::owners`). Frames for a port another worker owns cross over a
+//! handoff ring (`hvrouter_dataplane::handoff`).
+//!
+//! Everything a worker owns is built on its thread (the frame pool is not `Send`);
+//! the thread reports once it is ready, or why it could not start.
+
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use hvrouter_config::{Config, PollMode as ConfigPoll};
+use hvrouter_control::protocol::CountersReport;
+use hvrouter_core::router::Router;
+use hvrouter_core::PortId;
+use hvrouter_dataplane::xdp_port::{XdpPort, XdpPortConfig};
+use hvrouter_dataplane::{handoff, worker, MonotonicClock, Pipeline, PollMode, WorkerConfig};
+use hvrouter_dataplane::{FastPath, WorkerStats};
+use hvrouter_runtime::jobs::{self, JobQueue};
+use sys::UmemConfig;
+use wire::EthernetAddress;
+
+use super::{sys_err, RunError};
+use crate::control::side::{Worker, WorkerSide};
+use crate::log;
+use crate::ports::{Entry, Kind, Ports};
+use crate::views;
+
+/// Most control jobs a worker runs per housekeeping tick.
+const JOBS_PER_TICK: usize = 64;
+/// No new control job starts once this much of a housekeeping tick is spent on them:
+/// the control thread sends the next job as soon as it has an answer, and the worker
+/// must get back to its ports.
+const JOBS_BUDGET: Duration = Duration::from_millis(1);
+/// Frames each handoff ring holds (one ring per ordered pair of workers).
+const HANDOFF_RING: usize = 4096;
+/// Longest idle wait with several workers: a worker waiting in `poll(2)` on its
+/// sockets does not see frames another worker hands it, so it looks again this often.
+const HANDOFF_IDLE_WAIT: Duration = Duration::from_millis(1);
+
+/// The uplink MAC used until a missing uplink device appears (locally administered,
+/// unicast); nothing is sent on a missing uplink.
+const PLACEHOLDER_UPLINK_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0]);
+
+/// What every worker is built from.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The configuration.
+    pub config: Config,
+    /// How ports are opened (the fast path's maps with one worker).
+    pub port_cfg: XdpPortConfig,
+    /// Each worker's UMEM.
+    pub umem: UmemConfig,
+    /// The clock all workers share (capture timestamps compare across workers).
+    pub clock: MonotonicClock,
+}
+
+/// What a worker leaves when it stops.
+#[derive(Debug)]
+pub struct Finished {
+    /// Its counters, as `show counters` gives them.
+    pub counters: CountersReport,
+    /// For each port row: whether it owned the port.
+    pub owned: Vec<bool>,
+    /// Its loop's figures.
+    pub stats: WorkerStats,
+    /// Final router advertisements it sent.
+    pub ra_final: u64,
+}
+
+/// Start `count` workers; returns their job links once every one is ready (worker 0
+/// first), or the first error (the others are stopped then).
+pub fn spawn_all(
+    plan: &Plan,
+    count: usize,
+    stop: &'static AtomicBool,
+) -> Result<(Vec<Worker>, Vec<JoinHandle<Option<Finished>>>), RunError> {
+    let mut ends = if count > 1 {
+        handoff::mesh(count, HANDOFF_RING)
+            .into_iter()
+            .map(Some)
+            .collect()
+    } else {
+        vec![None]
+    };
+    let mut links = Vec::with_capacity(count);
+    let mut threads = Vec::with_capacity(count);
+    let mut failure = None;
+    for index in 0..count {
+        let (link, queue) = jobs::channel();
+        let (ready_tx, ready_rx) = mpsc::sync_channel(1);
+        let plan = plan.clone();
+        let ends = ends.get_mut(index).and_then(Option::take);
+        let spawned = std::thread::Builder::new()
+            .name(format!("hvr-worker-{index}"))
+            .spawn(move || {
+                let built = build(&plan, index, count, ends);
+                match built {
+                    Ok((pipe, ports)) => {
+                        let _ = ready_tx.send(Ok(()));
+                        Some(serve(pipe, ports, &plan, count, queue, stop))
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        None
+                    }
+                }
+            })
+            .map_err(|e| sys_err("start a worker thread", e));
+        let thread = match spawned {
+            Ok(t) => t,
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        };
+        threads.push(thread);
+        match ready_rx.recv() {
+            Ok(Ok(())) => links.push(link),
+            Ok(Err(e)) => {
+                failure = Some(e);
+                break;
+            }
+            Err(_) => {
+                failure = Some(RunError::Machine(format!(
+                    "worker {index} stopped at start"
+                )));
+                break;
+            }
+        }
+    }
+    if let Some(e) = failure {
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        drop(links);
+        for t in threads {
+            let _ = t.join();
+        }
+        return Err(e);
+    }
+    Ok((links, threads))
+}
+
+/// Worker `index`'s router, ports and pipeline (on its thread).
+fn build(
+    plan: &Plan,
+    index: usize,
+    count: usize,
+    ends: Option<handoff::HandoffEnds>,
+) -> Result<(Pipeline<XdpPort>, Ports), RunError> {
+    let config = &plan.config;
+    if let Some(cpu) = config.dataplane.cpus.as_ref().and_then(|c| c.get(index)) {
+        sys::affinity::pin_current_thread(usize::from(*cpu))
+            .map_err(|e| sys_err("pin a worker to its CPU", e))?;
+        log::info("worker_pinned", &[("worker", &index), ("cpu", cpu)]);
+    }
+    let now = plan.clock.now();
+    let mut rc = config.router_config();
+    if count > 1 {
+        // RFC 1812 4.3.2.8's limit holds for the router as a whole: each worker sends
+        // its share (a guest's errors come from the one worker that has its port).
+        let n = u32::try_from(count).unwrap_or(u32::MAX);
+        rc.icmp_rate_per_sec = (rc.icmp_rate_per_sec / n).max(1);
+        rc.icmp_burst = (rc.icmp_burst / n).max(1);
+    }
+    let mut router = Router::new(rc, now);
+    let mut entries = Vec::new();
+    let mut fixed_macs = Vec::new();
+    for net in &config.networks {
+        let id = PortId(entries.len() as u16);
+        // A missing uplink does not stop the other networks: its MAC is read again
+        // when the device appears (see `Ports::open`); until then nothing is sent on it.
+        let mac = sys::netdev::mac_address(&net.uplink)
+            .map(EthernetAddress)
+            .unwrap_or(PLACEHOLDER_UPLINK_MAC);
+        let net_id = router.add_network(net.network_spec(id, mac), now)?;
+        if net.uplink_mac.is_some() {
+            fixed_macs.push(net_id);
+        }
+        entries.push(Entry {
+            id,
+            ifname: net.uplink.clone(),
+            kind: Kind::Uplink(net_id),
+            ifindex: None,
+            link_up: false,
+            bound: None,
+        });
+    }
+    crate::ipv6::configure(&mut router, config, now);
+    if index > 0 {
+        // The uplinks are worker 0's: it alone resolves their neighbors.
+        router.set_follower(true);
+    }
+    let mut pipe: Pipeline<XdpPort> = Pipeline::new(router, usize::from(config.dataplane.burst));
+    if let Some(maps) = plan.port_cfg.fast_path.clone() {
+        pipe.set_fast_path(Some(FastPath::new(maps, now)));
+    }
+    if let Some(ends) = ends {
+        pipe.set_handoff(ends);
+    }
+    let mut ports = Ports::new(entries, plan.umem, plan.port_cfg.clone())?;
+    ports.set_worker(index, count);
+    for net in fixed_macs {
+        ports.fix_uplink_mac(net);
+    }
+    ports.sync_owners(&mut pipe);
+    Ok((pipe, ports))
+}
+
+/// Poll until the stop flag, running the control thread's jobs between bursts; then
+/// send the final router advertisements and report.
+fn serve(
+    mut pipe: Pipeline<XdpPort>,
+    ports: Ports,
+    plan: &Plan,
+    count: usize,
+    jobs: JobQueue<Pipeline<XdpPort>, WorkerSide>,
+    stop: &AtomicBool,
+) -> Finished {
+    let mut side = WorkerSide::new(ports);
+    let mode = match plan.config.dataplane.poll {
+        ConfigPoll::Busy => PollMode::Busy,
+        ConfigPoll::Adaptive => PollMode::Adaptive,
+        ConfigPoll::Interrupt => PollMode::Interrupt,
+    };
+    let mut worker_cfg = WorkerConfig::for_mode(mode);
+    if count > 1 {
+        worker_cfg.max_idle_sleep = worker_cfg.max_idle_sleep.min(HANDOFF_IDLE_WAIT);
+    }
+    let clock = plan.clock;
+    let stats = worker::run(
+        &mut pipe,
+        &worker_cfg,
+        &clock,
+        stop,
+        |pipe, now, worker| {
+            side.now = now;
+            side.worker = views::worker_counters(worker);
+            jobs.drain_for(pipe, &mut side, JOBS_PER_TICK, JOBS_BUDGET);
+            // Queues the watcher thread found on multi-queue taps (a channel read).
+            side.ports.poll_queues(pipe);
+            side.finish_traces(pipe);
+            side.captures.tick(pipe, now);
+            side.ports.tick_frames(pipe, now);
+        },
+        |pipe, wait| idle_wait(pipe, mode, wait),
+    );
+    // The job queue goes with this thread: the control thread stops at its next
+    // request to the worker or at the stop flag.
+    drop(jobs);
+    // RFC 4861 6.2.5: guests drop their default route through the router now, not
+    // when its lifetime runs out. Two passes: the advertisements, then their completions.
+    pipe.router_mut().cease_advertising();
+    for _ in 0..2 {
+        pipe.run_once(clock.now());
+    }
+    let ra_final = pipe.router().ipv6().stats().ra_final;
+    let counters = views::counters_report(&mut pipe, &side.ports, views::worker_counters(&stats));
+    let owned = side.ports.owned_rows();
+    // Dropping the pipeline detaches the programs of the ports it holds.
+    drop(pipe);
+    Finished {
+        counters,
+        owned,
+        stats,
+        ra_final,
+    }
+}
+
+/// Wait while idle: in interrupt mode block in `poll(2)` on every port's socket, so the
+/// first frame wakes the worker; in adaptive mode sleep (the back-off is short).
+fn idle_wait(pipe: &Pipeline<XdpPort>, mode: PollMode, wait: Duration) {
+    if mode == PollMode::Interrupt {
+        let fds: Vec<BorrowedFd<'_>> = pipe
+            .ports()
+            .flat_map(|p| std::iter::once(p.as_fd()).chain(p.extra_fds()))
+            .collect();
+        if sys::poll::wait_readable(&fds, wait).is_ok() {
+            return;
+        }
+    }
+    std::thread::sleep(wait);
+}
