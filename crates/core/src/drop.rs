@@ -189,6 +189,9 @@ drop_reasons! {
     /// chunk for it, or its RX ring was full (a burst on a port whose fill quota had not
     /// grown yet, docs/FRAMES.md; the socket's `XDP_STATISTICS`, read between bursts).
     RxNoFrame => "rx_no_frame",
+    /// A frame for a port another worker owns found that worker's handoff ring full
+    /// (counted on the ingress port, by the worker that received it).
+    HandoffFull => "handoff_full",
 }
 
 impl fmt::Display for DropReason {

@@ -67,6 +67,22 @@ impl Outbox {
         &self.frames[..self.len]
     }
 
+    /// Keep, among the frames from index `start` on, only those `keep` accepts (in
+    /// order); the others' buffers are kept for reuse. Returns how many were removed.
+    pub fn retain_from(&mut self, start: usize, mut keep: impl FnMut(&OutFrame) -> bool) -> usize {
+        let start = start.min(self.len);
+        let mut kept = start;
+        for i in start..self.len {
+            if keep(&self.frames[i]) {
+                self.frames.swap(kept, i);
+                kept += 1;
+            }
+        }
+        let removed = self.len - kept;
+        self.len = kept;
+        removed
+    }
+
     /// Forget all waiting frames, keeping their buffers for reuse.
     pub fn clear(&mut self) {
         self.len = 0;
@@ -92,5 +108,21 @@ mod tests {
         o.push_copy(PortId(3), &[8, 8]);
         assert_eq!(o.frames()[1].data, vec![8, 8]);
         assert!(o.frames()[1].data.capacity() >= cap.min(2));
+    }
+
+    #[test]
+    fn retain_from_keeps_order_and_earlier_frames() {
+        let mut o = Outbox::new();
+        for (port, byte) in [(1, 1), (2, 2), (3, 3), (2, 4), (1, 5)] {
+            o.push_copy(PortId(port), &[byte]);
+        }
+        let removed = o.retain_from(1, |f| f.port != PortId(2));
+        assert_eq!(removed, 2);
+        let kept: Vec<u8> = o.frames().iter().map(|f| f.data[0]).collect();
+        assert_eq!(kept, vec![1, 3, 5]);
+        // Before `start` nothing is looked at.
+        assert_eq!(o.retain_from(0, |f| f.port != PortId(1)), 2);
+        assert_eq!(o.frames().len(), 1);
+        assert_eq!(o.frames()[0].port, PortId(3));
     }
 }

@@ -354,6 +354,8 @@ fn encode_verdict(v: Verdict) -> (u8, u16) {
         Verdict::Decided(Action::Forward(p)) => (1, p.0),
         Verdict::Decided(Action::Consumed) => (2, 0),
         Verdict::Decided(Action::Drop(r)) => (3, r.index() as u16),
+        // Recorded as forwarded to the uplink (the home worker resolves the next hop).
+        Verdict::Decided(Action::Resolve { port, .. }) => (1, port.0),
         Verdict::EgressMissing(p) => (4, p.0),
         Verdict::Sent => (5, 0),
         Verdict::Originated(sent) => (6, u16::from(sent)),

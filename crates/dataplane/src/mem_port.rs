@@ -149,6 +149,13 @@ impl Port for MemPort {
         true
     }
 
+    fn frame_from(&mut self, data: &[u8]) -> Option<Vec<u8>> {
+        let mut buf = self.buffer();
+        buf.clear();
+        buf.extend_from_slice(data);
+        Some(buf)
+    }
+
     fn recycle(&mut self, frame: Vec<u8>) {
         self.pool.borrow_mut().push(frame);
     }

@@ -10,7 +10,10 @@ use hvrouter_core::{Instant, PortId};
 use crate::capture::{Capture, Verdict};
 use crate::fast_path::{Aside, FastPath};
 use crate::gso_tx::{self, GsoTx};
+use crate::handoff::{HandoffEnds, HandoffKind};
 use crate::port::{Frame, Port};
+
+mod workers;
 
 /// Default number of frames taken from a port per poll.
 pub const DEFAULT_BURST: usize = 64;
@@ -45,6 +48,10 @@ pub struct Pipeline<P: Port> {
     gso: GsoTx<P::Frame>,
     /// The in-kernel fast path's maps, kept in step with the router ([`crate::fast_path`]).
     fast: Option<FastPath>,
+    /// The rings to the other workers, with N workers ([`Pipeline::set_handoff`]).
+    handoff: Option<HandoffEnds>,
+    /// The worker that owns each port, by port index ([`Pipeline::set_port_owner`]).
+    owners: Vec<Option<usize>>,
 }
 
 impl<P: Port> Pipeline<P> {
@@ -62,6 +69,8 @@ impl<P: Port> Pipeline<P> {
             capture: Capture::default(),
             gso: GsoTx::default(),
             fast: None,
+            handoff: None,
+            owners: Vec::new(),
         }
     }
 
@@ -125,7 +134,9 @@ impl<P: Port> Pipeline<P> {
         if let Some(f) = self.fast.as_mut() {
             f.ports_changed();
         }
-        self.ports[idx].replace(port)
+        let old = self.ports[idx].replace(port);
+        self.router.set_port_remote(id, false);
+        old
     }
 
     /// Detach the port `id` (its link went away). Frames routed to it are dropped.
@@ -135,6 +146,7 @@ impl<P: Port> Pipeline<P> {
             f.ports_changed();
         }
         let port = self.ports.get_mut(id.index())?.take();
+        self.update_remote(id);
         if let (Some(f), Some(ifindex)) = (
             self.fast.as_mut(),
             port.as_ref().and_then(Port::fast_path_ifindex),
@@ -180,6 +192,9 @@ impl<P: Port> Pipeline<P> {
     pub fn run_once(&mut self, now: Instant) -> PassStats {
         let mut stats = PassStats::default();
         self.fast_path_step(now);
+        if self.handoff.is_some() {
+            self.handoff_in(now);
+        }
         for idx in 0..self.ports.len() {
             stats.rx += self.rx_port(PortId(idx as u16), now);
         }
@@ -212,8 +227,11 @@ impl<P: Port> Pipeline<P> {
         );
         if capturing {
             let ports = &self.ports;
+            let handoff = self.handoff.as_ref();
+            let owners = &self.owners;
             self.capture.decide(&self.actions, |p| {
                 ports.get(p.index()).is_some_and(Option::is_some)
+                    || workers::remote_owner(handoff, owners, ports, p).is_some()
             });
         }
         let bytes: u64 = self.rx.iter().map(|f| f.data().len() as u64).sum();
@@ -222,7 +240,7 @@ impl<P: Port> Pipeline<P> {
             Some(hvrouter_core::tables::PortRole::Guest(_))
         );
         if !self.forward_whole_burst(from_guest) {
-            self.dispatch(id, from_guest);
+            self.dispatch(id, from_guest, now);
         }
         let c = self.router.counters_mut().port_mut(id);
         c.rx_packets += n as u64;
@@ -254,9 +272,12 @@ impl<P: Port> Pipeline<P> {
         }
     }
 
-    /// Hand each frame of `rx` to its egress queue or back to port `id`, as decided.
-    fn dispatch(&mut self, id: PortId, from_guest: bool) {
-        for (frame, &action) in self.rx.drain(..).zip(self.actions.iter()) {
+    /// Hand each frame of `rx` to its egress queue or back to port `id`, as decided;
+    /// frames for another worker's port to that worker.
+    fn dispatch(&mut self, id: PortId, from_guest: bool, now: Instant) {
+        let mut rx = std::mem::take(&mut self.rx);
+        let actions = std::mem::take(&mut self.actions);
+        for (mut frame, &action) in rx.drain(..).zip(actions.iter()) {
             match action {
                 Action::Forward(egress) => match (
                     self.tx.get_mut(egress.index()),
@@ -267,15 +288,85 @@ impl<P: Port> Pipeline<P> {
                         marks.push(from_guest);
                     }
                     _ => {
-                        self.router
-                            .counters_mut()
-                            .count_drop(id, DropReason::EgressPortMissing);
-                        recycle(&mut self.ports, id, frame);
+                        let kind = HandoffKind::Transmit {
+                            port: egress,
+                            from_guest,
+                        };
+                        self.hand_off_or_drop(id, egress, kind, frame);
                     }
                 },
+                Action::Resolve { port, next_hop } if self.is_attached(port) => {
+                    // The uplink is here after all: this worker resolves.
+                    let action = self.router.output_resolved(
+                        id,
+                        port,
+                        next_hop,
+                        frame.data_mut(),
+                        now,
+                        &mut self.outbox,
+                    );
+                    match action {
+                        Action::Forward(egress)
+                            if self.is_attached(egress) && egress.index() < self.tx.len() =>
+                        {
+                            self.tx[egress.index()].push(frame);
+                            self.tx_from_guest[egress.index()].push(from_guest);
+                        }
+                        Action::Forward(_) | Action::Resolve { .. } => {
+                            self.router
+                                .counters_mut()
+                                .count_drop(id, DropReason::EgressPortMissing);
+                            recycle(&mut self.ports, id, frame);
+                        }
+                        Action::Consumed | Action::Drop(_) => recycle(&mut self.ports, id, frame),
+                    }
+                }
+                Action::Resolve { port, next_hop } => {
+                    let kind = HandoffKind::Resolve {
+                        ingress: id,
+                        port,
+                        next_hop,
+                    };
+                    self.hand_off_or_drop(id, port, kind, frame);
+                }
                 Action::Consumed | Action::Drop(_) => recycle(&mut self.ports, id, frame),
             }
         }
+        self.rx = rx;
+        self.actions = actions;
+    }
+
+    /// Whether port `id` is attached here.
+    #[inline]
+    fn is_attached(&self, id: PortId) -> bool {
+        self.ports.get(id.index()).is_some_and(Option::is_some)
+    }
+
+    /// A frame received on `ingress` for `egress`, which is not attached here: handed
+    /// to the worker that owns it (dropped as `handoff_full` if its ring is full), or
+    /// dropped as `egress_port_missing` if no worker does.
+    fn hand_off_or_drop(
+        &mut self,
+        ingress: PortId,
+        egress: PortId,
+        kind: HandoffKind,
+        frame: P::Frame,
+    ) {
+        let owner = workers::remote_owner(self.handoff.as_ref(), &self.owners, &self.ports, egress);
+        let reason = match (owner, self.handoff.as_mut()) {
+            (Some(w), Some(h)) => {
+                if h.send(w, kind, frame.data()) {
+                    None
+                } else {
+                    Some(DropReason::HandoffFull)
+                }
+            }
+            _ => Some(DropReason::EgressPortMissing),
+        };
+        if let Some(reason) = reason {
+            self.router.counters_mut().count_drop(ingress, reason);
+        }
+        recycle(&mut self.ports, ingress, frame);
     }
 
     fn transmit(&mut self, now: Instant) -> usize {
@@ -331,6 +422,19 @@ impl<P: Port> Pipeline<P> {
         }
         for f in self.outbox.frames() {
             let Some(Some(port)) = self.ports.get_mut(f.port.index()) else {
+                // Another worker's port: a frame originated while processing what this
+                // worker received (timer frames for it were not made, see
+                // Router::set_port_remote).
+                let owner =
+                    workers::remote_owner(self.handoff.as_ref(), &self.owners, &self.ports, f.port);
+                if let (Some(w), Some(h)) = (owner, self.handoff.as_mut()) {
+                    let kind = HandoffKind::Originated { port: f.port };
+                    if !h.send(w, kind, &f.data) {
+                        self.router
+                            .counters_mut()
+                            .count_drop(f.port, DropReason::HandoffFull);
+                    }
+                }
                 continue;
             };
             let ok = port.tx_copy(&f.data);

@@ -49,6 +49,14 @@ pub trait Port {
     /// ring slot was free.
     fn tx_copy(&mut self, data: &[u8]) -> bool;
 
+    /// A frame of this port's kind holding a copy of `data`, for its transmit burst: a
+    /// frame another worker handed over ([`crate::handoff`]). `None` if no buffer is
+    /// free (the frame is dropped as `tx_ring_full`). Default: none.
+    fn frame_from(&mut self, data: &[u8]) -> Option<Self::Frame> {
+        let _ = data;
+        None
+    }
+
     /// Give back a frame the pipeline consumed or dropped.
     fn recycle(&mut self, frame: Self::Frame);
 

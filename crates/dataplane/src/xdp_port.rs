@@ -494,6 +494,16 @@ impl Port for XdpPort {
         self.socket.transmit_copy(data)
     }
 
+    fn frame_from(&mut self, data: &[u8]) -> Option<UmemFrame> {
+        let pool = self.socket.pool();
+        // A chunk from the pool; a frame larger than a chunk (a super-frame) in a heap
+        // buffer, as the GSO transmit takes it.
+        if data.len() > pool.frame_size() as usize {
+            return Some(pool.heap_frame(data));
+        }
+        pool.alloc(data)
+    }
+
     fn recycle(&mut self, frame: UmemFrame) {
         // Dropping the handle returns its chunk (or heap buffer) to the pool.
         drop(frame);

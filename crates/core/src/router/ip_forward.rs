@@ -7,7 +7,7 @@ use wire::{checksum, EthernetAddress, Ipv4Addr, Ipv4Packet};
 use super::arp_output::send_request;
 use super::ip_output::rewrite;
 use super::{guest_offload, ip_fragment};
-use super::{Action, Parts, Router};
+use super::{Action, NextHopAddr, Parts, Router};
 use crate::dhcp;
 use crate::drop::DropReason;
 use crate::guests::Guest;
@@ -18,7 +18,7 @@ use crate::network::Network;
 use crate::outbox::Outbox;
 use crate::routes::{NextHop, RouteTable};
 use crate::spoof;
-use crate::tables::Tables;
+use crate::tables::{PortRole, Tables};
 use crate::time::Instant;
 
 const ETH_HEADER: usize = 14;
@@ -415,7 +415,10 @@ pub(super) fn from_guest_in(
     // Toward an uplink that takes GSO sends, a TCP segment keeps its partial checksum
     // here: coalesced with others it leaves with NEEDS_CSUM (the device completes it),
     // alone the dataplane completes it before AF_XDP (dataplane gso_tx).
+    // A follower completes it always: the home may queue the frame or send it
+    // through an uplink without GSO sends.
     let defer = meta.protocol == PROTO_TCP
+        && !parts.follower
         && !matches!(next_hop, NextHop::Guest(_))
         && guest_offload::takes_gso(parts.gso_ports, network.uplink);
     if !gso && (meta.protocol == PROTO_TCP || meta.protocol == PROTO_UDP) {
@@ -442,6 +445,14 @@ pub(super) fn from_guest_in(
     if let Err((reason, error)) = egress_check(&meta, gso, network.mtu) {
         return egress_drop(parts, &ingress(), frame, reason, error, now, out);
     }
+    if parts.follower {
+        // The home worker resolves next hops on the VLAN and rewrites the frame
+        // (Router::set_follower).
+        return Action::Resolve {
+            port: network.uplink,
+            next_hop: NextHopAddr::V4(next_hop),
+        };
+    }
     let Some(Some(cache)) = parts.neighbors.get_mut(network.id.0 as usize) else {
         return Action::Drop(DropReason::NoRoute);
     };
@@ -460,6 +471,56 @@ pub(super) fn from_guest_in(
         }
     }
     resolve_next_hop(parts, &ingress(), next_hop, meta, frame, now, out)
+}
+
+/// The home worker's half of [`Action::Resolve`] for IPv4 ([`Router::output_resolved`]):
+/// a datagram a follower received on `ingress` and decided to send out of `net`'s
+/// uplink toward `next_hop`, as received and with its checksum complete. From here on
+/// as in [`from_guest_in`]: neighbor lookup, MAC rewrite and TTL decrement, or a copy
+/// queued while ARP resolves the next hop (rewritten when released); super-frames and
+/// larger datagrams segmented or fragmented; an unresolvable next hop answered with
+/// host unreachable toward `ingress`. The datagram is validated again (RFC 1812 5.2.2)
+/// as any frame crossing a boundary: a bad one is dropped, never trusted.
+pub(super) fn output_resolved(
+    parts: &mut Parts<'_>,
+    net: NetworkId,
+    ingress: PortId,
+    next_hop: Ipv4Addr,
+    frame: &mut [u8],
+    now: Instant,
+    out: &mut Outbox,
+) -> Action {
+    let tables = parts.tables;
+    let Some(network) = tables.network(net) else {
+        return Action::Drop(DropReason::UnknownPort);
+    };
+    let meta = match validate(frame) {
+        Ok(m) => m,
+        Err(reason) => return Action::Drop(reason),
+    };
+    let (_, prev_hop) = macs(frame);
+    let side = match tables.port_role(ingress) {
+        Some(PortRole::Uplink(_)) => Side::Uplink,
+        _ => Side::Guest,
+    };
+    let ingress = Ingress {
+        network,
+        port: ingress,
+        side,
+        prev_hop,
+    };
+    let gso = meta.protocol == PROTO_TCP && meta.total_len > usize::from(network.mtu);
+    let Some(Some(cache)) = parts.neighbors.get_mut(network.id.0 as usize) else {
+        return Action::Drop(DropReason::NoRoute);
+    };
+    if let Some(mac) = cache.lookup(next_hop, now) {
+        rewrite(frame, network.uplink_mac, mac);
+        if meta.total_len > usize::from(network.mtu) {
+            return oversized_out(parts, frame, meta, gso, network.mtu, network.uplink, out);
+        }
+        return Action::Forward(network.uplink);
+    }
+    resolve_next_hop(parts, &ingress, next_hop, meta, frame, now, out)
 }
 
 /// Complete the TCP/UDP checksum of a guest datagram that [`validate`] accepted:

@@ -9,6 +9,8 @@
 
 mod arp_input;
 mod arp_output;
+#[cfg(test)]
+mod follower_tests;
 mod guest_offload;
 mod ip_forward;
 mod ip_fragment;
@@ -50,6 +52,39 @@ pub enum Action {
     Consumed,
     /// Dropped for this reason (already counted).
     Drop(DropReason),
+    /// Only from a follower router ([`Router::set_follower`]): the frame leaves through
+    /// the uplink `port` toward `next_hop`, whose MAC only the home worker resolves. The
+    /// frame passed every check the forwarding stage makes (validation, anti-spoofing,
+    /// TTL or hop limit, MTU, checksum completion); the home finishes it with
+    /// [`Router::output_resolved`]. An IPv4 frame is as received (the home rewrites the
+    /// MACs and decrements the TTL, as for a frame released from its neighbor queue); an
+    /// IPv6 frame has its hop limit decremented and source MAC set (the home sets the
+    /// destination MAC, as for a frame released from its IPv6 neighbor queue). Either
+    /// way the datagram is decremented exactly once.
+    Resolve {
+        /// The uplink port.
+        port: PortId,
+        /// The next hop on the VLAN: the gateway or the on-link destination.
+        next_hop: NextHopAddr,
+    },
+}
+
+/// A next hop's address on the VLAN, IPv4 or IPv6 ([`Action::Resolve`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum NextHopAddr {
+    /// Resolved with ARP.
+    V4(wire::Ipv4Addr),
+    /// Resolved with neighbor discovery.
+    V6(wire::Ipv6Addr),
+}
+
+impl std::fmt::Display for NextHopAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NextHopAddr::V4(a) => write!(f, "{a}"),
+            NextHopAddr::V6(a) => write!(f, "{a}"),
+        }
+    }
 }
 
 /// Router-wide settings.
@@ -97,6 +132,10 @@ pub struct Router {
     config: RouterConfig,
     /// Bumped on every change to the tables (see [`Router::generation`]).
     generation: u64,
+    /// Uplink next hops are resolved by another router ([`Router::set_follower`]).
+    follower: bool,
+    /// Ports another worker transmits on, by port index ([`Router::set_port_remote`]).
+    remote_ports: Vec<bool>,
 }
 
 impl Router {
@@ -119,7 +158,56 @@ impl Router {
             ),
             config,
             generation: 0,
+            follower: false,
+            remote_ports: Vec::new(),
         }
+    }
+
+    /// Make this router a follower (`true`) or not (`false`, the default).
+    ///
+    /// With N workers every worker runs a full replica of the router, but the uplinks
+    /// belong to the home worker, and so does neighbor resolution on them: ARP and
+    /// neighbor discovery are done once, from one cache per network. A follower never
+    /// looks up, creates or queues on its uplink neighbor caches (IPv4 and IPv6): where
+    /// the forwarding stage would resolve a next hop on the VLAN it returns
+    /// [`Action::Resolve`] instead, and the home finishes the frame with
+    /// [`Router::output_resolved`]. Everything else (validation, anti-spoofing, ICMP
+    /// errors, MTU checks, checksum completion) is done by the follower as by any router.
+    pub fn set_follower(&mut self, on: bool) {
+        self.follower = on;
+        self.v6.set_follower(on);
+    }
+
+    /// Whether this router is a follower ([`Router::set_follower`]).
+    pub fn is_follower(&self) -> bool {
+        self.follower
+    }
+
+    /// Say whether `port` is transmitted on by another worker (`true`) or by this one
+    /// (`false`, the default for every port).
+    ///
+    /// Every worker's replica runs the same timers, so each would originate the same
+    /// periodic frames (Router Advertisements, gratuitous ARP, unsolicited Neighbor
+    /// Advertisements, MLD reports). [`Router::poll`] keeps only those for ports this
+    /// worker transmits on, and counts only those: a guest gets its advertisements from
+    /// the worker that owns its port, the VLAN its announcements from the home.
+    pub fn set_port_remote(&mut self, port: PortId, remote: bool) {
+        let idx = port.index();
+        if self.remote_ports.len() <= idx {
+            if !remote {
+                return;
+            }
+            self.remote_ports.resize(idx + 1, false);
+        }
+        self.remote_ports[idx] = remote;
+    }
+
+    /// Whether `port` is transmitted on by another worker ([`Router::set_port_remote`]).
+    pub fn port_remote(&self, port: PortId) -> bool {
+        self.remote_ports
+            .get(port.index())
+            .copied()
+            .unwrap_or(false)
     }
 
     /// A number that changes whenever the tables may have changed (networks, guests,
@@ -297,8 +385,10 @@ impl Router {
         self.tables.set_port_up(port, up)
     }
 
-    /// Run timers: neighbor retransmissions and aging. Requests go on `out`.
+    /// Run timers: neighbor retransmissions and aging. Requests go on `out`; frames for
+    /// ports another worker transmits on are not ([`Router::set_port_remote`]).
     pub fn poll(&mut self, now: Instant, out: &mut Outbox) {
+        let start = out.len();
         for (idx, cache) in self.neighbors.iter_mut().enumerate() {
             let Some(cache) = cache else { continue };
             let Some(network) = self.tables.network(NetworkId(idx as u16)) else {
@@ -311,8 +401,14 @@ impl Router {
             let before = out.len();
             self.announcer.poll(&self.tables, now, out);
             for f in &out.frames()[before..] {
-                self.counters.port_mut(f.port).arp_sent += 1;
+                if !remote(&self.remote_ports, f.port) {
+                    self.counters.port_mut(f.port).arp_sent += 1;
+                }
             }
+        }
+        if self.remote_ports.iter().any(|&r| r) {
+            let remote_ports = &self.remote_ports;
+            out.retain_from(start, |f| !remote(remote_ports, f.port));
         }
     }
 
@@ -419,6 +515,42 @@ impl Router {
         }
     }
 
+    /// The home worker finishes a frame a follower decided to send out of the uplink
+    /// `port` toward `next_hop` ([`Action::Resolve`], [`Router::set_follower`]):
+    /// neighbor lookup and rewrite, or the frame queued while the next hop is resolved
+    /// (one ARP request or neighbor solicitation for the frames of every worker),
+    /// super-frames and larger datagrams segmented or fragmented, counters. `ingress`
+    /// is the port the frame was received on (by the follower): drops are counted
+    /// there, and an ICMP error about the frame goes back out of it. The result is what
+    /// [`Router::process`] would have returned on a router that resolves itself.
+    pub fn output_resolved(
+        &mut self,
+        ingress: PortId,
+        port: PortId,
+        next_hop: NextHopAddr,
+        frame: &mut [u8],
+        now: Instant,
+        out: &mut Outbox,
+    ) -> Action {
+        let action = match self.tables.port_role(port) {
+            Some(PortRole::Uplink(net)) => match next_hop {
+                NextHopAddr::V4(ip) => {
+                    let mut parts = self.parts();
+                    ip_forward::output_resolved(&mut parts, net, ingress, ip, frame, now, out)
+                }
+                NextHopAddr::V6(ip) => {
+                    self.v6
+                        .output_resolved(&self.tables, net, ip, frame, now, out)
+                }
+            },
+            _ => Action::Drop(DropReason::EgressPortMissing),
+        };
+        if let Action::Drop(reason) = action {
+            self.count_drop(ingress, reason);
+        }
+        action
+    }
+
     #[inline(always)]
     fn count_drop(&mut self, port: PortId, reason: DropReason) {
         count_drop(&mut self.counters, port, reason);
@@ -511,6 +643,7 @@ impl Router {
             counters: &mut self.counters,
             gso_ports: &self.gso_ports,
             dhcp: &mut self.dhcp,
+            follower: self.follower,
         }
     }
 }
@@ -521,6 +654,9 @@ fn describe(action: Action) -> String {
         Action::Forward(p) => format!("forwarded to {p}"),
         Action::Consumed => "consumed (learned, queued for resolution, or segmented)".into(),
         Action::Drop(reason) => format!("dropped: {}", reason.name()),
+        Action::Resolve { port, next_hop } => {
+            format!("to {port} via {next_hop}, resolved by the home worker")
+        }
     }
 }
 
@@ -529,6 +665,12 @@ fn describe(action: Action) -> String {
 #[inline(never)]
 fn count_drop(counters: &mut Counters, port: PortId, reason: DropReason) {
     counters.count_drop(port, reason);
+}
+
+/// Whether `port` is marked remote in `remote_ports` ([`Router::set_port_remote`]).
+#[inline]
+fn remote(remote_ports: &[bool], port: PortId) -> bool {
+    remote_ports.get(port.index()).copied().unwrap_or(false)
 }
 
 /// A frame long enough for an Ethernet header whose EtherType is IPv4.
@@ -549,4 +691,6 @@ struct Parts<'a> {
     /// See [`Router::set_port_gso`].
     gso_ports: &'a [bool],
     dhcp: &'a mut DhcpServer,
+    /// See [`Router::set_follower`].
+    follower: bool,
 }

@@ -7,20 +7,21 @@ use wire::{EthernetAddress, Ipv4Addr, Ipv4Packet};
 use super::*;
 use crate::guests::GuestSpec;
 
-const UPLINK: PortId = PortId(0);
-const TAP1: PortId = PortId(1);
-const TAP2: PortId = PortId(2);
-const UPLINK_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x01]);
-const GUEST_SIDE_MAC: EthernetAddress = EthernetAddress([0xfe, 0xff, 0xff, 0xff, 0xff, 0xff]);
-const MAC1: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 1, 0x01]);
-const MAC2: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 2, 0x02]);
-const GW_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0xfe]);
-const GUEST1: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
-const GUEST2: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 20);
-const REMOTE: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 7);
+pub(super) const UPLINK: PortId = PortId(0);
+pub(super) const TAP1: PortId = PortId(1);
+pub(super) const TAP2: PortId = PortId(2);
+pub(super) const UPLINK_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x01]);
+pub(super) const GUEST_SIDE_MAC: EthernetAddress =
+    EthernetAddress([0xfe, 0xff, 0xff, 0xff, 0xff, 0xff]);
+pub(super) const MAC1: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 1, 0x01]);
+pub(super) const MAC2: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 2, 0x02]);
+pub(super) const GW_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0xfe]);
+pub(super) const GUEST1: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
+pub(super) const GUEST2: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 20);
+pub(super) const REMOTE: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 7);
 const VLAN_HOST: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 99);
 
-fn router() -> Router {
+pub(super) fn router() -> Router {
     let now = Instant::ZERO;
     let mut r = Router::new(RouterConfig::default(), now);
     let net = r
@@ -53,7 +54,7 @@ fn router() -> Router {
 }
 
 /// An Ethernet + IPv4 + 8-byte payload frame with a valid header checksum.
-fn ipv4(
+pub(super) fn ipv4(
     dst_mac: EthernetAddress,
     src_mac: EthernetAddress,
     src: Ipv4Addr,

@@ -99,6 +99,16 @@ impl Router6 {
                         None => return Action::Drop(DropReason::DestinationGuestDown),
                     },
                     Egress6::Uplink { next_hop } => {
+                        if self.follower {
+                            // The home worker resolves next hops on the VLAN
+                            // (Router::set_follower) and sets the destination MAC.
+                            rewrite(frame, network.uplink_mac, EthernetAddress::ZERO);
+                            hop(frame);
+                            return Action::Resolve {
+                                port: network.uplink,
+                                next_hop: NextHopAddr::V6(next_hop),
+                            };
+                        }
                         let Some(cache) = self.neighbors.get_mut(&net) else {
                             return Action::Drop(DropReason::NoRoute);
                         };
@@ -107,33 +117,7 @@ impl Router6 {
                             None => {
                                 rewrite(frame, network.uplink_mac, EthernetAddress::ZERO);
                                 hop(frame);
-                                // A TCP super-frame is not parked whole (it would be
-                                // released above the MTU): only the solicitation goes
-                                // out, and TCP sends it again once the neighbor answers.
-                                let parked: &[u8] = if len > usize::from(network.mtu) {
-                                    &[]
-                                } else {
-                                    &frame[..total]
-                                };
-                                if parked.is_empty() {
-                                    if let Ok(Some(s)) = cache.start_resolution(next_hop, now) {
-                                        push_solicit(out, network, s);
-                                        self.stats.ns_sent += 1;
-                                    }
-                                    self.wake = self.wake.min(now + NEIGHBOR_TICK);
-                                    return Action::Drop(DropReason::NeighborUnresolved);
-                                }
-                                return match cache.enqueue(next_hop, parked, now) {
-                                    Enqueue6::Queued(s) | Enqueue6::QueuedDroppedOldest(s) => {
-                                        if let Some(s) = s {
-                                            push_solicit(out, network, s);
-                                            self.stats.ns_sent += 1;
-                                        }
-                                        self.wake = self.wake.min(now + NEIGHBOR_TICK);
-                                        Action::Consumed
-                                    }
-                                    Enqueue6::Dropped(r) => Action::Drop(r),
-                                };
+                                return self.park(network, next_hop, &frame[..total], now, out);
                             }
                         }
                     }
@@ -161,6 +145,86 @@ impl Router6 {
                 self.error(&frame[ETH..total], &ext, false, &a, e, now, out);
                 Action::Drop(r)
             }
+        }
+    }
+
+    /// The home worker's half of [`Action::Resolve`] for IPv6
+    /// ([`crate::router::Router::output_resolved`]): a packet a follower received and
+    /// decided to send out of `net`'s uplink toward `next_hop`, its hop
+    /// limit decremented and source MAC set. The neighbor's MAC goes in as destination,
+    /// or the packet waits in the neighbor's queue while it is solicited (one
+    /// solicitation for the packets of every worker). A TCP super-frame is segmented to
+    /// the MTU. The header is checked again: a bad packet is dropped, never trusted.
+    pub fn output_resolved(
+        &mut self,
+        tables: &Tables,
+        net: NetworkId,
+        next_hop: wire::Ipv6Addr,
+        frame: &mut [u8],
+        now: Instant,
+        out: &mut Outbox,
+    ) -> Action {
+        let Some(network) = tables.network(net) else {
+            return Action::Drop(DropReason::UnknownPort);
+        };
+        let Some(total) = frame
+            .get(ETH..)
+            .and_then(|ip| Ipv6Packet::new_checked(ip).ok())
+            .map(|ip| ETH + 40 + usize::from(ip.payload_len()))
+        else {
+            return Action::Drop(DropReason::Ipv6Malformed);
+        };
+        let len = total - ETH;
+        let Some(cache) = self.neighbors.get_mut(&net) else {
+            return Action::Drop(DropReason::NoRoute);
+        };
+        let Some(mac) = cache.lookup(next_hop, now) else {
+            return self.park(network, next_hop, &frame[..total], now, out);
+        };
+        rewrite(frame, network.uplink_mac, mac);
+        if len > usize::from(network.mtu) {
+            return match offload6::segment(&frame[..total], network.mtu, network.uplink, out) {
+                Ok(_) => Action::Consumed,
+                Err(r) => Action::Drop(r),
+            };
+        }
+        Action::Forward(network.uplink)
+    }
+
+    /// A packet for the uplink whose next hop has no MAC yet (hop limit decremented,
+    /// source MAC set): park a copy in the neighbor's queue and solicit it.
+    fn park(
+        &mut self,
+        network: &crate::network::Network,
+        next_hop: wire::Ipv6Addr,
+        packet: &[u8],
+        now: Instant,
+        out: &mut Outbox,
+    ) -> Action {
+        let Some(cache) = self.neighbors.get_mut(&network.id) else {
+            return Action::Drop(DropReason::NoRoute);
+        };
+        // A TCP super-frame is not parked whole (it would be released above the MTU):
+        // only the solicitation goes out, and TCP sends it again once the neighbor
+        // answers.
+        if packet.len() > ETH + usize::from(network.mtu) {
+            if let Ok(Some(s)) = cache.start_resolution(next_hop, now) {
+                push_solicit(out, network, s);
+                self.stats.ns_sent += 1;
+            }
+            self.wake = self.wake.min(now + NEIGHBOR_TICK);
+            return Action::Drop(DropReason::NeighborUnresolved);
+        }
+        match cache.enqueue(next_hop, packet, now) {
+            Enqueue6::Queued(s) | Enqueue6::QueuedDroppedOldest(s) => {
+                if let Some(s) = s {
+                    push_solicit(out, network, s);
+                    self.stats.ns_sent += 1;
+                }
+                self.wake = self.wake.min(now + NEIGHBOR_TICK);
+                Action::Consumed
+            }
+            Enqueue6::Dropped(r) => Action::Drop(r),
         }
     }
 

@@ -29,7 +29,7 @@ use crate::lpm::FastBuildHasher;
 use crate::neighbor::NeighborConfig;
 use crate::outbox::Outbox;
 use crate::ratelimit::TokenBucket;
-use crate::router::Action;
+use crate::router::{Action, NextHopAddr};
 use crate::spoof::check_source_mac;
 use crate::tables::Tables;
 use crate::time::Instant;
@@ -106,6 +106,9 @@ pub struct Router6 {
     /// Solicited-node groups of removed guests' addresses, for the leave reports of the
     /// next poll (those still listened to for another address are not left).
     leaving: Vec<(NetworkId, wire::Ipv6Addr)>,
+    /// Uplink neighbors are resolved, and the uplinks' own frames (MLD, unsolicited
+    /// advertisements) sent, by the home worker ([`crate::router::Router::set_follower`]).
+    follower: bool,
 }
 
 /// Where the router is in ceasing to advertise (RFC 4861 6.2.5).
@@ -146,7 +149,15 @@ impl Router6 {
             mld_due: now,
             ceasing: Ceasing::No,
             leaving: Vec::new(),
+            follower: false,
         }
+    }
+
+    /// See [`crate::router::Router::set_follower`]: a follower never touches its
+    /// neighbor caches, and leaves the uplinks' own frames (MLD reports and leaves,
+    /// unsolicited Neighbor Advertisements) to the home worker, counting none of them.
+    pub fn set_follower(&mut self, on: bool) {
+        self.follower = on;
     }
 
     /// The router stops (SIGTERM): the next [`Router6::poll`] sends every guest with an

@@ -37,10 +37,17 @@ impl Router6 {
             });
             self.stats.ns_sent += sent;
         }
+        if self.follower {
+            // The home worker reports and leaves on the uplinks.
+            self.leaving.clear();
+        }
         if !self.leaving.is_empty() {
             self.send_leaves(tables, out);
         }
-        if self.mld_due <= now {
+        if self.mld_due <= now && self.follower {
+            self.mld_due =
+                now + std::time::Duration::from_secs(crate::ipv6::mld::REPORT_INTERVAL_SECS);
+        } else if self.mld_due <= now {
             self.mld_due =
                 now + std::time::Duration::from_secs(crate::ipv6::mld::REPORT_INTERVAL_SECS);
             for (net, _) in self.tables6.networks6() {
@@ -78,7 +85,7 @@ impl Router6 {
             } else {
                 self.announce.insert(gid, (now + ANNOUNCE_GAP, left - 1));
             }
-            let Some(g) = tables.guest(gid).filter(|g| g.up) else {
+            let Some(g) = tables.guest(gid).filter(|g| g.up && !self.follower) else {
                 continue;
             };
             let (Some(network), Some(_), Some(g6)) = (

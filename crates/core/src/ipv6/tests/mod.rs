@@ -179,6 +179,7 @@ pub(super) fn from_guest(t: &Tables, t6: &Tables6, name: &str, frame: &[u8]) -> 
     )
 }
 
+mod follower;
 mod forward;
 mod mld;
 mod ndp;

@@ -1,0 +1,146 @@
+//! The pipeline with N workers: which worker owns each port, frames handed to other
+//! workers ([`crate::handoff`]) and frames taken from them.
+//!
+//! A frame is processed by the worker that received it. When the router decides a port
+//! this worker does not have, the frame goes to the port's owner: to be sent there
+//! ([`HandoffKind::Transmit`], [`HandoffKind::Originated`]), or, from a follower router,
+//! to be finished by the home worker's router ([`HandoffKind::Resolve`],
+//! `Router::output_resolved`). Frames taken from the rings are handled at the start of
+//! the next pass, before the local ports' receive bursts. Counters stay per worker and
+//! add up: a handed frame counts as received on the worker that received it and as
+//! transmitted on the worker that sent it.
+
+use hvrouter_core::drop::DropReason;
+use hvrouter_core::router::Action;
+use hvrouter_core::{Instant, PortId};
+
+use super::Pipeline;
+use crate::handoff::{HandoffEnds, HandoffKind, HandoffStats};
+use crate::port::Port;
+
+/// The worker that owns `port` if it is another one (and there is a mesh to reach
+/// it): not attached here, and owned by a worker other than this one.
+pub(super) fn remote_owner<P>(
+    handoff: Option<&HandoffEnds>,
+    owners: &[Option<usize>],
+    ports: &[Option<P>],
+    port: PortId,
+) -> Option<usize> {
+    let me = handoff?.worker();
+    if ports.get(port.index()).is_some_and(Option::is_some) {
+        return None;
+    }
+    owners
+        .get(port.index())
+        .copied()
+        .flatten()
+        .filter(|&w| w != me)
+}
+
+impl<P: Port> Pipeline<P> {
+    /// Connect this pipeline to the other workers' (`ends` is this worker's element of
+    /// [`crate::handoff::mesh`]). Without it the pipeline works alone, as it always did.
+    pub fn set_handoff(&mut self, ends: HandoffEnds) {
+        self.handoff = Some(ends);
+        for idx in 0..self.owners.len() {
+            self.update_remote(PortId(idx as u16));
+        }
+    }
+
+    /// Record which worker owns port `id` (`None`: none). A port attached here is
+    /// always this worker's, whatever is recorded. Frames for a port another worker
+    /// owns are handed to it; the router originates timer frames only for ports this
+    /// worker transmits on (`Router::set_port_remote`).
+    pub fn set_port_owner(&mut self, id: PortId, owner: Option<usize>) {
+        let idx = id.index();
+        if self.owners.len() <= idx {
+            self.owners.resize(idx + 1, None);
+        }
+        self.owners[idx] = owner;
+        self.update_remote(id);
+    }
+
+    /// The worker recorded as owning port `id` ([`Pipeline::set_port_owner`]).
+    pub fn port_owner(&self, id: PortId) -> Option<usize> {
+        self.owners.get(id.index()).copied().flatten()
+    }
+
+    /// Frames handed to, taken from and dropped toward each other worker.
+    pub fn handoff_stats(&self) -> HandoffStats {
+        self.handoff
+            .as_ref()
+            .map(HandoffEnds::stats)
+            .unwrap_or_default()
+    }
+
+    /// Tell the router whether port `id` is another worker's.
+    pub(super) fn update_remote(&mut self, id: PortId) {
+        let remote = remote_owner(self.handoff.as_ref(), &self.owners, &self.ports, id).is_some();
+        self.router.set_port_remote(id, remote);
+    }
+
+    /// Take what the other workers handed over: frames to send are queued on their
+    /// port's transmit burst (or the outbox), follower frames for the uplink are
+    /// finished by the router. At most one ring's capacity per peer per pass.
+    pub(super) fn handoff_in(&mut self, now: Instant) {
+        let Some(mut h) = self.handoff.take() else {
+            return;
+        };
+        let me = h.worker();
+        for peer in (0..h.workers()).filter(|&p| p != me) {
+            for _ in 0..h.capacity() {
+                let Some(item) = h.receive(peer) else {
+                    break;
+                };
+                let mut data = item.data;
+                match item.kind {
+                    HandoffKind::Transmit { port, from_guest } => {
+                        self.queue_copy(port, &data, from_guest);
+                    }
+                    HandoffKind::Originated { port } => self.outbox.push_copy(port, &data),
+                    HandoffKind::Resolve {
+                        ingress,
+                        port,
+                        next_hop,
+                    } => {
+                        let action = self.router.output_resolved(
+                            ingress,
+                            port,
+                            next_hop,
+                            &mut data,
+                            now,
+                            &mut self.outbox,
+                        );
+                        if let Action::Forward(egress) = action {
+                            self.queue_copy(egress, &data, true);
+                        }
+                    }
+                }
+                h.give_back(peer, data);
+            }
+        }
+        self.handoff = Some(h);
+    }
+
+    /// Queue a copy of `data` on `port`'s transmit burst, in a frame of the port's kind.
+    fn queue_copy(&mut self, port: PortId, data: &[u8], from_guest: bool) {
+        let idx = port.index();
+        let frame = match self.ports.get_mut(idx) {
+            Some(Some(p)) => p.frame_from(data).ok_or(DropReason::TxRingFull),
+            _ => Err(DropReason::EgressPortMissing),
+        };
+        match (frame, self.tx.get_mut(idx), self.tx_from_guest.get_mut(idx)) {
+            (Ok(f), Some(q), Some(marks)) => {
+                q.push(f);
+                marks.push(from_guest);
+            }
+            (Err(reason), _, _) => self.router.counters_mut().count_drop(port, reason),
+            (Ok(f), _, _) => {
+                // Attached ports always have queues; give the frame back regardless.
+                if let Some(Some(p)) = self.ports.get_mut(idx) {
+                    p.recycle(f);
+                }
+            }
+        }
+    }
+}
