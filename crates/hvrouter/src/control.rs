@@ -29,6 +29,7 @@ use crate::log;
 use crate::ports::LinkOutcome;
 
 pub mod merge;
+mod query;
 mod reload;
 pub mod side;
 pub mod workers;
@@ -62,6 +63,11 @@ pub struct Control {
     pub workers: Workers,
     /// Link events.
     pub links: LinkMonitor,
+    /// `trace` requests waiting for frames from several workers, and the frame count
+    /// the running trace asked of each.
+    pub traces: Vec<Command>,
+    /// The frame count of the running multi-worker trace.
+    pub trace_count: u32,
 }
 
 /// The configuration's guests in control-protocol form.
@@ -120,6 +126,9 @@ impl Control {
                 ),
                 Err(e) => log::warn("reload_failed", &[("error", &e)]),
             }
+        }
+        if !self.traces.is_empty() {
+            self.poll_traces()?;
         }
         if std::time::Instant::now() >= *next_metrics {
             *next_metrics = std::time::Instant::now() + METRICS_EVERY;
@@ -241,7 +250,12 @@ impl Control {
         if cmd.is_expired() {
             return Ok(()); // the client was already told "router busy"
         }
-        if let Request::Trace { .. } = cmd.request() {
+        if let Request::Trace { count } = cmd.request() {
+            if self.workers.count() > 1 {
+                // Every worker records; answered here (`query::poll_traces`).
+                let count = *count;
+                return self.start_trace(cmd, count);
+            }
             // Answered by the worker when the frames have passed, or just before the
             // deadline.
             return self.workers.home().send(move |p, s| s.start_trace(p, cmd));
@@ -299,46 +313,6 @@ impl Control {
                 }
             }
             other => (self.query(other)?, false),
-        })
-    }
-
-    /// A request that reads the workers' state: answered by worker 0 from the tables
-    /// (the same on every worker), or by every worker and merged (ports, counters,
-    /// captures: each worker has its own ports and frames).
-    fn query(&mut self, req: Request) -> Result<Response, WorkerGone> {
-        let runtime = self.runtime_taps();
-        Ok(match req {
-            Request::ShowPorts if self.workers.count() > 1 => {
-                let all = self.workers.call_all(move |p, s| {
-                    (crate::views::ports(p, &s.ports), s.ports.owned_rows())
-                })?;
-                Response::Ok(Payload::Ports(merge::ports(all)))
-            }
-            Request::ShowCounters if self.workers.count() > 1 => {
-                let all = self.workers.call_all(move |p, s| {
-                    let r = crate::views::counters_report(p, &s.ports, s.worker);
-                    (r, s.ports.owned_rows())
-                })?;
-                match merge::counters(all) {
-                    Some(r) => Response::Ok(Payload::Counters(r)),
-                    None => Response::error("no worker answered"),
-                }
-            }
-            Request::CaptureStart { .. }
-            | Request::CaptureRead { .. }
-            | Request::CaptureStop { .. }
-                if self.workers.count() > 1 =>
-            {
-                let all = self.workers.call_all(move |p, s| {
-                    s.query(p, &req, &[])
-                        .unwrap_or_else(|| Response::error("request not handled"))
-                })?;
-                merge::capture(all)
-            }
-            other => self.workers.home().call(move |p, s| {
-                s.query(p, &other, &runtime)
-                    .unwrap_or_else(|| Response::error("request not handled"))
-            })?,
         })
     }
 

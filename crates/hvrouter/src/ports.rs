@@ -283,6 +283,16 @@ impl Ports {
         if !self.owns(id) {
             return; // bound by its owner (`owners`), which tells when it is up
         }
+        if self.umem_owner_closed() {
+            // A socket can share the UMEM only with a bound one on another queue, and
+            // the one that registered it is closed (its device deleted, or its guest
+            // removed: on a worker without an uplink a guest registers it): open
+            // every port again on a fresh UMEM, this one included.
+            if let Err(e) = self.rebuild(pipe) {
+                log::error("umem_rebuild", &[("error", &log::chain(&e))]);
+            }
+            return;
+        }
         self.port_up(id, false, pipe);
         let (steered_ips, steered_prefixes, follow_mac) = match kind {
             Kind::Uplink(net) => (
@@ -577,16 +587,17 @@ impl Ports {
     }
 
     fn reopen(&mut self, id: PortId, pipe: &mut Pipeline<XdpPort>) {
-        if self
-            .owner
-            .is_some_and(|o| self.entries[o.index()].ifindex.is_none())
-        {
-            if let Err(e) = self.rebuild(pipe) {
-                log::error("umem_rebuild", &[("error", &log::chain(&e))]);
-            }
-        } else {
-            self.request_open(id, pipe, Why::Reopen);
-        }
+        // On a fresh UMEM if the port that registered the current one is closed.
+        self.request_open(id, pipe, Why::Reopen);
+    }
+
+    /// Whether the port whose socket registered the UMEM is closed.
+    fn umem_owner_closed(&self) -> bool {
+        self.owner.is_some_and(|o| {
+            self.entries
+                .get(o.index())
+                .is_none_or(|e| e.ifindex.is_none())
+        })
     }
 
     /// The device that registered the UMEM is gone: re-attach every port on a new UMEM.

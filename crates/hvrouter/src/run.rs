@@ -199,6 +199,8 @@ pub fn run(path: &Path) -> Result<(), RunError> {
         started: std::time::Instant::now(),
         workers: Workers::new(worker_links),
         links,
+        traces: Vec::new(),
+        trace_count: 0,
     };
     // Uplinks first (the first socket on a worker's UMEM registers it), then every
     // guest, as `guest add` would: steering, port, gratuitous ARP.

@@ -235,8 +235,9 @@ fn ganeti_hooks_drive_a_live_migration_against_the_router() {
         eventually(Duration::from_secs(5), || lab
             .gateway_neighbor("192.0.2.10")
             .contains(&uplink_mac)),
-        "gratuitous ARP after migration: {}",
-        lab.gateway_neighbor("192.0.2.10")
+        "gratuitous ARP after migration: {}\n{}",
+        lab.gateway_neighbor("192.0.2.10"),
+        lab.router_log()
     );
     assert!(lab.arp_answered("192.0.2.10"));
     assert!(lab.ping("gw", "192.0.2.10"));

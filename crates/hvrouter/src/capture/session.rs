@@ -284,6 +284,10 @@ pub fn decision(port: PortId, verdict: Verdict, ports: &impl PortNames) -> Strin
             "consumed (learned, queued for next-hop resolution, or segmented)".into()
         }
         Verdict::Decided(Action::Drop(r)) => format!("drop {}", r.name()),
+        Verdict::Decided(Action::Resolve { port: p, next_hop }) => format!(
+            "forward to {} via {next_hop} (next hop resolved by worker 0)",
+            ports.name(p)
+        ),
         Verdict::EgressMissing(p) => {
             format!(
                 "drop egress_port_missing (forward to {}, not attached)",

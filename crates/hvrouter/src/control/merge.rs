@@ -4,7 +4,8 @@
 
 use hvrouter_control::metrics::MetricsSnapshot;
 use hvrouter_control::protocol::{
-    CaptureBatch, CountersReport, Payload, PortCounters, PortInfo, Response, WorkerCounters,
+    CaptureBatch, CountersReport, DhcpGuestInfo, DhcpReport, Payload, PortCounters, PortInfo,
+    Response, WorkerCounters,
 };
 
 /// `show ports` rows from every worker, each with whether that worker owns the row's
@@ -119,6 +120,56 @@ pub fn capture(all: Vec<Response>) -> Response {
         }
         None => other.unwrap_or_else(|| Response::error("no worker answered")),
     }
+}
+
+/// `show dhcp` from every worker: a guest's DHCP is served by the worker that has its
+/// port, so its row is the one with a last message (the latest, if several), its
+/// declines summed; the message and drop totals summed.
+pub fn dhcp(all: Vec<DhcpReport>) -> Option<DhcpReport> {
+    let mut it = all.into_iter();
+    let mut out = it.next()?;
+    for r in it {
+        for g in r.guests {
+            match out.guests.iter_mut().find(|o| o.tap == g.tap) {
+                Some(o) => merge_dhcp_guest(o, g),
+                None => out.guests.push(g),
+            }
+        }
+        for (d, t, n) in r.totals.messages {
+            match out
+                .totals
+                .messages
+                .iter_mut()
+                .find(|(a, b, _)| *a == d && *b == t)
+            {
+                Some(e) => e.2 += n,
+                None => out.totals.messages.push((d, t, n)),
+            }
+        }
+        for (k, n) in r.totals.drops {
+            match out.totals.drops.iter_mut().find(|(a, _)| *a == k) {
+                Some(e) => e.1 += n,
+                None => out.totals.drops.push((k, n)),
+            }
+        }
+    }
+    out.guests.sort_by(|a, b| a.tap.cmp(&b.tap));
+    Some(out)
+}
+
+fn merge_dhcp_guest(to: &mut DhcpGuestInfo, g: DhcpGuestInfo) {
+    let declines = to.declines + g.declines;
+    let newer = match (&to.last, &g.last) {
+        (None, Some(_)) => true,
+        (Some(a), Some(b)) => b.ago_ms < a.ago_ms,
+        _ => false,
+    };
+    if newer {
+        *to = g;
+    } else if to.lease_left_s.is_none() {
+        to.lease_left_s = g.lease_left_s;
+    }
+    to.declines = declines;
 }
 
 fn add_worker(to: &mut WorkerCounters, w: &WorkerCounters) {

@@ -132,6 +132,10 @@ impl Lab {
             return;
         }
         self.edit_demo_config("frames = 4096", "frames = 4096\nfast_path = \"on\"");
+        if let Some(n) = test_workers() {
+            // The fast path runs with one worker (check-config refuses more).
+            self.edit_demo_config(&format!("workers = {n}"), "workers = 1");
+        }
         for n in ["gw", "g1", "g2"] {
             let out = self.exec(n, &["ethtool", "-K", "eth0", "gro", "on"]);
             assert!(out.status.success(), "gro on in {n}: {out:?}");

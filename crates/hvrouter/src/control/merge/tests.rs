@@ -107,3 +107,57 @@ fn captures_of_the_workers_are_one_in_time_order() {
     ]);
     assert!(matches!(refused, Response::Error { .. }), "{refused:?}");
 }
+
+fn dhcp_guest(tap: &str, last_ago: Option<u64>, declines: u64) -> DhcpGuestInfo {
+    DhcpGuestInfo {
+        tap: tap.into(),
+        network: "public_90".into(),
+        enabled: true,
+        address: std::net::Ipv4Addr::new(192, 0, 2, 10),
+        hostname: None,
+        lease_left_s: last_ago.map(|_| 3600),
+        declines,
+        last: last_ago.map(|ago_ms| hvrouter_control::protocol::DhcpLast {
+            message: "request".into(),
+            xid: 7,
+            ago_ms,
+            outcome: "acked".into(),
+            answered: true,
+        }),
+    }
+}
+
+fn dhcp_report(guests: Vec<DhcpGuestInfo>, acks: u64) -> DhcpReport {
+    DhcpReport {
+        guests,
+        totals: hvrouter_control::protocol::DhcpTotals {
+            messages: vec![("sent".into(), "ack".into(), acks)],
+            drops: vec![("dhcp_not_for_us".into(), 1)],
+        },
+    }
+}
+
+#[test]
+fn a_guests_dhcp_row_is_the_one_of_the_worker_that_served_it() {
+    let w0 = dhcp_report(
+        vec![dhcp_guest("g1", None, 0), dhcp_guest("g2", Some(50), 1)],
+        2,
+    );
+    let w1 = dhcp_report(
+        vec![dhcp_guest("g1", Some(20), 1), dhcp_guest("g2", None, 0)],
+        3,
+    );
+    let merged = dhcp(vec![w0, w1]).expect("merged");
+    let g1 = &merged.guests[0];
+    assert_eq!((g1.tap.as_str(), g1.declines), ("g1", 1));
+    assert_eq!(g1.last.as_ref().map(|l| l.ago_ms), Some(20));
+    assert_eq!(g1.lease_left_s, Some(3600));
+    let g2 = &merged.guests[1];
+    assert_eq!(g2.last.as_ref().map(|l| l.ago_ms), Some(50));
+    assert_eq!(
+        merged.totals.messages,
+        vec![("sent".into(), "ack".into(), 5)]
+    );
+    assert_eq!(merged.totals.drops, vec![("dhcp_not_for_us".into(), 2)]);
+    assert!(dhcp(Vec::new()).is_none());
+}
