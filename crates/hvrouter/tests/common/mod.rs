@@ -265,7 +265,13 @@ impl Lab {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let log = std::fs::read_to_string(&err).unwrap_or_default();
-            if log.contains("event=started") {
+            if let Some(line) = log.lines().find(|l| l.contains("event=started")) {
+                // The workers the configuration asked for are the ones that run.
+                let want = if self.fast_path() { 1 } else { self.workers() };
+                assert!(
+                    line.contains(&format!(" workers={want} ")),
+                    "started with other than {want} worker(s): {line}"
+                );
                 return;
             }
             if let Some(status) = self.router.as_mut().unwrap().try_wait().unwrap() {
