@@ -118,3 +118,21 @@ impl Ports {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uplinks_are_worker_0s_and_guests_spread_by_port() {
+        let up = Kind::Uplink(NetworkId(0));
+        assert_eq!(owner(up, PortId(0), 4), Some(0));
+        assert_eq!(owner(up, PortId(3), 4), Some(0));
+        let guests: Vec<_> = (1..=5).map(|p| owner(Kind::Guest, PortId(p), 2)).collect();
+        assert_eq!(guests, [Some(1), Some(0), Some(1), Some(0), Some(1)]);
+        assert_eq!(owner(Kind::Guest, PortId(7), 1), Some(0));
+        assert_eq!(owner(Kind::Unused, PortId(2), 2), None);
+        // A count of 0 is taken as 1, never a division by zero.
+        assert_eq!(owner(Kind::Guest, PortId(9), 0), Some(0));
+    }
+}
