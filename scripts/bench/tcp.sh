@@ -76,12 +76,11 @@ tcp_data="$tcp_work/tcp.tsv"
 : >"$tcp_data"
 # shellcheck source=scripts/bench/tcp_lab.sh
 source scripts/bench/tcp_lab.sh
-cleanup() {
+cleanup() { # after lab_on_exit ended every process this script started
     tcp_cleanup
     rm -rf "$tcp_work"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+lab_on_exit cleanup
 
 for ((round = 1; round <= rounds; round++)); do
     for setup in $setups; do

@@ -154,9 +154,12 @@ lab_on_exit() {
     trap "lab_kill_tracked; $1" EXIT
     trap 'exit 130' INT TERM
 }
-lab_kill_tracked() {
-    local p
-    for p in "${lab_pids[@]}"; do lab_kill_pid "$p"; done 2>/dev/null
+lab_kill_tracked() { # only those still running as this shell's children (no reused pid)
+    local p live
+    live=" $(jobs -p | tr '\n' ' ') "
+    for p in "${lab_pids[@]}"; do
+        [[ "$live" != *" $p "* ]] || lab_kill_pid "$p"
+    done 2>/dev/null
 }
 
 # lab_start NS OUT ERR CMD...: start CMD in namespace NS in the background, stdout to OUT
