@@ -4,6 +4,10 @@
 #   scripts/lab.sh up   [TAG]   build it (namespaces hvr-TAG-{gw,hv,g1,g2,g3})
 #   scripts/lab.sh down [TAG]   remove it (idempotent; kills only the relay it started)
 #   scripts/lab.sh relink [TAG] delete and recreate the uplink pair (ifdown/ifup of a VLAN)
+#   scripts/lab.sh veth-guest TAG NAME DEV MAC ADDR...
+#                               (re)create a veth guest in hvr-TAG-NAME behind DEV (a VM boot)
+#   scripts/lab.sh tap-guest TAG       start guest 3's relay and configure it (a VM boot)
+#   scripts/lab.sh tap-guest-down TAG  stop guest 3's relay: both taps go (a VM shutdown)
 #
 #   hvr-TAG-gw   the VLAN: gateway 192.0.2.1/24 on eth0 (MAC 02:00:00:00:01:01), plus
 #                198.51.100.1/24 on lo ("the internet" behind the gateway) and a
@@ -42,10 +46,24 @@ relink() {
     vlan
 }
 
-up() {
-    down 2>/dev/null || true
+veth_guest() { # veth_guest NAME DEV MAC ADDR...: guest NAME behind veth DEV
+    local name="$1" dev="$2" mac="$3"
+    shift 3
+    lab_veth_guest "$(ns hv)" "$dev" "$(ns "$name")" "$mac" "$@"
+}
+
+tap_guest() { # guest 3 behind a real tap: the relay holds both taps' fds, as QEMU would
     local relay
     relay="$(lab_relay_bin "$root")"
+    lab_relay_start "$relay" "$(ns hv)" hvr-tap3 "$(ns g3)" eth0 "$relay_pidfile"
+    ip -n "$(ns g3)" link set eth0 address 02:00:00:00:00:1e
+    lab_guest_addrs "$(ns g3)" eth0 192.0.2.30/24 203.0.113.1/28
+    ip -n "$(ns hv)" link set hvr-tap3 up
+}
+
+up() {
+    down 2>/dev/null || true
+    lab_relay_bin "$root" >/dev/null
     lab_ns_add "$(ns gw)" "$(ns hv)"
     ip netns add "$(ns g1)"
     ip netns add "$(ns g2)"
@@ -54,14 +72,9 @@ up() {
     ip netns exec "$(ns gw)" sysctl -qw net.ipv4.ip_forward=1
     vlan
 
-    lab_veth_guest "$(ns hv)" hvr-g1 "$(ns g1)" 02:00:00:00:00:0a 192.0.2.10/24
-    lab_veth_guest "$(ns hv)" hvr-g2 "$(ns g2)" 02:00:00:00:00:14 192.0.2.20/24
-
-    # Guest 3 behind a real tap: the relay holds both taps' fds, as QEMU would.
-    lab_relay_start "$relay" "$(ns hv)" hvr-tap3 "$(ns g3)" eth0 "$relay_pidfile"
-    ip -n "$(ns g3)" link set eth0 address 02:00:00:00:00:1e
-    lab_guest_addrs "$(ns g3)" eth0 192.0.2.30/24 203.0.113.1/28
-    ip -n "$(ns hv)" link set hvr-tap3 up
+    veth_guest g1 hvr-g1 02:00:00:00:00:0a 192.0.2.10/24
+    veth_guest g2 hvr-g2 02:00:00:00:00:14 192.0.2.20/24
+    tap_guest
 }
 
 down() {
@@ -73,5 +86,8 @@ case "$cmd" in
     up) up ;;
     down) down ;;
     relink) relink ;;
-    *) echo "usage: $0 up|down|relink [TAG]" >&2; exit 2 ;;
+    veth-guest) shift 2; veth_guest "$@" ;;
+    tap-guest) tap_guest ;;
+    tap-guest-down) lab_relay_stop "$relay_pidfile" ;;
+    *) echo "usage: $0 up|down|relink [TAG] | veth-guest TAG NAME DEV MAC ADDR... | tap-guest[-down] TAG" >&2; exit 2 ;;
 esac

@@ -224,12 +224,13 @@ lab_relay_start() {
     rm -f "$log"
 }
 
-# lab_relay_stop PIDFILE: end the relay lab_relay_start started (idempotent).
+# lab_relay_stop PIDFILE: end the relay lab_relay_start started, waiting up to 10 s for it
+# to exit (its taps go with it; idempotent).
 lab_relay_stop() {
     local pidfile="$1" pid
     [ -f "$pidfile" ] || return 0
     pid="$(cat "$pidfile")"
     kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
     rm -f "$pidfile"
 }
