@@ -212,11 +212,7 @@ echo "== reload with $reload_guests guests"
 topo_up
 per=250
 nets=$(((reload_guests + per - 1) / per))
-for ((k = 1; k <= nets; k++)); do
-    ip -n $NS_HV link add "hvr-u$k" type veth peer name "hvr-u${k}p"
-    ip -n $NS_HV link set "hvr-u$k" up
-    ip -n $NS_HV link set "hvr-u${k}p" up
-done
+lab_veth_pairs $NS_HV hvr-u "$nets"
 router_config "$work/r0.toml" "$nets" 0
 router_config "$work/r1.toml" "$nets" "$per"
 cp "$work/r0.toml" "$work/reload.toml"

@@ -64,10 +64,7 @@ tap_guest() { # guest 3 behind a real tap: the relay holds both taps' fds, as QE
 up() {
     down 2>/dev/null || true
     lab_relay_bin "$root" >/dev/null
-    lab_ns_add "$(ns gw)" "$(ns hv)"
-    ip netns add "$(ns g1)"
-    ip netns add "$(ns g2)"
-    ip netns add "$(ns g3)"
+    lab_ns_add "$(ns gw)" "$(ns hv)" "$(ns g1)" "$(ns g2)" "$(ns g3)"
     ip -n "$(ns gw)" addr add 198.51.100.1/24 dev lo
     ip netns exec "$(ns gw)" sysctl -qw net.ipv4.ip_forward=1
     vlan

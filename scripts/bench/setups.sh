@@ -38,7 +38,7 @@ kernel_setup() { # Ganeti/GRNET routed NIC mode, as the incident report shows it
 # UPLINK_XDP_MODE (generic: a bond0.NN VLAN device has no native XDP), the uplink's
 # program runs in that mode and the guests' stays "auto".
 router_config() {
-    local f="$1" nets="$2" per="$3" mode="${4:-auto}" k i guest_mode=""
+    local f="$1" nets="$2" per="$3" mode="${4:-auto}" guest_mode=""
     [ "$mode" = auto ] || guest_mode='guest_xdp_mode = "auto"'
     cat >"$f" <<CFG
 [router]
@@ -67,16 +67,8 @@ mac = "02:00:00:00:00:0a"
 ips = ["$G1_IP"]
 network = "public_90"
 CFG
-    # Extra networks for the reload figure: identical subnets are allowed (one route
-    # table each), so 4 x 250 guests fit in documentation space. Their taps do not
-    # exist: the router marks them down.
-    for ((k = 1; k <= nets; k++)); do
-        printf '\n[networks.bench_%d]\nuplink = "hvr-u%d"\nsubnet = "198.51.100.0/24"\ngateway = "198.51.100.1"\n' "$k" "$k" >>"$f"
-        for ((i = 0; i < per; i++)); do
-            printf '\n[guests.hvb%d-%d]\nmac = "02:00:00:bb:%02x:%02x"\nips = ["198.51.100.%d"]\nnetwork = "bench_%d"\n' \
-                "$k" "$i" "$k" "$i" $((i + 2)) "$k" >>"$f"
-        done
-    done
+    # Extra networks for the reload figure (their taps do not exist).
+    lab_config_networks bench hvb "$nets" "$per" >>"$f"
 }
 
 router_start() { # router_start CONFIG: until it answers on its control socket

@@ -65,26 +65,12 @@ topo_up() {
     lab_ns_add $NS_GW $NS_HV $NS_G1
     lab_uplink $NS_HV $NS_GW 192.0.2.1/24
     lab_veth_guest $NS_HV hvr-g1 $NS_G1 02:00:00:00:00:0a 192.0.2.10/24
-    {
-        for ((i = 1; i <= n_guests; i++)); do
-            echo "link add hvr-s$i type veth peer name hvr-s${i}p"
-            echo "link set hvr-s$i addrgenmode none"
-            echo "link set hvr-s${i}p addrgenmode none"
-            echo "link set hvr-s$i up"
-            echo "link set hvr-s${i}p up"
-        done
-        for ((k = 1; k <= nets; k++)); do
-            echo "link add hvr-u$k type veth peer name hvr-u${k}p"
-            echo "link set hvr-u$k addrgenmode none"
-            echo "link set hvr-u${k}p addrgenmode none"
-            echo "link set hvr-u$k up"
-            echo "link set hvr-u${k}p up"
-        done
-    } | ip -n $NS_HV -batch -
+    lab_veth_pairs $NS_HV hvr-s "$n_guests"
+    lab_veth_pairs $NS_HV hvr-u "$nets"
 }
 
 config() { # config FILE WITH_RELOAD_GUESTS(0|1)
-    local f="$1" with="$2" k i
+    local f="$1" with="$2"
     cat >"$f" <<CFG
 [router]
 control_socket = "$rundir/control.sock"
@@ -105,14 +91,7 @@ mac = "02:00:00:00:00:0a"
 ips = ["192.0.2.10"]
 network = "public_90"
 CFG
-    for ((k = 1; k <= nets; k++)); do
-        printf '\n[networks.st_%d]\nuplink = "hvr-u%d"\nsubnet = "198.51.100.0/24"\ngateway = "198.51.100.1"\n' "$k" "$k" >>"$f"
-        [ "$with" = 1 ] || continue
-        for ((i = 0; i < per_net; i++)); do
-            printf '\n[guests.hvst%d-%d]\nmac = "02:00:00:bb:%02x:%02x"\nips = ["198.51.100.%d"]\nnetwork = "st_%d"\n' \
-                "$k" "$i" "$k" "$i" $((i + 2)) "$k" >>"$f"
-        done
-    done
+    lab_config_networks st hvst "$nets" $((with * per_net)) >>"$f"
 }
 
 ctl() { lab_inns $NS_HV "$router" --socket "$rundir/control.sock" "$@"; }

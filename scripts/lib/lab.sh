@@ -3,7 +3,8 @@
 # kernel routed setup (crates/hvrouter/tests/common/hypervisor.rs runs lab_kernel_routed):
 #
 #   namespaces and veths   lab_ns_add, lab_ns_del, lab_uplink, lab_veth_guest,
-#                          lab_guest_addrs
+#                          lab_guest_addrs, lab_veth_pairs
+#   router configuration   lab_config_networks (extra networks and guests)
 #   the kernel routed setup lab_kernel_routed (what hvrouter replaces)
 #   processes              lab_start, lab_wait_until, lab_router_start, lab_stop,
 #                          lab_kill_pid, lab_track, lab_on_exit (cleanup that runs even
@@ -89,6 +90,37 @@ lab_veth_guest() {
     ip -n "$g" link set eth0 address "$mac"
     lab_guest_addrs "$g" eth0 "$@"
     ip -n "$hv" link set "$dev" up
+}
+
+# lab_veth_pairs NS PREFIX COUNT: veth pairs PREFIXk / PREFIXkp (k = 1..COUNT) in NS, up,
+# without IPv6 link-local addresses (no DAD or MLD frames): devices that only need to
+# exist (a router's extra uplinks, guests' taps). One ip -batch, fast for hundreds.
+lab_veth_pairs() {
+    local ns="$1" prefix="$2" count="$3" k
+    for ((k = 1; k <= count; k++)); do
+        echo "link add $prefix$k type veth peer name $prefix${k}p"
+        echo "link set $prefix$k addrgenmode none"
+        echo "link set $prefix${k}p addrgenmode none"
+        echo "link set $prefix$k up"
+        echo "link set $prefix${k}p up"
+    done | ip -n "$ns" -batch -
+}
+
+# lab_config_networks NET GUEST COUNT PER: COUNT more networks for a router's
+# configuration, on stdout: NET_k on uplink hvr-uk (198.51.100.0/24, gateway
+# 198.51.100.1: identical subnets are allowed, one route table each), each with PER guests
+# GUESTk-i (MAC 02:00:00:bb:kk:ii, 198.51.100.(i+2), i = 0..PER-1) whose taps need not
+# exist (the router marks them down). Up to 4 x 250 guests in documentation space.
+lab_config_networks() {
+    local net="$1" guest="$2" count="$3" per="$4" k i
+    for ((k = 1; k <= count; k++)); do
+        printf '\n[networks.%s_%d]\nuplink = "hvr-u%d"\nsubnet = "198.51.100.0/24"\ngateway = "198.51.100.1"\n' \
+            "$net" "$k" "$k"
+        for ((i = 0; i < per; i++)); do
+            printf '\n[guests.%s%d-%d]\nmac = "02:00:00:bb:%02x:%02x"\nips = ["198.51.100.%d"]\nnetwork = "%s_%d"\n' \
+                "$guest" "$k" "$i" "$k" "$i" $((i + 2)) "$net" "$k"
+        done
+    done
 }
 
 # lab_kernel_routed NS UPLINK SUBNET GATEWAY [DEV=IP[,PREFIX...]]...: the kernel routed
