@@ -121,60 +121,30 @@ echo "== building (release)"
 cargo build --release --locked -p hvrouter -p hvrouter-bench -p hvrouter-netlab --bins 2>&1 | tail -n 1
 export HVR_RELAY="$root/target/release/hvr-tap-relay" # the tap guest's relay (scripts/lab.sh)
 
-# Names unique per run: two runs on one machine (or another script's lab) never share a
-# namespace, a run directory or a lab tag.
-NS_GW=hvr-b$$-gw NS_HV=hvr-b$$-hv NS_G1=hvr-b$$-g1
-GW_IP=192.0.2.1 G1_IP=192.0.2.10 FAR_IP=198.51.100.1
-work="$(mktemp -d /tmp/hvr-bench.XXXXXX)"
-data="$work/data.tsv"
-: >"$data"
-rundir=/run/hvrouter-b$$
-pids=()
-# The TCP lab (scripts/bench/tcp_lab.sh): its lines go to the same data file.
-tcp_tag=bt$$ tcp_work="$work/tcp" tcp_data="$data" tcp_prefix=$'tcp\t'
-tcp_frames="$router_frames" tcp_router_bin=target/release/hvrouter
-mkdir -p "$tcp_work"
-
-kill_pid() { # kill a process we started, and the children it forked (by pid)
-    local p="$1" c
-    for c in $(ps -o pid= --ppid "$p" 2>/dev/null); do kill -INT "$c" 2>/dev/null || true; done
-    kill -INT "$p" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
-    kill -KILL "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-    local keep=() q
-    for q in "${pids[@]}"; do [ "$q" = "$p" ] || keep+=("$q"); done
-    pids=("${keep[@]}")
-}
-topo_down() {
-    for n in $NS_G1 $NS_HV $NS_GW; do ip netns del "$n" 2>/dev/null || true; done
-}
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill_pid "$p"; done 2>/dev/null
-    tcp_cleanup
-    topo_down
-    rm -rf "$work" "$rundir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-inns() { local n="$1"; shift; ip netns exec "$n" "$@"; }
-mac_of() { inns "$1" cat "/sys/class/net/$2/address"; }
-rx_of() { inns "$1" cat "/sys/class/net/$2/statistics/rx_packets"; }
-# Frames the sender pushed into the link: sent plus dropped on the way into the peer
-# (veth counts a full backlog or ring as the sender's tx_dropped).
-tx_of() {
-    inns "$1" cat "/sys/class/net/$2/statistics/tx_packets" "/sys/class/net/$2/statistics/tx_dropped" |
-        awk '{ s += $1 } END { print s }'
-}
-
 # shellcheck source=scripts/bench/setups.sh
 source scripts/bench/setups.sh
 # shellcheck source=scripts/bench/measure.sh
 source scripts/bench/measure.sh
 # shellcheck source=scripts/bench/tcp_lab.sh
 source scripts/bench/tcp_lab.sh
+
+# Names unique per run: two runs on one machine (or another script's lab) never share a
+# namespace, a run directory or a lab tag.
+bench_names "b$$"
+work="$(mktemp -d /tmp/hvr-bench.XXXXXX)"
+data="$work/data.tsv"
+: >"$data"
+# The TCP lab (scripts/bench/tcp_lab.sh): its lines go to the same data file.
+tcp_tag=bt$$ tcp_work="$work/tcp" tcp_data="$data" tcp_prefix=$'tcp\t'
+tcp_frames="$router_frames" tcp_router_bin=target/release/hvrouter
+mkdir -p "$tcp_work"
+
+cleanup() { # after lab_on_exit ended every process this script started
+    tcp_cleanup
+    topo_down
+    rm -rf "$work" "$rundir"
+}
+lab_on_exit cleanup
 
 # One round of packet-rate points for each setup, in turn. ARP timing and the CPU 1
 # profile are taken in the first round only; report.py takes each point's median over
@@ -222,7 +192,7 @@ hvrouter_and_raw_round() { # hvrouter_and_raw_round ROUND: hvrouter, then raw on
     [ "$1" -gt 1 ] || profile raw
     sinks_stop
     [ "$sink" != xdp ] || saturated_matrix raw
-    kill_pid "$fwd_pid"
+    lab_kill_pid "$fwd_pid"
     topo_down
 }
 tcp_round() { # tcp_round ROUND: TCP through the kernel setup, then through hvrouter
@@ -242,11 +212,7 @@ echo "== reload with $reload_guests guests"
 topo_up
 per=250
 nets=$(((reload_guests + per - 1) / per))
-for ((k = 1; k <= nets; k++)); do
-    ip -n $NS_HV link add "hvr-u$k" type veth peer name "hvr-u${k}p"
-    ip -n $NS_HV link set "hvr-u$k" up
-    ip -n $NS_HV link set "hvr-u${k}p" up
-done
+lab_veth_pairs $NS_HV hvr-u "$nets"
 router_config "$work/r0.toml" "$nets" 0
 router_config "$work/r1.toml" "$nets" "$per"
 cp "$work/r0.toml" "$work/reload.toml"
@@ -255,7 +221,7 @@ for round in 1 2 3; do
     for target in r1 r0; do
         cp "$work/$target.toml" "$work/reload.toml"
         t0=$(date +%s%N)
-        inns $NS_HV target/release/hvrouter --socket "$rundir/control.sock" reload >"$work/reload.out" 2>&1 ||
+        lab_inns $NS_HV target/release/hvrouter --socket "$rundir/control.sock" reload >"$work/reload.out" 2>&1 ||
             { cat "$work/reload.out" >&2; echo "    warn: reload failed"; }
         t1=$(date +%s%N)
         what=add

@@ -18,6 +18,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
+# shellcheck source=scripts/lib/lab.sh
+source scripts/lib/lab.sh
 tag="${HVR_TAG:-demo}"
 ns() { echo "hvr-$tag-$1"; }
 iperf_seconds="${IPERF_SECONDS:-3}"
@@ -26,16 +28,12 @@ scripts/install-deps.sh
 echo "== building (release)"
 cargo build --release --locked -p hvrouter -p hvrouter-netlab --bins 2>&1 | tail -n 1
 
-router_pid=""
-server_pids=()
 log="$(mktemp -d)"
-cleanup() {
-    for p in "${server_pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    if [ -n "$router_pid" ]; then kill -TERM "$router_pid" 2>/dev/null || true; wait "$router_pid" 2>/dev/null || true; fi
+cleanup() { # after lab_on_exit ended the router and the iperf3 servers
     scripts/lab.sh down "$tag"
     rm -rf "$log" "/run/hvrouter-$tag"
 }
-trap cleanup EXIT
+lab_on_exit cleanup
 
 echo "== building the lab (namespaces $(ns '*'))"
 scripts/lab.sh up "$tag"
@@ -49,19 +47,12 @@ ip -n "$(ns gw)" -6 addr add 2001:db8:90::1/64 dev eth0 nodad
 mkdir -p "/run/hvrouter-$tag"
 
 echo "== starting hvrouter in $(ns hv)"
-ip netns exec "$(ns hv)" target/release/hvrouter run --config "$cfg" \
-    >"$log/router.out" 2>"$log/router.err" &
-router_pid=$!
-for _ in $(seq 1 100); do
-    grep -q 'event=started' "$log/router.err" && break
-    kill -0 "$router_pid" 2>/dev/null || break
-    sleep 0.1
-done
-if ! grep -q 'event=started' "$log/router.err"; then
+if ! lab_router_start "$(ns hv)" target/release/hvrouter "$cfg" "$log"; then
     cat "$log/router.err" >&2
     echo "demo: hvrouter did not start" >&2
     exit 1
 fi
+router_pid=$lab_last_pid
 sed 's/^/    /' "$log/router.err"
 
 fails=0
@@ -77,7 +68,7 @@ check() { # check DESCRIPTION COMMAND...
     fi
 }
 silent() { ! "$@"; }
-inns() { local n="$1"; shift; ip netns exec "$(ns "$n")" "$@"; }
+inns() { local n="$1"; shift; lab_inns "$(ns "$n")" "$@"; }
 
 echo "== ping"
 check "guest1 (veth) -> gateway 192.0.2.1" inns g1 ping -c 2 -W 1 192.0.2.1
@@ -158,7 +149,7 @@ tcp() { # tcp DESCRIPTION SERVER_NS CLIENT_NS SERVER_IP [iperf3 args]
     shift 4
     port=$((port + 1))
     inns "$sns" iperf3 -s -1 -p "$port" >"$log/iperf-server.out" 2>&1 &
-    server_pids+=($!)
+    lab_track $!
     sleep 0.3
     if inns "$cns" iperf3 -c "$sip" -p "$port" -t "$iperf_seconds" -f m "$@" >"$log/iperf.out" 2>&1; then
         local rate
@@ -177,9 +168,7 @@ tcp "guest3 -> gateway (tap guest to VLAN)" g3 gw 192.0.2.30 -R
 tcp "guest1 -> guest2 (guest to guest)" g2 g1 192.0.2.20
 
 echo "== stopping hvrouter; its counters"
-kill -TERM "$router_pid"
-wait "$router_pid" || true
-router_pid=""
+lab_stop "$router_pid"
 cat "$log/router.out"
 if ip -n "$(ns hv)" -d link show | grep -q 'prog/xdp'; then
     echo "  FAIL  an XDP program is still attached after exit"

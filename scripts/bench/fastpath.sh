@@ -43,47 +43,21 @@ gen=hvr-bench-gen sink=xdp kernel_rps=1 saturated_sizes=64
 echo "== building (release)"
 cargo build --release --locked -p hvrouter -p hvrouter-bench 2>&1 | tail -n 1
 
-NS_GW=hvr-b-gw NS_HV=hvr-b-hv NS_G1=hvr-b-g1
-GW_IP=192.0.2.1 G1_IP=192.0.2.10 FAR_IP=198.51.100.1
-work="$(mktemp -d /tmp/hvr-bench-fp.XXXXXX)"
-data="$work/data.tsv"
-: >"$data"
-rundir=/run/hvrouter-b
-pids=()
-
-# The helpers scripts/bench.sh defines for setups.sh and measure.sh.
-kill_pid() {
-    local p="$1" c
-    for c in $(ps -o pid= --ppid "$p" 2>/dev/null); do kill -INT "$c" 2>/dev/null || true; done
-    kill -INT "$p" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
-    kill -KILL "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-    local keep=() q
-    for q in "${pids[@]}"; do [ "$q" = "$p" ] || keep+=("$q"); done
-    pids=("${keep[@]}")
-}
-topo_down() { for n in $NS_G1 $NS_HV $NS_GW; do ip netns del "$n" 2>/dev/null || true; done; }
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill_pid "$p"; done 2>/dev/null
-    topo_down
-    rm -rf "$work" "$rundir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-inns() { local n="$1"; shift; ip netns exec "$n" "$@"; }
-mac_of() { inns "$1" cat "/sys/class/net/$2/address"; }
-rx_of() { inns "$1" cat "/sys/class/net/$2/statistics/rx_packets"; }
-tx_of() {
-    inns "$1" cat "/sys/class/net/$2/statistics/tx_packets" "/sys/class/net/$2/statistics/tx_dropped" |
-        awk '{ s += $1 } END { print s }'
-}
-
 # shellcheck source=scripts/bench/setups.sh
 source scripts/bench/setups.sh
 # shellcheck source=scripts/bench/measure.sh
 source scripts/bench/measure.sh
+
+# Names unique per run, as bench.sh's (namespaces hvr-b<pid>-*).
+bench_names "b$$"
+work="$(mktemp -d /tmp/hvr-bench-fp.XXXXXX)"
+data="$work/data.tsv"
+: >"$data"
+cleanup() { # after lab_on_exit ended every process this script started
+    topo_down
+    rm -rf "$work" "$rundir"
+}
+lab_on_exit cleanup
 
 fp_config() { # the bench's configuration with the fast path on, the (idle) worker on CPU 0
     router_config "$1" 0 0
@@ -95,7 +69,7 @@ napi_pin() { # threaded NAPI on the router's veths, its new kernel threads on CP
     local before after d p
     before="$(ps -eo pid=,comm= | awk '$2 ~ /^napi\// {print $1}' | sort)"
     for d in hvr-up0 hvr-g1; do
-        inns $NS_HV sh -c "echo 1 > /sys/class/net/$d/threaded" ||
+        lab_inns $NS_HV sh -c "echo 1 > /sys/class/net/$d/threaded" ||
             echo "    warn: no threaded NAPI on $d"
     done
     after="$(ps -eo pid=,comm= | awk '$2 ~ /^napi\// {print $1}' | sort)"
@@ -142,21 +116,21 @@ fixed() {
         --src-ip "$src" --dst-ip "$dst" --flows 1 --size 64 --rate "$fixed_rate" \
         --seconds $((warmup + windows * seconds + 2)) >"$work/gen.out" 2>&1 &
     gen_pid=$!
-    pids+=("$gen_pid")
+    lab_track "$gen_pid"
     sleep "$warmup"
     local w t0 t1 rx0 rx1 tx0 tx1 c0 c1 o0 o1 rates=() busy=() offered=() own=()
     for ((w = 0; w < windows; w++)); do
-        t0="$(date +%s%N)" rx0="$(rx_of "$rns" eth0)" tx0="$(tx_of "$sns" eth0)" c0="$(cpu1_jiffies)"
+        t0="$(date +%s%N)" rx0="$(lab_rx "$rns" eth0)" tx0="$(lab_tx "$sns" eth0)" c0="$(cpu1_jiffies)"
         o0="$(own_ticks "$setup")"
         sleep "$seconds"
-        t1="$(date +%s%N)" rx1="$(rx_of "$rns" eth0)" tx1="$(tx_of "$sns" eth0)" c1="$(cpu1_jiffies)"
+        t1="$(date +%s%N)" rx1="$(lab_rx "$rns" eth0)" tx1="$(lab_tx "$sns" eth0)" c1="$(cpu1_jiffies)"
         o1="$(own_ticks "$setup")"
         own+=("$(echo "$o0 $o1 $rx0 $rx1" | awk '{ n = $4 - $3; printf "%.3f", (n > 0) ? ($2 - $1) * 10000 / n : 0 }')")
         rates+=("$(((rx1 - rx0) * 1000000000 / (t1 - t0)))")
         offered+=("$(((tx1 - tx0) * 1000000000 / (t1 - t0)))")
         busy+=("$(echo "$c0 $c1" | awk '{ t = $4 - $2; printf "%.1f", (t > 0) ? 100 * ($3 - $1) / t : 0 }')")
     done
-    kill_pid "$gen_pid"
+    lab_kill_pid "$gen_pid"
     local med cpu off us
     med="$(printf '%s\n' "${rates[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')"
     off="$(printf '%s\n' "${offered[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')"
@@ -195,7 +169,7 @@ for ((round = 1; round <= rounds; round++)); do
 
     echo "== hvrouter with the fast path, round $round"
     topo_up
-    for n in $NS_GW $NS_G1; do inns "$n" ethtool -K eth0 gro on >/dev/null; done
+    for n in $NS_GW $NS_G1; do lab_inns "$n" ethtool -K eth0 gro on >/dev/null; done
     fp_config "$work/router-fp.toml"
     router_start "$work/router-fp.toml"
     napi_pin
@@ -206,7 +180,7 @@ for ((round = 1; round <= rounds; round++)); do
     for dir in v2g g2v; do fixed hvrouter-fp "$dir"; done
     sinks_stop
     saturated_matrix hvrouter-fp
-    inns $NS_HV target/release/hvrouter --socket "$rundir/control.sock" show counters |
+    lab_inns $NS_HV target/release/hvrouter --socket "$rundir/control.sock" show counters |
         grep -E 'fast_path|rx_packets|tx_packets' | sed 's/^/    /' || true
     router_stop
     topo_down

@@ -13,7 +13,7 @@ cpu1_jiffies() { awk '/^cpu1 /{b = $2 + $3 + $4 + $7 + $8 + $9; print b, b + $5 
 passes_of() {
     case "$1" in
     hvrouter*)
-        inns $NS_HV target/release/hvrouter --socket "$rundir/control.sock" show counters --json |
+        lab_inns $NS_HV target/release/hvrouter --socket "$rundir/control.sock" show counters --json |
             /usr/bin/python3 -c 'import json, sys; w = json.load(sys.stdin)["worker"]; print(w["rx"], w["passes"] - w["idle_passes"])'
         ;;
     raw*) awk '{ print $3, $4 }' "$work/fwd.stats" ;;
@@ -30,8 +30,8 @@ gen_start() {
         [ "$flows" -le 1 ] || sp="dinc(1024, $((1024 + flows - 1)))"
         # Frame without FCS = size - 4; payload = that - 14 (Ethernet) - 20 (IPv4) - 8 (UDP).
         printf '{ eth(da=%s, sa=%s), ipv4(saddr=%s, daddr=%s, ttl=64), udp(sp=%s, dp=9), fill(0, %d) }\n' \
-            "$da" "$(mac_of "$sns" eth0)" "$src" "$dst" "$sp" $((size - 4 - 42)) >"$work/tg.cfg"
-        inns "$sns" taskset -c 0 timeout "$secs" trafgen -i "$work/tg.cfg" -o eth0 -P 1 -q -C \
+            "$da" "$(lab_mac "$sns" eth0)" "$src" "$dst" "$sp" $((size - 4 - 42)) >"$work/tg.cfg"
+        lab_inns "$sns" taskset -c 0 timeout "$secs" trafgen -i "$work/tg.cfg" -o eth0 -P 1 -q -C \
             >"$work/gen.out" 2>&1 &
     else
         target/release/hvr-bench-gen --ns "$sns" --dev eth0 --cpu 0 --dst-mac "$da" \
@@ -39,7 +39,7 @@ gen_start() {
             >"$work/gen.out" 2>&1 &
     fi
     gen_pid=$!
-    pids+=("$gen_pid")
+    lab_track "$gen_pid"
 }
 
 # pps SETUP DIR FLOWS SIZE: the generator in the sender namespace on CPU 0; after the
@@ -51,20 +51,20 @@ pps() {
     if [ "$dir" = v2g ]; then
         sns=$NS_GW rns=$NS_G1 src=$FAR_IP dst=$G1_IP
         da="$(ip -n $NS_GW neigh show $G1_IP dev eth0 | awk '/lladdr/{print $3}')"
-        [ -n "$da" ] || da="$(mac_of $NS_HV hvr-up0)"
+        [ -n "$da" ] || da="$(lab_mac $NS_HV hvr-up0)"
     else
         sns=$NS_G1 rns=$NS_GW src=$G1_IP dst=$FAR_IP
         da="$(ip -n $NS_G1 neigh show $GW_IP dev eth0 | awk '/lladdr/{print $3}')"
-        [ -n "$da" ] || da="$(mac_of $NS_HV hvr-g1)"
+        [ -n "$da" ] || da="$(lab_mac $NS_HV hvr-g1)"
     fi
     gen_start "$sns" "$da" "$src" "$dst" "$flows" "$size" $((warmup + windows * seconds + 2))
     sleep "$warmup"
     local w rx0 rx1 tx0 tx1 c0 c1 l0 l1 t0 t1 rates=() offered=() busy=() fills=()
     for ((w = 0; w < windows; w++)); do
-        t0="$(date +%s%N)" rx0="$(rx_of "$rns" eth0)" tx0="$(tx_of "$sns" eth0)" c0="$(cpu1_jiffies)"
+        t0="$(date +%s%N)" rx0="$(lab_rx "$rns" eth0)" tx0="$(lab_tx "$sns" eth0)" c0="$(cpu1_jiffies)"
         l0="$(passes_of "$setup")"
         sleep "$seconds"
-        t1="$(date +%s%N)" rx1="$(rx_of "$rns" eth0)" tx1="$(tx_of "$sns" eth0)" c1="$(cpu1_jiffies)"
+        t1="$(date +%s%N)" rx1="$(lab_rx "$rns" eth0)" tx1="$(lab_tx "$sns" eth0)" c1="$(cpu1_jiffies)"
         l1="$(passes_of "$setup")"
         fills+=("$(echo "$l0 $l1" | awk '{ p = $4 - $2; printf "%.1f", (p > 0) ? ($3 - $1) / p : 0 }')")
         # Per second of the window as timed (the counter reads take a few ms each).
@@ -72,7 +72,7 @@ pps() {
         offered+=("$(((tx1 - tx0) * 1000000000 / (t1 - t0)))")
         busy+=("$(echo "$c0 $c1" | awk '{ t = $4 - $2; printf "%.0f", (t > 0) ? 100 * ($3 - $1) / t : 0 }')")
     done
-    kill_pid "$gen_pid"
+    lab_kill_pid "$gen_pid"
     if ! grep -q . "$work/gen.out" && [ "$gen" != trafgen ]; then
         echo "    warn: generator printed nothing"
     fi
@@ -96,7 +96,7 @@ profile() {
     local setup="$1" da
     [ "$do_profile" = 1 ] || return 0
     da="$(ip -n $NS_GW neigh show $G1_IP dev eth0 | awk '/lladdr/{print $3}')"
-    [ -n "$da" ] || da="$(mac_of $NS_HV hvr-up0)"
+    [ -n "$da" ] || da="$(lab_mac $NS_HV hvr-up0)"
     gen_start $NS_GW "$da" $FAR_IP $G1_IP 1 64 $((warmup + 2 * seconds + 3))
     sleep "$warmup"
     if perf record -q -e cpu-clock -C 1 -g -o "$work/perf.data" -- sleep $((2 * seconds)) \
@@ -110,7 +110,7 @@ profile() {
     else
         echo "    warn: perf record failed: $(tail -n 1 "$work/perf.out")"
     fi
-    kill_pid "$gen_pid"
+    lab_kill_pid "$gen_pid"
 }
 
 # pps_matrix SETUP [SIZES]: every direction and flow count at each size ($sizes by
@@ -142,17 +142,17 @@ arping_ms() {
 arp_timing() {
     local setup="$1" i t
     for ((i = 0; i < arp_samples; i++)); do
-        t="$(inns $NS_GW arping -c 1 -w 2 -I eth0 $G1_IP 2>/dev/null | arping_ms)"
+        t="$(lab_inns $NS_GW arping -c 1 -w 2 -I eth0 $G1_IP 2>/dev/null | arping_ms)"
         printf 'arp\t%s\tvlan_arp\t%s\n' "$setup" "${t:-timeout}" >>"$data"
-        t="$(inns $NS_G1 arping -c 1 -w 2 -I eth0 $GW_IP 2>/dev/null | arping_ms)"
+        t="$(lab_inns $NS_G1 arping -c 1 -w 2 -I eth0 $GW_IP 2>/dev/null | arping_ms)"
         printf 'arp\t%s\tguest_arp\t%s\n' "$setup" "${t:-timeout}" >>"$data"
         for n in $NS_GW $NS_G1; do ip -n "$n" neigh flush all 2>/dev/null || true; done
         [ "$setup" = kernel ] && ip -n $NS_HV neigh flush all 2>/dev/null || true
-        t="$(inns $NS_GW ping -c 1 -W 3 $G1_IP 2>/dev/null | sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p')"
+        t="$(lab_inns $NS_GW ping -c 1 -W 3 $G1_IP 2>/dev/null | sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p')"
         printf 'arp\t%s\tvlan_first_ping\t%s\n' "$setup" "${t:-timeout}" >>"$data"
         for n in $NS_GW $NS_G1; do ip -n "$n" neigh flush all 2>/dev/null || true; done
         [ "$setup" = kernel ] && ip -n $NS_HV neigh flush all 2>/dev/null || true
-        t="$(inns $NS_G1 ping -c 1 -W 3 $FAR_IP 2>/dev/null | sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p')"
+        t="$(lab_inns $NS_G1 ping -c 1 -W 3 $FAR_IP 2>/dev/null | sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p')"
         printf 'arp\t%s\tguest_first_ping\t%s\n' "$setup" "${t:-timeout}" >>"$data"
     done
     awk -F'\t' -v s="$setup" '$1=="arp" && $2==s {print "    " $3 ": " $4 " ms"}' "$data" |

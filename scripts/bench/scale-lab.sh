@@ -18,14 +18,17 @@
 #   hvr-TAG-gI   guest I: 192.0.2.(I+1)/24, MAC 02:00:00:00:HH:LL (I in hex), default
 #                via 192.0.2.1. I = 1..250 (192.0.2.2 .. 192.0.2.251).
 #
-# IPv6 is off on every link (addrgenmode none): no DAD or MLD frames. Only
-# 192.0.2.0/24; nothing touches the host's own interfaces or routes.
+# IPv6 is off on every link (addrgenmode none): no DAD or MLD frames. Built with ip
+# -batch (250 guests in seconds) on scripts/lib/lab.sh's conventions. Only 192.0.2.0/24;
+# nothing touches the host's own interfaces or routes.
 set -euo pipefail
 
 cmd="${1:-}"
 tag="${2:-sc}"
 ns() { echo "hvr-$tag-$1"; }
 max_guests=250
+# shellcheck source=scripts/lib/lab.sh
+source "$(dirname "$0")/../lib/lab.sh"
 
 guest() { # guest I -> "TAP MAC IP"
     local i="$1"
@@ -58,29 +61,29 @@ up() {
     } | ip -n "$hv" -batch -
     {
         echo "link set lo up"
-        echo "link set eth0 address 02:00:00:00:01:01"
+        echo "link set eth0 address $LAB_GATEWAY_MAC"
         echo "link set eth0 addrgenmode none"
-        echo "addr add 192.0.2.1/24 dev eth0"
+        echo "addr add $LAB_GATEWAY/24 dev eth0"
         echo "link set eth0 up"
     } | ip -n "$gw" -batch -
     # A real VLAN carries complete checksums: make the gateway's veth compute them.
-    ip netns exec "$gw" ethtool -K eth0 tx off >/dev/null
+    lab_inns "$gw" ethtool -K eth0 tx off >/dev/null
     for i in $(seq 1 "$n"); do
         read -r _ _ ip < <(guest "$i")
         printf '%s\n' "link set lo up" "link set eth0 addrgenmode none" \
             "addr add $ip/24 dev eth0" "link set eth0 up" \
-            "route add default via 192.0.2.1 dev eth0" | ip -n "$(ns "g$i")" -batch - &
+            "route add default via $LAB_GATEWAY dev eth0" | ip -n "$(ns "g$i")" -batch - &
         # A few at a time: each is one short ip process.
         if (( i % 16 == 0 )); then wait; fi
     done
     wait
 }
 
-down() {
+down() { # exactly this lab's namespaces: hvr-TAG-gw, hvr-TAG-hv, hvr-TAG-gN
     local list
     list="$(ip netns list | awk '{print $1}' | grep -E "^hvr-$tag-(gw|hv|g[0-9]+)$" || true)"
-    [ -n "$list" ] || return 0
-    sed 's/^/netns del /' <<<"$list" | ip -force -batch - 2>/dev/null || true
+    # shellcheck disable=SC2086 # one name per word
+    lab_ns_del $list
 }
 
 config() { # config N DIR [FRAMES] [GUESTS]

@@ -28,18 +28,14 @@ lab="$root/scripts/bench/scale-lab.sh"
 dir="$(mktemp -d /tmp/hvr-scale-bench.XXXXXX)"
 pid=""
 iperf_pid=""
+# shellcheck source=scripts/lib/lab.sh
+source "$root/scripts/lib/lab.sh"
 
-cleanup() {
-    [ -n "$iperf_pid" ] && kill "$iperf_pid" 2>/dev/null || true
-    if [ -n "$pid" ]; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
+cleanup() { # after lab_on_exit ended the router and iperf3
     "$lab" down "$tag" || true
     rm -rf "$dir"
 }
-trap cleanup EXIT
+lab_on_exit cleanup
 
 ns() { echo "hvr-$tag-$1"; }
 t_start=$(date +%s)
@@ -69,22 +65,17 @@ start_router() {
     local n="$1" listed="$2"
     "$lab" config "$tag" "$n" "$dir/run" "" "$listed" >"$dir/router.toml"
     mkdir -p "$dir/run"
-    ip netns exec "$(ns hv)" "$router" run --config "$dir/router.toml" \
-        >"$dir/router.out" 2>"$dir/router.err" &
-    pid=$!
-    for _ in $(seq 1 600); do
-        grep -q 'event=started' "$dir/router.err" && return 0
-        kill -0 "$pid" 2>/dev/null || { cat "$dir/router.err" >&2; exit 1; }
-        sleep 0.05
-    done
+    if lab_router_start "$(ns hv)" "$router" "$dir/router.toml" "$dir" 600 0.05; then
+        pid=$lab_last_pid
+        return 0
+    fi
     echo "router did not start" >&2
     cat "$dir/router.err" >&2
     exit 1
 }
 
 stop_router() {
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    lab_stop "$pid"
     pid=""
 }
 
@@ -120,15 +111,14 @@ for n in ${counts//,/ }; do
     # One TCP stream to guest 1 while the others idle: the median of TCP_ROUNDS runs.
     rates=()
     for _ in $(seq 1 "$tcp_rounds"); do
-        ip netns exec "$(ns g1)" iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
-        iperf_pid=$!
+        lab_start "$(ns g1)" /dev/null /dev/null iperf3 -s -1 -p 5201
+        iperf_pid=$lab_last_pid
         sleep 0.3
         rates+=("$(ip netns exec "$(ns gw)" iperf3 -c 192.0.2.2 -p 5201 -t "$tcp_seconds" -J 2>/dev/null |
             python3 -c 'import json,sys
 try: print("%.0f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e6))
 except Exception: print("-")')")
-        kill "$iperf_pid" 2>/dev/null || true
-        wait "$iperf_pid" 2>/dev/null || true
+        lab_stop "$iperf_pid"
         iperf_pid=""
     done
     echo "# tcp Mbit/s: ${rates[*]}" >&2

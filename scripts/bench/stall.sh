@@ -45,7 +45,8 @@ work="$(mktemp -d /tmp/hvr-stall.XXXXXX)"
 rundir="$work/run"
 router="${STALL_ROUTER:-target/release/hvrouter}"
 meter=target/release/hvr-bench-stall
-pids=()
+# shellcheck source=scripts/lib/lab.sh
+source scripts/lib/lab.sh
 
 [ "$(id -u)" = 0 ] || { echo "stall.sh: needs root" >&2; exit 1; }
 for b in "$router" "$meter"; do
@@ -54,50 +55,22 @@ done
 
 # Processes started in the background run `ip netns exec` directly (it execs the tool),
 # so that $! is the tool's pid.
-inns() { ip netns exec "$@"; }
-kill_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill_pid "$p"; done
-    for n in $NS_GW $NS_HV $NS_G1; do ip netns del "$n" 2>/dev/null || true; done
+cleanup() { # after lab_on_exit ended every process this script started
+    lab_ns_del $NS_GW $NS_HV $NS_G1
     rm -rf "$work"
 }
-trap cleanup EXIT
+lab_on_exit cleanup
 
 topo_up() {
-    for n in $NS_GW $NS_HV $NS_G1; do ip netns add "$n"; ip -n "$n" link set lo up; done
-    ip -n $NS_HV link add hvr-up0 type veth peer name eth0 netns $NS_GW
-    ip -n $NS_GW link set eth0 address 02:00:00:00:01:01
-    ip -n $NS_GW addr add 192.0.2.1/24 dev eth0
-    ip -n $NS_GW link set eth0 up
-    inns $NS_GW ethtool -K eth0 tx off >/dev/null
-    ip -n $NS_HV link add hvr-g1 type veth peer name eth0 netns $NS_G1
-    ip -n $NS_G1 link set eth0 address 02:00:00:00:00:0a
-    ip -n $NS_G1 addr add 192.0.2.10/24 dev eth0
-    ip -n $NS_G1 link set eth0 up
-    ip -n $NS_G1 route add default via 192.0.2.1 dev eth0
-    {
-        echo "link set hvr-up0 up"
-        echo "link set hvr-g1 up"
-        for ((i = 1; i <= n_guests; i++)); do
-            echo "link add hvr-s$i type veth peer name hvr-s${i}p"
-            echo "link set hvr-s$i addrgenmode none"
-            echo "link set hvr-s${i}p addrgenmode none"
-            echo "link set hvr-s$i up"
-            echo "link set hvr-s${i}p up"
-        done
-        for ((k = 1; k <= nets; k++)); do
-            echo "link add hvr-u$k type veth peer name hvr-u${k}p"
-            echo "link set hvr-u$k addrgenmode none"
-            echo "link set hvr-u${k}p addrgenmode none"
-            echo "link set hvr-u$k up"
-            echo "link set hvr-u${k}p up"
-        done
-    } | ip -n $NS_HV -batch -
+    lab_ns_add $NS_GW $NS_HV $NS_G1
+    lab_uplink $NS_HV $NS_GW 192.0.2.1/24
+    lab_veth_guest $NS_HV hvr-g1 $NS_G1 02:00:00:00:00:0a 192.0.2.10/24
+    lab_veth_pairs $NS_HV hvr-s "$n_guests"
+    lab_veth_pairs $NS_HV hvr-u "$nets"
 }
 
 config() { # config FILE WITH_RELOAD_GUESTS(0|1)
-    local f="$1" with="$2" k i
+    local f="$1" with="$2"
     cat >"$f" <<CFG
 [router]
 control_socket = "$rundir/control.sock"
@@ -118,30 +91,18 @@ mac = "02:00:00:00:00:0a"
 ips = ["192.0.2.10"]
 network = "public_90"
 CFG
-    for ((k = 1; k <= nets; k++)); do
-        printf '\n[networks.st_%d]\nuplink = "hvr-u%d"\nsubnet = "198.51.100.0/24"\ngateway = "198.51.100.1"\n' "$k" "$k" >>"$f"
-        [ "$with" = 1 ] || continue
-        for ((i = 0; i < per_net; i++)); do
-            printf '\n[guests.hvst%d-%d]\nmac = "02:00:00:bb:%02x:%02x"\nips = ["198.51.100.%d"]\nnetwork = "st_%d"\n' \
-                "$k" "$i" "$k" "$i" $((i + 2)) "$k" >>"$f"
-        done
-    done
+    lab_config_networks st hvst "$nets" $((with * per_net)) >>"$f"
 }
 
-ctl() { inns $NS_HV "$router" --socket "$rundir/control.sock" "$@"; }
+ctl() { lab_inns $NS_HV "$router" --socket "$rundir/control.sock" "$@"; }
 
 router_start() { # router_start CONFIG
     rm -rf "$rundir"
     mkdir -p "$rundir"
     cp "$1" "$work/router.toml"
-    ip netns exec $NS_HV "$router" run --config "$work/router.toml" >"$work/router.out" 2>"$work/router.err" &
-    router_pid=$!
-    pids+=("$router_pid")
-    for _ in $(seq 1 150); do
-        ctl ping >/dev/null 2>&1 && return 0
-        kill -0 "$router_pid" 2>/dev/null || break
-        sleep 0.1
-    done
+    lab_start $NS_HV "$work/router.out" "$work/router.err" "$router" run --config "$work/router.toml"
+    router_pid=$lab_last_pid
+    lab_wait_until "$router_pid" 150 0.1 ctl ping >/dev/null 2>&1 && return 0
     cat "$work/router.err" >&2
     echo "stall.sh: hvrouter did not start" >&2
     exit 1
@@ -210,24 +171,23 @@ window() { # window NAME ACTION CONFIG: a router started on CONFIG; the stream r
     # 1 s before ACTION to 1 s after it
     local name="$1" act="$2" rx_pid tx_pid t0 t1 pause own
     router_start "$3"
-    inns $NS_GW ping -c 2 -i 0.2 -W 2 192.0.2.10 >/dev/null || echo "warn: gateway -> guest ping failed"
+    lab_inns $NS_GW ping -c 2 -i 0.2 -W 2 192.0.2.10 >/dev/null || echo "warn: gateway -> guest ping failed"
     ip netns exec $NS_G1 "$meter" --role recv --port 9000 --secs 300 >"$work/rx" 2>&1 &
     rx_pid=$!
-    pids+=("$rx_pid")
+    lab_track "$rx_pid"
     for _ in $(seq 1 50); do grep -qs '^ready' "$work/rx" && break; sleep 0.1; done
     ip netns exec $NS_GW "$meter" --role send --to 192.0.2.10:9000 --rate "$rate" >"$work/tx" 2>&1 &
     tx_pid=$!
-    pids+=("$tx_pid")
+    lab_track "$tx_pid"
     sleep 1
     t0=$(date +%s.%N)
     "$act"
     t1=$(date +%s.%N)
     sleep 1
-    kill -TERM "$tx_pid" 2>/dev/null || true
-    wait "$tx_pid" 2>/dev/null || true
+    lab_stop "$tx_pid"
     wait "$rx_pid" 2>/dev/null || true
     read -r pause own < <(router_pause)
-    kill_pid "$router_pid"
+    lab_stop "$router_pid"
     local rx tx
     grep -q '^received' "$work/rx" || sed 's/^/    receiver: /' "$work/rx" >&2
     grep -q '^sent' "$work/tx" || sed 's/^/    sender: /' "$work/tx" >&2
@@ -245,7 +205,7 @@ window() { # window NAME ACTION CONFIG: a router started on CONFIG; the stream r
 topo_up
 config "$work/base.toml" 0
 config "$work/big.toml" 1
-inns $NS_G1 ping -c 1 -W 1 192.0.2.1 >/dev/null 2>&1 || true
+lab_inns $NS_G1 ping -c 1 -W 1 192.0.2.1 >/dev/null 2>&1 || true
 echo "$router ($(git rev-parse --short HEAD 2>/dev/null || echo "?") tree), $rate pps VLAN -> guest, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-4s %-14s %9s %14s %10s %16s %8s %15s %16s %16s\n' run scenario action longest_gap_ms \
     gaps_gt_5ms max_added_delay_ms lost send_gap_ms router_pause_ms own_pause_ms

@@ -8,7 +8,7 @@
 # interleaved with its UDP rounds; this script compares more router setups, TCP only.
 # The lab and the measurements are in scripts/bench/tcp_lab.sh.
 #
-# The lab is scripts/lab.sh's (namespaces hvr-tcp-*): the VLAN gateway with tx
+# The lab is scripts/lab.sh's (namespaces hvr-tcp<pid>-*): the VLAN gateway with tx
 # checksumming off (as a real VLAN: complete checksums, MTU-size segments), two guests
 # behind veths (g1, g2) and one behind a real tap held by the QEMU-like relay (g3: vnet
 # headers, TSO, 64 KB GSO frames, partial checksums). Each round builds it once per
@@ -54,7 +54,7 @@ tcp_frames="${TCP_FRAMES:-16384}"
 tcp_router_bin="${TCP_ROUTER:-target/release/hvrouter}"
 tcp_router_before="${TCP_ROUTER_BEFORE:-}"
 out_dir="${TCP_OUT:-results}"
-tcp_tag=tcp
+tcp_tag="tcp$$" # unique per run
 tcp_prefix=""
 
 [ "$(id -u)" -eq 0 ] || { echo "tcp bench: needs root (namespaces, AF_XDP)" >&2; exit 1; }
@@ -76,12 +76,11 @@ tcp_data="$tcp_work/tcp.tsv"
 : >"$tcp_data"
 # shellcheck source=scripts/bench/tcp_lab.sh
 source scripts/bench/tcp_lab.sh
-cleanup() {
+cleanup() { # after lab_on_exit ended every process this script started
     tcp_cleanup
     rm -rf "$tcp_work"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+lab_on_exit cleanup
 
 for ((round = 1; round <= rounds; round++)); do
     for setup in $setups; do

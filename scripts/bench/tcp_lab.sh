@@ -15,13 +15,16 @@
 # Lines appended to $tcp_data: SETUP PATH STREAMS ROUND MBIT/S; profile lines to
 # $tcp_work/profile.tsv (top symbols) and $tcp_data (tcpprof: shares of each CPU by
 # category, scripts/bench/tcp_profile.py); router counters to $tcp_work/counters.tsv.
+# Built from scripts/lib/lab.sh (sourced here).
 # shellcheck shell=bash
+# shellcheck source=scripts/lib/lab.sh
+source scripts/lib/lab.sh
 
 tcp_router_pid=""
 tcp_port=5400
 
 tcp_ns() { echo "hvr-$tcp_tag-$1"; }
-tcp_inns() { local n="$1"; shift; ip netns exec "$(tcp_ns "$n")" "$@"; }
+tcp_inns() { local n="$1"; shift; lab_inns "$(tcp_ns "$n")" "$@"; }
 tcp_ip_of() { case "$1" in gw) echo 192.0.2.1 ;; g1) echo 192.0.2.10 ;; g2) echo 192.0.2.20 ;; g3) echo 192.0.2.30 ;; esac; }
 tcp_describe() {
     case "$1" in
@@ -33,19 +36,8 @@ tcp_describe() {
 }
 
 tcp_kernel_setup() { # Ganeti/GRNET routed NIC mode on the lab's hypervisor namespace
-    local hv d
-    hv="$(tcp_ns hv)"
-    tcp_inns hv sysctl -qw net.ipv4.ip_forward=1
-    for d in hvr-up0 hvr-g1 hvr-g2 hvr-tap3; do
-        tcp_inns hv sysctl -qw "net.ipv4.conf.$d.proxy_arp=1" "net.ipv4.conf.$d.forwarding=1"
-        ip -n "$hv" rule add iif "$d" lookup 90
-    done
-    ip -n "$hv" route add 192.0.2.0/24 dev hvr-up0 table 90
-    ip -n "$hv" route add default via 192.0.2.1 dev hvr-up0 table 90
-    ip -n "$hv" route add 192.0.2.10/32 dev hvr-g1 table 90
-    ip -n "$hv" route add 192.0.2.20/32 dev hvr-g2 table 90
-    ip -n "$hv" route add 192.0.2.30/32 dev hvr-tap3 table 90
-    ip -n "$hv" route add 203.0.113.0/28 via 192.0.2.30 dev hvr-tap3 table 90
+    lab_kernel_routed "$(tcp_ns hv)" hvr-up0 192.0.2.0/24 192.0.2.1 hvr-g1=192.0.2.10 \
+        hvr-g2=192.0.2.20 hvr-tap3=192.0.2.30,203.0.113.0/28
 }
 
 tcp_rundir() { echo "/run/hvrouter-$tcp_tag"; }
@@ -61,23 +53,18 @@ tcp_router_start() {
     [ -z "$guest_mode" ] || extra="$extra\\nguest_xdp_mode = \"$guest_mode\""
     sed -e "s|/run/hvrouter-demo|$rundir|" -e 's|^metrics_listen.*||' -e "s|^frames = .*|frames = $tcp_frames|" \
         -e "s|^poll = .*|poll = \"$poll\"\\ncpus = [1]$extra|" configs/demo.toml >"$tcp_work/router.toml"
-    # `ip netns exec` execs the router: $! is its pid (a shell function would fork).
-    ip netns exec "$(tcp_ns hv)" "$tcp_router_bin" run --config "$tcp_work/router.toml" \
-        >"$tcp_work/router.out" 2>"$tcp_work/router.err" &
-    tcp_router_pid=$!
-    for _ in $(seq 1 100); do
-        grep -qs 'event=started' "$tcp_work/router.err" && return 0
-        kill -0 "$tcp_router_pid" 2>/dev/null || break
-        sleep 0.1
-    done
+    if lab_router_start "$(tcp_ns hv)" "$tcp_router_bin" "$tcp_work/router.toml" "$tcp_work"; then
+        tcp_router_pid=$lab_last_pid
+        return 0
+    fi
+    tcp_router_pid=$lab_last_pid
     cat "$tcp_work/router.err" >&2
     echo "tcp bench: hvrouter did not start" >&2
     exit 1
 }
 tcp_router_stop() {
     [ -n "$tcp_router_pid" ] || return 0
-    kill -TERM "$tcp_router_pid" 2>/dev/null || true
-    wait "$tcp_router_pid" 2>/dev/null || true
+    lab_stop "$tcp_router_pid"
     tcp_router_pid=""
 }
 tcp_cleanup() { # the router, the lab, the run directory (for the caller's EXIT trap)
@@ -98,8 +85,8 @@ tcp_warm() { # neighbors resolved everywhere (kernel proxy ARP answers after up 
 tcp_iperf() { # tcp_iperf SRC DST STREAMS SECONDS -> Mbit/s (receiver) on stdout, 0 on failure
     local src="$1" dst="$2" streams="$3" secs="$4" spid rate
     tcp_port=$((tcp_port + 1))
-    ip netns exec "$(tcp_ns "$dst")" iperf3 -s -1 -p "$tcp_port" >/dev/null 2>&1 &
-    spid=$!
+    lab_start "$(tcp_ns "$dst")" /dev/null /dev/null iperf3 -s -1 -p "$tcp_port"
+    spid=$lab_last_pid
     sleep 0.2
     rate="$(tcp_inns "$src" iperf3 -c "$(tcp_ip_of "$dst")" -p "$tcp_port" -t "$secs" -P "$streams" -J 2>/dev/null |
         /usr/bin/python3 -c 'import json,sys
@@ -107,8 +94,7 @@ try:
     print("%.0f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e6))
 except Exception:
     print(0)')"
-    kill "$spid" 2>/dev/null || true
-    wait "$spid" 2>/dev/null || true
+    lab_stop "$spid"
     echo "${rate:-0}"
 }
 

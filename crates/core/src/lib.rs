@@ -26,6 +26,8 @@ pub mod router;
 pub mod routes;
 pub mod spoof;
 pub mod tables;
+#[cfg(test)]
+mod testkit;
 pub mod time;
 pub mod trace;
 

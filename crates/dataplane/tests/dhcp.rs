@@ -12,12 +12,10 @@ use std::time::Duration;
 
 use hvrouter_core::dhcp::{DhcpConfig, DhcpSettings, Outcome, RequestState};
 use hvrouter_core::drop::DropReason;
+use hvrouter_core::GuestId;
 use support::*;
 use wire::dhcp::{self, opt, DhcpPacket, LeaseTimes, MessageType, ReplyRepr, FLAG_BROADCAST};
-use wire::{
-    EtherType, EthernetAddress, EthernetFrame, EthernetRepr, Ipv4Packet, Ipv4Repr, Protocol,
-    UdpPacket, UdpRepr,
-};
+use wire::{EthernetAddress, EthernetFrame, Ipv4Packet, Ipv4Repr, Protocol, UdpPacket};
 
 const DNS: [Ipv4Addr; 2] = [
     Ipv4Addr::new(198, 51, 100, 53),
@@ -101,6 +99,7 @@ impl Msg {
     }
 }
 
+/// A client's UDP datagram (TTL 64, identification 1).
 fn udp_frame(
     eth_src: EthernetAddress,
     eth_dst: EthernetAddress,
@@ -110,35 +109,16 @@ fn udp_frame(
     dport: u16,
     payload: &[u8],
 ) -> Vec<u8> {
-    let mut buf = vec![0u8; 14 + 20 + 8 + payload.len()];
-    EthernetRepr {
-        src_addr: eth_src,
-        dst_addr: eth_dst,
-        ethertype: EtherType::Ipv4,
-    }
-    .emit(&mut EthernetFrame::new_unchecked(&mut buf[..]));
-    Ipv4Repr {
+    let ip = Ipv4Repr {
         src_addr: src,
         dst_addr: dst,
         protocol: Protocol::Udp,
-        payload_len: 8 + payload.len(),
+        payload_len: 0,
         ttl: 64,
         dont_frag: false,
         ident: 1,
-    }
-    .emit(&mut Ipv4Packet::new_unchecked(&mut buf[14..]));
-    UdpRepr {
-        src_port: sport,
-        dst_port: dport,
-    }
-    .emit(
-        &mut UdpPacket::new_unchecked(&mut buf[34..]),
-        src,
-        dst,
-        payload.len(),
-        |p| p.copy_from_slice(payload),
-    );
-    buf
+    };
+    udp_datagram(eth_src, eth_dst, ip, (sport, dport), payload)
 }
 
 /// A reply as the guest sees it, copied out of the frame.
@@ -244,15 +224,19 @@ fn one(lab: &mut Lab, msg: &Msg) -> Reply {
     r.remove(0)
 }
 
-fn last_outcome(lab: &Lab) -> Outcome {
-    let g = lab
-        .pipe
+/// Guest 1's id in the router's tables.
+fn tap1_id(lab: &Lab) -> GuestId {
+    lab.pipe
         .router()
         .tables()
         .guests()
         .by_name("tap1")
         .unwrap()
-        .id;
+        .id
+}
+
+fn last_outcome(lab: &Lab) -> Outcome {
+    let g = tap1_id(lab);
     lab.pipe
         .router()
         .dhcp()
@@ -355,14 +339,7 @@ fn request_is_acked_in_selecting_and_init_reboot() {
         last_outcome(&lab),
         Outcome::Acked(GUEST1, RequestState::InitReboot)
     );
-    let g = lab
-        .pipe
-        .router()
-        .tables()
-        .guests()
-        .by_name("tap1")
-        .unwrap()
-        .id;
+    let g = tap1_id(&lab);
     let lease = lab.pipe.router().dhcp().guest(g).unwrap().lease.unwrap();
     assert_eq!(lease.address, GUEST1);
     assert_eq!(
@@ -496,14 +473,7 @@ fn release_and_decline_are_recorded_and_not_answered() {
         &mut lab,
         &Msg::new(MessageType::Request).opt(opt::REQUESTED_IP, &GUEST1.octets()),
     );
-    let g = lab
-        .pipe
-        .router()
-        .tables()
-        .guests()
-        .by_name("tap1")
-        .unwrap()
-        .id;
+    let g = tap1_id(&lab);
     assert!(lab.pipe.router().dhcp().guest(g).unwrap().lease.is_some());
     let r = ask(
         &mut lab,
@@ -742,14 +712,7 @@ fn reload_and_hostname_changes_reach_the_next_reply_and_removal_forgets() {
         .router_mut()
         .set_guest_hostname("tap1", Some("bad name"))
         .is_err());
-    let g = lab
-        .pipe
-        .router()
-        .tables()
-        .guests()
-        .by_name("tap1")
-        .unwrap()
-        .id;
+    let g = tap1_id(&lab);
     lab.pipe.router_mut().remove_guest("tap1").unwrap();
     assert!(lab.pipe.router().dhcp().guest(g).is_none());
 }

@@ -14,10 +14,8 @@ use wire::{ArpOperation, EthernetAddress, Ipv4Addr};
 #[test]
 fn vlan_to_guest_is_forwarded_with_ttl_checksum_and_macs() {
     let mut lab = Lab::new();
-    let frame = udp_frame(GW_MAC, UPLINK_MAC, REMOTE, GUEST1, 64, 18, false);
-    lab.inject(UPLINK, &frame);
-    lab.run();
-    let sent = lab.sent(TAP1);
+    let frame = vlan_udp(REMOTE, GUEST1);
+    let sent = lab.through(UPLINK, &frame, TAP1);
     assert_eq!(sent.len(), 1);
     let ip = parse_ip(&sent[0]);
     assert_eq!(ip.eth.src_addr, GUEST_SIDE_MAC);
@@ -32,12 +30,7 @@ fn vlan_to_guest_is_forwarded_with_ttl_checksum_and_macs() {
 fn vlan_to_extra_prefix_goes_to_its_guest() {
     let mut lab = Lab::new();
     let dst = Ipv4Addr::new(203, 0, 113, 5);
-    lab.inject(
-        UPLINK,
-        &udp_frame(GW_MAC, UPLINK_MAC, REMOTE, dst, 64, 18, false),
-    );
-    lab.run();
-    let sent = lab.sent(TAP3);
+    let sent = lab.through(UPLINK, &vlan_udp(REMOTE, dst), TAP3);
     assert_eq!(sent.len(), 1);
     assert_eq!(parse_ip(&sent[0]).eth.dst_addr, MAC3);
 }
@@ -45,7 +38,7 @@ fn vlan_to_extra_prefix_goes_to_its_guest() {
 #[test]
 fn guest_to_vlan_resolves_gateway_then_releases_queued_packet() {
     let mut lab = Lab::new();
-    let frame = udp_frame(MAC1, GUEST_SIDE_MAC, GUEST1, REMOTE, 64, 18, false);
+    let frame = guest_udp(MAC1, GUEST1, REMOTE);
     lab.inject(TAP1, &frame);
     lab.run();
     // First an ARP request for the gateway on the uplink, from our source address.
@@ -58,9 +51,11 @@ fn guest_to_vlan_resolves_gateway_then_releases_queued_packet() {
     assert_eq!(arp.source_protocol_addr, ROUTER_SRC);
     assert_eq!(arp.target_protocol_addr, GATEWAY);
     // The gateway answers: the queued datagram leaves, rewritten.
-    lab.inject(UPLINK, &is_at(GW_MAC, GATEWAY, UPLINK_MAC, ROUTER_SRC));
-    lab.run();
-    let sent = lab.sent(UPLINK);
+    let sent = lab.through(
+        UPLINK,
+        &is_at(GW_MAC, GATEWAY, UPLINK_MAC, ROUTER_SRC),
+        UPLINK,
+    );
     assert_eq!(sent.len(), 1);
     let ip = parse_ip(&sent[0]);
     assert_eq!(ip.eth.src_addr, UPLINK_MAC);
@@ -82,9 +77,7 @@ fn guest_to_vlan_resolves_gateway_then_releases_queued_packet() {
     );
     assert_eq!(info.mac, Some(GW_MAC));
     // The next datagram goes straight through.
-    lab.inject(TAP1, &frame);
-    lab.run();
-    let sent = lab.sent(UPLINK);
+    let sent = lab.through(TAP1, &frame, UPLINK);
     assert_eq!(sent.len(), 1);
     assert_eq!(parse_ip(&sent[0]).eth.dst_addr, GW_MAC);
     assert!(lab.sent_all().is_empty());
@@ -93,12 +86,7 @@ fn guest_to_vlan_resolves_gateway_then_releases_queued_packet() {
 #[test]
 fn guest_to_on_link_vlan_host_resolves_that_host() {
     let mut lab = Lab::with_source(None);
-    lab.inject(
-        TAP2,
-        &udp_frame(MAC2, GUEST_SIDE_MAC, GUEST2, VLAN_HOST, 64, 18, false),
-    );
-    lab.run();
-    let sent = lab.sent(UPLINK);
+    let sent = lab.through(TAP2, &guest_udp(MAC2, GUEST2, VLAN_HOST), UPLINK);
     assert_eq!(sent.len(), 1);
     let (_, arp) = parse_arp(&sent[0]);
     assert_eq!(arp.target_protocol_addr, VLAN_HOST);
@@ -129,12 +117,7 @@ fn unsolicited_reply_from_vlan_is_ignored() {
 #[test]
 fn guest_to_guest_is_routed_not_bridged() {
     let mut lab = Lab::new();
-    lab.inject(
-        TAP1,
-        &udp_frame(MAC1, GUEST_SIDE_MAC, GUEST1, GUEST2, 64, 18, false),
-    );
-    lab.run();
-    let sent = lab.sent(TAP2);
+    let sent = lab.through(TAP1, &guest_udp(MAC1, GUEST1, GUEST2), TAP2);
     assert_eq!(sent.len(), 1);
     let ip = parse_ip(&sent[0]);
     assert_eq!(
@@ -150,12 +133,10 @@ fn guest_to_guest_is_routed_not_bridged() {
 fn guest_from_its_extra_prefix_is_allowed() {
     let mut lab = Lab::new();
     let src = Ipv4Addr::new(203, 0, 113, 9);
-    lab.inject(
-        TAP3,
-        &udp_frame(MAC3, GUEST_SIDE_MAC, src, GUEST1, 64, 18, false),
+    assert_eq!(
+        lab.through(TAP3, &guest_udp(MAC3, src, GUEST1), TAP1).len(),
+        1
     );
-    lab.run();
-    assert_eq!(lab.sent(TAP1).len(), 1);
 }
 
 // --- guest removed or down ---------------------------------------------------------------
@@ -165,14 +146,8 @@ fn removed_guest_is_no_longer_answered_and_its_traffic_is_dropped() {
     let mut lab = Lab::new();
     lab.pipe.router_mut().remove_guest("tap1").unwrap();
     lab.inject(UPLINK, &who_has(GW_MAC, GATEWAY, GUEST1));
-    lab.inject(
-        UPLINK,
-        &udp_frame(GW_MAC, UPLINK_MAC, REMOTE, GUEST1, 64, 18, false),
-    );
-    lab.inject(
-        TAP1,
-        &udp_frame(MAC1, GUEST_SIDE_MAC, GUEST1, REMOTE, 64, 18, false),
-    );
+    lab.inject(UPLINK, &vlan_udp(REMOTE, GUEST1));
+    lab.inject(TAP1, &guest_udp(MAC1, GUEST1, REMOTE));
     lab.inject(TAP1, &who_has(MAC1, GUEST1, GATEWAY));
     lab.run();
     assert!(lab.sent_all().is_empty());
@@ -187,18 +162,9 @@ fn guest_port_down_silences_arp_and_drops_traffic() {
     let mut lab = Lab::new();
     assert!(lab.pipe.router_mut().set_port_up(TAP1, false));
     lab.inject(UPLINK, &who_has(GW_MAC, GATEWAY, GUEST1));
-    lab.inject(
-        UPLINK,
-        &udp_frame(GW_MAC, UPLINK_MAC, REMOTE, GUEST1, 64, 18, false),
-    );
-    lab.inject(
-        TAP1,
-        &udp_frame(MAC1, GUEST_SIDE_MAC, GUEST1, REMOTE, 64, 18, false),
-    );
-    lab.inject(
-        TAP2,
-        &udp_frame(MAC2, GUEST_SIDE_MAC, GUEST2, GUEST1, 64, 18, false),
-    );
+    lab.inject(UPLINK, &vlan_udp(REMOTE, GUEST1));
+    lab.inject(TAP1, &guest_udp(MAC1, GUEST1, REMOTE));
+    lab.inject(TAP2, &guest_udp(MAC2, GUEST2, GUEST1));
     lab.run();
     let all = lab.sent_all();
     // Only ICMP host-unreachable errors may come back; nothing reaches tap1 or the VLAN
@@ -213,9 +179,11 @@ fn guest_port_down_silences_arp_and_drops_traffic() {
     assert_eq!(lab.drops(TAP2, DropReason::DestinationGuestDown), 1);
     // Back up: answered again.
     assert!(lab.pipe.router_mut().set_port_up(TAP1, true));
-    lab.inject(UPLINK, &who_has(GW_MAC, GATEWAY, GUEST1));
-    lab.run();
-    assert_eq!(lab.sent(UPLINK).len(), 1);
+    assert_eq!(
+        lab.through(UPLINK, &who_has(GW_MAC, GATEWAY, GUEST1), UPLINK)
+            .len(),
+        1
+    );
 }
 
 // --- anti-spoofing -------------------------------------------------------------------------
@@ -224,37 +192,12 @@ fn guest_port_down_silences_arp_and_drops_traffic() {
 fn spoofed_source_mac_or_ip_from_guest_is_dropped_and_counted() {
     let mut lab = Lab::new();
     let other_mac = EthernetAddress([0x02, 0, 0, 0, 9, 9]);
+    lab.inject(TAP1, &guest_udp(other_mac, GUEST1, REMOTE));
+    lab.inject(TAP1, &guest_udp(MAC1, GUEST2, REMOTE));
+    lab.inject(TAP1, &guest_udp(MAC1, Ipv4Addr::new(192, 0, 2, 77), GUEST2));
     lab.inject(
         TAP1,
-        &udp_frame(other_mac, GUEST_SIDE_MAC, GUEST1, REMOTE, 64, 18, false),
-    );
-    lab.inject(
-        TAP1,
-        &udp_frame(MAC1, GUEST_SIDE_MAC, GUEST2, REMOTE, 64, 18, false),
-    );
-    lab.inject(
-        TAP1,
-        &udp_frame(
-            MAC1,
-            GUEST_SIDE_MAC,
-            Ipv4Addr::new(192, 0, 2, 77),
-            GUEST2,
-            64,
-            18,
-            false,
-        ),
-    );
-    lab.inject(
-        TAP1,
-        &udp_frame(
-            MAC1,
-            GUEST_SIDE_MAC,
-            Ipv4Addr::new(203, 0, 113, 9),
-            REMOTE,
-            64,
-            18,
-            false,
-        ),
+        &guest_udp(MAC1, Ipv4Addr::new(203, 0, 113, 9), REMOTE),
     );
     lab.inject(TAP1, &who_has(other_mac, GUEST1, GATEWAY));
     lab.inject(TAP1, &who_has(MAC1, GUEST2, GATEWAY));
@@ -284,7 +227,7 @@ fn guest_broadcast_multicast_and_other_ethertypes_are_dropped() {
             false,
         ),
     );
-    let mut v6 = udp_frame(MAC1, GUEST_SIDE_MAC, GUEST1, REMOTE, 64, 18, false);
+    let mut v6 = guest_udp(MAC1, GUEST1, REMOTE);
     v6[12..14].copy_from_slice(&[0x86, 0xdd]);
     lab.inject(TAP1, &v6);
     let mut tagged = v6.clone();
@@ -325,9 +268,7 @@ fn tcp_super_frames_from_guests_are_segmented_to_the_mtu() {
     let mut lab = Lab::new();
     // A 20,000-byte TSO super-frame from a tap guest, to another guest (MTU 1500).
     let big = tcp_partial_frame(MAC1, GUEST_SIDE_MAC, GUEST1, GUEST2, 20_000);
-    lab.inject(TAP1, &big);
-    lab.run();
-    let sent = lab.sent(TAP2);
+    let sent = lab.through(TAP1, &big, TAP2);
     assert_eq!(sent.len(), 20_000usize.div_ceil(1460), "MSS 1460 segments");
     let mut data = Vec::new();
     let mut next_seq = 1_000_000u32;
@@ -356,9 +297,11 @@ fn tcp_super_frame_waits_for_the_gateway_then_leaves_segmented() {
     );
     lab.run();
     assert_eq!(lab.sent(UPLINK).len(), 1, "the ARP request only");
-    lab.inject(UPLINK, &is_at(GW_MAC, GATEWAY, UPLINK_MAC, ROUTER_SRC));
-    lab.run();
-    let sent = lab.sent(UPLINK);
+    let sent = lab.through(
+        UPLINK,
+        &is_at(GW_MAC, GATEWAY, UPLINK_MAC, ROUTER_SRC),
+        UPLINK,
+    );
     assert_eq!(sent.len(), 4, "5000 bytes in 1460-byte segments");
     for f in &sent {
         assert!(f.len() <= 1514);

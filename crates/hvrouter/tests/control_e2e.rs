@@ -309,27 +309,8 @@ fn ganeti_hooks_drive_a_live_migration_against_the_router() {
 fn trace_and_reload_on_a_running_router() {
     skip_unless_lab!();
     let lab = Lab::up("tr");
-    // The traced frames must be the ping's: no IPv6 from the guests' kernels (DAD and
-    // MLD after their links came up, dropped as unsupported_ethertype, took all four
-    // slots in one CI run), and neighbors resolved first (no ARP, no queued request).
-    for g in ["g1", "g2", "g3"] {
-        let out = lab.exec(g, &["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
-        assert!(out.status.success(), "{out:?}");
-    }
-    assert!(lab.ping("g1", "192.0.2.1"));
-    // trace: the next frames with their decisions.
-    let trace = std::process::Command::new(env!("CARGO_BIN_EXE_hvrouter"))
-        .arg("--socket")
-        .arg(lab.socket())
-        .args(["trace", "4"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(lab.ping("g1", "192.0.2.1"));
-    let out = trace.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    // trace: the next frames (the ping's) with their decisions.
+    let text = lab.trace_g1_ping(4);
     assert!(text.contains("forwarded"), "{text}");
     assert!(text.contains("192.0.2.1"), "{text}");
     // reload: the file now gives hvr-g2 another address.

@@ -92,23 +92,7 @@ fn fast_path_forwards_in_the_kernel_and_the_router_keeps_authority() {
     }
 
     // A trace sees every frame: the fast path stands aside while it runs.
-    for g in ["g1", "g2", "g3"] {
-        let out = lab.exec(g, &["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
-        assert!(out.status.success(), "{out:?}");
-    }
-    assert!(lab.ping("g1", "192.0.2.1"));
-    let trace = std::process::Command::new(env!("CARGO_BIN_EXE_hvrouter"))
-        .arg("--socket")
-        .arg(lab.socket())
-        .args(["trace", "4"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(lab.ping("g1", "192.0.2.1"));
-    let out = trace.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    let text = lab.trace_g1_ping(4);
     assert!(text.contains("forwarded"), "trace saw the ping: {text}");
     assert!(text.contains("192.0.2.1"), "{text}");
 

@@ -2,68 +2,14 @@
 
 use std::time::Duration;
 
-use wire::{EthernetAddress, Ipv4Addr, Ipv4Packet};
-
 use super::*;
-use crate::guests::GuestSpec;
-use crate::network::NetworkSpec;
 use crate::outbox::Outbox;
-use crate::router::{Action, RouterConfig};
+use crate::router::Action;
+use crate::testkit::*;
 
-const UPLINK: PortId = PortId(0);
-const TAP1: PortId = PortId(1);
-const TAP2: PortId = PortId(2);
-const UPLINK_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x01]);
-const GUEST_SIDE_MAC: EthernetAddress = EthernetAddress([0xfe, 0xff, 0xff, 0xff, 0xff, 0xff]);
-const MAC1: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 1, 0x01]);
-const MAC2: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 2, 0x02]);
-const GW_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0xfe]);
-const GW: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
-const ARP_SOURCE: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 254);
-const GUEST1: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
-const GUEST2: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 20);
-const REMOTE: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 7);
-
+/// The fixture's two guests, up, tap1 also routing 203.0.113.0/28.
 fn router() -> Router {
-    let now = Instant::ZERO;
-    let mut r = Router::new(RouterConfig::default(), now);
-    let net = r
-        .add_network(
-            NetworkSpec {
-                name: "public_90".into(),
-                subnet: "192.0.2.0/24".parse().unwrap(),
-                gateway: GW,
-                uplink: UPLINK,
-                mtu: 1500,
-                uplink_mac: UPLINK_MAC,
-                guest_mac: GUEST_SIDE_MAC,
-                arp_source: Some(ARP_SOURCE),
-            },
-            now,
-        )
-        .unwrap();
-    for (name, port, mac, ip, extra) in [
-        (
-            "tap1",
-            TAP1,
-            MAC1,
-            GUEST1,
-            vec!["203.0.113.0/28".parse().unwrap()],
-        ),
-        ("tap2", TAP2, MAC2, GUEST2, vec![]),
-    ] {
-        r.add_guest(GuestSpec {
-            name: name.into(),
-            port,
-            mac,
-            ips: vec![ip],
-            network: net,
-            extra_prefixes: extra,
-        })
-        .unwrap();
-        r.set_port_up(port, true);
-    }
-    r
+    two_guests(vec![net("203.0.113.0/28")], true)
 }
 
 fn net(s: &str) -> Ipv4Net {
@@ -82,29 +28,16 @@ fn route(st: &FastState, prefix: &str) -> Option<FastRoute> {
 /// Guest 1 sends to a remote host (the gateway is asked for), the gateway answers.
 fn resolve_gateway(r: &mut Router, now: Instant) {
     let mut out = Outbox::new();
-    let mut f = vec![0u8; 14 + 28];
-    f[..6].copy_from_slice(&GUEST_SIDE_MAC.0);
-    f[6..12].copy_from_slice(&MAC1.0);
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    let mut ip = Ipv4Packet::new_unchecked(&mut f[14..]);
-    ip.set_version(4);
-    ip.set_header_len(20);
-    ip.set_total_len(28);
-    ip.set_ttl(64);
-    ip.set_protocol(wire::Protocol::Icmp);
-    ip.set_src_addr(GUEST1);
-    ip.set_dst_addr(REMOTE);
-    ip.fill_checksum();
+    let mut f = ipv4(
+        GUEST_SIDE_MAC,
+        MAC1,
+        GUEST1,
+        REMOTE,
+        64,
+        wire::Protocol::Icmp,
+    );
     assert_eq!(r.process(TAP1, &mut f, now, &mut out), Action::Consumed);
-    let mut reply = vec![0u8; 60];
-    reply[..6].copy_from_slice(&UPLINK_MAC.0);
-    reply[6..12].copy_from_slice(&GW_MAC.0);
-    reply[12..14].copy_from_slice(&[0x08, 0x06]);
-    reply[14..22].copy_from_slice(&[0, 1, 8, 0, 6, 4, 0, 2]);
-    reply[22..28].copy_from_slice(&GW_MAC.0);
-    reply[28..32].copy_from_slice(&GW.octets());
-    reply[32..38].copy_from_slice(&UPLINK_MAC.0);
-    reply[38..42].copy_from_slice(&ARP_SOURCE.octets());
+    let mut reply = arp(UPLINK_MAC, GW_MAC, 2, GW_MAC, GW, UPLINK_MAC, ARP_SOURCE);
     r.process(UPLINK, &mut reply, now, &mut out);
 }
 

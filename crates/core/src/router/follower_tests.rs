@@ -7,11 +7,11 @@ use wire::{
     Ipv4Addr, Ipv4Packet,
 };
 
-use super::tests::{
-    router, GUEST1, GUEST2, GUEST_SIDE_MAC, GW_MAC, MAC1, MAC2, REMOTE, TAP1, TAP2, UPLINK,
-    UPLINK_MAC,
-};
+use super::tests::router;
 use super::*;
+use crate::testkit::{
+    GUEST1, GUEST2, GUEST_SIDE_MAC, GW_MAC, MAC1, MAC2, REMOTE, TAP1, TAP2, UPLINK, UPLINK_MAC,
+};
 
 const GATEWAY: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const ARP_SOURCE: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 254);

@@ -5,55 +5,14 @@
 use wire::{EthernetAddress, Ipv4Addr, Ipv4Packet};
 
 use super::*;
-use crate::guests::GuestSpec;
+use crate::testkit::*;
 
-pub(super) const UPLINK: PortId = PortId(0);
-pub(super) const TAP1: PortId = PortId(1);
-pub(super) const TAP2: PortId = PortId(2);
-pub(super) const UPLINK_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x01]);
-pub(super) const GUEST_SIDE_MAC: EthernetAddress =
-    EthernetAddress([0xfe, 0xff, 0xff, 0xff, 0xff, 0xff]);
-pub(super) const MAC1: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 1, 0x01]);
-pub(super) const MAC2: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 2, 0x02]);
-pub(super) const GW_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0xfe]);
-pub(super) const GUEST1: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
-pub(super) const GUEST2: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 20);
-pub(super) const REMOTE: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 7);
-const VLAN_HOST: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 99);
-
+/// The fixture's two guests (ports not marked up, no routed prefixes).
 pub(super) fn router() -> Router {
-    let now = Instant::ZERO;
-    let mut r = Router::new(RouterConfig::default(), now);
-    let net = r
-        .add_network(
-            NetworkSpec {
-                name: "public_90".into(),
-                subnet: "192.0.2.0/24".parse().unwrap(),
-                gateway: Ipv4Addr::new(192, 0, 2, 1),
-                uplink: UPLINK,
-                mtu: 1500,
-                uplink_mac: UPLINK_MAC,
-                guest_mac: GUEST_SIDE_MAC,
-                arp_source: Some(Ipv4Addr::new(192, 0, 2, 254)),
-            },
-            now,
-        )
-        .unwrap();
-    for (name, port, mac, ip) in [("tap1", TAP1, MAC1, GUEST1), ("tap2", TAP2, MAC2, GUEST2)] {
-        r.add_guest(GuestSpec {
-            name: name.into(),
-            port,
-            mac,
-            ips: vec![ip],
-            network: net,
-            extra_prefixes: vec![],
-        })
-        .unwrap();
-    }
-    r
+    two_guests(vec![], false)
 }
 
-/// An Ethernet + IPv4 + 8-byte payload frame with a valid header checksum.
+/// A UDP frame from the fixture (8-byte payload, valid header checksum).
 pub(super) fn ipv4(
     dst_mac: EthernetAddress,
     src_mac: EthernetAddress,
@@ -61,33 +20,21 @@ pub(super) fn ipv4(
     dst: Ipv4Addr,
     ttl: u8,
 ) -> Vec<u8> {
-    let mut f = vec![0u8; 14 + 28];
-    f[..6].copy_from_slice(&dst_mac.0);
-    f[6..12].copy_from_slice(&src_mac.0);
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    let mut ip = Ipv4Packet::new_unchecked(&mut f[14..]);
-    ip.set_version(4);
-    ip.set_header_len(20);
-    ip.set_total_len(28);
-    ip.set_ttl(ttl);
-    ip.set_protocol(wire::Protocol::Udp);
-    ip.set_src_addr(src);
-    ip.set_dst_addr(dst);
-    ip.fill_checksum();
-    f
+    crate::testkit::ipv4(dst_mac, src_mac, src, dst, ttl, wire::Protocol::Udp)
 }
 
 /// A gratuitous-ARP-shaped frame (EtherType ARP), as a non-IPv4 frame in the burst.
 fn arp(src_mac: EthernetAddress, ip: Ipv4Addr) -> Vec<u8> {
-    let mut f = vec![0u8; 60];
-    f[..6].copy_from_slice(&[0xff; 6]);
-    f[6..12].copy_from_slice(&src_mac.0);
-    f[12..14].copy_from_slice(&[0x08, 0x06]);
-    f[14..22].copy_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
-    f[22..28].copy_from_slice(&src_mac.0);
-    f[28..32].copy_from_slice(&ip.octets());
-    f[38..42].copy_from_slice(&Ipv4Addr::new(192, 0, 2, 1).octets());
-    f
+    let none = EthernetAddress([0; 6]);
+    crate::testkit::arp(
+        EthernetAddress::BROADCAST,
+        src_mac,
+        1,
+        src_mac,
+        ip,
+        none,
+        GW,
+    )
 }
 
 fn from_guest1() -> Vec<Vec<u8>> {

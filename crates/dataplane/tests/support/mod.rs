@@ -131,6 +131,13 @@ impl Lab {
         self.pipe.port_mut(port).unwrap().take_sent()
     }
 
+    /// `frame` received on `port`, the pipeline run: what was sent on `out`.
+    pub fn through(&mut self, port: PortId, frame: &[u8], out: PortId) -> Vec<Vec<u8>> {
+        self.inject(port, frame);
+        self.run();
+        self.sent(out)
+    }
+
     /// Everything sent on every port, drained.
     pub fn sent_all(&mut self) -> Vec<(PortId, Vec<u8>)> {
         let mut all = vec![];
@@ -226,8 +233,53 @@ pub fn parse_arp(frame: &[u8]) -> (EthernetRepr, ArpRepr) {
     (e, a)
 }
 
-/// An Ethernet/IPv4/UDP frame with a correct header and UDP checksum.
-#[allow(clippy::too_many_arguments)]
+/// An Ethernet frame carrying `ip`'s IPv4 header, then `ip.payload_len` zero bytes (from
+/// offset 34) for the caller to fill.
+pub fn ipv4_frame(src_mac: EthernetAddress, dst_mac: EthernetAddress, ip: &Ipv4Repr) -> Vec<u8> {
+    let eth = EthernetRepr {
+        src_addr: src_mac,
+        dst_addr: dst_mac,
+        ethertype: EtherType::Ipv4,
+    };
+    let mut buf = vec![0u8; 14 + 20 + ip.payload_len];
+    let mut f = EthernetFrame::new_unchecked(&mut buf[..]);
+    eth.emit(&mut f);
+    ip.emit(&mut Ipv4Packet::new_unchecked(f.payload_mut()));
+    buf
+}
+
+/// An Ethernet/IPv4/UDP frame from port `ports.0` to `ports.1` carrying `payload`, with
+/// `ip`'s addresses, TTL, DF and identification (its protocol and length are set here)
+/// and correct header and UDP checksums.
+pub fn udp_datagram(
+    src_mac: EthernetAddress,
+    dst_mac: EthernetAddress,
+    ip: Ipv4Repr,
+    ports: (u16, u16),
+    payload: &[u8],
+) -> Vec<u8> {
+    let ip = Ipv4Repr {
+        protocol: Protocol::Udp,
+        payload_len: 8 + payload.len(),
+        ..ip
+    };
+    let mut buf = ipv4_frame(src_mac, dst_mac, &ip);
+    let udp = UdpRepr {
+        src_port: ports.0,
+        dst_port: ports.1,
+    };
+    udp.emit(
+        &mut UdpPacket::new_unchecked(&mut buf[34..]),
+        ip.src_addr,
+        ip.dst_addr,
+        payload.len(),
+        |b| b.copy_from_slice(payload),
+    );
+    buf
+}
+
+/// An Ethernet/IPv4/UDP frame (40000 -> 5201, `payload_len` bytes counting up) with a
+/// correct header and UDP checksum.
 pub fn udp_frame(
     src_mac: EthernetAddress,
     dst_mac: EthernetAddress,
@@ -237,36 +289,29 @@ pub fn udp_frame(
     payload_len: usize,
     dont_frag: bool,
 ) -> Vec<u8> {
-    let udp = UdpRepr {
-        src_port: 40000,
-        dst_port: 5201,
-    };
     let ip = Ipv4Repr {
         src_addr: src,
         dst_addr: dst,
         protocol: Protocol::Udp,
-        payload_len: 8 + payload_len,
+        payload_len: 0,
         ttl,
         dont_frag,
         ident: 0x1234,
     };
-    let eth = EthernetRepr {
-        src_addr: src_mac,
-        dst_addr: dst_mac,
-        ethertype: EtherType::Ipv4,
-    };
-    let mut buf = vec![0u8; 14 + 20 + 8 + payload_len];
-    let mut f = EthernetFrame::new_unchecked(&mut buf[..]);
-    eth.emit(&mut f);
-    let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
-    ip.emit(&mut p);
-    let mut u = UdpPacket::new_unchecked(p.payload_mut());
-    udp.emit(&mut u, src, dst, payload_len, |b| {
-        for (i, x) in b.iter_mut().enumerate() {
-            *x = i as u8;
-        }
-    });
-    buf
+    let payload: Vec<u8> = (0..payload_len).map(|i| i as u8).collect();
+    udp_datagram(src_mac, dst_mac, ip, (40000, 5201), &payload)
+}
+
+/// A plain datagram from a guest (`mac`, `src`) to `dst` through the router: UDP, TTL
+/// 64, 18 bytes of data.
+pub fn guest_udp(mac: EthernetAddress, src: Ipv4Addr, dst: Ipv4Addr) -> Vec<u8> {
+    udp_frame(mac, GUEST_SIDE_MAC, src, dst, 64, 18, false)
+}
+
+/// A plain datagram from the VLAN's gateway to `dst` through the router: UDP, TTL 64,
+/// 18 bytes of data.
+pub fn vlan_udp(src: Ipv4Addr, dst: Ipv4Addr) -> Vec<u8> {
+    udp_frame(GW_MAC, UPLINK_MAC, src, dst, 64, 18, false)
 }
 
 /// Parsed view of a forwarded IPv4 frame, with checks that every checksum verifies.
@@ -384,17 +429,8 @@ pub fn tcp_partial_frame(
         dont_frag: true,
         ident: 0x2000,
     };
-    let eth = EthernetRepr {
-        src_addr: src_mac,
-        dst_addr: dst_mac,
-        ethertype: EtherType::Ipv4,
-    };
-    let mut buf = vec![0u8; 14 + 20 + 20 + payload_len];
-    let mut f = EthernetFrame::new_unchecked(&mut buf[..]);
-    eth.emit(&mut f);
-    let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
-    ip.emit(&mut p);
-    let mut t = wire::TcpPacket::new_unchecked(p.payload_mut());
+    let mut buf = ipv4_frame(src_mac, dst_mac, &ip);
+    let mut t = wire::TcpPacket::new_unchecked(&mut buf[34..]);
     t.set_src_port(40000);
     t.set_dst_port(5201);
     t.set_seq_number(1_000_000);

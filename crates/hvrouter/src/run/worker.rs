@@ -72,13 +72,17 @@ pub struct Finished {
     pub ra_final: u64,
 }
 
+/// A worker's thread: it returns what it leaves when it stops (nothing if it could not
+/// start).
+pub type WorkerThread = JoinHandle<Option<Finished>>;
+
 /// Start `count` workers; returns their job links once every one is ready (worker 0
 /// first), or the first error (the others are stopped then).
 pub fn spawn_all(
     plan: &Plan,
     count: usize,
     stop: &'static AtomicBool,
-) -> Result<(Vec<Worker>, Vec<JoinHandle<Option<Finished>>>), RunError> {
+) -> Result<(Vec<Worker>, Vec<WorkerThread>), RunError> {
     let mut ends = if count > 1 {
         handoff::mesh(count, HANDOFF_RING)
             .into_iter()

@@ -1,14 +1,15 @@
 //! What runs on a [`Site`]'s hypervisor nodes: a router per node (own configuration,
 //! control socket and state directory), the CLI and Ganeti's hooks against it, and the
 //! kernel routed setup that hvrouter replaces (policy routing and proxy ARP, as Ganeti's
-//! routed mode and scripts/bench/setups.sh build it).
+//! routed mode builds it: scripts/lib/lab.sh's `lab_kernel_routed`, which the benchmarks
+//! use too).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use super::root;
-use super::site::{Site, GATEWAY, NETWORK};
+use super::site::{must, Site, GATEWAY, NETWORK};
 
 /// The kernel setup's per-VLAN table (`public_90`; by number: rt_tables is the host's).
 const TABLE: &str = "90";
@@ -178,31 +179,48 @@ impl Site {
     /// The kernel routed setup on `node` for guests `(tap, address)`: forwarding and
     /// proxy ARP on the uplink and the taps, `iif` rules into table 90, the subnet and
     /// the default route through the uplink, a /32 per guest (what Ganeti's kvm-ifup
-    /// adds).
+    /// adds). Built by `lab_kernel_routed` of scripts/lib/lab.sh, the one description of
+    /// that setup (the benchmarks build theirs with it too); then checked for what
+    /// [`Site::kernel_routed_remove`] and [`Site::kernel_routed_left`] expect, so that
+    /// the two sides cannot drift apart.
     pub fn kernel_routed_setup(&self, node: &str, guests: &[(&str, &str)]) {
-        self.run(node, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-        let mut devs = vec!["hvr-up0"];
-        devs.extend(guests.iter().map(|(tap, _)| *tap));
-        for dev in &devs {
-            for key in ["proxy_arp", "forwarding"] {
-                self.run(
-                    node,
-                    &["sysctl", "-qw", &format!("net.ipv4.conf.{dev}.{key}=1")],
-                );
-            }
-            self.run(node, &["ip", "rule", "add", "iif", dev, "lookup", TABLE]);
-        }
-        let table = ["table", TABLE];
-        let route = |args: &[&str]| {
-            let mut all = vec!["ip", "route", "add"];
-            all.extend_from_slice(args);
-            all.extend_from_slice(&table);
-            self.run(node, &all);
-        };
-        route(&["192.0.2.0/24", "dev", "hvr-up0"]);
-        route(&["default", "via", GATEWAY, "dev", "hvr-up0"]);
+        let mut cmd = Command::new("bash");
+        cmd.args(["-c", "set -eu; source \"$0\"; lab_kernel_routed \"$@\""])
+            .arg(root().join("scripts/lib/lab.sh"))
+            .args([self.ns(node).as_str(), "hvr-up0", "192.0.2.0/24", GATEWAY]);
         for (tap, ip) in guests {
-            route(&[ip, "dev", tap]);
+            cmd.arg(format!("{tap}={ip}"));
+        }
+        must(&mut cmd);
+
+        let rules = self.run(node, &["ip", "rule", "show"]);
+        let devs = std::iter::once("hvr-up0").chain(guests.iter().map(|(tap, _)| *tap));
+        for dev in devs {
+            assert!(
+                rules.contains(&format!("iif {dev} lookup {TABLE}")),
+                "lab_kernel_routed: no rule iif {dev} lookup {TABLE}:\n{rules}"
+            );
+            for key in ["proxy_arp", "forwarding"] {
+                let value = self.run(
+                    node,
+                    &["sysctl", "-n", &format!("net.ipv4.conf.{dev}.{key}")],
+                );
+                assert_eq!(value.trim(), "1", "lab_kernel_routed: {dev} {key}");
+            }
+        }
+        let routes = self.run(node, &["ip", "route", "show", "table", TABLE]);
+        let mut want = vec![
+            format!("default via {GATEWAY} dev hvr-up0"),
+            "192.0.2.0/24 dev hvr-up0".to_string(),
+        ];
+        want.extend(guests.iter().map(|(tap, ip)| format!("{ip} dev {tap}")));
+        for route in &want {
+            assert!(
+                routes
+                    .lines()
+                    .any(|l| l.trim_end().starts_with(route.as_str())),
+                "lab_kernel_routed: no route {route} in table {TABLE}:\n{routes}"
+            );
         }
     }
 

@@ -12,9 +12,15 @@ use std::time::{Duration, Instant};
 
 pub use hvrouter_netlab::{eventually, ok};
 
+pub mod attacks;
+pub mod counters;
+pub mod faults;
 pub mod hypervisor;
 pub mod site;
 pub mod traffic;
+
+pub use attacks::{Background, Sniffed, Sniffer};
+pub use counters::PortCounters;
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -103,7 +109,7 @@ impl Lab {
             dir,
             _serial: serial,
         };
-        let out = lab.script(&["up"]);
+        let out = lab.script("up", &[]);
         assert!(
             out.status.success(),
             "lab.sh up failed: {}",
@@ -203,7 +209,7 @@ impl Lab {
     /// Delete and recreate the uplink veth pair (scripts/lab.sh relink). With the fast
     /// path on, the gateway's new end gets GRO on like the old one.
     pub fn relink(&self) -> Output {
-        let out = self.script(&["relink"]);
+        let out = self.script("relink", &[]);
         if out.status.success() && self.fast_path() {
             let _ = self.exec("gw", &["ethtool", "-K", "eth0", "gro", "on"]);
         }
@@ -217,13 +223,25 @@ impl Lab {
             .any(|(_, new)| new.contains("fast_path"))
     }
 
-    fn script(&self, args: &[&str]) -> Output {
+    /// `scripts/lab.sh CMD TAG ARGS...` for this lab.
+    fn script(&self, cmd: &str, args: &[&str]) -> Output {
         Command::new(root().join("scripts/lab.sh"))
+            .args([cmd, &self.tag])
             .args(args)
-            .arg(&self.tag)
             .env("HVR_RELAY", relay_bin())
             .output()
             .unwrap()
+    }
+
+    /// `scripts/lab.sh CMD TAG ARGS...`, asserting success.
+    fn script_ok(&self, cmd: &str, args: &[&str]) {
+        let out = self.script(cmd, args);
+        assert!(
+            out.status.success(),
+            "lab.sh {cmd} {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     pub fn ns(&self, n: &str) -> String {
@@ -415,357 +433,35 @@ impl Lab {
         num.parse::<f64>().unwrap() / 1e6
     }
 
+    /// `hvrouter trace FRAMES` while guest 1 pings the gateway: its output. IPv6 is
+    /// turned off in the guests first (DAD and MLD frames after their links came up took
+    /// every trace slot in one CI run), and a ping before resolves the neighbors (no ARP
+    /// or queued request in the trace). Asserts that the pings and the trace succeed.
+    pub fn trace_g1_ping(&self, frames: u32) -> String {
+        for g in ["g1", "g2", "g3"] {
+            let out = self.exec(g, &["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
+            assert!(out.status.success(), "{out:?}");
+        }
+        assert!(self.ping("g1", "192.0.2.1"));
+        let trace = Command::new(env!("CARGO_BIN_EXE_hvrouter"))
+            .arg("--socket")
+            .arg(self.socket())
+            .args(["trace", &frames.to_string()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(self.ping("g1", "192.0.2.1"));
+        let out = trace.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{text}");
+        text
+    }
+
     /// `ip -d link show` in the hypervisor namespace mentions an XDP program?
     pub fn xdp_attached(&self) -> bool {
         let out = self.exec("hv", &["ip", "-d", "link", "show"]);
         String::from_utf8_lossy(&out.stdout).contains("prog/xdp")
-    }
-}
-
-/// Counters of one port, from `show ports --json`: the port's counter object as text.
-pub struct PortCounters(String);
-
-impl PortCounters {
-    /// A top-level counter (rx_packets, icmp_errors_sent, ...) or a drop reason.
-    pub fn get(&self, key: &str) -> u64 {
-        let pat = format!("\"{key}\": ");
-        let Some(at) = self.0.find(&pat) else {
-            panic!("no counter {key} in {}", self.0)
-        };
-        self.0[at + pat.len()..]
-            .chars()
-            .take_while(|c| c.is_ascii_digit())
-            .collect::<String>()
-            .parse()
-            .unwrap()
-    }
-
-    /// Sum of every drop reason.
-    pub fn total_drops(&self) -> u64 {
-        let at = self.0.find("\"drops\"").unwrap();
-        let end = at + self.0[at..].find('}').unwrap();
-        self.0[at..end]
-            .split(": ")
-            .skip(1)
-            .map(|v| {
-                v.chars()
-                    .take_while(|c| c.is_ascii_digit())
-                    .collect::<String>()
-                    .parse::<u64>()
-                    .unwrap_or(0)
-            })
-            .sum()
-    }
-}
-
-/// A script started by [`Lab::background`].
-pub struct Background {
-    child: Child,
-    stdout: std::thread::JoinHandle<String>,
-}
-
-impl Background {
-    /// Close its stdin, wait for it to end; its stdout and stderr.
-    pub fn finish(self) -> (String, String) {
-        let mut child = self.child;
-        drop(child.stdin.take());
-        let mut err = String::new();
-        if let Some(mut e) = child.stderr.take() {
-            let _ = std::io::Read::read_to_string(&mut e, &mut err);
-        }
-        let _ = child.wait();
-        (self.stdout.join().unwrap(), err)
-    }
-}
-
-/// A capture started by [`Lab::sniff`] (scripts/attacks/sniff.py).
-pub struct Sniffer(Background);
-
-/// What a [`Sniffer`] saw: frames that must not have arrived, frames marked legitimate,
-/// and ARP frames with an attacker's sender MAC.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Sniffed {
-    pub leaked: u64,
-    pub legit: u64,
-    pub arp_claims: u64,
-}
-
-impl Sniffer {
-    /// Wait for the capture to end and read its counts.
-    pub fn finish(self) -> Sniffed {
-        let (text, err) = self.0.finish();
-        let line = text
-            .lines()
-            .find(|l| l.starts_with("leaked "))
-            .unwrap_or_else(|| panic!("sniff.py said: {text}\n{err}"));
-        let v: Vec<u64> = line
-            .split_whitespace()
-            .filter_map(|w| w.parse().ok())
-            .collect();
-        if v[0] > 0 {
-            eprintln!("{err}");
-        }
-        Sniffed {
-            leaked: v[0],
-            legit: v[1],
-            arp_claims: v[2],
-        }
-    }
-}
-
-impl Lab {
-    /// Counters of port `dev` (hvr-up0, hvr-g1, ...).
-    pub fn port_counters(&self, dev: &str) -> PortCounters {
-        let out = self.cli(&["show", "ports", "--json"]);
-        assert!(out.status.success(), "show ports failed: {out:?}");
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        // Each port object lists "counters" before "name" (keys are sorted).
-        let name = text
-            .find(&format!("\"name\": \"{dev}\""))
-            .unwrap_or_else(|| panic!("no port {dev} in {text}"));
-        let start = text[..name].rfind("\"counters\"").unwrap();
-        PortCounters(text[start..name].to_string())
-    }
-
-    /// Run scripts/attacks/NAME.py with `args` in namespace `n` (scapy, /usr/bin/python3).
-    pub fn attack_script(&self, n: &str, script: &str, args: &[&str]) -> Output {
-        let path = root().join("scripts/attacks").join(script);
-        let mut all = vec!["/usr/bin/python3", path.to_str().unwrap()];
-        all.extend_from_slice(args);
-        let out = self.exec(n, &all);
-        assert!(
-            out.status.success(),
-            "{script} {args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    /// Start capturing on `iface` in namespace `n` for `seconds` (scripts/attacks/sniff.py);
-    /// returns once the capture runs.
-    pub fn sniff(&self, n: &str, iface: &str, seconds: f64) -> Sniffer {
-        Sniffer(self.background(n, "sniff.py", &[iface, &seconds.to_string()]))
-    }
-
-    /// Start scripts/attacks/SCRIPT with `args` in namespace `n` and wait for its
-    /// "ready" line; it runs until its stdin closes ([`Background::finish`]).
-    pub fn background(&self, n: &str, script: &str, args: &[&str]) -> Background {
-        let (child, stdout) = self.start_script(n, script, args);
-        Background { child, stdout }
-    }
-
-    fn start_script(
-        &self,
-        n: &str,
-        script: &str,
-        args: &[&str],
-    ) -> (Child, std::thread::JoinHandle<String>) {
-        use std::io::BufRead;
-        let path = root().join("scripts/attacks").join(script);
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.ns(n), "/usr/bin/python3"])
-            .arg(path)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut reader = std::io::BufReader::new(stdout);
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        assert_eq!(line.trim(), "ready", "{script} did not start");
-        let stdout = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = std::io::Read::read_to_string(&mut reader, &mut s);
-            s
-        });
-        (child, stdout)
-    }
-
-    /// Is scapy usable here (python3-scapy under /usr/bin/python3)?
-    pub fn scapy_missing() -> Option<String> {
-        let ok = Command::new("/usr/bin/python3")
-            .args(["-c", "import scapy.all"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        (!ok).then(|| "python3-scapy is missing (scripts/install-deps.sh installs it)".into())
-    }
-}
-
-/// Faults: VM restarts (a guest's tap or veth deleted and recreated), background traffic.
-impl Lab {
-    /// Delete a veth guest's pair (`hvr-g1` / guest `g1`'s eth0) and create it again with
-    /// the same names, MAC and address, as scripts/lab.sh does.
-    pub fn recreate_veth_guest(&self, guest: &str, dev: &str, mac: &str, addr: &str) {
-        self.delete_veth_guest(dev);
-        self.create_veth_guest(guest, dev, mac, addr);
-    }
-
-    /// Delete a veth guest's pair (both ends go).
-    pub fn delete_veth_guest(&self, dev: &str) {
-        let out = self.exec("hv", &["ip", "link", "del", dev]);
-        assert!(out.status.success(), "{out:?}");
-    }
-
-    /// Create a veth guest's pair (scripts/lab.sh `guest`).
-    pub fn create_veth_guest(&self, guest: &str, dev: &str, mac: &str, addr: &str) {
-        let g = self.ns(guest);
-        let steps: [&[&str]; 6] = [
-            &[
-                "ip", "link", "add", dev, "type", "veth", "peer", "name", "eth0", "netns", &g,
-            ],
-            &["ip", "-n", &g, "link", "set", "eth0", "address", mac],
-            &["ip", "-n", &g, "addr", "add", addr, "dev", "eth0"],
-            &["ip", "-n", &g, "link", "set", "eth0", "up"],
-            &[
-                "ip",
-                "-n",
-                &g,
-                "route",
-                "add",
-                "default",
-                "via",
-                "192.0.2.1",
-                "dev",
-                "eth0",
-            ],
-            &["ip", "link", "set", dev, "up"],
-        ];
-        for args in steps {
-            let out = self.exec("hv", args);
-            assert!(out.status.success(), "{args:?}: {out:?}");
-        }
-        if self.fast_path() {
-            let out = self.exec(guest, &["ethtool", "-K", "eth0", "gro", "on"]);
-            assert!(out.status.success(), "gro on in {guest}: {out:?}");
-        }
-    }
-
-    fn relay_pidfile(&self) -> PathBuf {
-        PathBuf::from(format!("/run/hvr-{}-relay.pid", self.tag))
-    }
-
-    /// Stop the relay that plays guest 3's QEMU: both taps disappear (a VM shutdown).
-    pub fn stop_tap_guest(&self) {
-        let pid = std::fs::read_to_string(self.relay_pidfile()).unwrap();
-        let pid = pid.trim().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // Reap it if it is our child (started by start_tap_guest); lab.sh's is not.
-        let _ = std::fs::remove_file(self.relay_pidfile());
-    }
-
-    /// Start guest 3's relay again (a VM boot): new taps with the same names, guest
-    /// configured as scripts/lab.sh does. The relay is left to lab.sh down (pid file).
-    pub fn start_tap_guest(&self) {
-        use std::io::BufRead;
-        let g3 = self.ns("g3");
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.ns("hv")])
-            .arg(relay_bin())
-            .args(["--router-tap", "hvr-tap3", "--guest-tap", "eth0"])
-            .args(["--guest-netns", &g3])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.starts_with("ready"), "relay did not start: {line}");
-        std::fs::write(self.relay_pidfile(), child.id().to_string()).unwrap();
-        // Reaped by the kernel when it exits: nobody waits for it.
-        std::mem::forget(child);
-        let steps: [&[&str]; 7] = [
-            &[
-                "ip",
-                "-n",
-                &g3,
-                "link",
-                "set",
-                "eth0",
-                "address",
-                "02:00:00:00:00:1e",
-            ],
-            &["ip", "-n", &g3, "link", "set", "lo", "up"],
-            &[
-                "ip",
-                "-n",
-                &g3,
-                "addr",
-                "add",
-                "192.0.2.30/24",
-                "dev",
-                "eth0",
-            ],
-            &[
-                "ip",
-                "-n",
-                &g3,
-                "addr",
-                "add",
-                "203.0.113.1/28",
-                "dev",
-                "eth0",
-            ],
-            &["ip", "-n", &g3, "link", "set", "eth0", "up"],
-            &[
-                "ip",
-                "-n",
-                &g3,
-                "route",
-                "add",
-                "default",
-                "via",
-                "192.0.2.1",
-                "dev",
-                "eth0",
-            ],
-            &["ip", "link", "set", "hvr-tap3", "up"],
-        ];
-        for args in steps {
-            let out = self.exec("hv", args);
-            assert!(out.status.success(), "{args:?}: {out:?}");
-        }
-    }
-
-    /// Start `args` in namespace `n` in the background (killed when the lab drops).
-    pub fn spawn(&mut self, n: &str, args: &[&str]) -> usize {
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.ns(n)])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.servers.push(child);
-        self.servers.len() - 1
-    }
-
-    /// Interrupt a background command from [`Lab::spawn`] (SIGINT: ping prints its
-    /// summary).
-    pub fn kill_spawned(&self, index: usize) {
-        let pid = self.servers[index].id().to_string();
-        let _ = Command::new("kill").args(["-INT", &pid]).status();
-    }
-
-    /// Wait for a background command from [`Lab::spawn`] to end; its stdout.
-    pub fn wait_spawned(&mut self, index: usize) -> String {
-        let child = &mut self.servers[index];
-        let mut out = String::new();
-        if let Some(mut o) = child.stdout.take() {
-            let _ = std::io::Read::read_to_string(&mut o, &mut out);
-        }
-        let _ = child.wait();
-        out
     }
 }
 
@@ -779,7 +475,7 @@ impl Drop for Lab {
             let _ = r.kill();
             let _ = r.wait();
         }
-        let _ = self.script(&["down"]);
+        let _ = self.script("down", &[]);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
