@@ -4,8 +4,8 @@
 
 use hvrouter_control::metrics::MetricsSnapshot;
 use hvrouter_control::protocol::{
-    CaptureBatch, CountersReport, DhcpGuestInfo, DhcpReport, Payload, PortCounters, PortInfo,
-    Response, WorkerCounters,
+    CaptureBatch, CountersReport, DhcpGuestInfo, DhcpReport, Ipv6Report, Ipv6Sent, Payload,
+    PortCounters, PortInfo, Response, WorkerCounters,
 };
 
 /// `show ports` rows from every worker, each with whether that worker owns the row's
@@ -170,6 +170,36 @@ fn merge_dhcp_guest(to: &mut DhcpGuestInfo, g: DhcpGuestInfo) {
         to.lease_left_s = g.lease_left_s;
     }
     to.declines = declines;
+}
+
+/// `show ipv6`: the networks, guests and neighbors of worker 0 (the tables are the same
+/// everywhere, and worker 0 resolves the VLAN's neighbors); what was sent, summed (each
+/// worker counts what it sent on its own ports).
+pub fn ipv6(all: Vec<Option<Ipv6Report>>) -> Option<Ipv6Report> {
+    let mut it = all.into_iter();
+    let mut out = it.next()??;
+    for r in it.flatten() {
+        let Ipv6Sent {
+            na_answered,
+            na_unsolicited,
+            ns_sent,
+            ra_sent,
+            errors_sent,
+            errors_limited,
+            echo_replies,
+            dhcp6_replies,
+        } = r.sent;
+        let to = &mut out.sent;
+        to.na_answered += na_answered;
+        to.na_unsolicited += na_unsolicited;
+        to.ns_sent += ns_sent;
+        to.ra_sent += ra_sent;
+        to.errors_sent += errors_sent;
+        to.errors_limited += errors_limited;
+        to.echo_replies += echo_replies;
+        to.dhcp6_replies += dhcp6_replies;
+    }
+    Some(out)
 }
 
 fn add_worker(to: &mut WorkerCounters, w: &WorkerCounters) {

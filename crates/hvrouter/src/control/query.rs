@@ -34,6 +34,19 @@ impl Control {
                     None => Response::error("no worker answered"),
                 }
             }
+            Request::ShowIpv6 { ref network } if self.workers.count() > 1 => {
+                let network = network.clone();
+                let all = self
+                    .workers
+                    .call_all(move |p, _| crate::ipv6::report(p.router(), network.as_deref()))?;
+                match merge::ipv6(all) {
+                    Some(r) => Response::Ok(Payload::Ipv6(r)),
+                    None => self.workers.home().call(move |p, s| {
+                        s.query(p, &req, &[])
+                            .unwrap_or_else(|| Response::error("request not handled"))
+                    })?,
+                }
+            }
             Request::ShowDhcp if self.workers.count() > 1 => {
                 let all = self
                     .workers
