@@ -136,6 +136,8 @@ pub struct Router {
     follower: bool,
     /// Ports another worker transmits on, by port index ([`Router::set_port_remote`]).
     remote_ports: Vec<bool>,
+    /// Gratuitous ARP frames sent (on ports this worker transmits on).
+    announced: u64,
 }
 
 impl Router {
@@ -160,6 +162,7 @@ impl Router {
             generation: 0,
             follower: false,
             remote_ports: Vec::new(),
+            announced: 0,
         }
     }
 
@@ -178,6 +181,19 @@ impl Router {
         self.v6.set_follower(on);
     }
 
+    /// This router is one of `workers` replicas, each on its own worker: every
+    /// router-wide rate limit (ICMP errors, RFC 1812 4.3.2.8, and ICMPv6 errors, RFC 4443
+    /// 2.4 (f); DHCPv6 replies) gets its share of the configured rate and burst, rounded
+    /// up, so that all workers together stay within them (up to one per worker). A busy
+    /// worker does not borrow an idle one's share. 1 (the default): the whole rate.
+    pub fn share_rate_limits(&mut self, workers: usize, now: Instant) {
+        let n = u32::try_from(workers.max(1)).unwrap_or(u32::MAX);
+        let (rate, burst) = (self.config.icmp_rate_per_sec, self.config.icmp_burst);
+        self.icmp_limit
+            .set_rate(rate.div_ceil(n), burst.div_ceil(n), now);
+        self.v6.share_rate_limits(n, rate, burst, now);
+    }
+
     /// Whether this router is a follower ([`Router::set_follower`]).
     pub fn is_follower(&self) -> bool {
         self.follower
@@ -192,6 +208,7 @@ impl Router {
     /// worker transmits on, and counts only those: a guest gets its advertisements from
     /// the worker that owns its port, the VLAN its announcements from the home.
     pub fn set_port_remote(&mut self, port: PortId, remote: bool) {
+        self.v6.set_port_remote(port, remote);
         let idx = port.index();
         if self.remote_ports.len() <= idx {
             if !remote {
@@ -360,7 +377,7 @@ impl Router {
 
     /// Gratuitous ARP frames sent so far.
     pub fn announced(&self) -> u64 {
-        self.announcer.sent()
+        self.announced
     }
 
     /// Say whether `port`'s transmit takes a whole TCP super-frame with its
@@ -403,6 +420,7 @@ impl Router {
             for f in &out.frames()[before..] {
                 if !remote(&self.remote_ports, f.port) {
                     self.counters.port_mut(f.port).arp_sent += 1;
+                    self.announced += 1;
                 }
             }
         }

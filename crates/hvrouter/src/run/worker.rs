@@ -162,15 +162,10 @@ fn build(
         log::info("worker_pinned", &[("worker", &index), ("cpu", cpu)]);
     }
     let now = plan.clock.now();
-    let mut rc = config.router_config();
-    if count > 1 {
-        // RFC 1812 4.3.2.8's limit holds for the router as a whole: each worker sends
-        // its share (a guest's errors come from the one worker that has its port).
-        let n = u32::try_from(count).unwrap_or(u32::MAX);
-        rc.icmp_rate_per_sec = (rc.icmp_rate_per_sec / n).max(1);
-        rc.icmp_burst = (rc.icmp_burst / n).max(1);
-    }
-    let mut router = Router::new(rc, now);
+    let mut router = Router::new(config.router_config(), now);
+    // RFC 1812 4.3.2.8's limit holds for the router as a whole: each worker sends its
+    // share (a guest's errors come from the one worker that has its port).
+    router.share_rate_limits(count, now);
     let mut entries = Vec::new();
     let mut fixed_macs = Vec::new();
     for net in &config.networks {
