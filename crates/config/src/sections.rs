@@ -126,8 +126,8 @@ pub(crate) fn dataplane(c: &mut Checker<'_>, raw: Option<&S<RawDataplane>>) -> D
                     v.span(),
                     "dataplane.workers",
                     format!(
-                        "{w} workers asked with fast_path = \"on\": the fast path runs with \
-                         one worker; set workers = 1 or fast_path = \"off\""
+                        "{w} workers asked, but the fast path runs with one worker: set \
+                         workers = 1 or turn fast_path off"
                     ),
                 );
                 false

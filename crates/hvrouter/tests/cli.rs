@@ -38,8 +38,8 @@ fn check_config_refuses_what_run_refuses() {
     .unwrap();
     let p = path.to_str().unwrap();
     let want = format!(
-        "{p}:6: dataplane.workers: 4 workers asked with fast_path = \"on\": the fast path \
-         runs with one worker; set workers = 1 or fast_path = \"off\""
+        "{p}:6: dataplane.workers: 4 workers asked, but the fast path runs with one \
+         worker: set workers = 1 or turn fast_path off"
     );
 
     let check = hvrouter(&["check-config", p]);
