@@ -1,0 +1,305 @@
+//! Two workers, two pipelines over in-memory ports joined by a handoff mesh, stepped in
+//! one thread: the uplink and guest A (tap1) on worker 0 (the home), guest B (tap2) on
+//! worker 1 (a follower). Frames cross between them; neighbor resolution and
+//! gratuitous ARP happen once; counters add up.
+
+mod support;
+
+use std::time::Duration;
+
+use hvrouter_core::drop::DropReason;
+use hvrouter_core::router::{Router, RouterConfig};
+use hvrouter_core::{Instant, PortId};
+use hvrouter_dataplane::{mesh, MemPort, Pipeline};
+use support::*;
+use wire::ArpOperation;
+
+struct Workers {
+    w: Vec<Pipeline<MemPort>>,
+    now: Instant,
+}
+
+/// The same replica router for every worker (the control thread applies every change
+/// to all of them).
+fn replica(now: Instant) -> Router {
+    let mut router = Router::new(RouterConfig::default(), now);
+    let net = router
+        .add_network(network_spec(Some(ROUTER_SRC)), now)
+        .unwrap();
+    router
+        .add_guest(guest_spec(net, "tap1", TAP1, MAC1, GUEST1))
+        .unwrap();
+    router
+        .add_guest(guest_spec(net, "tap2", TAP2, MAC2, GUEST2))
+        .unwrap();
+    router
+}
+
+impl Workers {
+    fn new(capacity: usize) -> Workers {
+        let now = Instant::from_secs(1000);
+        let mut ends = mesh(2, capacity).into_iter();
+        let mut home = Pipeline::new(replica(now), 32);
+        home.attach(UPLINK, MemPort::new());
+        home.attach(TAP1, MemPort::new());
+        home.set_port_owner(TAP2, Some(1));
+        home.set_handoff(ends.next().unwrap());
+        let mut follower = Pipeline::new(replica(now), 32);
+        follower.router_mut().set_follower(true);
+        follower.attach(TAP2, MemPort::new());
+        follower.set_port_owner(UPLINK, Some(0));
+        follower.set_port_owner(TAP1, Some(0));
+        follower.set_handoff(ends.next().unwrap());
+        Workers {
+            w: vec![home, follower],
+            now,
+        }
+    }
+
+    fn owner(&self, port: PortId) -> usize {
+        usize::from(port == TAP2)
+    }
+
+    fn inject(&mut self, port: PortId, frame: &[u8]) {
+        let w = self.owner(port);
+        self.w[w].port_mut(port).unwrap().inject(frame);
+    }
+
+    fn sent(&mut self, port: PortId) -> Vec<Vec<u8>> {
+        let w = self.owner(port);
+        self.w[w].port_mut(port).unwrap().take_sent()
+    }
+
+    /// One pass of each worker, in turn, `passes` times; 1 ms per round.
+    fn step(&mut self, passes: usize) {
+        for _ in 0..passes {
+            for w in &mut self.w {
+                w.run_once(self.now);
+            }
+            self.now = self.now + Duration::from_millis(1);
+        }
+    }
+
+    fn drops(&self, reason: DropReason) -> u64 {
+        let ports = [UPLINK, TAP1, TAP2];
+        self.w
+            .iter()
+            .flat_map(|w| ports.map(|p| w.router().port_counters(p).drops[reason.index()]))
+            .sum()
+    }
+
+    /// (rx, tx) packets summed over every port and worker.
+    fn totals(&self) -> (u64, u64) {
+        let mut t = (0, 0);
+        for w in &self.w {
+            for p in [UPLINK, TAP1, TAP2] {
+                let c = w.router().port_counters(p);
+                t.0 += c.rx_packets;
+                t.1 += c.tx_packets;
+            }
+        }
+        t
+    }
+}
+
+fn is_arp(f: &[u8]) -> bool {
+    f[12..14] == [0x08, 0x06]
+}
+
+#[test]
+fn vlan_to_a_guest_on_another_worker() {
+    let mut ws = Workers::new(64);
+    let frame = udp_frame(GW_MAC, UPLINK_MAC, REMOTE, GUEST2, 64, 18, false);
+    ws.inject(UPLINK, &frame);
+    ws.step(2);
+    let sent = ws.sent(TAP2);
+    assert_eq!(sent.len(), 1);
+    let ip = parse_ip(&sent[0]);
+    assert_eq!((ip.eth.src_addr, ip.eth.dst_addr), (GUEST_SIDE_MAC, MAC2));
+    assert_eq!(ip.ttl, 63);
+    assert_eq!(&ip.payload[..], &frame[34..]);
+    assert_eq!(ws.w[0].handoff_stats().peers[1].handed_out, 1);
+    assert_eq!(ws.w[1].handoff_stats().peers[0].handed_in, 1);
+    // Received on worker 0's uplink, sent on worker 1's tap2.
+    assert_eq!(ws.w[0].router().port_counters(UPLINK).rx_packets, 1);
+    assert_eq!(ws.w[1].router().port_counters(TAP2).tx_packets, 1);
+    assert_eq!(ws.totals(), (1, 1));
+}
+
+#[test]
+fn a_follower_guest_to_the_vlan_is_resolved_by_the_home_only() {
+    let mut ws = Workers::new(64);
+    let frame = udp_frame(MAC2, GUEST_SIDE_MAC, GUEST2, REMOTE, 64, 18, false);
+    ws.inject(TAP2, &frame);
+    ws.step(2);
+    // One ARP request, from the home, on the uplink; the datagram waits there.
+    let sent = ws.sent(UPLINK);
+    assert_eq!(sent.len(), 1, "only the ARP request");
+    let (_, arp) = parse_arp(&sent[0]);
+    assert_eq!(arp.operation, ArpOperation::Request);
+    assert_eq!(arp.target_protocol_addr, GATEWAY);
+    // Guest A sends too: same next hop, no second request.
+    ws.inject(
+        TAP1,
+        &udp_frame(MAC1, GUEST_SIDE_MAC, GUEST1, REMOTE, 64, 18, false),
+    );
+    ws.step(2);
+    assert!(ws.sent(UPLINK).is_empty());
+    // The gateway answers the home: both datagrams leave, decremented once.
+    ws.inject(UPLINK, &is_at(GW_MAC, GATEWAY, UPLINK_MAC, ROUTER_SRC));
+    ws.step(2);
+    let sent = ws.sent(UPLINK);
+    assert_eq!(sent.len(), 2);
+    for f in &sent {
+        let ip = parse_ip(f);
+        assert_eq!((ip.eth.src_addr, ip.eth.dst_addr), (UPLINK_MAC, GW_MAC));
+        assert_eq!(ip.ttl, 63);
+    }
+    // Resolved: the next one goes straight through, still one decrement.
+    ws.inject(TAP2, &frame);
+    ws.step(2);
+    let sent = ws.sent(UPLINK);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(parse_ip(&sent[0]).ttl, 63);
+    // The follower never touched its neighbor cache; the home's knows the gateway.
+    let net = hvrouter_core::NetworkId(0);
+    assert!(ws.w[1].router().neighbors(net).unwrap().is_empty());
+    assert_eq!(ws.w[0].router().neighbors(net).unwrap().len(), 1);
+    assert_eq!(ws.w[1].router().port_counters(UPLINK).arp_sent, 0);
+    assert_eq!(ws.w[0].router().port_counters(UPLINK).arp_sent, 1);
+    // 4 frames received (3 datagrams, 1 ARP reply), 3 datagrams + 1 request sent.
+    assert_eq!(ws.totals(), (4, 4));
+}
+
+#[test]
+fn guests_on_two_workers_reach_each_other() {
+    let mut ws = Workers::new(64);
+    ws.inject(
+        TAP1,
+        &udp_frame(MAC1, GUEST_SIDE_MAC, GUEST1, GUEST2, 64, 18, false),
+    );
+    ws.inject(
+        TAP2,
+        &udp_frame(MAC2, GUEST_SIDE_MAC, GUEST2, GUEST1, 64, 18, false),
+    );
+    ws.step(2);
+    let to_b = ws.sent(TAP2);
+    let to_a = ws.sent(TAP1);
+    assert_eq!((to_a.len(), to_b.len()), (1, 1));
+    let (a, b) = (parse_ip(&to_a[0]), parse_ip(&to_b[0]));
+    assert_eq!(
+        (a.src, a.dst, a.eth.dst_addr, a.ttl),
+        (GUEST2, GUEST1, MAC1, 63)
+    );
+    assert_eq!(
+        (b.src, b.dst, b.eth.dst_addr, b.ttl),
+        (GUEST1, GUEST2, MAC2, 63)
+    );
+    assert!(ws.sent(UPLINK).is_empty());
+    assert_eq!(ws.totals(), (2, 2));
+}
+
+#[test]
+fn an_icmp_error_from_the_follower_and_one_from_the_home_reach_the_guest() {
+    let mut ws = Workers::new(64);
+    // TTL 1 from guest B: time exceeded, built by the follower, sent to B there.
+    ws.inject(
+        TAP2,
+        &udp_frame(MAC2, GUEST_SIDE_MAC, GUEST2, REMOTE, 1, 18, false),
+    );
+    // From the VLAN to B with TTL 1: the home answers on the uplink.
+    ws.inject(
+        UPLINK,
+        &udp_frame(GW_MAC, UPLINK_MAC, REMOTE, GUEST2, 1, 18, false),
+    );
+    ws.step(2);
+    let to_b = ws.sent(TAP2);
+    assert_eq!(to_b.len(), 1);
+    assert_eq!(parse_icmp(&to_b[0]).0, wire::icmpv4::Message::TimeExceeded);
+    let up = ws.sent(UPLINK);
+    assert_eq!(up.len(), 1);
+    assert_eq!(parse_icmp(&up[0]).0, wire::icmpv4::Message::TimeExceeded);
+    assert_eq!(ws.drops(DropReason::TtlExceeded), 2);
+}
+
+#[test]
+fn gratuitous_arp_goes_out_once_as_with_one_worker() {
+    // One worker, everything local: the reference.
+    let now = Instant::from_secs(1000);
+    let mut single = Pipeline::new(replica(now), 32);
+    for p in [UPLINK, TAP1, TAP2] {
+        single.attach(p, MemPort::new());
+    }
+    let mut ws = Workers::new(64);
+    for name in ["tap1", "tap2"] {
+        assert!(single.router_mut().announce_guest(name, now));
+        for w in &mut ws.w {
+            assert!(w.router_mut().announce_guest(name, now));
+        }
+    }
+    let mut t = now;
+    for _ in 0..5 {
+        single.run_once(t);
+        ws.now = t;
+        ws.step(1);
+        t = t + Duration::from_secs(1);
+    }
+    for port in [UPLINK, TAP1, TAP2] {
+        let reference = single.port_mut(port).unwrap().take_sent();
+        let got = ws.sent(port);
+        assert!(!reference.is_empty() && reference.iter().all(|f| is_arp(f)));
+        assert_eq!(got, reference, "gratuitous ARP on {port}");
+    }
+    // Nothing crossed: each worker sent only on its own ports.
+    assert_eq!(ws.w[0].handoff_stats().total().handed_out, 0);
+    assert_eq!(ws.w[1].handoff_stats().total().handed_out, 0);
+    let arp_sent = |p: PortId| -> u64 {
+        ws.w.iter()
+            .map(|w| w.router().port_counters(p).arp_sent)
+            .sum()
+    };
+    for port in [UPLINK, TAP1, TAP2] {
+        assert_eq!(arp_sent(port), single.router().port_counters(port).arp_sent);
+    }
+}
+
+#[test]
+fn a_full_ring_drops_and_counts_handoff_full() {
+    let mut ws = Workers::new(4);
+    let frame = udp_frame(GW_MAC, UPLINK_MAC, REMOTE, GUEST2, 64, 18, false);
+    for _ in 0..10 {
+        ws.inject(UPLINK, &frame);
+    }
+    // Worker 0 alone: its burst of 10 finds room for 4.
+    ws.w[0].run_once(ws.now);
+    assert_eq!(
+        ws.w[0].router().port_counters(UPLINK).drops[DropReason::HandoffFull.index()],
+        6
+    );
+    let s = ws.w[0].handoff_stats().peers[1];
+    assert_eq!((s.handed_out, s.dropped), (4, 6));
+    ws.w[1].run_once(ws.now);
+    assert_eq!(ws.sent(TAP2).len(), 4);
+    // Room again once worker 1 took them.
+    ws.inject(UPLINK, &frame);
+    ws.step(1);
+    assert_eq!(ws.sent(TAP2).len(), 1);
+    // Every received frame is sent or counted as dropped.
+    let (rx, tx) = ws.totals();
+    assert_eq!((rx, tx), (11, 5));
+    assert_eq!(rx, tx + ws.drops(DropReason::HandoffFull));
+}
+
+#[test]
+fn a_port_no_worker_owns_is_missing_as_before() {
+    let mut ws = Workers::new(4);
+    ws.w[0].set_port_owner(TAP2, None);
+    ws.inject(
+        UPLINK,
+        &udp_frame(GW_MAC, UPLINK_MAC, REMOTE, GUEST2, 64, 18, false),
+    );
+    ws.step(2);
+    assert!(ws.sent(TAP2).is_empty());
+    assert_eq!(ws.drops(DropReason::EgressPortMissing), 1);
+    assert_eq!(ws.drops(DropReason::HandoffFull), 0);
+}
