@@ -3,6 +3,8 @@
 //! worker 1 (a follower). Frames cross between them; neighbor resolution and
 //! gratuitous ARP happen once; counters add up.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::time::Duration;
