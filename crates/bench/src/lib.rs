@@ -12,6 +12,8 @@
 //!   receiver costs the forwarder's CPU almost nothing.
 //! - `hvr-bench-scale`: route lookup and guest add cost over `hvrouter-core`'s `Tables`
 //!   with 1..4,000 guests.
+//! - `hvr-bench-handoff`: the cost per frame of handing frames between two workers
+//!   (`hvrouter_dataplane::handoff`) next to forwarding them on one, on in-memory ports.
 //!
 //! The clock used here (`std::time::Instant`) is the bench tool's own: the router and
 //! its tests never read a wall clock.
