@@ -279,6 +279,7 @@ fn timer_frames_go_only_to_ports_this_worker_transmits_on() {
     assert_eq!(home.port_counters(TAP2).arp_sent, 0);
     assert_eq!(follower.port_counters(UPLINK).arp_sent, 0);
     assert_eq!(follower.port_counters(TAP2).arp_sent, 2);
+    assert_eq!(home.announced() + follower.announced(), 8);
 }
 
 #[test]

@@ -136,6 +136,8 @@ pub struct Router {
     follower: bool,
     /// Ports another worker transmits on, by port index ([`Router::set_port_remote`]).
     remote_ports: Vec<bool>,
+    /// Gratuitous ARP frames sent (on ports this worker transmits on).
+    announced: u64,
 }
 
 impl Router {
@@ -160,6 +162,7 @@ impl Router {
             generation: 0,
             follower: false,
             remote_ports: Vec::new(),
+            announced: 0,
         }
     }
 
@@ -192,6 +195,7 @@ impl Router {
     /// worker transmits on, and counts only those: a guest gets its advertisements from
     /// the worker that owns its port, the VLAN its announcements from the home.
     pub fn set_port_remote(&mut self, port: PortId, remote: bool) {
+        self.v6.set_port_remote(port, remote);
         let idx = port.index();
         if self.remote_ports.len() <= idx {
             if !remote {
@@ -360,7 +364,7 @@ impl Router {
 
     /// Gratuitous ARP frames sent so far.
     pub fn announced(&self) -> u64 {
-        self.announcer.sent()
+        self.announced
     }
 
     /// Say whether `port`'s transmit takes a whole TCP super-frame with its
@@ -403,6 +407,7 @@ impl Router {
             for f in &out.frames()[before..] {
                 if !remote(&self.remote_ports, f.port) {
                     self.counters.port_mut(f.port).arp_sent += 1;
+                    self.announced += 1;
                 }
             }
         }

@@ -109,6 +109,9 @@ pub struct Router6 {
     /// Uplink neighbors are resolved, and the uplinks' own frames (MLD, unsolicited
     /// advertisements) sent, by the home worker ([`crate::router::Router::set_follower`]).
     follower: bool,
+    /// Ports another worker transmits on ([`crate::router::Router::set_port_remote`]):
+    /// their advertisements are neither sent nor counted here.
+    remote_ports: Vec<bool>,
 }
 
 /// Where the router is in ceasing to advertise (RFC 4861 6.2.5).
@@ -150,7 +153,28 @@ impl Router6 {
             ceasing: Ceasing::No,
             leaving: Vec::new(),
             follower: false,
+            remote_ports: Vec::new(),
         }
+    }
+
+    /// See [`crate::router::Router::set_port_remote`].
+    pub fn set_port_remote(&mut self, port: PortId, remote: bool) {
+        let idx = port.index();
+        if self.remote_ports.len() <= idx {
+            if !remote {
+                return;
+            }
+            self.remote_ports.resize(idx + 1, false);
+        }
+        self.remote_ports[idx] = remote;
+    }
+
+    /// Whether another worker transmits on `port`.
+    fn port_remote(&self, port: PortId) -> bool {
+        self.remote_ports
+            .get(port.index())
+            .copied()
+            .unwrap_or(false)
     }
 
     /// See [`crate::router::Router::set_follower`]: a follower never touches its

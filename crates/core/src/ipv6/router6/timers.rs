@@ -62,7 +62,16 @@ impl Router6 {
         match self.ceasing {
             Ceasing::No => {
                 if self.ra.next_due().is_some_and(|d| d <= now) {
-                    self.stats.ra_sent += u64::from(self.ra.poll(tables, &self.tables6, now, out));
+                    // Every worker's replica keeps every guest's timer; only the worker
+                    // that owns a guest's port sends (the router drops the others'
+                    // frames) and counts its advertisements.
+                    let before = out.len();
+                    self.ra.poll(tables, &self.tables6, now, out);
+                    let sent = out.frames()[before..]
+                        .iter()
+                        .filter(|f| !self.port_remote(f.port))
+                        .count();
+                    self.stats.ra_sent += sent as u64;
                 }
             }
             Ceasing::Pending => {
@@ -123,7 +132,7 @@ impl Router6 {
             ) else {
                 continue;
             };
-            if st.net.spec.ra.enabled {
+            if st.net.spec.ra.enabled && !self.port_remote(guest.port) {
                 crate::ipv6::ra::push_final_ra(out, guest.port, network, &st.net);
                 self.stats.ra_final += 1;
             }

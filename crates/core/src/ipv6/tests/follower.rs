@@ -185,4 +185,21 @@ fn the_follower_leaves_uplink_timers_to_the_home() {
     assert_eq!(on(&out_h, TAP2), 0);
     assert!(on(&out_f, TAP2) > 0);
     assert_eq!(on(&out_f, TAP1), 0);
+    // Counted where sent: the workers' counts add up to what left.
+    let ra_sent = home.ipv6().stats().ra_sent + follower.ipv6().stats().ra_sent;
+    assert_eq!(ra_sent as usize, on(&out_h, TAP1) + on(&out_f, TAP2));
+    // A final advertisement on stopping: once per guest, from its worker.
+    out_h.clear();
+    out_f.clear();
+    for r in [&mut home, &mut follower] {
+        r.cease_advertising();
+    }
+    home.poll(Instant::from_secs(6), &mut out_h);
+    follower.poll(Instant::from_secs(6), &mut out_f);
+    assert_eq!((on(&out_h, TAP1), on(&out_h, TAP2)), (1, 0));
+    assert_eq!((on(&out_f, TAP1), on(&out_f, TAP2)), (0, 1));
+    assert_eq!(
+        home.ipv6().stats().ra_final + follower.ipv6().stats().ra_final,
+        2
+    );
 }
