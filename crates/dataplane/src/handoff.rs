@@ -3,25 +3,36 @@
 //! copied into a buffer and passed to that worker through a ring.
 //!
 //! One single-producer, single-consumer ring per ordered pair of workers carries
-//! [`Handed`] items one way; a second ring carries their emptied buffers back, so that
-//! in steady state nothing is allocated per frame. Both are bounded
-//! [`std::sync::mpsc::sync_channel`]s, used only with `try_send` / `try_recv`: the
-//! bounded channel is a lock-free array queue (the standard library's port of
-//! crossbeam-channel's array flavor), nothing on the packet path blocks or takes a lock,
-//! and no dependency is needed. A full ring drops the frame; the pipeline counts it as
-//! `handoff_full` on the frame's ingress port.
+//! [`Batch`]es one way: the frames one pass hands to that peer, copied back to back into
+//! one buffer. A second ring carries emptied batches back, so that in steady state
+//! nothing is allocated. Both are bounded [`std::sync::mpsc::sync_channel`]s used only
+//! with `try_send` / `try_recv`: the bounded channel is a lock-free array queue (the
+//! standard library's port of crossbeam-channel's array flavor); nothing on the packet
+//! path blocks or takes a lock, and no dependency is needed. A ring operation costs a
+//! few atomic operations on cache lines both workers touch: paid once per batch, not per
+//! frame.
+//!
+//! The ring's capacity is counted in frames: the sender counts what it handed, the
+//! receiver publishes what it took (once per pass), and a frame that would put more than
+//! `capacity` frames in flight is refused at once ([`HandoffEnds::send`] returns false;
+//! the pipeline counts it as `handoff_full` on the frame's ingress port). Since every
+//! batch holds at least one frame, the rings themselves never fill.
 //!
 //! [`mesh`] builds every worker's [`HandoffEnds`]; each is `Send` and moves to its
 //! worker's thread, where [`crate::Pipeline::set_handoff`] takes it.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
 
 use hvrouter_core::router::NextHopAddr;
 use hvrouter_core::PortId;
 
-/// Capacity of a buffer made for a handed frame (a full-size Ethernet frame fits; a
-/// larger one grows it, and it keeps its size when it comes back).
-const BUFFER_CAPACITY: usize = 2048;
+/// Frames per batch at most: a full batch is sent at once, before the pass ends.
+const BATCH_FRAMES: usize = 64;
+/// Bytes a new batch buffer is made for (a larger batch grows it, and it keeps its size
+/// when it comes back).
+const BATCH_BYTES: usize = BATCH_FRAMES * 128;
 
 /// What the receiving worker does with a handed frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,13 +64,41 @@ pub enum HandoffKind {
     },
 }
 
-/// A frame on its way from one worker to another.
-#[derive(Debug)]
-pub struct Handed {
-    /// What to do with it.
-    pub kind: HandoffKind,
-    /// Its bytes, Ethernet header first.
-    pub data: Vec<u8>,
+/// Frames handed to one peer in one go: their bytes back to back, and where each is.
+#[derive(Debug, Default)]
+pub struct Batch {
+    data: Vec<u8>,
+    frames: Vec<(HandoffKind, usize, usize)>,
+}
+
+impl Batch {
+    /// Number of frames.
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// True if it holds no frame.
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// Frame `i`: what to do with it and its bytes (mutable: the home's router rewrites
+    /// a follower's frame in place).
+    pub fn get_mut(&mut self, i: usize) -> Option<(HandoffKind, &mut [u8])> {
+        let &(kind, start, end) = self.frames.get(i)?;
+        Some((kind, self.data.get_mut(start..end)?))
+    }
+
+    fn push(&mut self, kind: HandoffKind, frame: &[u8]) {
+        let start = self.data.len();
+        self.data.extend_from_slice(frame);
+        self.frames.push((kind, start, self.data.len()));
+    }
+
+    fn clear(&mut self) {
+        self.data.clear();
+        self.frames.clear();
+    }
 }
 
 /// Frames exchanged with one peer worker.
@@ -96,19 +135,26 @@ impl HandoffStats {
 /// The sending end toward one peer.
 #[derive(Debug)]
 struct Outgoing {
-    ring: SyncSender<Handed>,
-    /// Emptied buffers coming back from the peer.
-    empties: Receiver<Vec<u8>>,
-    /// Buffers of frames the ring refused, reused first.
-    spare: Vec<Vec<u8>>,
+    ring: SyncSender<Batch>,
+    /// Emptied batches coming back from the peer.
+    empties: Receiver<Batch>,
+    /// The batch being filled this pass.
+    open: Batch,
+    /// Frames the peer has taken so far (it publishes the figure once per batch).
+    taken: Arc<AtomicU64>,
+    /// The last figure read from `taken`: read again only when it says the ring is
+    /// full, so the cache line the peer writes is not pulled over for every frame.
+    taken_seen: u64,
 }
 
 /// The receiving end from one peer.
 #[derive(Debug)]
 struct Incoming {
-    ring: Receiver<Handed>,
-    /// Emptied buffers going back to the peer.
-    empties: SyncSender<Vec<u8>>,
+    ring: Receiver<Batch>,
+    /// Emptied batches going back to the peer.
+    empties: SyncSender<Batch>,
+    /// Frames taken so far, published for the peer.
+    taken: Arc<AtomicU64>,
 }
 
 /// One worker's ends of the handoff rings: toward every other worker and from it.
@@ -122,8 +168,8 @@ pub struct HandoffEnds {
     stats: Vec<PeerStats>,
 }
 
-/// The rings between `workers` workers, `capacity` frames each way per pair (at least
-/// 1): element `i` is worker `i`'s ends.
+/// The rings between `workers` workers, `capacity` frames in flight each way per pair
+/// (at least 1): element `i` is worker `i`'s ends.
 pub fn mesh(workers: usize, capacity: usize) -> Vec<HandoffEnds> {
     let capacity = capacity.max(1);
     let mut ends: Vec<HandoffEnds> = (0..workers)
@@ -137,18 +183,22 @@ pub fn mesh(workers: usize, capacity: usize) -> Vec<HandoffEnds> {
         .collect();
     for from in 0..workers {
         for to in (0..workers).filter(|&to| to != from) {
+            // At most `capacity` frames in flight, so at most that many batches: in the
+            // ring, held by the receiver, or on their way back.
             let (ring_tx, ring_rx) = sync_channel(capacity);
-            // Room for every buffer of the pair: those in the ring, those the receiver
-            // holds while it works, and those already on their way back.
-            let (empties_tx, empties_rx) = sync_channel(2 * capacity + 64);
+            let (empties_tx, empties_rx) = sync_channel(capacity + 1);
+            let taken = Arc::new(AtomicU64::new(0));
             ends[from].outgoing[to] = Some(Outgoing {
                 ring: ring_tx,
                 empties: empties_rx,
-                spare: Vec::new(),
+                open: Batch::default(),
+                taken: Arc::clone(&taken),
+                taken_seen: 0,
             });
             ends[to].incoming[from] = Some(Incoming {
                 ring: ring_rx,
                 empties: empties_tx,
+                taken,
             });
         }
     }
@@ -166,53 +216,77 @@ impl HandoffEnds {
         self.outgoing.len()
     }
 
-    /// Frames each ring holds.
+    /// Frames in flight toward one peer at most.
     pub fn capacity(&self) -> usize {
         self.capacity
     }
 
-    /// Hand a copy of `data` to worker `to`. False if its ring is full (counted as
-    /// dropped for that peer) or `to` is not a peer.
+    /// Hand a copy of `data` to worker `to` (it leaves with the batch at the next
+    /// [`HandoffEnds::flush`], or at once when the batch is full). False if `capacity`
+    /// frames are already in flight toward it (counted as dropped for that peer), or
+    /// `to` is not a peer.
     pub fn send(&mut self, to: usize, kind: HandoffKind, data: &[u8]) -> bool {
-        let Some(Some(out)) = self.outgoing.get_mut(to) else {
+        let (Some(Some(out)), Some(stats)) = (self.outgoing.get_mut(to), self.stats.get_mut(to))
+        else {
             return false;
         };
-        let mut buf = out
-            .spare
-            .pop()
-            .or_else(|| out.empties.try_recv().ok())
-            .unwrap_or_else(|| Vec::with_capacity(BUFFER_CAPACITY.max(data.len())));
-        buf.clear();
-        buf.extend_from_slice(data);
-        match out.ring.try_send(Handed { kind, data: buf }) {
-            Ok(()) => {
-                self.stats[to].handed_out += 1;
-                true
+        let capacity = self.capacity as u64;
+        if stats.handed_out.saturating_sub(out.taken_seen) >= capacity {
+            out.taken_seen = out.taken.load(Ordering::Acquire);
+            if stats.handed_out.saturating_sub(out.taken_seen) >= capacity {
+                stats.dropped += 1;
+                return false;
             }
-            Err(TrySendError::Full(h) | TrySendError::Disconnected(h)) => {
-                out.spare.push(h.data);
-                self.stats[to].dropped += 1;
-                false
+        }
+        if out.open.frames.capacity() == 0 {
+            // A new batch: one that came back, or (warming up) a new one.
+            out.open = out.empties.try_recv().unwrap_or_else(|_| Batch {
+                data: Vec::with_capacity(BATCH_BYTES),
+                frames: Vec::with_capacity(BATCH_FRAMES),
+            });
+            out.open.clear();
+        }
+        out.open.push(kind, data);
+        stats.handed_out += 1;
+        if out.open.len() >= BATCH_FRAMES {
+            flush_one(out);
+        }
+        true
+    }
+
+    /// Send every batch filled since the last flush (the pipeline calls it at the end
+    /// of each pass).
+    pub fn flush(&mut self) {
+        for out in self.outgoing.iter_mut().flatten() {
+            if !out.open.is_empty() {
+                flush_one(out);
             }
         }
     }
 
-    /// The next frame worker `from` handed to this one, if any.
-    pub fn receive(&mut self, from: usize) -> Option<Handed> {
+    /// The next batch worker `from` handed to this one, if any. Give it back with
+    /// [`HandoffEnds::give_back`] once its frames are used.
+    pub fn receive(&mut self, from: usize) -> Option<Batch> {
         let Some(Some(inc)) = self.incoming.get(from) else {
             return None;
         };
-        let h = inc.ring.try_recv().ok()?;
-        self.stats[from].handed_in += 1;
-        Some(h)
+        let batch = inc.ring.try_recv().ok()?;
+        if let Some(s) = self.stats.get_mut(from) {
+            s.handed_in += batch.len() as u64;
+        }
+        Some(batch)
     }
 
-    /// Give the buffer of a frame received from `from` back to it, for reuse.
-    pub fn give_back(&mut self, from: usize, buf: Vec<u8>) {
-        if let Some(Some(inc)) = self.incoming.get(from) {
-            // Full or gone: the buffer is freed instead (never with a sane capacity).
-            let _ = inc.empties.try_send(buf);
-        }
+    /// Give a batch received from `from` back to it, for reuse, and tell it how many
+    /// frames this worker has taken so far.
+    pub fn give_back(&mut self, from: usize, mut batch: Batch) {
+        let (Some(Some(inc)), Some(s)) = (self.incoming.get(from), self.stats.get(from)) else {
+            return;
+        };
+        batch.clear();
+        // Full or gone: the batch is freed instead (the ring has room for every batch).
+        let _ = inc.empties.try_send(batch);
+        inc.taken.store(s.handed_in, Ordering::Release);
     }
 
     /// Counters by peer.
@@ -223,33 +297,55 @@ impl HandoffEnds {
     }
 }
 
+/// Send `out`'s open batch. The ring has room: at most `capacity` frames, so batches,
+/// are in flight.
+fn flush_one(out: &mut Outgoing) {
+    let batch = std::mem::take(&mut out.open);
+    if let Err(TrySendError::Full(mut batch) | TrySendError::Disconnected(mut batch)) =
+        out.ring.try_send(batch)
+    {
+        // Only if the peer is gone: nothing will take these frames.
+        batch.clear();
+        out.open = batch;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const T: HandoffKind = HandoffKind::Originated { port: PortId(3) };
 
+    fn frames(b: &mut Batch) -> Vec<Vec<u8>> {
+        (0..b.len())
+            .filter_map(|i| b.get_mut(i).map(|(_, d)| d.to_vec()))
+            .collect()
+    }
+
     #[test]
-    fn frames_cross_in_order_and_buffers_come_back() {
-        let mut ends = mesh(3, 4);
+    fn frames_cross_in_order_and_batches_come_back() {
+        let mut ends = mesh(3, 8);
         let (a, rest) = ends.split_at_mut(1);
         let (a, b) = (&mut a[0], &mut rest[0]);
         assert_eq!((a.worker(), b.worker(), a.workers()), (0, 1, 3));
         assert!(a.send(1, T, &[1, 2, 3]));
         assert!(a.send(1, T, &[4]));
         assert!(!a.send(0, T, &[9]), "no ring to itself");
+        assert!(b.receive(0).is_none(), "nothing before the flush");
+        a.flush();
         assert!(b.receive(2).is_none());
-        let h = b.receive(0).expect("first");
-        assert_eq!((h.kind, h.data.as_slice()), (T, &[1u8, 2, 3][..]));
-        let ptr = h.data.as_ptr();
-        b.give_back(0, h.data);
-        let h2 = b.receive(0).expect("second");
-        assert_eq!(h2.data, vec![4]);
+        let mut batch = b.receive(0).expect("batch");
+        assert_eq!(batch.get_mut(0).map(|(k, _)| k), Some(T));
+        assert_eq!(frames(&mut batch), vec![vec![1, 2, 3], vec![4]]);
+        let ptr = batch.data.as_ptr();
+        b.give_back(0, batch);
         assert!(b.receive(0).is_none());
-        // The returned buffer is reused for the next frame.
+        // The returned batch is reused for the next frames.
         assert!(a.send(1, T, &[5, 6]));
-        let h3 = b.receive(0).expect("third");
-        assert_eq!(h3.data.as_ptr(), ptr);
+        a.flush();
+        let mut batch = b.receive(0).expect("batch");
+        assert_eq!(batch.data.as_ptr(), ptr);
+        assert_eq!(frames(&mut batch), vec![vec![5, 6]]);
         assert_eq!(a.stats().peers[1].handed_out, 3);
         assert_eq!(b.stats().peers[0].handed_in, 3);
     }
@@ -261,11 +357,27 @@ mod tests {
         assert!(a.send(1, T, &[1]));
         assert!(a.send(1, T, &[2]));
         assert!(!a.send(1, T, &[3]));
+        a.flush();
         let s = a.stats().total();
         assert_eq!((s.handed_out, s.dropped), (2, 1));
-        let b = &mut ends[1];
-        assert_eq!(b.receive(0).map(|h| h.data), Some(vec![1]));
-        let a = &mut ends[0];
-        assert!(a.send(1, T, &[4]));
+        // Taken, but not given back yet: still in flight.
+        let mut batch = ends[1].receive(0).expect("batch");
+        assert_eq!(frames(&mut batch), vec![vec![1], vec![2]]);
+        assert!(!ends[0].send(1, T, &[4]));
+        ends[1].give_back(0, batch);
+        assert!(ends[0].send(1, T, &[5]));
+    }
+
+    #[test]
+    fn a_full_batch_leaves_before_the_flush() {
+        let mut ends = mesh(2, 1000);
+        for i in 0..BATCH_FRAMES + 1 {
+            assert!(ends[0].send(1, T, &[i as u8]));
+        }
+        let batch = ends[1].receive(0).expect("a full batch");
+        assert_eq!(batch.len(), BATCH_FRAMES);
+        assert!(ends[1].receive(0).is_none());
+        ends[0].flush();
+        assert_eq!(ends[1].receive(0).map(|b| b.len()), Some(1));
     }
 }

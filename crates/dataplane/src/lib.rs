@@ -23,7 +23,7 @@ mod xdp_spec;
 pub use capture::{Capture, CaptureBatch, CaptureConfig, CaptureRecord, Direction, Verdict};
 pub use fast_path::FastPath;
 pub use gso_sender::{GsoSender, GsoStatus};
-pub use handoff::{mesh, HandoffEnds, HandoffKind, HandoffStats, PeerStats};
+pub use handoff::{mesh, Batch, HandoffEnds, HandoffKind, HandoffStats, PeerStats};
 pub use mem_port::{MemPool, MemPort};
 pub use pipeline::{PassStats, Pipeline, DEFAULT_BURST};
 pub use port::{Frame, Port, TxResult};

@@ -453,6 +453,9 @@ impl<P: Port> Pipeline<P> {
             }
         }
         self.outbox.clear();
+        if let Some(h) = self.handoff.as_mut() {
+            h.flush();
+        }
         for port in self.ports.iter_mut().flatten() {
             port.flush();
         }

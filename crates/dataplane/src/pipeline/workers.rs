@@ -88,38 +88,47 @@ impl<P: Port> Pipeline<P> {
         };
         let me = h.worker();
         for peer in (0..h.workers()).filter(|&p| p != me) {
+            // What the peer had handed over when this pass began: a peer working on
+            // another core keeps adding, and this pass must end.
             for _ in 0..h.capacity() {
-                let Some(item) = h.receive(peer) else {
+                let Some(mut batch) = h.receive(peer) else {
                     break;
                 };
-                let mut data = item.data;
-                match item.kind {
-                    HandoffKind::Transmit { port, from_guest } => {
-                        self.queue_copy(port, &data, from_guest);
-                    }
-                    HandoffKind::Originated { port } => self.outbox.push_copy(port, &data),
-                    HandoffKind::Resolve {
-                        ingress,
-                        port,
-                        next_hop,
-                    } => {
-                        let action = self.router.output_resolved(
-                            ingress,
-                            port,
-                            next_hop,
-                            &mut data,
-                            now,
-                            &mut self.outbox,
-                        );
-                        if let Action::Forward(egress) = action {
-                            self.queue_copy(egress, &data, true);
-                        }
-                    }
+                for i in 0..batch.len() {
+                    let Some((kind, data)) = batch.get_mut(i) else {
+                        continue;
+                    };
+                    self.take_handed(kind, data, now);
                 }
-                h.give_back(peer, data);
+                h.give_back(peer, batch);
             }
         }
         self.handoff = Some(h);
+    }
+
+    /// One frame a peer handed over.
+    fn take_handed(&mut self, kind: HandoffKind, data: &mut [u8], now: Instant) {
+        match kind {
+            HandoffKind::Transmit { port, from_guest } => self.queue_copy(port, data, from_guest),
+            HandoffKind::Originated { port } => self.outbox.push_copy(port, data),
+            HandoffKind::Resolve {
+                ingress,
+                port,
+                next_hop,
+            } => {
+                let action = self.router.output_resolved(
+                    ingress,
+                    port,
+                    next_hop,
+                    data,
+                    now,
+                    &mut self.outbox,
+                );
+                if let Action::Forward(egress) = action {
+                    self.queue_copy(egress, data, true);
+                }
+            }
+        }
     }
 
     /// Queue a copy of `data` on `port`'s transmit burst, in a frame of the port's kind.
