@@ -305,3 +305,79 @@ fn a_port_no_worker_owns_is_missing_as_before() {
     assert_eq!(ws.drops(DropReason::EgressPortMissing), 1);
     assert_eq!(ws.drops(DropReason::HandoffFull), 0);
 }
+
+#[test]
+fn a_datagram_the_home_fragments_reaches_the_followers_guest() {
+    let mut ws = Workers::new(64);
+    let frame = udp_frame(GW_MAC, UPLINK_MAC, REMOTE, GUEST2, 64, 3000, false);
+    ws.inject(UPLINK, &frame);
+    ws.step(2);
+    let sent = ws.sent(TAP2);
+    assert!(sent.len() >= 3, "fragments: {}", sent.len());
+    assert!(sent.iter().all(|f| f.len() <= 14 + 1500));
+    let (ip, data) = reassemble(&sent);
+    assert_eq!((ip.src, ip.dst, ip.ttl), (REMOTE, GUEST2, 63));
+    assert_eq!(&data[8..], &frame[42..], "UDP payload whole");
+    // Counted as sent on worker 1, which sent them.
+    assert_eq!(
+        ws.w[1].router().port_counters(TAP2).tx_packets,
+        sent.len() as u64
+    );
+}
+
+#[test]
+fn a_follower_guests_tcp_super_frame_is_segmented_by_the_home() {
+    let mut ws = Workers::new(64);
+    // Resolve the gateway first (from guest A, on the home).
+    ws.inject(
+        TAP1,
+        &udp_frame(MAC1, GUEST_SIDE_MAC, GUEST1, REMOTE, 64, 18, false),
+    );
+    ws.step(1);
+    ws.inject(UPLINK, &is_at(GW_MAC, GATEWAY, UPLINK_MAC, ROUTER_SRC));
+    ws.step(1);
+    assert_eq!(ws.sent(UPLINK).len(), 2, "request and released datagram");
+    // A 20 KB super-frame from guest B, checksum partial: the follower hands it whole,
+    // the home cuts it to the MTU.
+    let payload = 20_000;
+    ws.inject(
+        TAP2,
+        &tcp_partial_frame(MAC2, GUEST_SIDE_MAC, GUEST2, REMOTE, payload),
+    );
+    ws.step(2);
+    let sent = ws.sent(UPLINK);
+    assert!(sent.len() >= 14, "segments: {}", sent.len());
+    let mut data = Vec::new();
+    for f in &sent {
+        assert!(f.len() <= 14 + 1500);
+        let ip = parse_ip(f);
+        assert_eq!((ip.eth.dst_addr, ip.ttl), (GW_MAC, 63));
+        data.extend(parse_tcp(f).2);
+    }
+    assert_eq!(data.len(), payload);
+    assert!(data.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
+}
+
+#[test]
+fn toward_an_uplink_taking_gso_a_followers_super_frame_leaves_whole() {
+    let mut ws = Workers::new(64);
+    ws.w[0].attach(UPLINK, MemPort::new().with_gso(false));
+    ws.inject(
+        TAP1,
+        &udp_frame(MAC1, GUEST_SIDE_MAC, GUEST1, REMOTE, 64, 18, false),
+    );
+    ws.step(1);
+    ws.inject(UPLINK, &is_at(GW_MAC, GATEWAY, UPLINK_MAC, ROUTER_SRC));
+    ws.step(1);
+    assert_eq!(ws.sent(UPLINK).len(), 2);
+    ws.inject(
+        TAP2,
+        &tcp_partial_frame(MAC2, GUEST_SIDE_MAC, GUEST2, REMOTE, 20_000),
+    );
+    ws.step(2);
+    let gso = ws.w[0].port_mut(UPLINK).unwrap().take_sent_gso();
+    assert_eq!(gso.len(), 1, "one GSO send");
+    let ip = parse_ip(&gso[0].1);
+    assert_eq!((ip.eth.dst_addr, ip.ttl, ip.src), (GW_MAC, 63, GUEST2));
+    assert!(ws.sent(UPLINK).is_empty());
+}
