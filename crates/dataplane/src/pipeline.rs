@@ -277,7 +277,7 @@ impl<P: Port> Pipeline<P> {
     fn dispatch(&mut self, id: PortId, from_guest: bool, now: Instant) {
         let mut rx = std::mem::take(&mut self.rx);
         let actions = std::mem::take(&mut self.actions);
-        for (mut frame, &action) in rx.drain(..).zip(actions.iter()) {
+        for (frame, &action) in rx.drain(..).zip(actions.iter()) {
             match action {
                 Action::Forward(egress) => match (
                     self.tx.get_mut(egress.index()),
@@ -297,29 +297,7 @@ impl<P: Port> Pipeline<P> {
                 },
                 Action::Resolve { port, next_hop } if self.is_attached(port) => {
                     // The uplink is here after all: this worker resolves.
-                    let action = self.router.output_resolved(
-                        id,
-                        port,
-                        next_hop,
-                        frame.data_mut(),
-                        now,
-                        &mut self.outbox,
-                    );
-                    match action {
-                        Action::Forward(egress)
-                            if self.is_attached(egress) && egress.index() < self.tx.len() =>
-                        {
-                            self.tx[egress.index()].push(frame);
-                            self.tx_from_guest[egress.index()].push(from_guest);
-                        }
-                        Action::Forward(_) | Action::Resolve { .. } => {
-                            self.router
-                                .counters_mut()
-                                .count_drop(id, DropReason::EgressPortMissing);
-                            recycle(&mut self.ports, id, frame);
-                        }
-                        Action::Consumed | Action::Drop(_) => recycle(&mut self.ports, id, frame),
-                    }
+                    self.resolve_here(id, port, next_hop, frame, from_guest, now);
                 }
                 Action::Resolve { port, next_hop } => {
                     let kind = HandoffKind::Resolve {
@@ -334,39 +312,6 @@ impl<P: Port> Pipeline<P> {
         }
         self.rx = rx;
         self.actions = actions;
-    }
-
-    /// Whether port `id` is attached here.
-    #[inline]
-    fn is_attached(&self, id: PortId) -> bool {
-        self.ports.get(id.index()).is_some_and(Option::is_some)
-    }
-
-    /// A frame received on `ingress` for `egress`, which is not attached here: handed
-    /// to the worker that owns it (dropped as `handoff_full` if its ring is full), or
-    /// dropped as `egress_port_missing` if no worker does.
-    fn hand_off_or_drop(
-        &mut self,
-        ingress: PortId,
-        egress: PortId,
-        kind: HandoffKind,
-        frame: P::Frame,
-    ) {
-        let owner = workers::remote_owner(self.handoff.as_ref(), &self.owners, &self.ports, egress);
-        let reason = match (owner, self.handoff.as_mut()) {
-            (Some(w), Some(h)) => {
-                if h.send(w, kind, frame.data()) {
-                    None
-                } else {
-                    Some(DropReason::HandoffFull)
-                }
-            }
-            _ => Some(DropReason::EgressPortMissing),
-        };
-        if let Some(reason) = reason {
-            self.router.counters_mut().count_drop(ingress, reason);
-        }
-        recycle(&mut self.ports, ingress, frame);
     }
 
     fn transmit(&mut self, now: Instant) -> usize {

@@ -11,12 +11,12 @@
 //! transmitted on the worker that sent it.
 
 use hvrouter_core::drop::DropReason;
-use hvrouter_core::router::Action;
+use hvrouter_core::router::{Action, NextHopAddr};
 use hvrouter_core::{Instant, PortId};
 
 use super::Pipeline;
 use crate::handoff::{HandoffEnds, HandoffKind, HandoffStats};
-use crate::port::Port;
+use crate::port::{Frame, Port};
 
 /// The worker that owns `port` if it is another one (and there is a mesh to reach
 /// it): not attached here, and owned by a worker other than this one.
@@ -71,6 +71,84 @@ impl<P: Port> Pipeline<P> {
             .as_ref()
             .map(HandoffEnds::stats)
             .unwrap_or_default()
+    }
+
+    /// Whether port `id` is attached here.
+    #[inline]
+    pub(super) fn is_attached(&self, id: PortId) -> bool {
+        self.ports.get(id.index()).is_some_and(Option::is_some)
+    }
+
+    /// A frame received on `ingress` for `egress`, which is not attached here: handed
+    /// to the worker that owns it (dropped as `handoff_full` if its ring is full), or
+    /// dropped as `egress_port_missing` if no worker does.
+    pub(super) fn hand_off_or_drop(
+        &mut self,
+        ingress: PortId,
+        egress: PortId,
+        kind: HandoffKind,
+        frame: P::Frame,
+    ) {
+        let owner = remote_owner(self.handoff.as_ref(), &self.owners, &self.ports, egress);
+        let reason = match (owner, self.handoff.as_mut()) {
+            (Some(w), Some(h)) => {
+                (!h.send(w, kind, frame.data())).then_some(DropReason::HandoffFull)
+            }
+            _ => Some(DropReason::EgressPortMissing),
+        };
+        if let Some(reason) = reason {
+            self.router.counters_mut().count_drop(ingress, reason);
+        }
+        self.recycle_to(ingress, frame);
+    }
+
+    /// A follower's decision ([`Action::Resolve`]) for an uplink attached here: this
+    /// worker's router finishes the frame received on `ingress` itself.
+    pub(super) fn resolve_here(
+        &mut self,
+        ingress: PortId,
+        port: PortId,
+        next_hop: NextHopAddr,
+        mut frame: P::Frame,
+        from_guest: bool,
+        now: Instant,
+    ) {
+        let action = self.router.output_resolved(
+            ingress,
+            port,
+            next_hop,
+            frame.data_mut(),
+            now,
+            &mut self.outbox,
+        );
+        match action {
+            Action::Forward(egress) if self.is_attached(egress) => {
+                match (
+                    self.tx.get_mut(egress.index()),
+                    self.tx_from_guest.get_mut(egress.index()),
+                ) {
+                    (Some(q), Some(marks)) => {
+                        q.push(frame);
+                        marks.push(from_guest);
+                    }
+                    _ => self.recycle_to(ingress, frame),
+                }
+            }
+            Action::Forward(_) | Action::Resolve { .. } => {
+                self.router
+                    .counters_mut()
+                    .count_drop(ingress, DropReason::EgressPortMissing);
+                self.recycle_to(ingress, frame);
+            }
+            Action::Consumed | Action::Drop(_) => self.recycle_to(ingress, frame),
+        }
+    }
+
+    /// Give `frame` back to the port it came from.
+    fn recycle_to(&mut self, from: PortId, frame: P::Frame) {
+        if let Some(Some(port)) = self.ports.get_mut(from.index()) {
+            port.recycle(frame);
+        }
     }
 
     /// Tell the router whether port `id` is another worker's.
