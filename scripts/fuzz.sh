@@ -25,7 +25,7 @@ fi
 if [ "$#" -gt 0 ]; then
     targets=("$@")
 else
-    targets=(ethernet vlan arp ipv4 icmpv4 udp tcp dhcp ipv6 icmpv6 ndp ipv6_dhcp pipeline pipeline6)
+    targets=(ethernet vlan arp ipv4 icmpv4 udp tcp dhcp ipv6 icmpv6 ndp ipv6_dhcp pipeline pipeline6 pipeline_workers)
 fi
 
 cd fuzz
