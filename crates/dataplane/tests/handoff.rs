@@ -381,3 +381,56 @@ fn toward_an_uplink_taking_gso_a_followers_super_frame_leaves_whole() {
     assert_eq!((ip.eth.dst_addr, ip.ttl, ip.src), (GW_MAC, 63, GUEST2));
     assert!(ws.sent(UPLINK).is_empty());
 }
+
+#[test]
+fn two_threads_deliver_every_frame_once() {
+    // Worker 0 receives `PASSES` bursts from the VLAN for guest B; worker 1, on its own
+    // thread, sends them. The rings hold them all: nothing may be lost or duplicated.
+    const PASSES: usize = 200;
+    const BURST: usize = 32;
+    let total = (PASSES * BURST) as u64;
+    let mut ends = mesh(2, PASSES * BURST).into_iter();
+    let (e0, e1) = (ends.next().unwrap(), ends.next().unwrap());
+    let frame = udp_frame(GW_MAC, UPLINK_MAC, REMOTE, GUEST2, 64, 18, false);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done1 = std::sync::Arc::clone(&done);
+    let receiver = std::thread::spawn(move || {
+        let now = Instant::from_secs(1000);
+        let mut pipe = Pipeline::new(replica(now), BURST);
+        pipe.router_mut().set_follower(true);
+        let pool = hvrouter_dataplane::MemPool::default();
+        pipe.attach(TAP2, MemPort::sink(pool));
+        pipe.set_port_owner(UPLINK, Some(0));
+        pipe.set_handoff(e1);
+        // Liveness bound only (no speed asserted): the sender finishes in well under it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let finished = done1.load(std::sync::atomic::Ordering::Acquire);
+            pipe.run_once(now);
+            let sent = pipe.router().port_counters(TAP2).tx_packets;
+            if (finished && sent >= total) || std::time::Instant::now() > deadline {
+                pipe.run_once(now);
+                let c = pipe.router().port_counters(TAP2);
+                return (c.tx_packets, pipe.handoff_stats().peers[0]);
+            }
+        }
+    });
+    let now = Instant::from_secs(1000);
+    let mut home = Pipeline::new(replica(now), BURST);
+    let pool = hvrouter_dataplane::MemPool::default();
+    home.attach(UPLINK, MemPort::generator(frame, pool.clone()));
+    home.set_port_owner(TAP2, Some(1));
+    home.set_handoff(e0);
+    for _ in 0..PASSES {
+        home.run_once(now);
+    }
+    // Worker 0 is done (it runs no further pass, so receives nothing more).
+    done.store(true, std::sync::atomic::Ordering::Release);
+    let (sent, stats) = receiver.join().unwrap();
+    let c = home.router().port_counters(UPLINK);
+    assert_eq!(c.rx_packets, total);
+    assert_eq!(c.drops.iter().sum::<u64>(), 0);
+    assert_eq!(home.handoff_stats().peers[1].handed_out, total);
+    assert_eq!(stats.handed_in, total);
+    assert_eq!(sent, total, "every frame sent once by worker 1");
+}
