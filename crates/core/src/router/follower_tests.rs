@@ -294,3 +294,29 @@ fn without_follower_mode_the_router_resolves_itself() {
     );
     assert_eq!(arp_requests(&out), 1);
 }
+
+#[test]
+fn two_workers_share_the_icmp_error_rate() {
+    // Alone, a router sends its whole burst of errors at once (50 by default)...
+    let count_errors = |r: &mut Router| {
+        let mut out = Outbox::new();
+        let now = Instant::from_secs(1);
+        for _ in 0..200 {
+            let mut f = ipv4(GUEST_SIDE_MAC, MAC2, GUEST2, REMOTE, 1);
+            r.process(TAP2, &mut f, now, &mut out);
+        }
+        out.len()
+    };
+    let (mut home, mut follower) = pair();
+    let burst = RouterConfig::default().icmp_burst as usize;
+    assert_eq!(count_errors(&mut router()), burst);
+    // ...two replicas send half each: together the configured burst, not twice it.
+    home.share_rate_limits(2, Instant::ZERO);
+    follower.share_rate_limits(2, Instant::ZERO);
+    let both = count_errors(&mut home) + count_errors(&mut follower);
+    assert_eq!(both, burst);
+    assert_eq!(
+        follower.port_counters(TAP2).icmp_errors_suppressed,
+        200 - burst as u64 / 2
+    );
+}

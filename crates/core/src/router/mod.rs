@@ -181,6 +181,19 @@ impl Router {
         self.v6.set_follower(on);
     }
 
+    /// This router is one of `workers` replicas, each on its own worker: every
+    /// router-wide rate limit (ICMP errors, RFC 1812 4.3.2.8, and ICMPv6 errors, RFC 4443
+    /// 2.4 (f); DHCPv6 replies) gets its share of the configured rate and burst, rounded
+    /// up, so that all workers together stay within them (up to one per worker). A busy
+    /// worker does not borrow an idle one's share. 1 (the default): the whole rate.
+    pub fn share_rate_limits(&mut self, workers: usize, now: Instant) {
+        let n = u32::try_from(workers.max(1)).unwrap_or(u32::MAX);
+        let (rate, burst) = (self.config.icmp_rate_per_sec, self.config.icmp_burst);
+        self.icmp_limit
+            .set_rate(rate.div_ceil(n), burst.div_ceil(n), now);
+        self.v6.share_rate_limits(n, rate, burst, now);
+    }
+
     /// Whether this router is a follower ([`Router::set_follower`]).
     pub fn is_follower(&self) -> bool {
         self.follower

@@ -157,6 +157,23 @@ impl Router6 {
         }
     }
 
+    /// See [`crate::router::Router::share_rate_limits`]: this replica's share (one of
+    /// `workers`) of the ICMPv6 error rate (`icmp_rate`, `icmp_burst`) and of the DHCPv6
+    /// reply rate.
+    pub fn share_rate_limits(
+        &mut self,
+        workers: u32,
+        icmp_rate: u32,
+        icmp_burst: u32,
+        now: Instant,
+    ) {
+        let n = workers.max(1);
+        self.icmp_limit
+            .set_rate(icmp_rate.div_ceil(n), icmp_burst.div_ceil(n), now);
+        self.dhcp6_limit
+            .set_rate(DHCP6_RATE.div_ceil(n), DHCP6_BURST.div_ceil(n), now);
+    }
+
     /// See [`crate::router::Router::set_port_remote`].
     pub fn set_port_remote(&mut self, port: PortId, remote: bool) {
         let idx = port.index();

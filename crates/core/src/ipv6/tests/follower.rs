@@ -203,3 +203,23 @@ fn the_follower_leaves_uplink_timers_to_the_home() {
         2
     );
 }
+
+#[test]
+fn two_workers_share_the_icmpv6_error_rate() {
+    let errors = |r: &mut Router, guest: u16, src: Ipv6Addr, port: PortId| {
+        let mut out = Outbox::new();
+        for _ in 0..200 {
+            let mut f = from(guest, src, 1);
+            r.process(port, &mut f, Instant::from_secs(1), &mut out);
+        }
+        r.ipv6().stats().errors_sent
+    };
+    let burst = crate::router::RouterConfig::default().icmp_burst as u64;
+    assert_eq!(errors(&mut router(), 2, tap2_addr(), TAP2), burst);
+    let (mut home, mut follower) = pair();
+    home.share_rate_limits(2, Instant::ZERO);
+    follower.share_rate_limits(2, Instant::ZERO);
+    let both =
+        errors(&mut home, 1, tap1_addr(), TAP1) + errors(&mut follower, 2, tap2_addr(), TAP2);
+    assert_eq!(both, burst);
+}
