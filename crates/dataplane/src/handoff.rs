@@ -13,7 +13,7 @@
 //! frame.
 //!
 //! The ring's capacity is counted in frames: the sender counts what it handed, the
-//! receiver publishes what it took (once per pass), and a frame that would put more than
+//! receiver publishes what it took (once per batch it gives back), and a frame that would put more than
 //! `capacity` frames in flight is refused at once ([`HandoffEnds::send`] returns false;
 //! the pipeline counts it as `handoff_full` on the frame's ingress port). Since every
 //! batch holds at least one frame, the rings themselves never fill.
