@@ -13,10 +13,11 @@
 //! frame.
 //!
 //! The ring's capacity is counted in frames: the sender counts what it handed, the
-//! receiver publishes what it took (once per batch it gives back), and a frame that would put more than
-//! `capacity` frames in flight is refused at once ([`HandoffEnds::send`] returns false;
-//! the pipeline counts it as `handoff_full` on the frame's ingress port). Since every
-//! batch holds at least one frame, the rings themselves never fill.
+//! receiver publishes what it took (with each batch it gives back), and a frame that
+//! would put more than `capacity` frames in flight is refused at once
+//! ([`HandoffEnds::send`] returns false; the pipeline counts it as `handoff_full` on the
+//! frame's ingress port). Since every batch holds at least one frame, the rings
+//! themselves never fill.
 //!
 //! [`mesh`] builds every worker's [`HandoffEnds`]; each is `Send` and moves to its
 //! worker's thread, where [`crate::Pipeline::set_handoff`] takes it.
