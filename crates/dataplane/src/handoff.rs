@@ -4,13 +4,13 @@
 //!
 //! One single-producer, single-consumer ring per ordered pair of workers carries
 //! [`Batch`]es one way: the frames one pass hands to that peer, copied back to back into
-//! one buffer. A second ring carries emptied batches back, so that in steady state
-//! nothing is allocated. Both are bounded [`std::sync::mpsc::sync_channel`]s used only
-//! with `try_send` / `try_recv`: the bounded channel is a lock-free array queue (the
-//! standard library's port of crossbeam-channel's array flavor); nothing on the packet
-//! path blocks or takes a lock, and no dependency is needed. A ring operation costs a
-//! few atomic operations on cache lines both workers touch: paid once per batch, not per
-//! frame.
+//! one buffer (at most 64 frames or about 256 KB). A second ring carries emptied
+//! batches back (up to 16 are kept), so that in steady state nothing is allocated. Both
+//! are bounded [`std::sync::mpsc::sync_channel`]s used only with `try_send` /
+//! `try_recv`: the bounded channel is a lock-free array queue (the standard library's
+//! port of crossbeam-channel's array flavor); nothing on the packet path blocks or
+//! takes a lock, and no dependency is needed. A ring operation costs a few atomic
+//! operations on cache lines both workers touch: paid once per batch, not per frame.
 //!
 //! The ring's capacity is counted in frames: the sender counts what it handed, the
 //! receiver publishes what it took (with each batch it gives back), and a frame that
@@ -46,6 +46,12 @@ const BATCH_FRAMES: usize = 64;
 /// Bytes a new batch buffer is made for (a larger batch grows it, and it keeps its size
 /// when it comes back).
 const BATCH_BYTES: usize = BATCH_FRAMES * 128;
+/// A batch holding this many bytes is sent at once (a few guest TCP super-frames), so a
+/// batch buffer never grows much past it.
+const BATCH_MAX_BYTES: usize = 256 * 1024;
+/// Emptied batches kept for reuse per pair of workers; more coming back (after the
+/// receiver fell behind) are freed, so memory held stays bounded.
+const EMPTIES_KEPT: usize = 16;
 
 /// What the receiving worker does with a handed frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -213,10 +219,9 @@ pub fn mesh(workers: usize, capacity: usize) -> Vec<HandoffEnds> {
         .collect();
     for from in 0..workers {
         for to in (0..workers).filter(|&to| to != from) {
-            // At most `capacity` frames in flight, so at most that many batches: in the
-            // ring, held by the receiver, or on their way back.
+            // At most `capacity` frames in flight, so at most that many batches.
             let (ring_tx, ring_rx) = sync_channel(capacity);
-            let (empties_tx, empties_rx) = sync_channel(capacity + 1);
+            let (empties_tx, empties_rx) = sync_channel(EMPTIES_KEPT);
             let taken = Arc::new(AtomicU64::new(0));
             let sent = Arc::new(AtomicU64::new(0));
             let peer = ends[to].wake.clone();
@@ -283,7 +288,7 @@ impl HandoffEnds {
         }
         out.open.push(kind, data);
         stats.handed_out += 1;
-        if out.open.len() >= BATCH_FRAMES {
+        if out.open.len() >= BATCH_FRAMES || out.open.data.len() >= BATCH_MAX_BYTES {
             flush_one(out);
         }
         true
@@ -319,7 +324,7 @@ impl HandoffEnds {
             return;
         };
         batch.clear();
-        // Full or gone: the batch is freed instead (the ring has room for every batch).
+        // Enough kept already (or the peer is gone): this one is freed.
         let _ = inc.empties.try_send(batch);
         inc.taken.store(s.handed_in, Ordering::Release);
     }
@@ -481,6 +486,31 @@ mod tests {
         assert!(ends[1].send(0, T, &[3]));
         ends[1].flush();
         ends[0].woke();
+    }
+
+    #[test]
+    fn large_frames_leave_in_batches_of_bounded_size_and_few_are_kept() {
+        let mut ends = mesh(2, 1000);
+        let big = vec![7u8; 64 * 1024];
+        for _ in 0..100 {
+            assert!(ends[0].send(1, T, &big));
+        }
+        ends[0].flush();
+        let mut batches = Vec::new();
+        while let Some(b) = ends[1].receive(0) {
+            assert!(b.data.len() < BATCH_MAX_BYTES + big.len());
+            batches.push(b);
+        }
+        assert_eq!(batches.iter().map(Batch::len).sum::<usize>(), 100);
+        assert!(batches.len() > EMPTIES_KEPT);
+        for b in batches {
+            ends[1].give_back(0, b);
+        }
+        // Only EMPTIES_KEPT came back to the sender; the rest were freed.
+        let Some(Some(out)) = ends[0].outgoing.get(1) else {
+            panic!("no ring to 1");
+        };
+        assert_eq!(out.empties.try_iter().count(), EMPTIES_KEPT);
     }
 
     #[test]
