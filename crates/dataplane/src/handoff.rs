@@ -4,13 +4,13 @@
 //!
 //! One single-producer, single-consumer ring per ordered pair of workers carries
 //! [`Batch`]es one way: the frames one pass hands to that peer, copied back to back into
-//! one buffer. A second ring carries emptied batches back, so that in steady state
-//! nothing is allocated. Both are bounded [`std::sync::mpsc::sync_channel`]s used only
-//! with `try_send` / `try_recv`: the bounded channel is a lock-free array queue (the
-//! standard library's port of crossbeam-channel's array flavor); nothing on the packet
-//! path blocks or takes a lock, and no dependency is needed. A ring operation costs a
-//! few atomic operations on cache lines both workers touch: paid once per batch, not per
-//! frame.
+//! one buffer (at most 64 frames or about 256 KB). A second ring carries emptied
+//! batches back (up to 16 are kept), so that in steady state nothing is allocated. Both
+//! are bounded [`std::sync::mpsc::sync_channel`]s used only with `try_send` /
+//! `try_recv`: the bounded channel is a lock-free array queue (the standard library's
+//! port of crossbeam-channel's array flavor); nothing on the packet path blocks or
+//! takes a lock, and no dependency is needed. A ring operation costs a few atomic
+//! operations on cache lines both workers touch: paid once per batch, not per frame.
 //!
 //! The ring's capacity is counted in frames: the sender counts what it handed, the
 //! receiver publishes what it took (with each batch it gives back), and a frame that
@@ -19,12 +19,24 @@
 //! frame's ingress port). Since every batch holds at least one frame, the rings
 //! themselves never fill.
 //!
+//! A worker that blocks while idle (in `poll(2)`) is woken by its peers: after
+//! [`HandoffEnds::enable_wakeup`], it watches [`HandoffEnds::wake_fd`] with its sockets,
+//! and marks itself asleep ([`HandoffEnds::prepare_sleep`]) before blocking; a peer that
+//! sends it a batch meanwhile rings its doorbell ([`sys::doorbell::Doorbell`], an
+//! eventfd). The mark and the count of frames sent are both sequentially consistent, so
+//! either the sleeper sees the batch and does not block, or the sender sees the mark and
+//! rings.
+//!
 //! [`mesh`] builds every worker's [`HandoffEnds`]; each is `Send` and moves to its
 //! worker's thread, where [`crate::Pipeline::set_handoff`] takes it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use sys::doorbell::Doorbell;
 
 use hvrouter_core::router::NextHopAddr;
 use hvrouter_core::PortId;
@@ -34,6 +46,12 @@ const BATCH_FRAMES: usize = 64;
 /// Bytes a new batch buffer is made for (a larger batch grows it, and it keeps its size
 /// when it comes back).
 const BATCH_BYTES: usize = BATCH_FRAMES * 128;
+/// A batch holding this many bytes is sent at once (a few guest TCP super-frames), so a
+/// batch buffer never grows much past it.
+const BATCH_MAX_BYTES: usize = 256 * 1024;
+/// Emptied batches kept for reuse per pair of workers; more coming back (after the
+/// receiver fell behind) are freed, so memory held stays bounded.
+const EMPTIES_KEPT: usize = 16;
 
 /// What the receiving worker does with a handed frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,6 +164,18 @@ struct Outgoing {
     /// The last figure read from `taken`: read again only when it says the ring is
     /// full, so the cache line the peer writes is not pulled over for every frame.
     taken_seen: u64,
+    /// Frames sent in batches so far, published for the peer's [`HandoffEnds::prepare_sleep`].
+    sent: Arc<AtomicU64>,
+    /// The peer's wake-up: whether it is asleep, and its doorbell if it has one.
+    peer: Wake,
+}
+
+/// How a worker is woken: its asleep mark and its doorbell (made by
+/// [`HandoffEnds::enable_wakeup`]).
+#[derive(Clone, Debug, Default)]
+struct Wake {
+    asleep: Arc<AtomicBool>,
+    bell: Arc<OnceLock<Doorbell>>,
 }
 
 /// The receiving end from one peer.
@@ -156,6 +186,8 @@ struct Incoming {
     empties: SyncSender<Batch>,
     /// Frames taken so far, published for the peer.
     taken: Arc<AtomicU64>,
+    /// Frames the peer has sent in batches so far.
+    sent: Arc<AtomicU64>,
 }
 
 /// One worker's ends of the handoff rings: toward every other worker and from it.
@@ -167,6 +199,8 @@ pub struct HandoffEnds {
     outgoing: Vec<Option<Outgoing>>,
     incoming: Vec<Option<Incoming>>,
     stats: Vec<PeerStats>,
+    /// This worker's own wake-up.
+    wake: Wake,
 }
 
 /// The rings between `workers` workers, `capacity` frames in flight each way per pair
@@ -180,26 +214,31 @@ pub fn mesh(workers: usize, capacity: usize) -> Vec<HandoffEnds> {
             outgoing: (0..workers).map(|_| None).collect(),
             incoming: (0..workers).map(|_| None).collect(),
             stats: vec![PeerStats::default(); workers],
+            wake: Wake::default(),
         })
         .collect();
     for from in 0..workers {
         for to in (0..workers).filter(|&to| to != from) {
-            // At most `capacity` frames in flight, so at most that many batches: in the
-            // ring, held by the receiver, or on their way back.
+            // At most `capacity` frames in flight, so at most that many batches.
             let (ring_tx, ring_rx) = sync_channel(capacity);
-            let (empties_tx, empties_rx) = sync_channel(capacity + 1);
+            let (empties_tx, empties_rx) = sync_channel(EMPTIES_KEPT);
             let taken = Arc::new(AtomicU64::new(0));
+            let sent = Arc::new(AtomicU64::new(0));
+            let peer = ends[to].wake.clone();
             ends[from].outgoing[to] = Some(Outgoing {
                 ring: ring_tx,
                 empties: empties_rx,
                 open: Batch::default(),
                 taken: Arc::clone(&taken),
                 taken_seen: 0,
+                sent: Arc::clone(&sent),
+                peer,
             });
             ends[to].incoming[from] = Some(Incoming {
                 ring: ring_rx,
                 empties: empties_tx,
                 taken,
+                sent,
             });
         }
     }
@@ -249,7 +288,7 @@ impl HandoffEnds {
         }
         out.open.push(kind, data);
         stats.handed_out += 1;
-        if out.open.len() >= BATCH_FRAMES {
+        if out.open.len() >= BATCH_FRAMES || out.open.data.len() >= BATCH_MAX_BYTES {
             flush_one(out);
         }
         true
@@ -285,9 +324,48 @@ impl HandoffEnds {
             return;
         };
         batch.clear();
-        // Full or gone: the batch is freed instead (the ring has room for every batch).
+        // Enough kept already (or the peer is gone): this one is freed.
         let _ = inc.empties.try_send(batch);
         inc.taken.store(s.handed_in, Ordering::Release);
+    }
+
+    /// Give this worker a doorbell its peers ring when they hand it frames while it is
+    /// asleep ([`HandoffEnds::prepare_sleep`]). Only for a worker that blocks while idle.
+    pub fn enable_wakeup(&mut self) -> io::Result<()> {
+        if self.wake.bell.get().is_none() {
+            // Only this worker sets its own doorbell: the cell cannot be filled meanwhile.
+            let _ = self.wake.bell.set(Doorbell::new()?);
+        }
+        Ok(())
+    }
+
+    /// The descriptor to watch for readability while blocked, with the ports' sockets
+    /// (after [`HandoffEnds::enable_wakeup`]).
+    pub fn wake_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.wake.bell.get().map(Doorbell::as_fd)
+    }
+
+    /// About to block: marks this worker asleep, so that peers ring its doorbell when
+    /// they send it frames. False if frames are already waiting: do not block (and
+    /// nothing is marked).
+    pub fn prepare_sleep(&self) -> bool {
+        self.wake.asleep.store(true, Ordering::SeqCst);
+        let waiting = self.incoming.iter().zip(&self.stats).any(|(inc, s)| {
+            inc.as_ref()
+                .is_some_and(|inc| inc.sent.load(Ordering::SeqCst) > s.handed_in)
+        });
+        if waiting {
+            self.wake.asleep.store(false, Ordering::SeqCst);
+        }
+        !waiting
+    }
+
+    /// Awake again (after blocking): peers stop ringing, the doorbell is cleared.
+    pub fn woke(&self) {
+        self.wake.asleep.store(false, Ordering::SeqCst);
+        if let Some(bell) = self.wake.bell.get() {
+            bell.clear();
+        }
     }
 
     /// Counters by peer.
@@ -302,12 +380,21 @@ impl HandoffEnds {
 /// are in flight.
 fn flush_one(out: &mut Outgoing) {
     let batch = std::mem::take(&mut out.open);
-    if let Err(TrySendError::Full(mut batch) | TrySendError::Disconnected(mut batch)) =
-        out.ring.try_send(batch)
-    {
-        // Only if the peer is gone: nothing will take these frames.
-        batch.clear();
-        out.open = batch;
+    let frames = batch.len() as u64;
+    match out.ring.try_send(batch) {
+        Ok(()) => {
+            out.sent.fetch_add(frames, Ordering::SeqCst);
+            if out.peer.asleep.load(Ordering::SeqCst) {
+                if let Some(bell) = out.peer.bell.get() {
+                    bell.ring();
+                }
+            }
+        }
+        Err(TrySendError::Full(mut batch) | TrySendError::Disconnected(mut batch)) => {
+            // Only if the peer is gone: nothing will take these frames.
+            batch.clear();
+            out.open = batch;
+        }
     }
 }
 
@@ -367,6 +454,63 @@ mod tests {
         assert!(!ends[0].send(1, T, &[4]));
         ends[1].give_back(0, batch);
         assert!(ends[0].send(1, T, &[5]));
+    }
+
+    #[test]
+    fn a_sleeping_worker_is_rung_and_one_with_frames_waiting_does_not_sleep() {
+        let mut ends = mesh(2, 64);
+        ends[1].enable_wakeup().expect("eventfd");
+        let readable = |e: &HandoffEnds| {
+            let fd = e.wake_fd().expect("doorbell");
+            sys::poll::wait_readable(&[fd], std::time::Duration::from_millis(1)).expect("poll")
+        };
+        // Awake: sending does not ring.
+        assert!(ends[0].send(1, T, &[1]));
+        ends[0].flush();
+        assert!(!readable(&ends[1]));
+        // A batch is waiting: no sleep.
+        assert!(!ends[1].prepare_sleep());
+        let b = ends[1].receive(0).expect("batch");
+        ends[1].give_back(0, b);
+        // Nothing waiting: asleep; a batch sent now rings.
+        assert!(ends[1].prepare_sleep());
+        assert!(!readable(&ends[1]));
+        assert!(ends[0].send(1, T, &[2]));
+        ends[0].flush();
+        assert!(readable(&ends[1]));
+        ends[1].woke();
+        assert!(!readable(&ends[1]));
+        // Worker 0 has no doorbell: nothing to watch, nothing rung.
+        assert!(ends[0].wake_fd().is_none());
+        assert!(ends[0].prepare_sleep());
+        assert!(ends[1].send(0, T, &[3]));
+        ends[1].flush();
+        ends[0].woke();
+    }
+
+    #[test]
+    fn large_frames_leave_in_batches_of_bounded_size_and_few_are_kept() {
+        let mut ends = mesh(2, 1000);
+        let big = vec![7u8; 64 * 1024];
+        for _ in 0..100 {
+            assert!(ends[0].send(1, T, &big));
+        }
+        ends[0].flush();
+        let mut batches = Vec::new();
+        while let Some(b) = ends[1].receive(0) {
+            assert!(b.data.len() < BATCH_MAX_BYTES + big.len());
+            batches.push(b);
+        }
+        assert_eq!(batches.iter().map(Batch::len).sum::<usize>(), 100);
+        assert!(batches.len() > EMPTIES_KEPT);
+        for b in batches {
+            ends[1].give_back(0, b);
+        }
+        // Only EMPTIES_KEPT came back to the sender; the rest were freed.
+        let Some(Some(out)) = ends[0].outgoing.get(1) else {
+            panic!("no ring to 1");
+        };
+        assert_eq!(out.empties.try_iter().count(), EMPTIES_KEPT);
     }
 
     #[test]

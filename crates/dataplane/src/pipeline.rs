@@ -25,6 +25,9 @@ pub struct PassStats {
     pub rx: usize,
     /// Frames transmitted (forwarded, answered or originated).
     pub tx: usize,
+    /// Frames taken from other workers' handoff rings ([`Pipeline::set_handoff`]): work
+    /// for this worker as much as received frames are.
+    pub handed_in: usize,
 }
 
 /// A router plus the ports it owns.
@@ -193,7 +196,7 @@ impl<P: Port> Pipeline<P> {
         let mut stats = PassStats::default();
         self.fast_path_step(now);
         if self.handoff.is_some() {
-            self.handoff_in(now);
+            stats.handed_in = self.handoff_in(now);
         }
         for idx in 0..self.ports.len() {
             stats.rx += self.rx_port(PortId(idx as u16), now);

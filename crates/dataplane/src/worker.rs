@@ -104,6 +104,8 @@ pub struct WorkerStats {
     pub rx: u64,
     /// Frames transmitted.
     pub tx: u64,
+    /// Frames other workers handed to this one ([`crate::handoff`]).
+    pub handed_in: u64,
     /// Times the worker slept or blocked.
     pub sleeps: u64,
     /// Nanoseconds spent in passes that moved frames (each pass runs from its clock read
@@ -124,7 +126,8 @@ pub struct WorkerStats {
 /// Run `pipe` until `stop` is set. `housekeeping` runs every `config.tick` (and once
 /// before the first pass) with the pipeline, the current time and the stats so far;
 /// `idle_wait` is called with a timeout when the worker decides to wait (sleep, or block
-/// in `poll(2)`).
+/// in `poll(2)`; with N workers, watching [`Pipeline::handoff_wake_fd`] too, so that a
+/// frame handed over by another worker ends the wait).
 pub fn run<P: Port>(
     pipe: &mut Pipeline<P>,
     config: &WorkerConfig,
@@ -154,7 +157,10 @@ pub fn run<P: Port>(
         stats.passes += 1;
         stats.rx += pass.rx as u64;
         stats.tx += pass.tx as u64;
-        (last, last_busy) = (now, pass.rx > 0 || pass.tx > 0);
+        stats.handed_in += pass.handed_in as u64;
+        // Frames handed over by another worker are work like received ones.
+        let worked = pass.rx > 0 || pass.handed_in > 0;
+        (last, last_busy) = (now, worked || pass.tx > 0);
         if now >= next_tick {
             let preempted = sys::rusage::involuntary_switches().ok();
             housekeeping(pipe, now, &stats);
@@ -166,7 +172,7 @@ pub fn run<P: Port>(
             }
             next_tick = now + config.tick;
         }
-        if pass.rx > 0 {
+        if worked {
             empty_run = 0;
             backoff = Duration::from_micros(1);
             continue;
@@ -184,8 +190,11 @@ pub fn run<P: Port>(
         // Never wait past the next housekeeping tick.
         let until_tick = next_tick.saturating_duration_since(now);
         let wait = backoff.min(config.max_idle_sleep).min(until_tick);
-        if !wait.is_zero() {
+        // Other workers' frames waiting: no wait; otherwise they wake this one (the
+        // doorbell, for an `idle_wait` that watches `Pipeline::handoff_wake_fd`).
+        if !wait.is_zero() && pipe.handoff_prepare_sleep() {
             idle_wait(pipe, wait);
+            pipe.handoff_woke();
             stats.sleeps += 1;
         }
         backoff = (backoff * 2).min(config.max_idle_sleep);

@@ -434,3 +434,71 @@ fn two_threads_deliver_every_frame_once() {
     assert_eq!(stats.handed_in, total);
     assert_eq!(sent, total, "every frame sent once by worker 1");
 }
+
+#[test]
+fn a_worker_blocked_idle_is_woken_by_a_handed_frame() {
+    use hvrouter_dataplane::worker::{self, MonotonicClock, PollMode, WorkerConfig};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{mpsc, Arc};
+    let mut ends = mesh(2, 64).into_iter();
+    let (e0, e1) = (ends.next().unwrap(), ends.next().unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    let (blocking_tx, blocking_rx) = mpsc::channel();
+    let stop1 = Arc::clone(&stop);
+    let receiver = std::thread::spawn(move || {
+        let clock = MonotonicClock::default();
+        let mut pipe = Pipeline::new(replica(clock.now()), 32);
+        pipe.router_mut().set_follower(true);
+        pipe.attach(TAP2, MemPort::new());
+        pipe.set_port_owner(UPLINK, Some(0));
+        pipe.set_handoff(e1);
+        pipe.enable_handoff_wakeup().unwrap();
+        // Interrupt mode, waits of up to a minute: only the doorbell ends one early.
+        let config = WorkerConfig {
+            mode: PollMode::Interrupt,
+            spin_passes: 1,
+            max_idle_sleep: Duration::from_secs(60),
+            tick: Duration::from_secs(60),
+        };
+        let mut woken = 0u32;
+        worker::run(
+            &mut pipe,
+            &config,
+            &clock,
+            &stop1,
+            |_, _, _| {},
+            |p, wait| {
+                let fd = p.handoff_wake_fd().unwrap();
+                let _ = blocking_tx.send(());
+                if sys::poll::wait_readable(&[fd], wait).unwrap() {
+                    woken += 1;
+                }
+                // Delivered: let the test stop the worker at its next wake.
+                if p.router().port_counters(TAP2).tx_packets > 0 {
+                    stop1.store(true, Ordering::Relaxed);
+                }
+            },
+        );
+        let sent = pipe.port_mut(TAP2).unwrap().take_sent();
+        (sent, woken)
+    });
+    let now = Instant::from_secs(1000);
+    let mut home = Pipeline::new(replica(now), 32);
+    home.attach(UPLINK, MemPort::new());
+    home.set_port_owner(TAP2, Some(1));
+    home.set_handoff(e0);
+    // Once worker 1 is about to block, hand it a frame.
+    blocking_rx.recv_timeout(Duration::from_secs(60)).unwrap();
+    let frame = udp_frame(GW_MAC, UPLINK_MAC, REMOTE, GUEST2, 64, 18, false);
+    home.port_mut(UPLINK).unwrap().inject(&frame);
+    home.run_once(now);
+    // A second ring after delivery ends the worker's next wait too.
+    let _ = blocking_rx.recv_timeout(Duration::from_secs(60));
+    home.port_mut(UPLINK).unwrap().inject(&frame);
+    home.run_once(now);
+    let (sent, woken) = receiver.join().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    assert!(!sent.is_empty(), "the handed frame was sent by worker 1");
+    assert_eq!(parse_ip(&sent[0]).dst, GUEST2);
+    assert!(woken >= 1, "woken by the doorbell, not by the timeout");
+}

@@ -27,6 +27,7 @@
 
 pub mod affinity;
 mod bpf;
+pub mod doorbell;
 pub mod frame;
 mod insn;
 mod mmap;

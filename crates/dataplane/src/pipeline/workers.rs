@@ -73,6 +73,36 @@ impl<P: Port> Pipeline<P> {
             .unwrap_or_default()
     }
 
+    /// Let other workers wake this one while it blocks idle (interrupt mode): it gets a
+    /// doorbell ([`Pipeline::handoff_wake_fd`]) they ring when they hand it frames.
+    /// Nothing to do without a handoff.
+    pub fn enable_handoff_wakeup(&mut self) -> std::io::Result<()> {
+        match self.handoff.as_mut() {
+            Some(h) => h.enable_wakeup(),
+            None => Ok(()),
+        }
+    }
+
+    /// The descriptor to watch with the ports' sockets while blocking idle (after
+    /// [`Pipeline::enable_handoff_wakeup`]): readable when another worker handed frames.
+    pub fn handoff_wake_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.handoff.as_ref()?.wake_fd()
+    }
+
+    /// About to wait idle: false if other workers' frames are already waiting (do not
+    /// wait); otherwise they will ring the doorbell. [`crate::worker::run`] calls it,
+    /// and [`Pipeline::handoff_woke`] after the wait.
+    pub fn handoff_prepare_sleep(&self) -> bool {
+        self.handoff.as_ref().is_none_or(HandoffEnds::prepare_sleep)
+    }
+
+    /// Done waiting (see [`Pipeline::handoff_prepare_sleep`]).
+    pub fn handoff_woke(&self) {
+        if let Some(h) = self.handoff.as_ref() {
+            h.woke();
+        }
+    }
+
     /// Whether port `id` is attached here.
     #[inline]
     pub(super) fn is_attached(&self, id: PortId) -> bool {
@@ -159,11 +189,13 @@ impl<P: Port> Pipeline<P> {
 
     /// Take what the other workers handed over: frames to send are queued on their
     /// port's transmit burst (or the outbox), follower frames for the uplink are
-    /// finished by the router. At most one ring's capacity per peer per pass.
-    pub(super) fn handoff_in(&mut self, now: Instant) {
+    /// finished by the router. At most one ring's capacity per peer per pass. Returns
+    /// how many frames were taken.
+    pub(super) fn handoff_in(&mut self, now: Instant) -> usize {
         let Some(mut h) = self.handoff.take() else {
-            return;
+            return 0;
         };
+        let mut taken = 0;
         let me = h.worker();
         for peer in (0..h.workers()).filter(|&p| p != me) {
             // What the peer had handed over when this pass began: a peer working on
@@ -178,10 +210,12 @@ impl<P: Port> Pipeline<P> {
                     };
                     self.take_handed(kind, data, now);
                 }
+                taken += batch.len();
                 h.give_back(peer, batch);
             }
         }
         self.handoff = Some(h);
+        taken
     }
 
     /// One frame a peer handed over.
