@@ -397,9 +397,11 @@ impl Ports {
             entry.ifindex = Some(ifindex);
             entry.link_up = true;
         }
+        let gso = hvrouter_dataplane::Port::takes_gso(&port);
         if let Some(mut old) = pipe.attach(id, port) {
             self.retire(&mut old);
         }
+        self.replicate(id, owners::Replica::Gso(id, gso));
         self.port_up(id, true, pipe);
         if let Kind::Uplink(net) = kind {
             // IPv6 steering is not part of the PortSpec: fill it in now (issue 13).
@@ -476,6 +478,7 @@ impl Ports {
             if let Some(mut port) = pipe.detach(id) {
                 self.retire(&mut port);
             }
+            self.replicate(id, owners::Replica::Gso(id, false));
         }
         self.port_up(id, false, pipe);
         self.unwatch_queues(id);

@@ -26,6 +26,9 @@ pub enum Replica {
     Announce(String),
     /// The network's uplink MAC is now this one.
     UplinkMac(NetworkId, EthernetAddress),
+    /// The port takes whole TCP super-frames (GSO) or not: a worker handing a guest's
+    /// super-frame to it leaves it whole for the owner to send.
+    Gso(PortId, bool),
 }
 
 /// Apply another worker's change to this worker's router.
@@ -37,6 +40,7 @@ pub fn apply(pipe: &mut Pipeline<XdpPort>, r: &Replica) {
         Replica::Announce(tap) => {
             pipe.router_mut().announce_guest(tap, Instant::ZERO);
         }
+        Replica::Gso(id, on) => pipe.router_mut().set_port_gso(*id, *on),
         Replica::UplinkMac(net, mac) => {
             // The uplink's owner logged it (or the error).
             let _ = pipe.router_mut().tables_mut().set_uplink_mac(*net, *mac);

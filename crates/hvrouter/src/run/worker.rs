@@ -38,9 +38,6 @@ const JOBS_PER_TICK: usize = 64;
 const JOBS_BUDGET: Duration = Duration::from_millis(1);
 /// Frames each handoff ring holds (one ring per ordered pair of workers).
 const HANDOFF_RING: usize = 4096;
-/// Longest idle wait with several workers: a worker waiting in `poll(2)` on its
-/// sockets does not see frames another worker hands it, so it looks again this often.
-const HANDOFF_IDLE_WAIT: Duration = Duration::from_millis(1);
 
 /// The uplink MAC used until a missing uplink device appears (locally administered,
 /// unicast); nothing is sent on a missing uplink.
@@ -106,7 +103,7 @@ pub fn spawn_all(
                 match built {
                     Ok((pipe, ports)) => {
                         let _ = ready_tx.send(Ok(()));
-                        Some(serve(pipe, ports, &plan, count, queue, stop))
+                        Some(serve(pipe, ports, &plan, queue, stop))
                     }
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
@@ -199,6 +196,10 @@ fn build(
     }
     if let Some(ends) = ends {
         pipe.set_handoff(ends);
+        // Idle in interrupt mode, the worker blocks in poll(2): the others ring this
+        // when they hand it frames.
+        pipe.enable_handoff_wakeup()
+            .map_err(|e| sys_err("create a worker's wake-up eventfd", e))?;
     }
     let mut ports = Ports::new(entries, plan.umem, plan.port_cfg.clone())?;
     ports.set_worker(index, count);
@@ -215,7 +216,6 @@ fn serve(
     mut pipe: Pipeline<XdpPort>,
     ports: Ports,
     plan: &Plan,
-    count: usize,
     jobs: JobQueue<Pipeline<XdpPort>, WorkerSide>,
     stop: &AtomicBool,
 ) -> Finished {
@@ -225,10 +225,7 @@ fn serve(
         ConfigPoll::Adaptive => PollMode::Adaptive,
         ConfigPoll::Interrupt => PollMode::Interrupt,
     };
-    let mut worker_cfg = WorkerConfig::for_mode(mode);
-    if count > 1 {
-        worker_cfg.max_idle_sleep = worker_cfg.max_idle_sleep.min(HANDOFF_IDLE_WAIT);
-    }
+    let worker_cfg = WorkerConfig::for_mode(mode);
     let clock = plan.clock;
     let stats = worker::run(
         &mut pipe,
@@ -269,13 +266,15 @@ fn serve(
     }
 }
 
-/// Wait while idle: in interrupt mode block in `poll(2)` on every port's socket, so the
-/// first frame wakes the worker; in adaptive mode sleep (the back-off is short).
+/// Wait while idle: in interrupt mode block in `poll(2)` on every port's socket and the
+/// worker's wake-up eventfd (rung by a worker handing it frames), so the first frame
+/// wakes it; in adaptive mode sleep (the back-off is short).
 fn idle_wait(pipe: &Pipeline<XdpPort>, mode: PollMode, wait: Duration) {
     if mode == PollMode::Interrupt {
         let fds: Vec<BorrowedFd<'_>> = pipe
             .ports()
             .flat_map(|p| std::iter::once(p.as_fd()).chain(p.extra_fds()))
+            .chain(pipe.handoff_wake_fd())
             .collect();
         if sys::poll::wait_readable(&fds, wait).is_ok() {
             return;
