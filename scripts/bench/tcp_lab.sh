@@ -133,12 +133,21 @@ tcp_profile() {
 tcp_counters() { # tcp_counters SETUP: the router's per-port counters after the run, for the record
     tcp_inns hv "$tcp_router_bin" --socket "$(tcp_rundir)/control.sock" show ports --json 2>/dev/null |
         /usr/bin/python3 -c 'import json,sys
-keys = ("tx_packets", "gso_sent", "gro_merged", "gso_fallback")
+keys = ("rx_packets", "tx_packets", "gso_sent", "gro_merged", "gso_fallback")
+# Frames the kernel dropped before the router saw them, by cause (docs/FRAMES.md): no
+# fill chunk (rx_no_frame), RX ring full (rx_ring_full); a build from before the split
+# counts both as rx_no_frame.
+drops = ("rx_no_frame", "rx_ring_full", "rx_invalid_desc")
 try:
     for p in json.load(sys.stdin):
         c = p.get("counters", {})
+        d = c.get("drops", {})
+        f = p.get("frames") or {}
         print(sys.argv[1], p.get("name"), "gso=%s" % p.get("gso", "-"),
-              *("%s=%s" % (k, c.get(k, "-")) for k in keys), sep="\t")
+              *("%s=%s" % (k, c.get(k, "-")) for k in keys),
+              *("%s=%s" % (k, d[k]) for k in drops if k in d),
+              "fill=%s/%s" % (f.get("target", "-"), f.get("max", "-")),
+              "held_back=%s" % f.get("held_back", "-"), sep="\t")
 except Exception as e:
     print(sys.argv[1], "counters unavailable: %s" % e, sep="\t")' "$1" | tee -a "$tcp_work/counters.tsv" | sed 's/^/    /' || true
 }

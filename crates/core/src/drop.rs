@@ -186,12 +186,19 @@ drop_reasons! {
     /// DHCP from a guest that has no IPv4 address (an IPv6-only NIC): nothing to give.
     DhcpNoAddress => "dhcp_no_address",
     /// Dropped by the kernel before the router saw it: the port's fill ring had no UMEM
-    /// chunk for it, or its RX ring was full (a burst on a port whose fill quota had not
-    /// grown yet, docs/FRAMES.md; the socket's `XDP_STATISTICS`, read between bursts).
+    /// chunk for it (a burst on a port whose fill quota had not grown yet, or a
+    /// multi-buffer frame needing more chunks than were on the ring; docs/FRAMES.md).
+    /// The socket's `rx_dropped` (`XDP_STATISTICS`, read between bursts).
     RxNoFrame => "rx_no_frame",
     /// A frame for a port another worker owns found that worker's handoff ring full
     /// (counted on the ingress port, by the worker that received it).
     HandoffFull => "handoff_full",
+    /// Dropped by the kernel before the router saw it: the port's RX ring was full (the
+    /// router did not take frames off it in time). The socket's `rx_ring_full`.
+    RxRingFull => "rx_ring_full",
+    /// Dropped by the kernel: an invalid descriptor on the port's RX ring. The socket's
+    /// `rx_invalid_descs`.
+    RxInvalidDesc => "rx_invalid_desc",
 }
 
 impl fmt::Display for DropReason {

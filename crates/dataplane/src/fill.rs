@@ -179,7 +179,7 @@ pub struct FillPolicy {
     window_start: Option<Instant>,
     /// Counters last seen at a tick.
     seen_starved: u64,
-    seen_kernel_drops: Option<u64>,
+    seen_fill_drops: Option<u64>,
     starved: bool,
     /// Times growth was held back by the budget or the reserve.
     held_back: u64,
@@ -192,9 +192,10 @@ pub struct TickInput {
     pub in_fill: u32,
     /// Refills so far that found the pool's free stack empty.
     pub refill_starved: u64,
-    /// The kernel's drops for want of fill entries so far (`rx_dropped` +
-    /// `rx_fill_ring_empty_descs`), when read this tick.
-    pub kernel_drops: Option<u64>,
+    /// The kernel's drops for want of fill entries so far (`rx_dropped`, see
+    /// [`crate::rx_drops`]), when read this tick. Drops for want of RX ring room are
+    /// not counted here: more fill entries would not have saved those frames.
+    pub fill_drops: Option<u64>,
     /// Whether the port has received multi-buffer frames.
     pub large_frames: bool,
 }
@@ -210,7 +211,7 @@ impl FillPolicy {
             grew: false,
             window_start: None,
             seen_starved: 0,
-            seen_kernel_drops: None,
+            seen_fill_drops: None,
             starved: false,
             held_back: 0,
         }
@@ -310,22 +311,22 @@ impl FillPolicy {
     }
 
     /// Housekeeping (every few ms, never per packet): shrinks the target after a quiet
-    /// window, grows it on kernel drops, and says whether the port starves or
+    /// window, grows it on the kernel's drops for want of fill entries, and says whether the port starves or
     /// recovered.
     pub fn tick(&mut self, now: Instant, input: TickInput) -> FillEvent {
         if input.large_frames && !self.large {
             self.large = true;
             self.target = self.target.max(self.bounds.large_floor);
         }
-        if let Some(drops) = input.kernel_drops {
-            if self.seen_kernel_drops.is_some_and(|seen| drops > seen) {
+        if let Some(drops) = input.fill_drops {
+            if self.seen_fill_drops.is_some_and(|seen| drops > seen) {
                 // The kernel found too few fill entries for a frame: a large frame can
                 // need many chunks at once, so make room for one from now on.
                 self.large = true;
                 self.grow();
                 self.target = self.target.max(self.bounds.large_floor);
             }
-            self.seen_kernel_drops = Some(drops);
+            self.seen_fill_drops = Some(drops);
         }
         let start = *self.window_start.get_or_insert(now);
         if now.saturating_duration_since(start) >= WINDOW {

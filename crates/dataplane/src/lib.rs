@@ -12,6 +12,7 @@ pub mod handoff;
 pub mod mem_port;
 pub mod pipeline;
 pub mod port;
+pub mod rx_drops;
 pub mod worker;
 pub mod xdp_device;
 mod xdp_error;
@@ -27,6 +28,7 @@ pub use handoff::{mesh, Batch, HandoffEnds, HandoffKind, HandoffStats, PeerStats
 pub use mem_port::{MemPool, MemPort};
 pub use pipeline::{PassStats, Pipeline, DEFAULT_BURST};
 pub use port::{Frame, Port, TxResult};
+pub use rx_drops::{RxDropAccount, RxDrops};
 pub use worker::{MonotonicClock, PollMode, WorkerConfig, WorkerStats};
 pub use xdp_device::XdpDevice;
 pub use xdp_handoff::{PreparedPort, RetiredPort};

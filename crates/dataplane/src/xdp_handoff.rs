@@ -8,7 +8,8 @@
 //!   socket bound on the pool's UMEM ([`SharedUmem`]) and in the XSKMAP, program
 //!   attached. Its fill ring is empty until [`XdpPort::finish`](crate::XdpPort::finish)
 //!   (the pool's thread) adopts it, so frames that arrive in between are dropped by the
-//!   kernel and counted (`rx_dropped`, the router's `rx_no_frame`).
+//!   kernel and counted (`rx_dropped`, the router's `rx_no_frame`; see
+//!   [`crate::rx_drops`]).
 //! - [`XdpPort::retire`](crate::XdpPort::retire) (the pool's thread) gives a
 //!   [`RetiredPort`] that keeps the device (attached) and the sockets alive after the
 //!   port is dropped; [`RetiredPort::close`] (any thread) detaches and closes them, and

@@ -52,6 +52,7 @@ use sys::{FrameSocket, FrameSocketStats, XskConfig, XskError, XskStats};
 use crate::fill::{FillBounds, FillEvent, FillPolicy, TickInput};
 use crate::gso_sender::{GsoSender, GsoStatus};
 use crate::port::{Frame, Port, TxResult};
+use crate::rx_drops::{RxDropAccount, RxDrops};
 use crate::xdp_device::XdpDevice;
 pub use crate::xdp_error::XdpPortError;
 pub use crate::xdp_handoff::{PreparedPort, RetiredPort};
@@ -78,9 +79,8 @@ pub struct XdpPort {
     fill: FillPolicy,
     /// Chunks of this port's fill ring counted in the pool's `lent` figure.
     lent: u32,
-    /// The kernel's receive drops last read, and those not yet taken.
-    kernel_seen: u64,
-    kernel_new: u64,
+    /// The kernel's receive drops by cause: last read, and those not yet taken.
+    rx_drops: RxDropAccount,
     max_kicks: u32,
     /// The queue of `socket` (the one the port transmits on).
     queue: u32,
@@ -176,8 +176,7 @@ impl XdpPort {
             ifindex,
             fill,
             lent,
-            kernel_seen: 0,
-            kernel_new: 0,
+            rx_drops: RxDropAccount::default(),
             max_kicks: cfg.max_kicks,
             queue: cfg.queue,
             extra: Vec::new(),
@@ -247,8 +246,7 @@ impl XdpPort {
             ifindex,
             fill,
             lent,
-            kernel_seen: 0,
-            kernel_new: 0,
+            rx_drops: RxDropAccount::default(),
             max_kicks: cfg.max_kicks,
             queue: cfg.queue,
             extra: Vec::new(),
@@ -354,28 +352,23 @@ impl XdpPort {
     }
 
     /// Housekeeping for the fill quota (every few ms, never per packet): shrinks it after
-    /// a quiet window, grows it if the kernel dropped frames for want of fill entries
-    /// (read with `XDP_STATISTICS` when `read_kernel`: one system call), and says
-    /// whether the port starves or recovered.
+    /// a quiet window, grows it if the kernel dropped frames for want of fill entries,
+    /// and says whether the port starves or recovered. With `read_kernel` it reads the
+    /// kernel's counters of each of the port's sockets (`XDP_STATISTICS`: one system
+    /// call each) and records their receive drops by cause ([`crate::rx_drops`]).
     pub fn fill_tick(&mut self, now: Instant, read_kernel: bool) -> FillEvent {
         let stats = self.socket.stats();
-        let kernel_drops = if read_kernel {
-            self.kernel_stats()
-                .ok()
-                .map(|k| k.rx_dropped + k.rx_ring_full)
+        let fill_drops = if read_kernel {
+            read_rx_drops(&self.socket, &mut self.rx_drops)
         } else {
             None
         };
-        if let Some(total) = kernel_drops {
-            self.kernel_new += total.saturating_sub(self.kernel_seen);
-            self.kernel_seen = total;
-        }
         let event = self.fill.tick(
             now,
             TickInput {
                 in_fill: self.socket.in_fill(),
                 refill_starved: stats.fill_starved,
-                kernel_drops,
+                fill_drops,
                 large_frames: stats.rx_multi_buffer > 0,
             },
         );
@@ -383,18 +376,22 @@ impl XdpPort {
         self.refill();
         let mut event = event;
         for q in &mut self.extra {
-            if let (FillEvent::None, e @ FillEvent::Starved) = (event, q.tick(now)) {
+            if let (FillEvent::None, e @ FillEvent::Starved) = (event, q.tick(now, read_kernel)) {
                 event = e;
             }
         }
         event
     }
 
-    /// Frames the kernel dropped on this port's socket for want of a fill chunk or RX
-    /// ring room, seen by [`Self::fill_tick`] since the last call (`rx_dropped` +
-    /// `rx_ring_full`), for the router's drop counters.
-    pub fn take_kernel_drops(&mut self) -> u64 {
-        std::mem::take(&mut self.kernel_new)
+    /// Frames the kernel dropped on this port's sockets before the router saw them, by
+    /// cause (no fill entry, RX ring full, invalid descriptor), read by
+    /// [`Self::fill_tick`] since the last call, for the router's drop counters.
+    pub fn take_kernel_drops(&mut self) -> RxDrops {
+        let mut d = self.rx_drops.take();
+        for q in &mut self.extra {
+            d.add(q.take_rx_drops());
+        }
+        d
     }
 
     /// The fill ring and its quota.
@@ -436,6 +433,14 @@ impl Deref for XdpPort {
     fn deref(&self) -> &XdpDevice {
         &self.device
     }
+}
+
+/// Reads `socket`'s kernel counters into `account`; gives the socket's total of drops
+/// for want of fill entries, for its fill quota (`None` if the read failed).
+pub(crate) fn read_rx_drops(socket: &FrameSocket, account: &mut RxDropAccount) -> Option<u64> {
+    let k = socket.socket().stats().ok()?;
+    account.record(RxDrops::from_stats(&k));
+    Some(account.seen().no_fill)
 }
 
 /// The fill quota must fit the ring: 1 <= floor <= large_floor <= max <= fill ring.

@@ -17,6 +17,8 @@ use hvrouter_core::Instant;
 use sys::{FramePool, FrameSocket, UmemFrame, XskConfig, XskError};
 
 use crate::fill::{FillBounds, FillEvent, FillPolicy, TickInput};
+use crate::rx_drops::{RxDropAccount, RxDrops};
+use crate::xdp_port::read_rx_drops;
 
 /// Tops `socket`'s fill ring up to what `fill` allows now, keeping the pool's `lent`
 /// figure in step (`lent`: this ring's share of it).
@@ -38,6 +40,7 @@ pub(crate) struct ExtraQueue {
     socket: FrameSocket,
     fill: FillPolicy,
     lent: u32,
+    rx_drops: RxDropAccount,
 }
 
 impl ExtraQueue {
@@ -55,6 +58,7 @@ impl ExtraQueue {
             socket,
             fill: FillPolicy::new(bounds),
             lent: 0,
+            rx_drops: RxDropAccount::default(),
         };
         q.refill();
         Ok(q)
@@ -98,16 +102,26 @@ impl ExtraQueue {
         self.fill.target()
     }
 
-    /// Quota housekeeping (see `XdpPort::fill_tick`; the kernel's counters are not read
-    /// for extra queues).
-    pub(crate) fn tick(&mut self, now: Instant) -> FillEvent {
+    /// The kernel's receive drops read since the last call.
+    pub(crate) fn take_rx_drops(&mut self) -> RxDrops {
+        self.rx_drops.take()
+    }
+
+    /// Quota housekeeping (see `XdpPort::fill_tick`; the kernel's counters are read
+    /// when `read_kernel`).
+    pub(crate) fn tick(&mut self, now: Instant, read_kernel: bool) -> FillEvent {
         let stats = self.socket.stats();
+        let fill_drops = if read_kernel {
+            read_rx_drops(&self.socket, &mut self.rx_drops)
+        } else {
+            None
+        };
         let event = self.fill.tick(
             now,
             TickInput {
                 in_fill: self.socket.in_fill(),
                 refill_starved: stats.fill_starved,
-                kernel_drops: None,
+                fill_drops,
                 large_frames: stats.rx_multi_buffer > 0,
             },
         );

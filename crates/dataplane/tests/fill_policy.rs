@@ -139,7 +139,7 @@ impl Sim {
             let input = TickInput {
                 in_fill: p.in_fill,
                 refill_starved: p.refill_starved,
-                kernel_drops: Some(p.kernel_drops),
+                fill_drops: Some(p.kernel_drops),
                 large_frames: false,
             };
             let e = p.policy.tick(self.now, input);

@@ -2,7 +2,8 @@
 //! how many guests a UMEM serves (a guest it cannot serve is refused, never attached
 //! without frames), the UMEM's size at start, and the housekeeping that shrinks quotas
 //! of quiet ports and reports, once, a port that cannot get frames, and counts the frames
-//! the kernel dropped for want of a fill chunk (`rx_no_frame`).
+//! the kernel dropped for want of a fill chunk (`rx_no_frame`) or of RX ring room
+//! (`rx_ring_full`).
 
 use hvrouter_core::drop::DropReason;
 use hvrouter_core::Instant;
@@ -189,7 +190,7 @@ impl Ports {
             let read_kernel = (i + n - first) % n < KERNEL_READS_PER_TICK;
             let event = port.fill_tick(now, read_kernel);
             let dropped = port.take_kernel_drops();
-            if dropped > 0 {
+            if dropped.total() > 0 {
                 kernel_drops.push((e.id, dropped));
             }
             match event {
@@ -222,9 +223,11 @@ impl Ports {
         }
         // Frames the kernel dropped before the router saw them are drops too, with
         // their reason, like every other.
-        for (id, n) in kernel_drops {
+        for (id, d) in kernel_drops {
             let c = pipe.router_mut().counters_mut().port_mut(id);
-            c.drops[DropReason::RxNoFrame.index()] += n;
+            c.drops[DropReason::RxNoFrame.index()] += d.no_fill;
+            c.drops[DropReason::RxRingFull.index()] += d.ring_full;
+            c.drops[DropReason::RxInvalidDesc.index()] += d.invalid_descs;
         }
     }
 }
