@@ -31,13 +31,19 @@ use hvrouter_core::Instant;
 /// Chunks an idle guest keeps on its fill ring: enough for a ping, an ARP exchange or the
 /// first frames of a TCP window while the quota grows.
 pub const GUEST_FLOOR: u32 = 8;
-/// Most chunks a busy guest keeps on its fill ring: 8 full bursts of 64, or 28 of a tap's
-/// 64 KB GSO frames at 4096-byte chunks.
-pub const GUEST_MAX: u32 = 512;
-/// Entries of each of a guest socket's four rings. The rings are kernel memory mapped
-/// into the router (resident, never swapped): 2048-entry rings take 112 KiB per socket,
-/// these 28 KiB. A guest's fill ring never holds more than [`GUEST_MAX`], and a pass
-/// sends it at most a few bursts.
+/// Most chunks a busy guest keeps on its fill ring (and at most an eighth of the UMEM):
+/// 32 full bursts of 64, or 113 of a tap's 64 KB GSO frames at 4096-byte chunks. A TCP
+/// sender behind the guest fills whatever the router leaves it before the router's
+/// next poll (nothing pushes back on a guest's transmit into AF_XDP), and loses the
+/// rest: with 512 a busy veth guest lost 10 % of its frames here (docs/FRAMES.md).
+pub const GUEST_MAX: u32 = 2048;
+/// Entries of a guest socket's fill and RX rings: room for [`GUEST_MAX`] chunks and the
+/// frames received into them.
+pub const GUEST_RX_RING: u32 = 2048;
+/// Entries of a guest socket's TX and completion rings. The rings are kernel memory
+/// mapped into the router (resident, never swapped): four 2048-entry rings take 112 KiB
+/// per socket, four of 512 take 28 KiB, a guest's (fill and RX 2048, these 512) 76 KiB.
+/// A pass sends a guest at most a few bursts.
 pub const GUEST_RING: u32 = 512;
 /// Most chunks the uplink keeps as its floor (the whole VLAN's traffic arrives there).
 pub const UPLINK_FLOOR_MAX: u32 = 512;
@@ -86,7 +92,7 @@ pub struct PoolPlan {
     pub frame_size: u32,
     /// Bytes in front of received data in a chunk (`XDP_PACKET_HEADROOM` + headroom).
     pub rx_offset: u32,
-    /// Fill ring entries of the uplink's socket (guests' rings have [`GUEST_RING`]).
+    /// Fill ring entries of the uplink's socket (guests' have [`GUEST_RX_RING`]).
     pub ring: u32,
 }
 
@@ -121,7 +127,7 @@ impl PoolPlan {
     /// A guest's bounds: [`GUEST_FLOOR`] when idle, one largest frame plus a few once it
     /// sent one, up to [`GUEST_MAX`] (an eighth of the UMEM at most) when busy.
     pub fn guest(&self) -> FillBounds {
-        let ring = GUEST_RING.min(self.ring);
+        let ring = GUEST_RX_RING.min(self.ring);
         let floor = GUEST_FLOOR.min(ring);
         let large = (self.largest_frame_chunks() + 2).clamp(floor, ring);
         let max = GUEST_MAX.min(self.frames / 8).clamp(large, ring.max(large));
@@ -267,7 +273,10 @@ impl FillPolicy {
 
     fn grow(&mut self) {
         let next = self.target.saturating_mul(2).min(self.bounds.max);
-        self.grew |= next > self.target;
+        // Asked to grow, even at max: the port needs what it has, so this window must
+        // not halve it (a busy port at max was halved every quiet-looking window, and
+        // lost frames until it grew back).
+        self.grew = true;
         self.target = next.max(self.floor());
     }
 

@@ -333,3 +333,66 @@ fn an_emptied_ring_catches_up_eightfold_a_low_one_doubles() {
     policy.on_rx(BURST, BURST); // a full burst: more is waiting
     assert_eq!(policy.target(), 256);
 }
+
+#[test]
+fn a_busy_port_at_its_max_keeps_it_through_quiet_looking_windows() {
+    let p = plan(16384);
+    let max = p.guest().max;
+    assert_eq!(
+        max, 2048,
+        "a busy guest may hold 2048 chunks of a 64 MiB UMEM"
+    );
+    let mut policy = FillPolicy::new(p.guest());
+    let mut now = Instant::ZERO;
+    let tick = |policy: &mut FillPolicy, now: Instant| {
+        policy.tick(
+            now,
+            TickInput {
+                in_fill: policy.target(),
+                ..TickInput::default()
+            },
+        )
+    };
+    // A stream: full bursts grow it to its max.
+    while policy.target() < max {
+        policy.on_rx(BURST, BURST);
+    }
+    // Full bursts keep coming, across many windows: asked to grow at max, it must not
+    // be halved (it was, once per window, and lost frames until it grew back).
+    for _ in 0..100 {
+        policy.on_rx(BURST, BURST);
+        now = now + Duration::from_millis(10);
+        tick(&mut policy, now);
+        assert_eq!(policy.target(), max, "halved while busy at {now:?}");
+    }
+    // Quiet: a window with bursts far below the target halves it.
+    for _ in 0..25 {
+        policy.on_rx(1, BURST);
+        now = now + Duration::from_millis(10);
+        tick(&mut policy, now);
+    }
+    assert!(policy.target() < max, "a quiet port gives back");
+}
+
+#[test]
+fn the_kernel_drop_counter_the_quota_follows_is_the_fill_one_only() {
+    // Frames lost for want of RX ring room are not the quota's business: the port's
+    // fill policy is only told of `rx_dropped` (see `rx_drops`), so a tick with an
+    // unchanged fill-drop count leaves the quota alone.
+    let p = plan(4096);
+    let mut policy = FillPolicy::new(p.guest());
+    let input = |fill_drops| TickInput {
+        in_fill: GUEST_FLOOR,
+        fill_drops: Some(fill_drops),
+        ..TickInput::default()
+    };
+    policy.tick(Instant::ZERO, input(0));
+    policy.tick(Instant::ZERO + Duration::from_millis(10), input(0));
+    assert_eq!(policy.target(), GUEST_FLOOR);
+    policy.tick(Instant::ZERO + Duration::from_millis(20), input(1));
+    assert_eq!(
+        policy.target(),
+        p.guest().large_floor,
+        "a fill drop raises the floor"
+    );
+}

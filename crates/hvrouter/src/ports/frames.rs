@@ -7,7 +7,7 @@
 
 use hvrouter_core::drop::DropReason;
 use hvrouter_core::Instant;
-use hvrouter_dataplane::fill::{FillEvent, PoolPlan, GUEST_RING};
+use hvrouter_dataplane::fill::{FillEvent, PoolPlan, GUEST_RING, GUEST_RX_RING};
 use hvrouter_dataplane::xdp_port::{XdpPort, XdpPortConfig};
 use hvrouter_dataplane::Pipeline;
 use sys::umem::XDP_PACKET_HEADROOM;
@@ -49,9 +49,9 @@ pub fn port_config(base: &XdpPortConfig, umem: UmemConfig, kind: Kind) -> XdpPor
         _ => {
             cfg.fill = p.guest();
             let x = &mut cfg.xsk;
-            x.rx_size = x.rx_size.min(GUEST_RING);
+            x.rx_size = x.rx_size.min(GUEST_RX_RING);
             x.tx_size = x.tx_size.min(GUEST_RING);
-            x.fill_size = x.fill_size.min(GUEST_RING);
+            x.fill_size = x.fill_size.min(GUEST_RX_RING);
             x.completion_size = x.completion_size.min(GUEST_RING);
         }
     }
@@ -276,8 +276,9 @@ mod tests {
     fn guests_get_small_rings_and_the_uplink_keeps_its_own() {
         let base = XdpPortConfig::default();
         let guest = port_config(&base, umem(4096), Kind::Guest);
-        assert_eq!(guest.xsk.fill_size, GUEST_RING);
-        assert_eq!(guest.xsk.rx_size, GUEST_RING);
+        assert_eq!(guest.xsk.fill_size, GUEST_RX_RING);
+        assert_eq!(guest.xsk.rx_size, GUEST_RX_RING);
+        assert_eq!(guest.xsk.tx_size, GUEST_RING);
         assert_eq!((guest.fill.floor, guest.fill.max), (8, 512));
         let uplink = port_config(&base, umem(4096), Kind::Uplink(hvrouter_core::NetworkId(0)));
         assert_eq!(uplink.xsk, base.xsk);
