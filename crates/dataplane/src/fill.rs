@@ -273,10 +273,7 @@ impl FillPolicy {
 
     fn grow(&mut self) {
         let next = self.target.saturating_mul(2).min(self.bounds.max);
-        // Asked to grow, even at max: the port needs what it has, so this window must
-        // not halve it (a busy port at max was halved every quiet-looking window, and
-        // lost frames until it grew back).
-        self.grew = true;
+        self.grew |= next > self.target;
         self.target = next.max(self.floor());
     }
 
