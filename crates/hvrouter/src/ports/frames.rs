@@ -22,9 +22,11 @@ const KERNEL_READS_PER_TICK: usize = 16;
 
 /// Most UMEM frames the router grows to at start (`dataplane.frames`' own limit).
 const MAX_FRAMES: u32 = 262_144;
-/// The smallest UMEM the router sizes itself (`dataplane.frames` left out): 16 MiB at
-/// 4096-byte frames.
-pub const AUTO_MIN_FRAMES: u32 = 4096;
+/// The smallest UMEM the router sizes itself (`dataplane.frames` left out): 64 MiB at
+/// 4096-byte frames. With 16 MiB the growth budget (3/16 of the UMEM, 768 chunks) is
+/// less than one busy guest's quota: a veth guest sending TCP lost 6-20 % of its frames
+/// for want of fill chunks (docs/FRAMES.md).
+pub const AUTO_MIN_FRAMES: u32 = 16384;
 /// Guests a UMEM the router sizes itself serves at least, beyond those known at start
 /// (guests keep arriving at run time).
 pub const AUTO_GUESTS: u32 = 256;
@@ -40,7 +42,8 @@ pub fn plan(umem: UmemConfig, cfg: &XdpPortConfig) -> PoolPlan {
 }
 
 /// How a port of `kind` is opened on a UMEM shaped by `umem`: its fill-ring quota, and
-/// for a guest smaller rings (`GUEST_RING` entries: the rings are resident kernel memory).
+/// for a guest smaller rings (fill and RX `GUEST_RX_RING` entries, TX and completion
+/// `GUEST_RING`: the rings are resident kernel memory).
 pub fn port_config(base: &XdpPortConfig, umem: UmemConfig, kind: Kind) -> XdpPortConfig {
     let p = plan(umem, base);
     let mut cfg = base.clone();
@@ -250,15 +253,15 @@ mod tests {
         let sized = |guests, uplinks| {
             sized_for_start(umem(AUTO_MIN_FRAMES), &cfg, guests, uplinks, true).frame_count
         };
-        assert_eq!(sized(0, 1), 4096, "320 guests next to one uplink");
-        assert_eq!(sized(250, 1), 4096);
-        assert_eq!(
-            sized(0, 4),
-            8192,
-            "4096 frames serve only 128 next to 4 uplinks"
-        );
-        assert_eq!(sized(500, 1), 8192);
+        assert_eq!(sized(0, 1), 16384, "1472 guests next to one uplink");
+        assert_eq!(sized(250, 4), 16384, "1280 next to four");
         assert_eq!(sized(1000, 2), 16384);
+        assert_eq!(
+            sized(1300, 4),
+            32768,
+            "16384 frames serve only 1280 next to 4 uplinks"
+        );
+        assert_eq!(sized(1500, 1), 32768);
     }
 
     #[test]
