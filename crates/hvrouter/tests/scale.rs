@@ -209,8 +209,8 @@ fn two_hundred_fifty_guests_reach_and_are_reached_on_default_settings() {
     ] {
         assert!(!log.contains(bad), "{bad} in the router's log:\n{log}");
     }
-    // The UMEM stayed at its default: 4096 frames of 4096 bytes.
-    assert!(log.contains("pinned_bytes=16777216"), "{log}");
+    // The UMEM stayed at its default: 16384 frames of 4096 bytes.
+    assert!(log.contains("pinned_bytes=67108864"), "{log}");
 }
 
 #[test]
