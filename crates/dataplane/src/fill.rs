@@ -35,14 +35,15 @@ pub const GUEST_FLOOR: u32 = 8;
 /// 32 full bursts of 64, or 113 of a tap's 64 KB GSO frames at 4096-byte chunks. A TCP
 /// sender behind the guest fills whatever the router leaves it before the router's
 /// next poll (nothing pushes back on a guest's transmit into AF_XDP), and loses the
-/// rest: with 512 a busy veth guest lost 10 % of its frames here (docs/FRAMES.md).
+/// rest: with 512 a busy veth guest lost 2.5-17 % of its frames here (docs/FRAMES.md).
 pub const GUEST_MAX: u32 = 2048;
 /// Entries of a guest socket's fill and RX rings: room for [`GUEST_MAX`] chunks and the
 /// frames received into them.
 pub const GUEST_RX_RING: u32 = 2048;
 /// Entries of a guest socket's TX and completion rings. The rings are kernel memory
 /// mapped into the router (resident, never swapped): four 2048-entry rings take 112 KiB
-/// per socket, four of 512 take 28 KiB, a guest's (fill and RX 2048, these 512) 76 KiB.
+/// per socket, four of 512 take 28 KiB; a guest's fill and RX rings of 2048 add 36 KiB of
+/// descriptors to that.
 /// A pass sends a guest at most a few bursts.
 pub const GUEST_RING: u32 = 512;
 /// Most chunks the uplink keeps as its floor (the whole VLAN's traffic arrives there).
