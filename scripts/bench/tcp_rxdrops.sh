@@ -16,7 +16,7 @@
 #
 # Environment: RXD_BEFORE (required: the old binary), RXD_AFTER (target/release/hvrouter),
 # RXD_ROUNDS (3), RXD_SECONDS (3), RXD_STREAMS ("1 4"), RXD_PATHS ("g3-gw g1-gw g1-g2"),
-# RXD_FRAMES ("4096 16384": the UMEM frames, each measured), RXD_TAG (rxd), RXD_OUT (a
+# RXD_FRAMES ("4096 16384": the UMEM frames, each measured), RXD_TAG (rxd<pid>), RXD_OUT (a
 # directory to keep the raw rows in; default: a temporary one, removed).
 # Figures only, no thresholds: this is a shared 2-vCPU VM. Needs root.
 set -euo pipefail
@@ -31,7 +31,7 @@ tcp_seconds="${RXD_SECONDS:-3}"
 tcp_streams_list="${RXD_STREAMS:-1 4}"
 tcp_paths="${RXD_PATHS:-g3-gw g1-gw g1-g2}"
 frames_list="${RXD_FRAMES:-4096 16384}"
-tcp_tag="${RXD_TAG:-rxd}"
+tcp_tag="${RXD_TAG:-rxd$$}" # unique per run
 tcp_prefix=""
 tcp_profile_setups=""
 tcp_router_before=""
@@ -45,13 +45,12 @@ rows="$tcp_work/rows.tsv"
 : >"$rows"
 # shellcheck source=scripts/bench/tcp_lab.sh
 source scripts/bench/tcp_lab.sh
-cleanup() {
+cleanup() { # after lab_on_exit ended every process this script started
     tcp_cleanup
     if [ -n "${RXD_OUT:-}" ]; then mkdir -p "$RXD_OUT" && cp "$rows" "$RXD_OUT/"; fi
     rm -rf "$tcp_work"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+lab_on_exit cleanup
 
 port_of() { case "$1" in g1) echo hvr-g1 ;; g2) echo hvr-g2 ;; g3) echo hvr-tap3 ;; gw) echo hvr-up0 ;; esac; }
 
