@@ -24,7 +24,7 @@ const KERNEL_READS_PER_TICK: usize = 16;
 const MAX_FRAMES: u32 = 262_144;
 /// The smallest UMEM the router sizes itself (`dataplane.frames` left out): 64 MiB at
 /// 4096-byte frames. With 16 MiB the growth budget (3/16 of the UMEM, 768 chunks) is
-/// less than one busy guest's quota: a veth guest sending TCP lost 6-20 % of its frames
+/// less than one busy guest's quota: a veth guest sending TCP lost 8-19 % of its frames
 /// for want of fill chunks (docs/FRAMES.md).
 pub const AUTO_MIN_FRAMES: u32 = 16384;
 /// Guests a UMEM the router sizes itself serves at least, beyond those known at start
