@@ -247,8 +247,8 @@ pub fn ports(pipe: &mut Pipeline<XdpPort>, ports: &Ports) -> Vec<PortInfo> {
     out
 }
 
-/// `show counters`: ports plus each network's neighbor-cache counters.
-/// The worker's counters in control-protocol form.
+/// The worker's counters in control-protocol form (its handoff figures are the
+/// pipeline's, added by the caller).
 pub fn worker_counters(w: &WorkerStats) -> WorkerCounters {
     WorkerCounters {
         passes: w.passes,
@@ -259,9 +259,13 @@ pub fn worker_counters(w: &WorkerStats) -> WorkerCounters {
         sleeps: w.sleeps,
         longest_housekeeping_ns: w.longest_housekeeping_ns,
         longest_unpreempted_housekeeping_ns: w.longest_unpreempted_housekeeping_ns,
+        workers: 1,
+        handed_out: 0,
+        handed_in: 0,
     }
 }
 
+/// `show counters`: ports plus each network's neighbor-cache counters.
 pub fn counters_report(
     pipe: &mut Pipeline<XdpPort>,
     p: &Ports,

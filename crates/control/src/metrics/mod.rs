@@ -323,6 +323,19 @@ pub fn render(snapshot: &MetricsSnapshot) -> String {
         wk.longest_housekeeping_ns as f64 / 1e9,
     );
     w.family(
+        "hvrouter_worker_handoff_frames_total",
+        "counter",
+        "Frames handed between packet workers (docs/WORKERS.md), all workers together: \
+         out (to another worker) and in (from another worker).",
+    );
+    for (direction, n) in [("out", wk.handed_out), ("in", wk.handed_in)] {
+        w.sample(
+            "hvrouter_worker_handoff_frames_total",
+            &[("direction", direction)],
+            n,
+        );
+    }
+    w.family(
         "hvrouter_worker_passes_total",
         "counter",
         "Passes of the dataplane worker over its ports.",

@@ -72,6 +72,9 @@ fn snapshot() -> MetricsSnapshot {
             sleeps: 0,
             longest_housekeeping_ns: 2_500_000,
             longest_unpreempted_housekeeping_ns: 0,
+            workers: 2,
+            handed_out: 7,
+            handed_in: 5,
         },
     }
 }
@@ -85,6 +88,9 @@ fn exposition_lines() {
         "hvrouter_worker_busy_seconds_total 1.500000000",
         "hvrouter_worker_idle_seconds_total 0.000000250",
         "hvrouter_worker_passes_total 40",
+        "# TYPE hvrouter_worker_handoff_frames_total counter",
+        "hvrouter_worker_handoff_frames_total{direction=\"out\"} 7",
+        "hvrouter_worker_handoff_frames_total{direction=\"in\"} 5",
         "hvrouter_worker_busy_passes_total 10",
         "# HELP hvrouter_port_up Whether the port's link is up (1) or down (0).",
         "# TYPE hvrouter_port_up gauge",
@@ -152,10 +158,10 @@ fn every_family_has_help_and_type_once_before_its_samples() {
             }
         }
     }
-    assert_eq!(seen.len(), 30);
+    assert_eq!(seen.len(), 31);
     // An empty snapshot still describes every family (the worker's have one sample).
     let empty = render(&MetricsSnapshot::default());
-    assert_eq!(empty.lines().count(), 50 + 5 * 3);
+    assert_eq!(empty.lines().count(), 50 + 5 * 3 + 4);
 }
 
 #[test]

@@ -162,6 +162,9 @@ fn every_response_round_trips() {
                 sleeps: 1,
                 longest_housekeeping_ns: 0,
                 longest_unpreempted_housekeeping_ns: 0,
+                workers: 2,
+                handed_out: 3,
+                handed_in: 2,
             },
         })),
         Response::Ok(Payload::ArpExplanations(vec![ArpExplanation {
@@ -358,7 +361,7 @@ fn counters_without_worker_read_as_zero() {
     // What a router from before the worker counters answers.
     let line = Response::Ok(Payload::Counters(CountersReport::default())).to_line();
     let old = line.replace(
-        r#","worker":{"passes":0,"idle_passes":0,"rx":0,"busy_ns":0,"idle_ns":0,"sleeps":0,"longest_housekeeping_ns":0,"longest_unpreempted_housekeeping_ns":0}"#,
+        r#","worker":{"passes":0,"idle_passes":0,"rx":0,"busy_ns":0,"idle_ns":0,"sleeps":0,"longest_housekeeping_ns":0,"longest_unpreempted_housekeeping_ns":0,"workers":0,"handed_out":0,"handed_in":0}"#,
         "",
     );
     assert_ne!(old, line, "the worker field was not where expected: {line}");

@@ -505,6 +505,12 @@ pub struct WorkerCounters {
     pub longest_housekeeping_ns: u64,
     /// The same among calls during which the worker was not preempted by another task.
     pub longest_unpreempted_housekeeping_ns: u64,
+    /// Workers: how many run (0 in answers of routers that predate several).
+    pub workers: u64,
+    /// Frames handed to another worker (its port's egress, or worker 0 for the next hop).
+    pub handed_out: u64,
+    /// Frames other workers handed to this one.
+    pub handed_in: u64,
 }
 
 impl WorkerCounters {

@@ -344,6 +344,13 @@ fn counters(report: &CountersReport) -> String {
             w.longest_housekeeping_ns as f64 / 1e6,
             w.longest_unpreempted_housekeeping_ns as f64 / 1e6
         ));
+        if w.workers > 1 {
+            out.push_str(&format!(
+                "workers: {}, the figures above summed (the longest: of any); frames handed \
+                 between them: {} out, {} in\n",
+                w.workers, w.handed_out, w.handed_in
+            ));
+        }
     }
     out.push_str("(counters that are zero are not shown)\n");
     out

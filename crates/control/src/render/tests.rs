@@ -139,6 +139,7 @@ fn ports_and_counters() {
             sleeps: 7,
             longest_housekeeping_ns: 1_250_000,
             longest_unpreempted_housekeeping_ns: 750_000,
+            ..WorkerCounters::default()
         },
     };
     let out = human(&Response::Ok(Payload::Counters(report)));
@@ -158,6 +159,17 @@ fn ports_and_counters() {
          worker: 100 of 1000 passes moved frames, 4.5 frames each on average; 25.0 % of the time in them; 7 waits; longest housekeeping 1.25 ms (0.75 ms not preempted)\n\
          (counters that are zero are not shown)\n"
     );
+    // Several workers: the handoff between them on a line of its own.
+    let mut two = report_with_workers(2);
+    two.worker.handed_out = 30;
+    two.worker.handed_in = 12;
+    let out = human(&Response::Ok(Payload::Counters(two)));
+    assert!(
+        out.contains("workers: 2, the figures above summed (the longest: of any); frames handed between them: 30 out, 12 in\n"),
+        "{out}"
+    );
+    let one = human(&Response::Ok(Payload::Counters(report_with_workers(1))));
+    assert!(!one.contains("workers:"), "{one}");
     let zero = CountersReport::default();
     assert_eq!(
         human(&Response::Ok(Payload::Counters(zero))),
@@ -346,4 +358,16 @@ fn capture_answers() {
         human(&Response::Ok(Payload::Captured(b))),
         "12 tap3 rx 98 bytes: drop spoofed_source_ip\ncapture 3: 1 frames here, 1 captured, 4 dropped (buffer full), stopped\n"
     );
+}
+
+fn report_with_workers(workers: u64) -> CountersReport {
+    CountersReport {
+        worker: WorkerCounters {
+            passes: 10,
+            rx: 5,
+            workers,
+            ..WorkerCounters::default()
+        },
+        ..CountersReport::default()
+    }
 }

@@ -82,7 +82,7 @@ impl Captures {
                 max_bytes,
             } => self.start(pipe, ports, names, *snaplen, *max_bytes, now),
             Request::CaptureRead { id } => match self.check(*id) {
-                Err(e) => e,
+                Err(e) => *e,
                 Ok(()) => {
                     if let Some(r) = self.running.as_mut() {
                         r.last_read = now;
@@ -98,7 +98,7 @@ impl Captures {
                 }
             },
             Request::CaptureStop { id } => match self.check(*id) {
-                Err(e) => e,
+                Err(e) => *e,
                 Ok(()) => {
                     self.running = None;
                     self.spare = None;
@@ -139,13 +139,13 @@ impl Captures {
         self.running.is_some()
     }
 
-    fn check(&self, id: u64) -> Result<(), Response> {
+    fn check(&self, id: u64) -> Result<(), Box<Response>> {
         match &self.running {
             Some(r) if r.id == id => Ok(()),
-            _ => Err(Response::error(format!(
+            _ => Err(Box::new(Response::error(format!(
                 "no capture {id} is running: it was stopped, or it stopped by itself after {} s without a read",
                 IDLE_STOP.as_secs()
-            ))),
+            )))),
         }
     }
 

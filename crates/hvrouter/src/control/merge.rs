@@ -212,7 +212,13 @@ fn add_worker(to: &mut WorkerCounters, w: &WorkerCounters) {
         sleeps,
         longest_housekeeping_ns,
         longest_unpreempted_housekeeping_ns,
+        workers,
+        handed_out,
+        handed_in,
     } = *w;
+    to.workers += workers.max(1);
+    to.handed_out += handed_out;
+    to.handed_in += handed_in;
     to.passes += passes;
     to.idle_passes += idle_passes;
     to.rx += rx;

@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use hvrouter_config::{Config, PollMode as ConfigPoll};
-use hvrouter_control::protocol::CountersReport;
+use hvrouter_control::protocol::{CountersReport, WorkerCounters};
 use hvrouter_core::router::Router;
 use hvrouter_core::PortId;
 use hvrouter_dataplane::xdp_port::{XdpPort, XdpPortConfig};
@@ -235,6 +235,7 @@ fn serve(
         |pipe, now, worker| {
             side.now = now;
             side.worker = views::worker_counters(worker);
+            with_handoff(&mut side.worker, pipe);
             jobs.drain_for(pipe, &mut side, JOBS_PER_TICK, JOBS_BUDGET);
             // Queues the watcher thread found on multi-queue taps (a channel read).
             side.ports.poll_queues(pipe);
@@ -254,7 +255,9 @@ fn serve(
         pipe.run_once(clock.now());
     }
     let ra_final = pipe.router().ipv6().stats().ra_final;
-    let counters = views::counters_report(&mut pipe, &side.ports, views::worker_counters(&stats));
+    let mut worker = views::worker_counters(&stats);
+    with_handoff(&mut worker, &pipe);
+    let counters = views::counters_report(&mut pipe, &side.ports, worker);
     let owned = side.ports.owned_rows();
     // Dropping the pipeline detaches the programs of the ports it holds.
     drop(pipe);
@@ -281,4 +284,12 @@ fn idle_wait(pipe: &Pipeline<XdpPort>, mode: PollMode, wait: Duration) {
         }
     }
     std::thread::sleep(wait);
+}
+
+/// The worker's handoff figures, into its counters.
+fn with_handoff(w: &mut WorkerCounters, pipe: &Pipeline<XdpPort>) {
+    let h = pipe.handoff_stats().total();
+    w.workers = 1;
+    w.handed_out = h.handed_out;
+    w.handed_in = h.handed_in;
 }
