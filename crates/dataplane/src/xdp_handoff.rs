@@ -56,8 +56,8 @@ impl PreparedPort {
         self.device.attach_mode()
     }
 
-    /// Whether its socket was bound on `umem` (a port prepared before the pool was
-    /// rebuilt cannot be adopted).
+    /// Whether its socket was bound on `umem` (a port bound on another pool's UMEM
+    /// cannot be adopted).
     pub fn is_on(&self, umem: &SharedUmem) -> bool {
         self.socket.umem().same(umem)
     }

@@ -316,9 +316,9 @@ impl Ports {
     }
 
     /// Adopt a port the control thread opened: attach it to the pipeline and mark it
-    /// up. A port opened for an entry that changed meanwhile (or on a UMEM replaced
-    /// since) goes back to be closed. Gives back the error of one that could not be
-    /// opened, for the control thread to log.
+    /// up. A port opened for an entry that changed meanwhile goes back to be closed.
+    /// Gives back the error of one that could not be opened, for the control thread to
+    /// log.
     pub fn finish_open(
         &mut self,
         res: OpenResult,

@@ -252,3 +252,48 @@ impl Umem {
         self.first_bind_flags.load(Ordering::Acquire)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A descriptor that stands for a socket in the bound list.
+    fn fd() -> Arc<OwnedFd> {
+        Arc::new(OwnedFd::from(
+            std::fs::File::open("/dev/null").expect("/dev/null"),
+        ))
+    }
+
+    #[test]
+    fn shares_through_open_sockets_on_other_queues_newest_first() {
+        let umem = match Umem::new(16, 2048) {
+            Ok(u) => u,
+            Err(e @ (UmemError::CreateSocket(_) | UmemError::RegisterUmem(_))) => {
+                eprintln!("SKIP umem sharing test: {e}");
+                return;
+            }
+            Err(e) => panic!("umem: {e}"),
+        };
+        assert!(umem.claim_fd().is_some(), "the first bind takes the socket");
+        assert!(umem.claim_fd().is_none(), "and keeps it: the UMEM does not");
+        let (a, b, c) = (fd(), fd(), fd());
+        umem.note_bound(&a, 1, 0);
+        umem.note_bound(&b, 2, 0);
+        umem.note_bound(&c, 2, 1);
+        let raw = |v: Vec<Arc<OwnedFd>>| {
+            v.iter()
+                .map(|f| std::os::fd::AsRawFd::as_raw_fd(&**f))
+                .collect::<Vec<_>>()
+        };
+        let id = |f: &Arc<OwnedFd>| std::os::fd::AsRawFd::as_raw_fd(&**f);
+        assert_eq!(raw(umem.share_with(3, 0)), vec![id(&c), id(&b), id(&a)]);
+        // Never through a socket on the queue being bound.
+        assert_eq!(raw(umem.share_with(2, 0)), vec![id(&c), id(&a)]);
+        // A closed socket drops out; with none left, the caller registers again.
+        let c_id = id(&c);
+        drop(c);
+        assert!(!raw(umem.share_with(3, 0)).contains(&c_id));
+        drop((a, b));
+        assert!(umem.share_with(3, 0).is_empty());
+    }
+}
