@@ -5,9 +5,8 @@
 //! registered on; later ones bind with `XDP_SHARED_UMEM` through any socket of the UMEM
 //! still bound, and must be on a different device or queue than that one (each gets its
 //! own fill and completion rings); with none left bound, a socket registers the UMEM
-//! again (see [`Umem`]). Shared sockets inherit
-//! the first socket's mode (copy/zero-copy, need-wakeup, multi-buffer): the kernel refuses
-//! other flags with them.
+//! again (see [`Umem`]). Shared sockets inherit the first socket's mode (copy/zero-copy,
+//! need-wakeup, multi-buffer): the kernel refuses other flags with them.
 
 use crate::ring::{whole_packets, ConsumerRing, ProducerRing, XdpDesc};
 use crate::umem::Umem;
