@@ -147,8 +147,8 @@ fn wait_queue_1_served(lab: &Lab, times: usize) {
 
 /// Not a check: prints the worker's longest pause while a two-queue tap's guest is
 /// added, then removed and added again at once (the second queue's socket is bound
-/// right after the previous one on that queue closed: the kernel answers EBUSY for a
-/// while). Run with `--ignored --nocapture`, several times.
+/// right after the previous one on that queue closed), then enables a third queue.
+/// Run with `--ignored --nocapture`, several times.
 #[test]
 #[ignore]
 fn measure_worker_pause_while_queues_are_bound() {
@@ -168,8 +168,18 @@ fn measure_worker_pause_while_queues_are_bound() {
     wait_queue_1_served(&lab, 2);
     assert_eq!(guest.say("send 1"), format!("reply 1 {GUEST_SIDE_MAC}"));
     let again = lab.longest_pause();
+    // The guest's driver enables a third queue: found by the watcher, bound meanwhile.
+    assert_eq!(guest.say("attach"), "attached 3");
+    let line = format!("event=port_queue_added dev={TAP} queue=2");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !lab.router_log().contains(&line) {
+        assert!(Instant::now() < deadline, "queue 2 not served");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(guest.say("send 2"), format!("reply 2 {GUEST_SIDE_MAC}"));
+    let later = lab.longest_pause();
     println!(
-        "mq-queues workers={} load=[{}] longest_ms start={:.1}/{:.1} added={:.1}/{:.1} re-added={:.1}/{:.1} (all/unpreempted)",
+        "mq-queues workers={} load=[{}] longest_ms start={:.1}/{:.1} added={:.1}/{:.1} re-added={:.1}/{:.1} enabled-later={:.1}/{:.1} (all/unpreempted)",
         lab.workers(),
         common::counters::load_average(),
         start.0,
@@ -177,6 +187,8 @@ fn measure_worker_pause_while_queues_are_bound() {
         added.0,
         added.1,
         again.0,
-        again.1
+        again.1,
+        later.0,
+        later.1
     );
 }
