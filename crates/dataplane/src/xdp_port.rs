@@ -55,7 +55,7 @@ use crate::port::{Frame, Port, TxResult};
 use crate::rx_drops::{RxDropAccount, RxDrops};
 use crate::xdp_device::XdpDevice;
 pub use crate::xdp_error::XdpPortError;
-pub use crate::xdp_handoff::{PreparedPort, RetiredPort};
+pub use crate::xdp_handoff::{PreparedPort, PreparedQueue, QueueBind, RetiredPort};
 use crate::xdp_queue::{self, ExtraQueue};
 pub use crate::xdp_spec::{PortSpec, XdpPortConfig};
 
@@ -280,9 +280,11 @@ impl XdpPort {
 
     /// Serves device queue `queue` too (a multi-queue tap whose guest enabled another
     /// queue): binds a receive socket on it, sharing the UMEM, and puts it in the
-    /// program's XSKMAP. Returns false if the queue is served already.
+    /// program's XSKMAP, all on this thread (the bind can wait on the kernel: a worker
+    /// uses [`Self::queue_to_bind`] and [`Self::adopt_queue`] instead). Returns false if
+    /// the queue is served already.
     pub fn add_queue(&mut self, queue: u32) -> Result<bool, XdpPortError> {
-        if queue == self.queue || self.extra.iter().any(|q| q.queue() == queue) {
+        if self.serves_queue(queue) {
             return Ok(false);
         }
         let ifindex = self.ifindex;
@@ -299,6 +301,52 @@ impl XdpPort {
         Ok(true)
     }
 
+    /// What to bind to serve device queue `queue` too, away from the worker
+    /// ([`QueueBind::bind`], then [`Self::adopt_queue`]); `None` if it is served already.
+    pub fn queue_to_bind(&self, queue: u32) -> Option<QueueBind> {
+        if self.serves_queue(queue) {
+            return None;
+        }
+        Some(QueueBind {
+            device: Arc::clone(&self.device),
+            umem: self.socket.pool().shared_umem(),
+            ifindex: self.ifindex,
+            queue,
+            xsk: self.xsk,
+        })
+    }
+
+    /// Serves the queue a [`QueueBind`] of this port bound: fills its ring (from the
+    /// pool, on this thread) and receives from it. Gives it back, for closing away from
+    /// the worker, if it is not this port's (the port was closed and opened again since:
+    /// another device object), its queue is served already, or it was bound on another
+    /// pool's UMEM.
+    pub fn adopt_queue(&mut self, prepared: PreparedQueue) -> Result<(), Box<PreparedQueue>> {
+        if !Arc::ptr_eq(&prepared.device, &self.device) || self.serves_queue(prepared.queue) {
+            return Err(Box::new(prepared));
+        }
+        let PreparedQueue {
+            device,
+            socket,
+            queue,
+        } = prepared;
+        match ExtraQueue::adopt(self.socket.pool(), queue, socket, self.fill_bounds) {
+            Ok(q) => {
+                self.extra.push(q);
+                Ok(())
+            }
+            Err(socket) => Err(Box::new(PreparedQueue {
+                device,
+                socket: *socket,
+                queue,
+            })),
+        }
+    }
+
+    fn serves_queue(&self, queue: u32) -> bool {
+        queue == self.queue || self.extra.iter().any(|q| q.queue() == queue)
+    }
+
     /// The device queues this port serves.
     pub fn queues(&self) -> Vec<u32> {
         std::iter::once(self.queue)
@@ -310,6 +358,13 @@ impl XdpPort {
     pub fn extra_fds(&self) -> impl Iterator<Item = std::os::fd::BorrowedFd<'_>> + '_ {
         use std::os::fd::AsFd;
         self.extra.iter().map(|q| q.socket().socket().as_fd())
+    }
+
+    /// Whether its socket shares the UMEM through another socket (`XDP_SHARED_UMEM`);
+    /// false if it registered it (the first socket, or one bound when no other socket
+    /// of the UMEM was left bound).
+    pub fn shares_umem(&self) -> bool {
+        self.socket.socket().is_shared()
     }
 
     /// The device's interface index.

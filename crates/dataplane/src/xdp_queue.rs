@@ -7,14 +7,15 @@
 //! and the steering program redirects by queue index, so every queue needs its own
 //! socket in the program's XSKMAP; without one, the guest's frames on that queue never
 //! reach the router. The guest enables its queues after boot (QEMU attaches them as the
-//! driver asks), so queues are added to a live port ([`crate::xdp_port::XdpPort::add_queue`]).
+//! driver asks), so queues are added to a live port ([`crate::xdp_port::XdpPort::add_queue`],
+//! or bound off the worker and adopted: [`crate::xdp_port::XdpPort::adopt_queue`]).
 //!
 //! Each extra queue has its own fill ring and quota, shares the port's UMEM, and only
 //! receives: the port transmits on its first queue (the tap hands every queue's frames
 //! to QEMU, which reads all of them).
 
 use hvrouter_core::Instant;
-use sys::{FramePool, FrameSocket, UmemFrame, XskConfig, XskError};
+use sys::{BoundSocket, FramePool, FrameSocket, UmemFrame, XskConfig, XskError};
 
 use crate::fill::{FillBounds, FillEvent, FillPolicy, TickInput};
 use crate::rx_drops::{RxDropAccount, RxDrops};
@@ -53,6 +54,27 @@ impl ExtraQueue {
         bounds: FillBounds,
     ) -> Result<ExtraQueue, XskError> {
         let socket = FrameSocket::bind(pool, ifindex, queue, xsk)?;
+        let mut q = ExtraQueue {
+            queue,
+            socket,
+            fill: FillPolicy::new(bounds),
+            lent: 0,
+            rx_drops: RxDropAccount::default(),
+        };
+        q.refill();
+        Ok(q)
+    }
+
+    /// Adopts a socket bound on `pool`'s UMEM on another thread
+    /// ([`crate::xdp_handoff::QueueBind::bind`]) and fills its ring; gives it back if it
+    /// was bound on another pool's UMEM.
+    pub(crate) fn adopt(
+        pool: &FramePool,
+        queue: u32,
+        bound: BoundSocket,
+        bounds: FillBounds,
+    ) -> Result<ExtraQueue, Box<BoundSocket>> {
+        let socket = FrameSocket::adopt(pool, bound)?;
         let mut q = ExtraQueue {
             queue,
             socket,

@@ -32,8 +32,7 @@ fn ports_prepared_and_closed_on_another_thread() {
             ..XdpPortConfig::default()
         };
         let pool = FramePool::new(4096, 2048).unwrap();
-        // The first socket registers the UMEM (and keeps its descriptor with it): the
-        // uplink, opened here as before.
+        // The first socket registers the UMEM: the uplink, opened here as before.
         let up = sys::netdev::ifindex(&uplink).unwrap();
         let _uplink = XdpPort::open(&pool, &PortSpec::uplink(up, []), &cfg).unwrap();
         let spec = PortSpec::guest(sys::netdev::ifindex(&guest).unwrap());
@@ -52,8 +51,8 @@ fn ports_prepared_and_closed_on_another_thread() {
         let wrong = elsewhere(other.shared_umem());
         assert!(!wrong.is_on(&pool.shared_umem()));
         let wrong = XdpPort::finish(&pool, wrong).expect_err("another UMEM");
-        // It was that UMEM's first socket: it closes with the UMEM (then the queue is
-        // busy for a moment: the next bind retries).
+        // It was that UMEM's first socket: it closes now (then the queue is busy for a
+        // moment: the next bind retries).
         drop(wrong);
         drop(other);
 
@@ -83,6 +82,90 @@ fn ports_prepared_and_closed_on_another_thread() {
     let (attached, detached) = pool_thread.join().unwrap();
     assert!(attached, "the retired port stayed attached until closed");
     assert!(detached, "closing it detached the program");
+    drop(lab);
+}
+
+#[test]
+fn a_queue_bound_on_another_thread_is_adopted_by_its_port_only() {
+    if !is_root() {
+        eprintln!("SKIP xdp_handoff: needs root (AF_XDP, bpf, namespaces)");
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::new('q');
+    let pid = std::process::id();
+    // A two-queue device, as a multi-queue tap is (both ends in the router namespace).
+    let (dev, peer) = (format!("hvrm{pid}"), format!("hvrn{pid}"));
+    let ns = lab.hv.clone();
+    xdp_lab::run(&[
+        "ip",
+        "-n",
+        &ns,
+        "link",
+        "add",
+        &dev,
+        "numrxqueues",
+        "2",
+        "numtxqueues",
+        "2",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &peer,
+        "numrxqueues",
+        "2",
+        "numtxqueues",
+        "2",
+    ]);
+    for d in [&dev, &peer] {
+        xdp_lab::run(&["ip", "-n", &ns, "link", "set", d, "up"]);
+    }
+    let uplink = lab.uplink.clone();
+    thread::spawn(move || {
+        sys::netns::enter(&ns).unwrap();
+        let cfg = XdpPortConfig {
+            attach: AttachMode::Generic,
+            ..XdpPortConfig::default()
+        };
+        let pool = FramePool::new(4096, 2048).unwrap();
+        let up = sys::netdev::ifindex(&uplink).unwrap();
+        let mut other = XdpPort::open(&pool, &PortSpec::uplink(up, []), &cfg).unwrap();
+        let spec = PortSpec::guest(sys::netdev::ifindex(&dev).unwrap());
+        let mut port = XdpPort::open(&pool, &spec, &cfg).unwrap();
+        assert!(port.queue_to_bind(0).is_none(), "queue 0 is the port's own");
+        let bind = port.queue_to_bind(1).expect("queue 1 is not served yet");
+        let before = pool.free_count();
+        let ns2 = ns.clone();
+        let prepared = thread::spawn(move || {
+            sys::netns::enter(&ns2).unwrap();
+            bind.bind().unwrap()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(pool.free_count(), before, "nothing taken before adoption");
+        // Another port (another device object) gives it back, untouched.
+        let prepared = *other.adopt_queue(prepared).expect_err("not its device");
+        assert_eq!(other.queues(), vec![0]);
+        port.adopt_queue(prepared).unwrap();
+        assert!(
+            pool.free_count() < before,
+            "its fill ring was filled from the pool"
+        );
+        assert_eq!(port.queues(), vec![0, 1]);
+        assert!(port.queue_to_bind(1).is_none(), "served now");
+        // Retired and closed elsewhere, both sockets give their chunks back.
+        let retired = port.retire().unwrap();
+        drop(port);
+        let reclaims = thread::spawn(move || retired.close()).join().unwrap();
+        assert_eq!(reclaims.len(), 2, "both sockets closed for the last time");
+        for r in reclaims {
+            pool.reclaim(r);
+        }
+        drop(other);
+    })
+    .join()
+    .unwrap();
     drop(lab);
 }
 

@@ -175,18 +175,26 @@ impl Control {
         first.ok_or(WorkerGone)
     }
 
-    /// Every second: the metrics snapshot, and the DHCP declines logged.
+    /// Every second: the metrics snapshot, the DHCP declines logged, and the sockets of
+    /// queues multi-queue taps' guests enabled bound.
     fn housekeeping(&mut self) -> Result<(), WorkerGone> {
         let with_metrics = self.metrics.is_some();
         let answers = self.workers.call_all(move |p, s| {
+            // Queues the watcher found on multi-queue taps: bound below, by `settle`.
+            s.ports.poll_queues(p);
             let d = p.router_mut().take_dhcp_declines();
             let m = with_metrics.then(|| {
                 let m = crate::views::metrics(p, &s.ports, s.worker);
                 (m, s.ports.owned_rows())
             });
-            (d, m)
+            ((d, m), s.ports.take_effects())
         })?;
-        let (declines, snapshots): (Vec<_>, Vec<_>) = answers.into_iter().unzip();
+        let mut found = Vec::with_capacity(answers.len());
+        for (i, (answer, fx)) in answers.into_iter().enumerate() {
+            side::settle(&self.workers, i, fx)?;
+            found.push(answer);
+        }
+        let (declines, snapshots): (Vec<_>, Vec<_>) = found.into_iter().unzip();
         let declines: Vec<_> = declines.into_iter().flatten().collect();
         let snapshot = merge::metrics(snapshots.into_iter().flatten().collect());
         for (guest, address) in declines {

@@ -5,8 +5,10 @@
 //! so nothing is torn down by the incident's `ifdown; ifup`; a guest whose tap is down is
 //! simply not answered for until it is up again. A device that is deleted (and maybe
 //! recreated with a new ifindex, e.g. a VM restart) is detached and re-attached when it
-//! comes back. The UMEM is registered by the first socket bound on it: if that socket's
-//! device goes away, every port is re-attached on a fresh UMEM. How much of the UMEM each
+//! comes back. The worker's UMEM is registered by the first socket bound on it and
+//! outlives it: later sockets share it through any socket of it still bound, and when
+//! none is, the next one registers the same area again (`sys::Umem`), so a port closing
+//! never makes the worker's other ports close and open again. How much of the UMEM each
 //! port's fill ring holds, and how many guests it serves, is in [`frames`].
 //!
 //! `Ports` lives on the packet worker with the pool; opening and closing a device is
@@ -28,7 +30,7 @@ use open::{Effects, OpenFailure, OpenRequest, OpenResult, Why};
 pub mod frames;
 pub mod open;
 pub mod owners;
-mod queues;
+pub mod queues;
 
 /// What a port is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,7 +77,7 @@ pub enum OpenError {
         /// The ifindex the name has now.
         ifindex: u32,
     },
-    /// The shared UMEM could not be created.
+    /// The worker's UMEM could not be created (at start).
     #[error("creating the UMEM: {0}")]
     Umem(#[source] UmemError),
 }
@@ -123,8 +125,10 @@ pub struct Ports {
     umem: UmemConfig,
     pool: FramePool,
     cfg: XdpPortConfig,
-    /// The port whose socket registered the current UMEM.
-    owner: Option<PortId>,
+    /// Queues asked of the control thread and not answered yet: (port, queue, ticket).
+    queues_pending: Vec<(PortId, u32, u64)>,
+    /// The last queue request's ticket.
+    queue_tickets: u64,
     /// Next port whose kernel counters the frame tick reads (round robin).
     frames_cursor: usize,
     /// Networks whose uplink MAC the configuration sets (`uplink_mac`); the others take
@@ -181,7 +185,8 @@ impl Ports {
             umem,
             pool,
             cfg,
-            owner: None,
+            queues_pending: Vec::new(),
+            queue_tickets: 0,
             frames_cursor: 0,
             fixed_uplink_mac: Vec::new(),
             queue_watcher: None,
@@ -283,16 +288,6 @@ impl Ports {
         if !self.owns(id) {
             return; // bound by its owner (`owners`), which tells when it is up
         }
-        if self.umem_owner_closed() {
-            // A socket can share the UMEM only with a bound one on another queue, and
-            // the one that registered it is closed (its device deleted, or its guest
-            // removed: on a worker without an uplink a guest registers it): open
-            // every port again on a fresh UMEM, this one included.
-            if let Err(e) = self.rebuild(pipe) {
-                log::error("umem_rebuild", &[("error", &log::chain(&e))]);
-            }
-            return;
-        }
         self.port_up(id, false, pipe);
         let (steered_ips, steered_prefixes, follow_mac) = match kind {
             Kind::Uplink(net) => (
@@ -321,9 +316,9 @@ impl Ports {
     }
 
     /// Adopt a port the control thread opened: attach it to the pipeline and mark it
-    /// up. A port opened for an entry that changed meanwhile (or on a UMEM replaced
-    /// since) goes back to be closed. Gives back the error of one that could not be
-    /// opened, for the control thread to log.
+    /// up. A port opened for an entry that changed meanwhile goes back to be closed.
+    /// Gives back the error of one that could not be opened, for the control thread to
+    /// log.
     pub fn finish_open(
         &mut self,
         res: OpenResult,
@@ -369,7 +364,8 @@ impl Ports {
         let port = match XdpPort::finish(&self.pool, prepared) {
             Ok(p) => p,
             Err(stale) => {
-                // Bound on a UMEM replaced since: open it again on the current one.
+                // Bound on another UMEM than the pool's (never, with one pool per
+                // worker for its lifetime): open it again on this one.
                 self.effects.discard.push(*stale);
                 self.request_open(id, pipe, why);
                 return Ok(());
@@ -383,6 +379,14 @@ impl Ports {
                 ("ifindex", &ifindex),
                 ("mode", &format!("{:?}", port.attach_mode())),
                 ("gso", &port.gso_status().name()),
+                (
+                    "umem",
+                    &if port.shares_umem() {
+                        "shared"
+                    } else {
+                        "registered"
+                    },
+                ),
             ],
         );
         if let GsoStatus::Unavailable { reason, fix } = port.gso_status() {
@@ -392,7 +396,6 @@ impl Ports {
                 &[("dev", &ifname), ("error", reason), ("fix", fix)],
             );
         }
-        self.owner.get_or_insert(id);
         if let Some(entry) = self.entries.get_mut(id.index()) {
             entry.ifindex = Some(ifindex);
             entry.link_up = true;
@@ -590,29 +593,6 @@ impl Ports {
     }
 
     fn reopen(&mut self, id: PortId, pipe: &mut Pipeline<XdpPort>) {
-        // On a fresh UMEM if the port that registered the current one is closed.
         self.request_open(id, pipe, Why::Reopen);
-    }
-
-    /// Whether the port whose socket registered the UMEM is closed.
-    fn umem_owner_closed(&self) -> bool {
-        self.owner.is_some_and(|o| {
-            self.entries
-                .get(o.index())
-                .is_none_or(|e| e.ifindex.is_none())
-        })
-    }
-
-    /// The device that registered the UMEM is gone: re-attach every port on a new UMEM.
-    fn rebuild(&mut self, pipe: &mut Pipeline<XdpPort>) -> Result<(), OpenError> {
-        log::info("umem_rebuild", &[("ports", &self.entries.len())]);
-        let ids: Vec<PortId> = self.entries.iter().map(|e| e.id).collect();
-        for &id in &ids {
-            self.close(id, pipe, "umem_rebuild");
-        }
-        self.owner = None;
-        self.pool = FramePool::with_config(self.umem).map_err(OpenError::Umem)?;
-        self.open_all(pipe);
-        Ok(())
     }
 }

@@ -3,6 +3,20 @@
 //! socket created here; the first [`crate::XskSocket`] bound with this UMEM reuses that
 //! socket, later ones share it (`XDP_SHARED_UMEM`).
 //!
+//! # Sharing outlives the first socket
+//!
+//! The kernel shares a UMEM through *any* bound socket of it, not only the one that
+//! registered it (`net/xdp/xsk.c`, `xsk_bind`: with `XDP_SHARED_UMEM` it looks up
+//! `sxdp_shared_umem_fd`, refuses it with `EBADF` unless it is bound (`xsk_is_bound`),
+//! and, on another device or queue, creates a buffer pool of the new socket's own on
+//! that socket's `umem`, taking a reference on it: `xdp_get_umem`). The kernel's UMEM
+//! lives as long as one socket refers to it. So this UMEM keeps no socket of its own
+//! once the first is bound; it remembers every socket bound on it ([`Umem::share_with`])
+//! and a new socket shares through one that is still bound. When none is (every socket
+//! closed, or unbound because its device was deleted), the area is registered again on
+//! the new socket: the same memory, the same addresses, a fresh kernel registration; no
+//! new mapping, and the frame pool over it stays as it is.
+//!
 //! Addresses are byte offsets into the area ("aligned" chunk mode): a received frame
 //! starts at `chunk + headroom + XDP_PACKET_HEADROOM`, a transmitted one anywhere inside
 //! a chunk as long as it does not cross into the next one.
@@ -16,9 +30,9 @@
 use crate::mmap::Mapping;
 use crate::sockopt;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
-use std::sync::Arc;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
 /// Bytes the kernel reserves in front of every received frame (`XDP_PACKET_HEADROOM`).
 pub const XDP_PACKET_HEADROOM: u32 = 256;
@@ -62,10 +76,21 @@ pub struct UmemConfig {
 #[derive(Debug)]
 pub struct Umem {
     area: Mapping,
-    fd: Arc<OwnedFd>,
-    fd_bound: AtomicBool,
+    /// The socket the UMEM was registered on, until the first bind takes it.
+    reg: Mutex<Option<OwnedFd>>,
+    /// Sockets bound on this UMEM, any of which can share it with a new one.
+    bound: Mutex<Vec<BoundRef>>,
     first_bind_flags: AtomicU16,
     config: UmemConfig,
+}
+
+/// A socket bound on a [`Umem`]: its descriptor while it is open, and where it is bound
+/// (a socket cannot share through one on its own device and queue).
+#[derive(Debug)]
+struct BoundRef {
+    fd: Weak<OwnedFd>,
+    ifindex: u32,
+    queue: u32,
 }
 
 // SAFETY: shared references only ever read the area (through `frame`), writes need
@@ -100,22 +125,30 @@ impl Umem {
             .ok_or(UmemError::InvalidConfig("UMEM size overflows"))?;
         let area = Mapping::anonymous(len).map_err(|source| UmemError::MapArea { len, source })?;
         let fd = sockopt::xdp_socket().map_err(UmemError::CreateSocket)?;
+        let umem = Self {
+            area,
+            reg: Mutex::new(None),
+            bound: Mutex::new(Vec::new()),
+            first_bind_flags: AtomicU16::new(0),
+            config,
+        };
+        umem.register(fd.as_fd()).map_err(UmemError::RegisterUmem)?;
+        *umem.reg.lock().unwrap_or_else(|e| e.into_inner()) = Some(fd);
+        Ok(umem)
+    }
+
+    /// Registers the area on socket `fd` (`XDP_UMEM_REG`): at creation, and again on a
+    /// new socket when no socket bound on this UMEM is left to share it through.
+    pub(crate) fn register(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
         let reg = libc::xdp_umem_reg {
-            addr: area.as_ptr() as u64,
-            len: len as u64,
-            chunk_size: config.frame_size,
-            headroom: config.headroom,
+            addr: self.area.as_ptr() as u64,
+            len: self.area.len() as u64,
+            chunk_size: self.config.frame_size,
+            headroom: self.config.headroom,
             flags: 0,
             tx_metadata_len: 0,
         };
-        sockopt::set(fd.as_fd(), libc::XDP_UMEM_REG, &reg).map_err(UmemError::RegisterUmem)?;
-        Ok(Self {
-            area,
-            fd: Arc::new(fd),
-            fd_bound: AtomicBool::new(false),
-            first_bind_flags: AtomicU16::new(0),
-            config,
-        })
+        sockopt::set(fd, libc::XDP_UMEM_REG, &reg)
     }
 
     /// The configuration this UMEM was created with.
@@ -179,8 +212,34 @@ impl Umem {
     }
 
     /// Takes the registration socket for the first bind; `None` once taken.
-    pub(crate) fn claim_fd(&self) -> Option<Arc<OwnedFd>> {
-        (!self.fd_bound.swap(true, Ordering::AcqRel)).then(|| Arc::clone(&self.fd))
+    pub(crate) fn claim_fd(&self) -> Option<OwnedFd> {
+        self.reg.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// Records that socket `fd` is bound on this UMEM at `ifindex`/`queue`: later
+    /// sockets may share the UMEM through it while it is open.
+    pub(crate) fn note_bound(&self, fd: &Arc<OwnedFd>, ifindex: u32, queue: u32) {
+        let mut bound = self.bound.lock().unwrap_or_else(|e| e.into_inner());
+        bound.retain(|b| b.fd.strong_count() > 0);
+        bound.push(BoundRef {
+            fd: Arc::downgrade(fd),
+            ifindex,
+            queue,
+        });
+    }
+
+    /// The open sockets of this UMEM a new socket on `ifindex`/`queue` may share it
+    /// through, the most recently bound first. Some may no longer be bound (their device
+    /// was deleted): the kernel refuses those with `EBADF`.
+    pub(crate) fn share_with(&self, ifindex: u32, queue: u32) -> Vec<Arc<OwnedFd>> {
+        let mut bound = self.bound.lock().unwrap_or_else(|e| e.into_inner());
+        bound.retain(|b| b.fd.strong_count() > 0);
+        bound
+            .iter()
+            .rev()
+            .filter(|b| (b.ifindex, b.queue) != (ifindex, queue))
+            .filter_map(|b| b.fd.upgrade())
+            .collect()
     }
 
     /// Records the first socket's bind flags (shared sockets inherit them).
@@ -192,9 +251,49 @@ impl Umem {
     pub(crate) fn first_bind_flags(&self) -> u16 {
         self.first_bind_flags.load(Ordering::Acquire)
     }
+}
 
-    /// The registration socket (to share the UMEM with).
-    pub(crate) fn fd(&self) -> &OwnedFd {
-        &self.fd
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A descriptor that stands for a socket in the bound list.
+    fn fd() -> Arc<OwnedFd> {
+        Arc::new(OwnedFd::from(
+            std::fs::File::open("/dev/null").expect("/dev/null"),
+        ))
+    }
+
+    #[test]
+    fn shares_through_open_sockets_on_other_queues_newest_first() {
+        let umem = match Umem::new(16, 2048) {
+            Ok(u) => u,
+            Err(e @ (UmemError::CreateSocket(_) | UmemError::RegisterUmem(_))) => {
+                eprintln!("SKIP umem sharing test: {e}");
+                return;
+            }
+            Err(e) => panic!("umem: {e}"),
+        };
+        assert!(umem.claim_fd().is_some(), "the first bind takes the socket");
+        assert!(umem.claim_fd().is_none(), "and keeps it: the UMEM does not");
+        let (a, b, c) = (fd(), fd(), fd());
+        umem.note_bound(&a, 1, 0);
+        umem.note_bound(&b, 2, 0);
+        umem.note_bound(&c, 2, 1);
+        let raw = |v: Vec<Arc<OwnedFd>>| {
+            v.iter()
+                .map(|f| std::os::fd::AsRawFd::as_raw_fd(&**f))
+                .collect::<Vec<_>>()
+        };
+        let id = |f: &Arc<OwnedFd>| std::os::fd::AsRawFd::as_raw_fd(&**f);
+        assert_eq!(raw(umem.share_with(3, 0)), vec![id(&c), id(&b), id(&a)]);
+        // Never through a socket on the queue being bound.
+        assert_eq!(raw(umem.share_with(2, 0)), vec![id(&c), id(&a)]);
+        // A closed socket drops out; with none left, the caller registers again.
+        let c_id = id(&c);
+        drop(c);
+        assert!(!raw(umem.share_with(3, 0)).contains(&c_id));
+        drop((a, b));
+        assert!(umem.share_with(3, 0).is_empty());
     }
 }

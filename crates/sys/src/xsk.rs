@@ -2,10 +2,11 @@
 //!
 //! Every socket owns four rings: fill and completion (UMEM addresses) and RX and TX
 //! (descriptors). The first socket bound with a [`Umem`] reuses the socket the UMEM is
-//! registered on; later ones bind with `XDP_SHARED_UMEM` and must be on a different
-//! device or queue (each gets its own fill and completion rings). Shared sockets inherit
-//! the first socket's mode (copy/zero-copy, need-wakeup, multi-buffer): the kernel refuses
-//! other flags with them.
+//! registered on; later ones bind with `XDP_SHARED_UMEM` through any socket of the UMEM
+//! still bound, and must be on a different device or queue than that one (each gets its
+//! own fill and completion rings); with none left bound, a socket registers the UMEM
+//! again (see [`Umem`]). Shared sockets inherit the first socket's mode (copy/zero-copy,
+//! need-wakeup, multi-buffer): the kernel refuses other flags with them.
 
 use crate::ring::{whole_packets, ConsumerRing, ProducerRing, XdpDesc};
 use crate::umem::Umem;
@@ -62,6 +63,10 @@ pub enum XskError {
         #[source]
         source: io::Error,
     },
+    /// `setsockopt(XDP_UMEM_REG)` failed registering the UMEM again on a new socket
+    /// (no socket bound on it was left to share it through).
+    #[error("registering the UMEM again (XDP_UMEM_REG)")]
+    RegisterUmem(#[source] io::Error),
     /// `getsockopt(XDP_STATISTICS)` failed.
     #[error("reading socket statistics (XDP_STATISTICS)")]
     Statistics(#[source] io::Error),
@@ -185,8 +190,10 @@ impl XskSocket {
     /// Creates a socket on `ifindex`/`queue` using `umem`, sets up and maps its rings
     /// and binds it, retrying EBUSY for `cfg.bind_retry_for`.
     ///
-    /// The first socket of a UMEM uses the UMEM's own socket; if its setup fails, make a
-    /// new [`Umem`]. Later sockets share the UMEM and must sit on another device or queue.
+    /// The first socket of a UMEM uses the UMEM's own socket; if its setup fails, the
+    /// next socket registers the UMEM again. Later sockets share the UMEM through one of
+    /// its sockets still bound, on another device or queue; when none is, they register
+    /// it again too.
     pub fn bind(umem: &Umem, ifindex: u32, queue: u32, cfg: &XskConfig) -> Result<Self, XskError> {
         for (size, msg) in [
             (cfg.rx_size, "rx_size must be a power of two"),
@@ -201,11 +208,11 @@ impl XskSocket {
                 return Err(XskError::InvalidConfig(msg));
             }
         }
-        let (fd, shared) = match umem.claim_fd() {
-            Some(fd) => (fd, false),
+        let (fd, first) = match umem.claim_fd() {
+            Some(fd) => (Arc::new(fd), true),
             None => (
                 Arc::new(sockopt::xdp_socket().map_err(XskError::CreateSocket)?),
-                true,
+                false,
             ),
         };
         let sock = fd.as_fd();
@@ -243,39 +250,39 @@ impl XskSocket {
             ConsumerRing::new(m, &off.cr, cfg.completion_size),
         )?;
 
-        let addr = libc::sockaddr_xdp {
-            sxdp_family: libc::AF_XDP as u16,
-            sxdp_flags: if shared {
-                libc::XDP_SHARED_UMEM
-            } else {
-                cfg.flags.bits()
-            },
-            sxdp_ifindex: ifindex,
-            sxdp_queue_id: queue,
-            sxdp_shared_umem_fd: if shared {
-                umem.fd().as_raw_fd() as u32
-            } else {
-                0
-            },
+        let bound = if first {
+            None
+        } else {
+            bind_shared(sock, umem, ifindex, queue, cfg.bind_retry_for)?
         };
-        let attempts =
-            bind_with_retry(sock, &addr, cfg.bind_retry_for).map_err(|(attempts, source)| {
-                XskError::BindXsk {
-                    ifindex,
-                    queue,
-                    attempts,
-                    source,
+        let (shared, attempts) = match bound {
+            Some(attempts) => (true, attempts),
+            None => {
+                if !first {
+                    // No socket of this UMEM is bound any more: register the area
+                    // again, on this socket, which binds as a first one.
+                    umem.register(sock).map_err(XskError::RegisterUmem)?;
                 }
-            })?;
+                let addr = sockaddr(ifindex, queue, cfg.flags.bits(), 0);
+                let attempts = bind_with_retry(sock, &addr, cfg.bind_retry_for).map_err(
+                    |(attempts, source)| XskError::BindXsk {
+                        ifindex,
+                        queue,
+                        attempts,
+                        source,
+                    },
+                )?;
+                umem.set_first_bind_flags(cfg.flags.bits());
+                (false, attempts)
+            }
+        };
+        umem.note_bound(&fd, ifindex, queue);
         // Shared sockets inherit the first socket's mode.
         let flags = if shared {
             BindFlags(umem.first_bind_flags())
         } else {
             cfg.flags
         };
-        if !shared {
-            umem.set_first_bind_flags(cfg.flags.bits());
-        }
         let need_wakeup = flags.contains(BindFlags::NEED_WAKEUP);
         Ok(Self {
             rx,
@@ -442,6 +449,48 @@ impl AsFd for XskSocket {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
+}
+
+/// A `sockaddr_xdp` for `ifindex`/`queue`.
+fn sockaddr(ifindex: u32, queue: u32, flags: u16, shared_umem_fd: u32) -> libc::sockaddr_xdp {
+    libc::sockaddr_xdp {
+        sxdp_family: libc::AF_XDP as u16,
+        sxdp_flags: flags,
+        sxdp_ifindex: ifindex,
+        sxdp_queue_id: queue,
+        sxdp_shared_umem_fd: shared_umem_fd,
+    }
+}
+
+/// Binds `sock` with `XDP_SHARED_UMEM` through a socket of `umem` that is still bound
+/// (see [`Umem`]: any bound socket shares it, not only the one that registered it).
+/// Returns the attempts it took, or `None` if no socket of `umem` is bound any more
+/// (each refused with `EBADF`: unbound, their device deleted).
+fn bind_shared(
+    sock: BorrowedFd<'_>,
+    umem: &Umem,
+    ifindex: u32,
+    queue: u32,
+    retry_for: Duration,
+) -> Result<Option<u32>, XskError> {
+    let mut tried = 0;
+    for through in umem.share_with(ifindex, queue) {
+        let fd = u32::try_from(through.as_raw_fd()).unwrap_or(u32::MAX);
+        let addr = sockaddr(ifindex, queue, libc::XDP_SHARED_UMEM, fd);
+        match bind_with_retry(sock, &addr, retry_for) {
+            Ok(attempts) => return Ok(Some(tried + attempts)),
+            Err((attempts, e)) if e.raw_os_error() == Some(libc::EBADF) => tried += attempts,
+            Err((attempts, source)) => {
+                return Err(XskError::BindXsk {
+                    ifindex,
+                    queue,
+                    attempts: tried + attempts,
+                    source,
+                })
+            }
+        }
+    }
+    Ok(None)
 }
 
 fn bind_with_retry(

@@ -16,6 +16,7 @@ use super::workers::Workers;
 
 use crate::capture::session::Captures;
 use crate::ports::open::{self, Effects, OpenResult};
+use crate::ports::queues::{self, QueueResult};
 use crate::ports::{owners, Ports};
 use crate::views;
 
@@ -159,12 +160,13 @@ impl WorkerSide {
 
 /// Carry out what worker `index` left (control thread): close retired ports and give
 /// their chunks back, tell the other workers what changed on its ports, open the ports
-/// asked for and have the worker adopt them, until nothing is left.
+/// and bind the queues asked for and have the worker adopt them, until nothing is left.
 pub fn settle(workers: &Workers, index: usize, mut fx: Effects) -> Result<(), WorkerGone> {
     let worker = workers.get(index).ok_or(WorkerGone)?;
     loop {
         let reclaims: Vec<_> = fx.retired.drain(..).flat_map(|r| r.close()).collect();
         fx.discard.clear(); // detaches and closes them, here
+        fx.discard_queues.clear();
         if !reclaims.is_empty() {
             worker.send(move |_, s| {
                 for c in reclaims {
@@ -180,15 +182,17 @@ pub fn settle(workers: &Workers, index: usize, mut fx: Effects) -> Result<(), Wo
                 }
             })?;
         }
-        if fx.opens.is_empty() {
+        if fx.opens.is_empty() && fx.queues.is_empty() {
             return Ok(());
         }
         let results: Vec<OpenResult> = fx.opens.iter().map(open::prepare).collect();
+        let queues: Vec<QueueResult> = fx.queues.drain(..).map(queues::bind).collect();
         let (failed, next) = worker.call(move |p, s| {
             let failed: Vec<_> = results
                 .into_iter()
                 .filter_map(|r| s.ports.finish_open(r, p).err())
                 .collect();
+            s.ports.finish_queues(queues, p);
             (failed, s.ports.take_effects())
         })?;
         for f in &failed {

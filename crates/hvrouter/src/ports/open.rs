@@ -9,7 +9,9 @@
 use std::net::Ipv4Addr;
 
 use hvrouter_core::{NetworkId, PortId};
-use hvrouter_dataplane::xdp_port::{PortSpec, PreparedPort, RetiredPort, XdpPort, XdpPortConfig};
+use hvrouter_dataplane::xdp_port::{
+    PortSpec, PreparedPort, PreparedQueue, RetiredPort, XdpPort, XdpPortConfig,
+};
 use sys::SharedUmem;
 
 use super::{Kind, OpenError};
@@ -18,7 +20,7 @@ use crate::log;
 /// Why a port is opened (for the log when it cannot be).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Why {
-    /// At start, or on a fresh UMEM.
+    /// At start.
     Start,
     /// A guest was added.
     Add,
@@ -81,6 +83,10 @@ pub struct Effects {
     pub discard: Vec<PreparedPort>,
     /// Changes to this worker's ports the other workers' routers must follow.
     pub replicas: Vec<super::owners::Replica>,
+    /// Queues of multi-queue ports to bind ([`super::queues::bind`]).
+    pub queues: Vec<super::queues::QueueRequest>,
+    /// Queue sockets bound for nothing (their port closed meanwhile): close them.
+    pub discard_queues: Vec<PreparedQueue>,
 }
 
 /// The slow half of opening (control thread): everything that can wait on the kernel.

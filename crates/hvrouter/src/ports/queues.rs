@@ -3,15 +3,20 @@
 //! frames on that queue never reach the router (see `hvrouter_dataplane`'s
 //! `xdp_queue`). QEMU attaches the queues as the guest's driver enables them, after
 //! the tap was added, so multi-queue ports are watched: a thread of their own reads
-//! their queue counts from sysfs every second (file I/O stays off the packet thread),
-//! and the worker binds sockets on new queues between bursts.
+//! their queue counts from sysfs every second (file I/O stays off the packet thread).
+//! A new queue's socket is bound the way a port is opened ([`super::open`]): the worker
+//! asks ([`QueueRequest`], in its effects, when it adopts a multi-queue port and when the
+//! control thread's housekeeping polls it each second), the control thread binds it
+//! ([`bind`]: with its EBUSY retry, on the worker's UMEM, into the device's XSKMAP), and
+//! the worker adopts the ready socket between bursts ([`Ports::finish_queues`]: fills its
+//! ring).
 
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hvrouter_core::PortId;
-use hvrouter_dataplane::xdp_port::XdpPort;
+use hvrouter_dataplane::xdp_port::{PreparedQueue, QueueBind, XdpPort, XdpPortError};
 use hvrouter_dataplane::Pipeline;
 
 use super::Ports;
@@ -63,6 +68,46 @@ fn watch(list: &Mutex<Vec<(PortId, String)>>, tx: &Sender<(PortId, String, u32)>
     }
 }
 
+/// A queue of a multi-queue port the worker wants served.
+#[derive(Debug)]
+pub struct QueueRequest {
+    /// The port.
+    pub id: PortId,
+    /// Its device.
+    pub dev: String,
+    /// Which request this is (a port closed meanwhile may ask again for the same queue).
+    pub ticket: u64,
+    /// What to bind.
+    pub bind: QueueBind,
+}
+
+/// A queue's socket the control thread bound (or could not).
+#[derive(Debug)]
+pub struct QueueResult {
+    /// The port.
+    pub id: PortId,
+    /// Its device.
+    pub dev: String,
+    /// The request's ticket.
+    pub ticket: u64,
+    /// The queue.
+    pub queue: u32,
+    /// The socket, bound and in the XSKMAP; or why not.
+    pub socket: Result<PreparedQueue, XdpPortError>,
+}
+
+/// The slow half (control thread): bind the queue's socket.
+pub fn bind(req: QueueRequest) -> QueueResult {
+    let queue = req.bind.queue();
+    QueueResult {
+        id: req.id,
+        dev: req.dev,
+        ticket: req.ticket,
+        queue,
+        socket: req.bind.bind(),
+    }
+}
+
 impl Ports {
     /// Port `id` was just attached and its device is a multi-queue tap with `count`
     /// receive queues (read by the control thread): serve them all, and keep watching
@@ -74,7 +119,7 @@ impl Ports {
         count: u32,
         pipe: &mut Pipeline<XdpPort>,
     ) {
-        self.serve_queues(id, dev, count, pipe);
+        self.request_queues(id, dev, count, pipe);
         let dev = dev.to_string();
         if self.queue_watcher.is_none() {
             match QueueWatcher::spawn() {
@@ -93,14 +138,17 @@ impl Ports {
         }
     }
 
-    /// Port `id` is detached: stop watching it.
+    /// Port `id` is detached: stop watching it; its queue requests in flight are
+    /// answered for nothing.
     pub(super) fn unwatch_queues(&mut self, id: PortId) {
+        self.queues_pending.retain(|(p, _, _)| *p != id);
         if let Some(w) = &self.queue_watcher {
             w.set(|list| list.retain(|(p, _)| *p != id));
         }
     }
 
-    /// Between bursts: serve the queues the watcher found on multi-queue taps.
+    /// Ask for the queues the watcher found on multi-queue taps (a channel read; the
+    /// control thread's housekeeping calls it each second and binds what it asks).
     pub fn poll_queues(&mut self, pipe: &mut Pipeline<XdpPort>) {
         let Some(w) = &self.queue_watcher else {
             return;
@@ -113,23 +161,66 @@ impl Ports {
                 .get(id.index())
                 .is_some_and(|e| e.ifname == dev && e.ifindex.is_some());
             if same {
-                self.serve_queues(id, &dev, count, pipe);
+                self.request_queues(id, &dev, count, pipe);
             }
         }
     }
 
-    fn serve_queues(&mut self, id: PortId, dev: &str, count: u32, pipe: &mut Pipeline<XdpPort>) {
+    /// Ask the control thread to bind the queues of port `id` below `count` that it
+    /// does not serve yet and were not asked for already.
+    fn request_queues(&mut self, id: PortId, dev: &str, count: u32, pipe: &mut Pipeline<XdpPort>) {
         let Some(port) = pipe.port_mut(id) else {
             return;
         };
         for queue in 0..count {
-            match port.add_queue(queue) {
-                Ok(true) => log::info("port_queue_added", &[("dev", &dev), ("queue", &queue)]),
-                Ok(false) => {}
-                Err(e) => log::warn(
-                    "port_queue_failed",
-                    &[("dev", &dev), ("queue", &queue), ("error", &log::chain(&e))],
-                ),
+            if self
+                .queues_pending
+                .iter()
+                .any(|&(p, q, _)| p == id && q == queue)
+            {
+                continue;
+            }
+            let Some(bind) = port.queue_to_bind(queue) else {
+                continue;
+            };
+            self.queue_tickets += 1;
+            let ticket = self.queue_tickets;
+            self.queues_pending.push((id, queue, ticket));
+            self.effects.queues.push(QueueRequest {
+                id,
+                dev: dev.to_string(),
+                ticket,
+                bind,
+            });
+        }
+    }
+
+    /// Adopt the queue sockets the control thread bound (between bursts: each fill
+    /// ring is filled from the pool). One bound for a port closed meanwhile goes back
+    /// to be closed; a failed bind is logged and asked again at the watcher's next count.
+    pub fn finish_queues(&mut self, results: Vec<QueueResult>, pipe: &mut Pipeline<XdpPort>) {
+        for r in results {
+            let asked = self.queues_pending.len();
+            self.queues_pending.retain(|&(_, _, t)| t != r.ticket);
+            let current = self.queues_pending.len() < asked;
+            let (dev, queue) = (r.dev.as_str(), r.queue);
+            let prepared = match r.socket {
+                Ok(p) => p,
+                Err(e) => {
+                    log::warn(
+                        "port_queue_failed",
+                        &[("dev", &dev), ("queue", &queue), ("error", &log::chain(&e))],
+                    );
+                    continue;
+                }
+            };
+            // Closing a socket waits for the kernel: one not adopted goes back.
+            match pipe.port_mut(r.id).filter(|_| current) {
+                Some(port) => match port.adopt_queue(prepared) {
+                    Ok(()) => log::info("port_queue_added", &[("dev", &dev), ("queue", &queue)]),
+                    Err(stale) => self.effects.discard_queues.push(*stale),
+                },
+                None => self.effects.discard_queues.push(prepared),
             }
         }
     }

@@ -52,3 +52,41 @@ impl Lab {
         PortCounters(text[start..name].to_string())
     }
 }
+
+impl Lab {
+    /// The workers' longest housekeeping call since the router started, and the
+    /// longest not preempted, in ms (`show counters`).
+    pub fn longest_pause(&self) -> (f64, f64) {
+        let out = self.cli(&["show", "counters", "--json"]);
+        assert!(out.status.success(), "show counters failed: {out:?}");
+        let json = String::from_utf8_lossy(&out.stdout).to_string();
+        let read = |key: &str| {
+            let pat = format!("\"{key}\":");
+            let at = json
+                .find(&pat)
+                .unwrap_or_else(|| panic!("no {key} in {json}"));
+            json[at + pat.len()..]
+                .trim_start()
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+                .parse::<f64>()
+                .unwrap()
+                / 1e6
+        };
+        (
+            read("longest_housekeeping_ns"),
+            read("longest_unpreempted_housekeeping_ns"),
+        )
+    }
+}
+
+/// The machine's load averages (1, 5, 15 min), to print next to a measurement.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}

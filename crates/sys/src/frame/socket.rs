@@ -523,8 +523,8 @@ impl RetiredSocket {
     /// Closes the socket if this handle holds its last descriptor (the socket it came
     /// from was dropped), which unbinds it and waits for receivers in flight; then its
     /// fill chunks may go back to the pool. Gives the handle back while the descriptor
-    /// is still held elsewhere (the socket not dropped yet, or the first socket of a
-    /// UMEM, whose descriptor the UMEM keeps: its chunks are then never reused).
+    /// is still held elsewhere (the socket not dropped yet, or a bind on another thread
+    /// sharing the UMEM through it at this moment: its chunks are then not reused).
     pub fn close(self) -> Result<Reclaim, RetiredSocket> {
         match Arc::try_unwrap(self.fd) {
             Ok(fd) => {
