@@ -103,6 +103,9 @@ pub struct FastState {
     /// The earliest instant an entry here stops being valid (a neighbor's
     /// confirmation running out): derive the state again by then.
     pub valid_until: Option<Instant>,
+    /// The neighbors the routes here forward to: pass them to
+    /// [`Router::fast_path_used`] when deriving the state again.
+    pub neighbors: Vec<(NetworkId, Ipv4Addr)>,
 }
 
 fn host(ip: Ipv4Addr) -> Ipv4Net {
@@ -135,6 +138,7 @@ impl Router {
     pub fn fast_path_state(&self, now: Instant) -> FastState {
         let tables = self.tables();
         let mut st = FastState::default();
+        let mut used = Vec::new();
         for network in tables.networks() {
             let Some(routes) = tables.routes(network.id) else {
                 continue;
@@ -166,6 +170,7 @@ impl Router {
                         .and_then(|g| guest_hop(network, g)),
                     NextHop::Gateway(gw) => mac_of(gw).map(|(mac, t)| {
                         until(t);
+                        used.push((network.id, gw));
                         uplink_hop(network, mac)
                     }),
                     NextHop::Connected => None,
@@ -182,6 +187,7 @@ impl Router {
                     && !network.is_subnet_broadcast(ip)
                 {
                     until(t);
+                    used.push((network.id, ip));
                     st.routes.push(FastRoute {
                         network: network.id,
                         prefix: host(ip),
@@ -214,7 +220,27 @@ impl Router {
                 });
             }
         }
+        used.sort_unstable();
+        used.dedup();
+        st.neighbors = used;
         st
+    }
+
+    /// Treats the neighbors a previous [`FastState`] forwarded to as used (the router
+    /// does not see the frames the fast path forwards): one whose confirmation ran out
+    /// moves to DELAY, then PROBE, as it would if the router had forwarded to it
+    /// ([`crate::neighbor::NeighborCache::mark_used`]), and the fast path keeps using it
+    /// meanwhile, as Linux's forwarding does. Without this, every `reachable_time` a
+    /// one-way flow to the VLAN would fall to the router for `delay_first_probe_time`.
+    /// Returns how many entries moved.
+    pub fn fast_path_used(&mut self, neighbors: &[(NetworkId, Ipv4Addr)], now: Instant) -> usize {
+        let mut moved = 0;
+        for &(network, ip) in neighbors {
+            if let Some(cache) = self.neighbors_mut(network) {
+                moved += usize::from(cache.mark_used(ip, now));
+            }
+        }
+        moved
     }
 
     /// A number that grows whenever a neighbor cache learned from ARP (a new or

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use hvrouter_core::fastpath::{FastHop, FastRole, FastState};
 use hvrouter_core::router::Router;
-use hvrouter_core::{Instant, PortId};
+use hvrouter_core::{Instant, NetworkId, PortId};
 use sys::xdp_fast::FP_MAX_PORTS;
 use sys::{FastPathMaps, FpHop, FpPort, FpStats, XdpError};
 
@@ -65,6 +65,9 @@ pub struct FastPath {
     fold_due: Instant,
     /// Syncs that failed (the fast path was switched off meanwhile).
     pub errors: u64,
+    /// The neighbors the written routes forward to (treated as used at each sync:
+    /// [`Router::fast_path_used`]).
+    held: Vec<(NetworkId, Ipv4Addr)>,
 }
 
 /// Why the fast path stands aside for a while.
@@ -144,6 +147,7 @@ impl FastPath {
             folded: HashMap::new(),
             fold_due: now + FOLD_EVERY,
             errors: 0,
+            held: Vec::new(),
         }
     }
 
@@ -198,14 +202,19 @@ impl FastPath {
     }
 
     /// Writes what changed. `ifindex_of` says where each port is attached with the
-    /// fast path.
+    /// fast path. First the neighbors the fast path forwarded to are marked used, so
+    /// that one whose confirmation ran out is verified while the fast path keeps using
+    /// it (the sync is due at that instant: [`FastState::valid_until`]).
     pub fn sync(
         &mut self,
-        router: &Router,
+        router: &mut Router,
         ifindex_of: impl Fn(PortId) -> Option<u32>,
         aside: Aside,
         now: Instant,
     ) {
+        if self.on == Some(true) {
+            router.fast_path_used(&self.held, now);
+        }
         let st = router.fast_path_state(now);
         let want = wanted(&st, &ifindex_of);
         for p in &st.ports {
@@ -236,6 +245,7 @@ impl FastPath {
                 RESYNC
             };
         self.due = st.valid_until.map_or(next, |t| t.min(next));
+        self.held = st.neighbors;
     }
 
     fn track_slot(&mut self, slot: u16) {
@@ -364,6 +374,7 @@ mod tests {
                 prefix: "192.0.2.10/32".parse().unwrap(),
             }],
             valid_until: None,
+            neighbors: Vec::new(),
         };
         // Only the uplink is attached (ifindex 7).
         let e = wanted(&st, &|p: PortId| (p == PortId(0)).then_some(7));
