@@ -328,6 +328,7 @@ impl FastPath {
             c.tx_bytes += s.tx_bytes.saturating_sub(last.tx_bytes);
             c.fast_path_rx += s.rx_packets.saturating_sub(last.rx_packets);
             c.fast_path_tx += s.tx_packets.saturating_sub(last.tx_packets);
+            c.fast_path_redirect_failed += s.redirect_failed.saturating_sub(last.redirect_failed);
             *last = s;
         }
     }

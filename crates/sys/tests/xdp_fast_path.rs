@@ -484,3 +484,28 @@ fn guest_frames_are_checked_like_the_router_does() {
     let g = fx.maps.stats(GUEST_SLOT).expect("stats");
     assert_eq!(g.rx_packets, 3);
 }
+
+#[test]
+fn a_redirect_the_devmap_refuses_is_counted_and_goes_to_the_router() {
+    if skip_unless_root("a_redirect_the_devmap_refuses_is_counted_and_goes_to_the_router") {
+        return;
+    }
+    let Some(fx) = fixture() else { return };
+    as_uplink(&fx);
+    let l4 = udp(REMOTE, GUEST, 5000, 6000, &[7; 18], false);
+    let f = frame(UPLINK_MAC, GW_MAC, REMOTE, GUEST, 17, 64, &l4);
+    assert_eq!(run(&fx.uplink, &f).0, XdpAction::Redirect);
+    // The guest's device left the devmap while its route still names it.
+    fx.maps.remove_tx(LO).expect("remove device");
+    for _ in 0..3 {
+        // Untouched, to the router's socket (none here: dropped).
+        assert_eq!(run(&fx.uplink, &f), (XdpAction::Drop, f.clone()));
+    }
+    let tx = fx.maps.stats(GUEST_SLOT).expect("stats");
+    assert_eq!((tx.tx_packets, tx.redirect_failed), (1, 3));
+    let rx = fx.maps.stats(UPLINK_SLOT).expect("stats");
+    assert_eq!((rx.rx_packets, rx.redirect_failed), (1, 0));
+    // Back in the devmap: redirected again.
+    fx.maps.insert_tx(LO).expect("devmap");
+    assert_eq!(run(&fx.uplink, &f).0, XdpAction::Redirect);
+}
