@@ -68,6 +68,11 @@ pub struct FastHop {
     /// The hop is a guest: frames from the uplink may take it (toward the VLAN they
     /// may not: the router never hairpins).
     pub to_guest: bool,
+    /// The egress takes GSO sends ([`Router::port_gso`]): TCP segments carrying data go
+    /// to the router, which coalesces runs of them into one send, where the fast path
+    /// would send them one by one (a tap's reader then takes each alone). Pure ACKs and
+    /// everything else still take the fast path.
+    pub coalesce_tcp: bool,
 }
 
 /// One entry of a network's fast-path route table.
@@ -113,23 +118,25 @@ fn host(ip: Ipv4Addr) -> Ipv4Net {
     Ipv4Net::new(ip, 32).unwrap_or_default()
 }
 
-fn guest_hop(network: &Network, guest: &Guest) -> Option<FastHop> {
+fn guest_hop(network: &Network, guest: &Guest, gso: bool) -> Option<FastHop> {
     guest.up.then_some(FastHop {
         port: guest.port,
         dst_mac: guest.mac,
         src_mac: network.guest_mac,
         mtu: network.mtu,
         to_guest: true,
+        coalesce_tcp: gso,
     })
 }
 
-fn uplink_hop(network: &Network, mac: EthernetAddress) -> FastHop {
+fn uplink_hop(network: &Network, mac: EthernetAddress, gso: bool) -> FastHop {
     FastHop {
         port: network.uplink,
         dst_mac: mac,
         src_mac: network.uplink_mac,
         mtu: network.mtu,
         to_guest: false,
+        coalesce_tcp: gso,
     }
 }
 
@@ -149,6 +156,7 @@ impl Router {
                 role: FastRole::Uplink,
                 mac: network.uplink_mac,
             });
+            let uplink_gso = self.port_gso(network.uplink);
             let confirmed: Vec<_> = self
                 .neighbors(network.id)
                 .map(|c| c.confirmed(now).collect())
@@ -167,11 +175,11 @@ impl Router {
                     NextHop::Guest(gid) => tables
                         .guests()
                         .by_id(gid)
-                        .and_then(|g| guest_hop(network, g)),
+                        .and_then(|g| guest_hop(network, g, self.port_gso(g.port))),
                     NextHop::Gateway(gw) => mac_of(gw).map(|(mac, t)| {
                         until(t);
                         used.push((network.id, gw));
-                        uplink_hop(network, mac)
+                        uplink_hop(network, mac, uplink_gso)
                     }),
                     NextHop::Connected => None,
                 };
@@ -191,7 +199,7 @@ impl Router {
                     st.routes.push(FastRoute {
                         network: network.id,
                         prefix: host(ip),
-                        hop: Some(uplink_hop(network, mac)),
+                        hop: Some(uplink_hop(network, mac, uplink_gso)),
                     });
                 }
             }

@@ -89,6 +89,7 @@ fn hop(h: &FastHop, ifindex_of: &impl Fn(PortId) -> Option<u32>) -> Option<FpHop
         src_mac: h.src_mac.0,
         mtu: h.mtu,
         to_guest: h.to_guest,
+        coalesce_tcp: h.coalesce_tcp,
         slot: slot(h.port)?,
     })
 }
@@ -368,6 +369,7 @@ mod tests {
                     src_mac: mac,
                     mtu: 1500,
                     to_guest: true,
+                    coalesce_tcp: false,
                 }),
             }],
             sources: vec![FastSource {

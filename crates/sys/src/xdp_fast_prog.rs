@@ -90,8 +90,14 @@ pub(crate) fn emit_fast_path(a: &mut Asm, m: FastFds, slow: Label) {
         a.label(),
         a.label(),
     );
-    let (no_carry, rx_done, tx_done, hairpin_ok, redirect_failed) =
-        (a.label(), a.label(), a.label(), a.label(), a.label());
+    let (no_carry, rx_done, tx_done, hairpin_ok, redirect_failed, no_coalesce) = (
+        a.label(),
+        a.label(),
+        a.label(),
+        a.label(),
+        a.label(),
+        a.label(),
+    );
     // On?
     a.store_imm(Size::W, R10, -4, 0);
     lookup_or(a, m.ctl, -4, slow);
@@ -248,6 +254,18 @@ pub(crate) fn emit_fast_path(a: &mut Asm, m: FastFds, slow: Label) {
         .jeq(R4, R5, slow)
         .load(Size::H, R4, R9, 16)
         .jgt(R7, R4, slow);
+    // A hop that coalesces TCP: a segment carrying data (total length above the IPv4
+    // and TCP headers, RFC 793 3.1 data offset) is the router's.
+    a.load(Size::B, R4, R9, 19).jeq_imm(R4, 0, no_coalesce);
+    packet(a, HDRS, slow);
+    a.load(Size::B, R4, R2, 23).jne_imm(R4, 6, no_coalesce);
+    packet(a, HDRS + 13, slow);
+    a.load(Size::B, R4, R2, HDRS as i16 + 12)
+        .rsh_imm(R4, 4)
+        .lsh_imm(R4, 2)
+        .add_imm(R4, 20)
+        .jgt(R7, R4, slow);
+    a.bind(no_coalesce);
     // Redirect now, the frame still untouched: if the devmap refuses (no such device),
     // the failure is counted on the egress slot and the router gets the frame.
     a.load_map_fd(R1, m.tx)

@@ -68,7 +68,8 @@ fn guests_and_their_sources_are_listed() {
             dst_mac: MAC1,
             src_mac: GUEST_SIDE_MAC,
             mtu: 1500,
-            to_guest: true
+            to_guest: true,
+            coalesce_tcp: false
         }
     );
     assert_eq!(route(&st, "203.0.113.0/28").and_then(|r| r.hop), Some(hop));
@@ -104,7 +105,8 @@ fn a_confirmed_gateway_gives_the_default_route_a_hop_until_it_ages() {
             dst_mac: GW_MAC,
             src_mac: UPLINK_MAC,
             mtu: 1500,
-            to_guest: false
+            to_guest: false,
+            coalesce_tcp: false
         }
     );
     let until = st.valid_until.expect("a deadline");
@@ -193,4 +195,19 @@ fn a_verified_gateway_answers_and_is_confirmed_again() {
     assert_eq!(gw_state(&r, t), Some(NeighborState::Reachable));
     let st = r.fast_path_state(t);
     assert!(route(&st, "0.0.0.0/0").and_then(|r| r.hop).is_some());
+}
+
+#[test]
+fn hops_to_ports_taking_gso_sends_leave_tcp_data_to_the_router() {
+    let mut r = router();
+    let hop = |r: &Router| {
+        route(&r.fast_path_state(Instant::ZERO), "192.0.2.10/32")
+            .and_then(|r| r.hop)
+            .expect("guest hop")
+    };
+    assert!(!hop(&r).coalesce_tcp);
+    r.set_port_gso(TAP1, true);
+    assert!(hop(&r).coalesce_tcp, "the router coalesces toward it");
+    r.set_port_gso(TAP1, false);
+    assert!(!hop(&r).coalesce_tcp);
 }
