@@ -20,6 +20,7 @@
 # CPU per packet: the generator paced at BENCH_FIXED_RATE (200000) frames/s; the
 # forwarder's own CPU time per frame received: the kernel setup's CPU 1 softirq time, the
 # fast path's NAPI threads' time (see own_ticks; hvrouter busy-polls, so it has none).
+# Each paced run also prints where frames were lost on the way (loss_counters).
 #
 # Environment as bench.sh: BENCH_ROUNDS (2), BENCH_SECONDS (1), BENCH_WINDOWS (3),
 # BENCH_WARMUP (1), BENCH_SIZES ("64"), BENCH_FLOWS ("1 1024"), BENCH_ROUTER_FRAMES
