@@ -152,10 +152,10 @@ fn every_family_has_help_and_type_once_before_its_samples() {
             }
         }
     }
-    assert_eq!(seen.len(), 30);
+    assert_eq!(seen.len(), 31);
     // An empty snapshot still describes every family (the worker's have one sample).
     let empty = render(&MetricsSnapshot::default());
-    assert_eq!(empty.lines().count(), 50 + 5 * 3);
+    assert_eq!(empty.lines().count(), 52 + 5 * 3);
 }
 
 #[test]
