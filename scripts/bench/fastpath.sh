@@ -20,6 +20,7 @@
 # CPU per packet: the generator paced at BENCH_FIXED_RATE (200000) frames/s; the
 # forwarder's own CPU time per frame received: the kernel setup's CPU 1 softirq time, the
 # fast path's NAPI threads' time (see own_ticks; hvrouter busy-polls, so it has none).
+# Each paced run also prints where frames were lost on the way (loss_counters).
 #
 # Environment as bench.sh: BENCH_ROUNDS (2), BENCH_SECONDS (1), BENCH_WINDOWS (3),
 # BENCH_WARMUP (1), BENCH_SIZES ("64"), BENCH_FLOWS ("1 1024"), BENCH_ROUTER_FRAMES
@@ -101,6 +102,31 @@ own_ticks() { # own_ticks SETUP
     esac
 }
 
+# Where frames can be lost between the generator and the sink, as NAME VALUE lines: the
+# veths' own counters (veth_xmit drops as tx_dropped; a full or NAPI-less receive ring
+# of a redirect as tx_queue_*_xdp_xmit_errors; rx_queue_*_drops), softnet's dropped and
+# time_squeeze per CPU, and, with the fast path, the router's drops and refused
+# redirects. The sinks' own XDP drops are their work, not losses.
+loss_counters() {
+    local ns d
+    for ns in "$NS_GW:eth0" "$NS_HV:hvr-up0" "$NS_HV:hvr-g1" "$NS_G1:eth0"; do
+        d="${ns#*:}" ns="${ns%%:*}"
+        lab_inns "$ns" ethtool -S "$d" 2>/dev/null |
+            awk -v p="${ns##*-}/$d" '$1 ~ /(drops|errors?):$/ && $1 !~ /xdp_drops/ {print p "." $1, $2}'
+        lab_inns "$ns" cat "/sys/class/net/$d/statistics/tx_dropped" "/sys/class/net/$d/statistics/rx_dropped" |
+            paste - - | awk -v p="${ns##*-}/$d" '{print p ".tx_dropped", $1; print p ".rx_dropped", $2}'
+    done
+    local cpu=0 processed dropped squeezed rest
+    while read -r processed dropped squeezed rest; do
+        echo "softnet.cpu$cpu.dropped $((16#$dropped))"
+        echo "softnet.cpu$cpu.squeezed $((16#$squeezed))"
+        cpu=$((cpu + 1))
+    done </proc/net/softnet_stat
+    [ -S "$rundir/control.sock" ] || return 0
+    lab_inns $NS_HV target/release/hvrouter --socket "$rundir/control.sock" show counters 2>/dev/null |
+        awk '$2 == "fast_path_redirect_failed" || $2 == "drop" {n = $1 "." $2; if ($2 == "drop") n = n "." $3; print "router." n, $NF}'
+}
+
 # fixed SETUP DIR: the generator paced at $fixed_rate; CPU 1's busy share and what
 # arrived, over $windows windows.
 fixed() {
@@ -118,6 +144,7 @@ fixed() {
     gen_pid=$!
     lab_track "$gen_pid"
     sleep "$warmup"
+    loss_counters >"$work/loss.0" || true
     local w t0 t1 rx0 rx1 tx0 tx1 c0 c1 o0 o1 rates=() busy=() offered=() own=()
     for ((w = 0; w < windows; w++)); do
         t0="$(date +%s%N)" rx0="$(lab_rx "$rns" eth0)" tx0="$(lab_tx "$sns" eth0)" c0="$(cpu1_jiffies)"
@@ -130,7 +157,9 @@ fixed() {
         offered+=("$(((tx1 - tx0) * 1000000000 / (t1 - t0)))")
         busy+=("$(echo "$c0 $c1" | awk '{ t = $4 - $2; printf "%.1f", (t > 0) ? 100 * ($3 - $1) / t : 0 }')")
     done
+    loss_counters >"$work/loss.1" || true
     lab_kill_pid "$gen_pid"
+    echo "    losses over the windows: $(awk 'NR == FNR {v[$1] = $2; next} $2 - v[$1] > 0 {printf "%s +%d  ", $1, $2 - v[$1]}' "$work/loss.0" "$work/loss.1")"
     local med cpu off us
     med="$(printf '%s\n' "${rates[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')"
     off="$(printf '%s\n' "${offered[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')"

@@ -42,7 +42,7 @@ tcp_kernel_setup() { # Ganeti/GRNET routed NIC mode on the lab's hypervisor name
 
 tcp_rundir() { echo "/run/hvrouter-$tcp_tag"; }
 
-# tcp_router_start GSO ("auto", "off", or "" to leave the key out) [GUEST_XDP_MODE [POLL]]
+# tcp_router_start GSO ("auto", "off", or "" to leave the key out) [GUEST_XDP_MODE [POLL [FAST_PATH]]]
 tcp_router_start() {
     local gso="$1" guest_mode="${2:-}" poll="${3:-busy}" rundir extra=""
     rundir="$(tcp_rundir)"
@@ -51,6 +51,7 @@ tcp_router_start() {
     # An empty GSO leaves the key out (a build from before the key existed).
     [ -z "$gso" ] || extra="\\ngso = \"$gso\""
     [ -z "$guest_mode" ] || extra="$extra\\nguest_xdp_mode = \"$guest_mode\""
+    [ -z "${4:-}" ] || extra="$extra\\nfast_path = \"$4\""
     sed -e "s|/run/hvrouter-demo|$rundir|" -e 's|^metrics_listen.*||' -e "s|^frames = .*|frames = $tcp_frames|" \
         -e "s|^poll = .*|poll = \"$poll\"\\ncpus = [1]$extra|" configs/demo.toml >"$tcp_work/router.toml"
     if lab_router_start "$(tcp_ns hv)" "$tcp_router_bin" "$tcp_work/router.toml" "$tcp_work"; then
@@ -161,6 +162,9 @@ tcp_run_setup() { # tcp_run_setup SETUP ROUND: build the lab, every path and str
     hvrouter-nogso) tcp_router_start off ;;
     hvrouter-genguests) tcp_router_start auto generic ;;
     hvrouter-adaptive) tcp_router_start auto "" adaptive ;; # CPU 1 given up when idle
+    hvrouter-fast) # the in-kernel fast path; veths in native mode need GRO on their peers
+        for n in gw g1 g2; do tcp_inns "$n" ethtool -K eth0 gro on >/dev/null; done
+        tcp_router_start auto "" busy on ;;
     hvrouter-before) # another build (tcp_router_before), same settings: before/after a change
         local bin="$tcp_router_bin"
         tcp_router_bin="$tcp_router_before"

@@ -41,6 +41,9 @@ pub struct PortCounters {
     pub fast_path_rx: u64,
     /// Frames the in-kernel fast path sent out of this port (also in `tx_packets`).
     pub fast_path_tx: u64,
+    /// Frames the in-kernel fast path meant to send out of this port but the kernel's
+    /// devmap refused: the router forwarded them instead.
+    pub fast_path_redirect_failed: u64,
     /// Frames dropped, indexed by [`DropReason::index`].
     pub drops: [u64; DropReason::COUNT],
 }
@@ -62,6 +65,7 @@ impl Default for PortCounters {
             gso_fallback: 0,
             fast_path_rx: 0,
             fast_path_tx: 0,
+            fast_path_redirect_failed: 0,
             drops: [0; DropReason::COUNT],
         }
     }

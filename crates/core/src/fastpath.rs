@@ -68,6 +68,11 @@ pub struct FastHop {
     /// The hop is a guest: frames from the uplink may take it (toward the VLAN they
     /// may not: the router never hairpins).
     pub to_guest: bool,
+    /// The egress takes GSO sends ([`Router::port_gso`]): TCP segments carrying data go
+    /// to the router, which coalesces runs of them into one send, where the fast path
+    /// would send them one by one (a tap's reader then takes each alone). Pure ACKs and
+    /// everything else still take the fast path.
+    pub coalesce_tcp: bool,
 }
 
 /// One entry of a network's fast-path route table.
@@ -103,6 +108,9 @@ pub struct FastState {
     /// The earliest instant an entry here stops being valid (a neighbor's
     /// confirmation running out): derive the state again by then.
     pub valid_until: Option<Instant>,
+    /// The neighbors the routes here forward to: pass them to
+    /// [`Router::fast_path_used`] when deriving the state again.
+    pub neighbors: Vec<(NetworkId, Ipv4Addr)>,
 }
 
 fn host(ip: Ipv4Addr) -> Ipv4Net {
@@ -110,23 +118,25 @@ fn host(ip: Ipv4Addr) -> Ipv4Net {
     Ipv4Net::new(ip, 32).unwrap_or_default()
 }
 
-fn guest_hop(network: &Network, guest: &Guest) -> Option<FastHop> {
+fn guest_hop(network: &Network, guest: &Guest, gso: bool) -> Option<FastHop> {
     guest.up.then_some(FastHop {
         port: guest.port,
         dst_mac: guest.mac,
         src_mac: network.guest_mac,
         mtu: network.mtu,
         to_guest: true,
+        coalesce_tcp: gso,
     })
 }
 
-fn uplink_hop(network: &Network, mac: EthernetAddress) -> FastHop {
+fn uplink_hop(network: &Network, mac: EthernetAddress, gso: bool) -> FastHop {
     FastHop {
         port: network.uplink,
         dst_mac: mac,
         src_mac: network.uplink_mac,
         mtu: network.mtu,
         to_guest: false,
+        coalesce_tcp: gso,
     }
 }
 
@@ -135,6 +145,7 @@ impl Router {
     pub fn fast_path_state(&self, now: Instant) -> FastState {
         let tables = self.tables();
         let mut st = FastState::default();
+        let mut used = Vec::new();
         for network in tables.networks() {
             let Some(routes) = tables.routes(network.id) else {
                 continue;
@@ -145,6 +156,7 @@ impl Router {
                 role: FastRole::Uplink,
                 mac: network.uplink_mac,
             });
+            let uplink_gso = self.port_gso(network.uplink);
             let confirmed: Vec<_> = self
                 .neighbors(network.id)
                 .map(|c| c.confirmed(now).collect())
@@ -163,10 +175,11 @@ impl Router {
                     NextHop::Guest(gid) => tables
                         .guests()
                         .by_id(gid)
-                        .and_then(|g| guest_hop(network, g)),
+                        .and_then(|g| guest_hop(network, g, self.port_gso(g.port))),
                     NextHop::Gateway(gw) => mac_of(gw).map(|(mac, t)| {
                         until(t);
-                        uplink_hop(network, mac)
+                        used.push((network.id, gw));
+                        uplink_hop(network, mac, uplink_gso)
                     }),
                     NextHop::Connected => None,
                 };
@@ -182,10 +195,11 @@ impl Router {
                     && !network.is_subnet_broadcast(ip)
                 {
                     until(t);
+                    used.push((network.id, ip));
                     st.routes.push(FastRoute {
                         network: network.id,
                         prefix: host(ip),
-                        hop: Some(uplink_hop(network, mac)),
+                        hop: Some(uplink_hop(network, mac, uplink_gso)),
                     });
                 }
             }
@@ -214,7 +228,27 @@ impl Router {
                 });
             }
         }
+        used.sort_unstable();
+        used.dedup();
+        st.neighbors = used;
         st
+    }
+
+    /// Treats the neighbors a previous [`FastState`] forwarded to as used (the router
+    /// does not see the frames the fast path forwards): one whose confirmation ran out
+    /// moves to DELAY, then PROBE, as it would if the router had forwarded to it
+    /// ([`crate::neighbor::NeighborCache::mark_used`]), and the fast path keeps using it
+    /// meanwhile, as Linux's forwarding does. Without this, every `reachable_time` a
+    /// one-way flow to the VLAN would fall to the router for `delay_first_probe_time`.
+    /// Returns how many entries moved.
+    pub fn fast_path_used(&mut self, neighbors: &[(NetworkId, Ipv4Addr)], now: Instant) -> usize {
+        let mut moved = 0;
+        for &(network, ip) in neighbors {
+            if let Some(cache) = self.neighbors_mut(network) {
+                moved += usize::from(cache.mark_used(ip, now));
+            }
+        }
+        moved
     }
 
     /// A number that grows whenever a neighbor cache learned from ARP (a new or

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use hvrouter_core::fastpath::{FastHop, FastRole, FastState};
 use hvrouter_core::router::Router;
-use hvrouter_core::{Instant, PortId};
+use hvrouter_core::{Instant, NetworkId, PortId};
 use sys::xdp_fast::FP_MAX_PORTS;
 use sys::{FastPathMaps, FpHop, FpPort, FpStats, XdpError};
 
@@ -65,6 +65,9 @@ pub struct FastPath {
     fold_due: Instant,
     /// Syncs that failed (the fast path was switched off meanwhile).
     pub errors: u64,
+    /// The neighbors the written routes forward to (treated as used at each sync:
+    /// [`Router::fast_path_used`]).
+    held: Vec<(NetworkId, Ipv4Addr)>,
 }
 
 /// Why the fast path stands aside for a while.
@@ -86,6 +89,7 @@ fn hop(h: &FastHop, ifindex_of: &impl Fn(PortId) -> Option<u32>) -> Option<FpHop
         src_mac: h.src_mac.0,
         mtu: h.mtu,
         to_guest: h.to_guest,
+        coalesce_tcp: h.coalesce_tcp,
         slot: slot(h.port)?,
     })
 }
@@ -144,6 +148,7 @@ impl FastPath {
             folded: HashMap::new(),
             fold_due: now + FOLD_EVERY,
             errors: 0,
+            held: Vec::new(),
         }
     }
 
@@ -198,14 +203,19 @@ impl FastPath {
     }
 
     /// Writes what changed. `ifindex_of` says where each port is attached with the
-    /// fast path.
+    /// fast path. First the neighbors the fast path forwarded to are marked used, so
+    /// that one whose confirmation ran out is verified while the fast path keeps using
+    /// it (the sync is due at that instant: [`FastState::valid_until`]).
     pub fn sync(
         &mut self,
-        router: &Router,
+        router: &mut Router,
         ifindex_of: impl Fn(PortId) -> Option<u32>,
         aside: Aside,
         now: Instant,
     ) {
+        if self.on == Some(true) {
+            router.fast_path_used(&self.held, now);
+        }
         let st = router.fast_path_state(now);
         let want = wanted(&st, &ifindex_of);
         for p in &st.ports {
@@ -236,6 +246,7 @@ impl FastPath {
                 RESYNC
             };
         self.due = st.valid_until.map_or(next, |t| t.min(next));
+        self.held = st.neighbors;
     }
 
     fn track_slot(&mut self, slot: u16) {
@@ -318,6 +329,7 @@ impl FastPath {
             c.tx_bytes += s.tx_bytes.saturating_sub(last.tx_bytes);
             c.fast_path_rx += s.rx_packets.saturating_sub(last.rx_packets);
             c.fast_path_tx += s.tx_packets.saturating_sub(last.tx_packets);
+            c.fast_path_redirect_failed += s.redirect_failed.saturating_sub(last.redirect_failed);
             *last = s;
         }
     }
@@ -357,6 +369,7 @@ mod tests {
                     src_mac: mac,
                     mtu: 1500,
                     to_guest: true,
+                    coalesce_tcp: false,
                 }),
             }],
             sources: vec![FastSource {
@@ -364,6 +377,7 @@ mod tests {
                 prefix: "192.0.2.10/32".parse().unwrap(),
             }],
             valid_until: None,
+            neighbors: Vec::new(),
         };
         // Only the uplink is attached (ifindex 7).
         let e = wanted(&st, &|p: PortId| (p == PortId(0)).then_some(7));

@@ -114,7 +114,7 @@ impl<P: Port> Pipeline<P> {
                     .and_then(Option::as_ref)
                     .and_then(Port::fast_path_ifindex)
             };
-            f.sync(&self.router, ifindex_of, aside, now);
+            f.sync(&mut self.router, ifindex_of, aside, now);
         }
         if f.fold_due(now) {
             f.fold(&mut self.router);

@@ -187,6 +187,7 @@ fn counters(router: &Router, id: hvrouter_core::PortId) -> PortCounters {
         gso_fallback: c.gso_fallback,
         fast_path_rx: c.fast_path_rx,
         fast_path_tx: c.fast_path_tx,
+        fast_path_redirect_failed: c.fast_path_redirect_failed,
         // Every reason, zeros included, so every metrics series exists from the start.
         drops: DropReason::ALL
             .iter()

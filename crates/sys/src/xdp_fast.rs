@@ -12,7 +12,8 @@
 //! - `hvr_fp_srcs` (LPM trie, key `{prefixlen = 32 + len, ingress ifindex, address}`):
 //!   the source prefixes each guest port may use.
 //! - `hvr_fp_tx` (devmap hash, ifindex): the devices frames may be redirected to.
-//! - `hvr_fp_stats` (per-CPU array, counter slot): [`FpStats`] of frames forwarded.
+//! - `hvr_fp_stats` (per-CPU array, counter slot): [`FpStats`] of frames forwarded, and
+//!   of redirects the devmap refused.
 //!
 //! What the program checks, in order (any failure: slow path, the frame untouched):
 //! on; ingress port listed; Ethernet + 20-byte IPv4 header present, EtherType IPv4,
@@ -23,9 +24,14 @@
 //! and TCP/UDP carry a complete checksum (not the pseudo-header sum a partial checksum
 //! holds, and verified over the whole segment, at most 1480 bytes), UDP is not DHCP
 //! (port 67) and has a checksum; a route with a hop, toward a guest if from the uplink,
-//! not back out of the ingress port, total length within its MTU, egress in the devmap.
-//! Then it rewrites the MACs, decrements the TTL with the incremental checksum of
-//! RFC 1624 (as Linux's `ip_decrease_ttl`), counts, and redirects.
+//! not back out of the ingress port, total length within its MTU, not a TCP segment
+//! carrying data if the hop coalesces TCP (the router does, toward a port taking GSO
+//! sends), egress in the devmap.
+//! Then it calls `bpf_redirect_map` (refused: counted, and the frame, untouched, takes
+//! the slow path), rewrites the MACs, decrements the TTL with the incremental checksum of
+//! RFC 1624 (as Linux's `ip_decrease_ttl`), counts, and returns `XDP_REDIRECT`. Frames
+//! the kernel drops after the program returned (a veth whose peer has no NAPI, a full
+//! veth ring) are not seen here: the `xdp:xdp_devmap_xmit` tracepoint counts them.
 
 use std::io;
 use std::net::Ipv4Addr;
@@ -42,7 +48,7 @@ const FP_MAX_PREFIXES: u32 = 65536;
 
 const PORT_VALUE: usize = 16;
 const HOP_VALUE: usize = 24;
-const STATS_VALUE: usize = 32;
+const STATS_VALUE: usize = 40;
 /// `{u32 prefixlen, u32 scope (network or ifindex), 4 address bytes}`.
 const TRIE_KEY: usize = 12;
 
@@ -85,12 +91,16 @@ pub struct FpHop {
     pub mtu: u16,
     /// The egress is a guest (frames from an uplink may only take such hops).
     pub to_guest: bool,
+    /// TCP segments carrying data go to the router (it coalesces them toward this
+    /// egress, which takes GSO sends); pure ACKs and other frames do not.
+    pub coalesce_tcp: bool,
     /// The egress port's counter slot (also: frames never leave by their ingress slot).
     pub slot: u32,
 }
 
 impl FpHop {
-    /// Layout: `u32 ifindex, dst[6], src[6], u16 mtu, u8 to_guest, u8 pad, u32 slot`.
+    /// Layout: `u32 ifindex, dst[6], src[6], u16 mtu, u8 to_guest, u8 coalesce_tcp,
+    /// u32 slot`.
     fn bytes(hop: Option<&FpHop>) -> [u8; HOP_VALUE] {
         let mut v = [0u8; HOP_VALUE];
         if let Some(h) = hop {
@@ -99,6 +109,7 @@ impl FpHop {
             v[10..16].copy_from_slice(&h.src_mac);
             v[16..18].copy_from_slice(&h.mtu.to_ne_bytes());
             v[18] = u8::from(h.to_guest);
+            v[19] = u8::from(h.coalesce_tcp);
             v[20..24].copy_from_slice(&h.slot.to_ne_bytes());
         }
         v
@@ -116,6 +127,9 @@ pub struct FpStats {
     pub tx_packets: u64,
     /// Their bytes.
     pub tx_bytes: u64,
+    /// Frames for the slot's port the devmap refused (`bpf_redirect_map` did not return
+    /// `XDP_REDIRECT`): handed to the router instead.
+    pub redirect_failed: u64,
 }
 
 /// The fast path's maps, shared by the programs of every device one router uses.
@@ -286,6 +300,7 @@ impl FastPathMaps {
             s.rx_bytes += word(1);
             s.tx_packets += word(2);
             s.tx_bytes += word(3);
+            s.redirect_failed += word(4);
         }
         Ok(s)
     }
@@ -339,6 +354,7 @@ mod tests {
             src_mac: [2; 6],
             mtu: 1500,
             to_guest: true,
+            coalesce_tcp: true,
             slot: 4,
         };
         let v = FpHop::bytes(Some(&h));
@@ -346,6 +362,7 @@ mod tests {
         assert_eq!(v[10..16], [2; 6]);
         assert_eq!(v[16..18], 1500u16.to_ne_bytes());
         assert_eq!(v[18], 1);
+        assert_eq!(v[19], 1);
         assert_eq!(v[20..24], 4u32.to_ne_bytes());
         assert_eq!(FpHop::bytes(None), [0; HOP_VALUE]);
     }

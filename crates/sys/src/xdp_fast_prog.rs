@@ -10,6 +10,9 @@ const ROLE_UPLINK: i32 = 1;
 const ROLE_GUEST: i32 = 2;
 const HELPER_MAP_LOOKUP_ELEM: i32 = 1;
 const HELPER_REDIRECT_MAP: i32 = 51;
+const XDP_REDIRECT: i32 = 4;
+/// Offset of the `redirect_failed` word in a counter slot.
+const STATS_REDIRECT_FAILED: i16 = 32;
 // struct xdp_md field offsets.
 const MD_DATA: i16 = 0;
 const MD_DATA_END: i16 = 4;
@@ -87,7 +90,14 @@ pub(crate) fn emit_fast_path(a: &mut Asm, m: FastFds, slow: Label) {
         a.label(),
         a.label(),
     );
-    let (no_carry, rx_done, tx_done, hairpin_ok) = (a.label(), a.label(), a.label(), a.label());
+    let (no_carry, rx_done, tx_done, hairpin_ok, redirect_failed, no_coalesce) = (
+        a.label(),
+        a.label(),
+        a.label(),
+        a.label(),
+        a.label(),
+        a.label(),
+    );
     // On?
     a.store_imm(Size::W, R10, -4, 0);
     lookup_or(a, m.ctl, -4, slow);
@@ -243,9 +253,26 @@ pub(crate) fn emit_fast_path(a: &mut Asm, m: FastFds, slow: Label) {
         .load(Size::W, R5, R8, 4)
         .jeq(R4, R5, slow)
         .load(Size::H, R4, R9, 16)
-        .jgt(R7, R4, slow)
-        .store(Size::W, R10, -4, R1);
-    lookup_or(a, m.tx, -4, slow);
+        .jgt(R7, R4, slow);
+    // A hop that coalesces TCP: a segment carrying data (total length above the IPv4
+    // and TCP headers, RFC 793 3.1 data offset) is the router's.
+    a.load(Size::B, R4, R9, 19).jeq_imm(R4, 0, no_coalesce);
+    packet(a, HDRS, slow);
+    a.load(Size::B, R4, R2, 23).jne_imm(R4, 6, no_coalesce);
+    packet(a, HDRS + 13, slow);
+    a.load(Size::B, R4, R2, HDRS as i16 + 12)
+        .rsh_imm(R4, 4)
+        .lsh_imm(R4, 2)
+        .add_imm(R4, 20)
+        .jgt(R7, R4, slow);
+    a.bind(no_coalesce);
+    // Redirect now, the frame still untouched: if the devmap refuses (no such device),
+    // the failure is counted on the egress slot and the router gets the frame.
+    a.load_map_fd(R1, m.tx)
+        .load(Size::W, R2, R9, 0)
+        .mov_imm(R3, 0)
+        .call(HELPER_REDIRECT_MAP)
+        .jne_imm(R0, XDP_REDIRECT, redirect_failed);
     // Rewrite: MACs, TTL and header checksum (RFC 1624: the 16-bit word holding the
     // TTL drops by 0x0100, so the checksum rises by it, end-around carry).
     packet(a, HDRS, slow);
@@ -284,11 +311,20 @@ pub(crate) fn emit_fast_path(a: &mut Asm, m: FastFds, slow: Label) {
             .store(Size::DW, R0, first + 8, R4);
         a.bind(done);
     }
-    a.load_map_fd(R1, m.tx)
-        .load(Size::W, R2, R9, 0)
-        .mov_imm(R3, 0)
-        .call(HELPER_REDIRECT_MAP)
-        .exit();
+    a.mov_imm(R0, XDP_REDIRECT).exit();
+    // Count a refused redirect (egress slot), then the slow path.
+    a.bind(redirect_failed);
+    a.load(Size::W, R1, R9, 20)
+        .store(Size::W, R10, -4, R1)
+        .load_map_fd(R1, m.stats)
+        .mov(R2, R10)
+        .add_imm(R2, -4)
+        .call(HELPER_MAP_LOOKUP_ELEM)
+        .jeq_imm(R0, 0, slow)
+        .load(Size::DW, R4, R0, STATS_REDIRECT_FAILED)
+        .add_imm(R4, 1)
+        .store(Size::DW, R0, STATS_REDIRECT_FAILED, R4)
+        .ja(slow);
 }
 
 #[cfg(test)]

@@ -134,6 +134,7 @@ fn fixture() -> Option<Fixture> {
         src_mac: GUEST_SIDE_MAC,
         mtu: 1500,
         to_guest: true,
+        coalesce_tcp: false,
         slot: GUEST_SLOT,
     };
     let to_gw = FpHop {
@@ -142,6 +143,7 @@ fn fixture() -> Option<Fixture> {
         src_mac: UPLINK_MAC,
         mtu: 1500,
         to_guest: false,
+        coalesce_tcp: false,
         slot: UPLINK_SLOT,
     };
     maps.insert_route(NET, GUEST, 32, Some(&to_guest))
@@ -483,4 +485,80 @@ fn guest_frames_are_checked_like_the_router_does() {
     assert_eq!(run(&fx.guest, &ok).0, XdpAction::Drop);
     let g = fx.maps.stats(GUEST_SLOT).expect("stats");
     assert_eq!(g.rx_packets, 3);
+}
+
+#[test]
+fn a_redirect_the_devmap_refuses_is_counted_and_goes_to_the_router() {
+    if skip_unless_root("a_redirect_the_devmap_refuses_is_counted_and_goes_to_the_router") {
+        return;
+    }
+    let Some(fx) = fixture() else { return };
+    as_uplink(&fx);
+    let l4 = udp(REMOTE, GUEST, 5000, 6000, &[7; 18], false);
+    let f = frame(UPLINK_MAC, GW_MAC, REMOTE, GUEST, 17, 64, &l4);
+    assert_eq!(run(&fx.uplink, &f).0, XdpAction::Redirect);
+    // The guest's device left the devmap while its route still names it.
+    fx.maps.remove_tx(LO).expect("remove device");
+    for _ in 0..3 {
+        // Untouched, to the router's socket (none here: dropped).
+        assert_eq!(run(&fx.uplink, &f), (XdpAction::Drop, f.clone()));
+    }
+    let tx = fx.maps.stats(GUEST_SLOT).expect("stats");
+    assert_eq!((tx.tx_packets, tx.redirect_failed), (1, 3));
+    let rx = fx.maps.stats(UPLINK_SLOT).expect("stats");
+    assert_eq!((rx.rx_packets, rx.redirect_failed), (1, 0));
+    // Back in the devmap: redirected again.
+    fx.maps.insert_tx(LO).expect("devmap");
+    assert_eq!(run(&fx.uplink, &f).0, XdpAction::Redirect);
+}
+
+#[test]
+fn tcp_data_toward_a_coalescing_hop_goes_to_the_router() {
+    if skip_unless_root("tcp_data_toward_a_coalescing_hop_goes_to_the_router") {
+        return;
+    }
+    let Some(fx) = fixture() else { return };
+    as_uplink(&fx);
+    let data = frame(
+        UPLINK_MAC,
+        GW_MAC,
+        REMOTE,
+        GUEST,
+        6,
+        64,
+        &tcp(REMOTE, GUEST, &[9; 100]),
+    );
+    let ack = frame(
+        UPLINK_MAC,
+        GW_MAC,
+        REMOTE,
+        GUEST,
+        6,
+        64,
+        &tcp(REMOTE, GUEST, &[]),
+    );
+    let l4 = udp(REMOTE, GUEST, 5000, 6000, &[7; 100], false);
+    let dgram = frame(UPLINK_MAC, GW_MAC, REMOTE, GUEST, 17, 64, &l4);
+    for f in [&data, &ack, &dgram] {
+        assert_eq!(run(&fx.uplink, f).0, XdpAction::Redirect);
+    }
+    // The guest's port takes GSO sends: the router coalesces its TCP data.
+    let hop = FpHop {
+        ifindex: LO,
+        dst_mac: GUEST_MAC,
+        src_mac: GUEST_SIDE_MAC,
+        mtu: 1500,
+        to_guest: true,
+        coalesce_tcp: true,
+        slot: GUEST_SLOT,
+    };
+    fx.maps
+        .insert_route(NET, GUEST, 32, Some(&hop))
+        .expect("route");
+    assert_eq!(run(&fx.uplink, &data), (XdpAction::Drop, data.clone()));
+    assert_eq!(run(&fx.uplink, &ack).0, XdpAction::Redirect, "a pure ACK");
+    assert_eq!(run(&fx.uplink, &dgram).0, XdpAction::Redirect, "UDP");
+    // A TCP frame too short for its header is the router's too.
+    let short = data[..40].to_vec();
+    assert_ne!(run(&fx.uplink, &short).0, XdpAction::Redirect);
 }

@@ -156,6 +156,11 @@ const PORT_COUNTERS: &[PortCounter] = &[
         "Frames the in-kernel fast path sent out of the port.",
         |p| p.counters.fast_path_tx,
     ),
+    (
+        "hvrouter_fast_path_redirect_failed_total",
+        "Frames the in-kernel fast path could not redirect to the port (the router forwarded them).",
+        |p| p.counters.fast_path_redirect_failed,
+    ),
 ];
 
 /// The snapshot in the text exposition format.

@@ -158,10 +158,10 @@ fn every_family_has_help_and_type_once_before_its_samples() {
             }
         }
     }
-    assert_eq!(seen.len(), 31);
+    assert_eq!(seen.len(), 32);
     // An empty snapshot still describes every family (the worker's have one sample).
     let empty = render(&MetricsSnapshot::default());
-    assert_eq!(empty.lines().count(), 50 + 5 * 3 + 4);
+    assert_eq!(empty.lines().count(), 52 + 5 * 3 + 4);
 }
 
 #[test]

@@ -401,6 +401,10 @@ pub struct PortCounters {
     /// Frames the in-kernel fast path sent out (in `tx_packets` too).
     #[serde(default)]
     pub fast_path_tx: u64,
+    /// Frames the in-kernel fast path could not redirect to this port (the router
+    /// forwarded them).
+    #[serde(default)]
+    pub fast_path_redirect_failed: u64,
     /// Frames dropped, by reason name (`no_route`, `arp_not_hosted_guest`, ...). The
     /// dataplane lists every reason, zeros included, so metrics series always exist.
     pub drops: BTreeMap<String, u64>,

@@ -299,6 +299,7 @@ fn counters(report: &CountersReport) -> String {
             ("gso_fallback", c.gso_fallback),
             ("fast_path_rx", c.fast_path_rx),
             ("fast_path_tx", c.fast_path_tx),
+            ("fast_path_redirect_failed", c.fast_path_redirect_failed),
         ];
         let drops = c.drops.iter().map(|(r, &n)| (format!("drop {r}"), n));
         for (name, n) in named

@@ -260,18 +260,54 @@ impl NeighborCache {
         Some(self.table.slots[idx].info(now))
     }
 
-    /// Entries confirmed recently (REACHABLE and within `reachable_time` at `now`), with
-    /// their MAC and the instant they stop being so: the ones an in-kernel fast path may
-    /// use without the verification [`NeighborCache::lookup`] starts on older entries.
+    /// Entries an in-kernel fast path may forward to, with their MAC and the instant
+    /// that may change (derive again by then): confirmed recently (REACHABLE within
+    /// `reachable_time`), or being verified (DELAY, PROBE), where Linux forwards with the
+    /// cached MAC too (`neigh_event_send` lets NUD_CONNECTED, NUD_DELAY and NUD_PROBE
+    /// entries through). Not STALE ones: the router's own use starts their verification
+    /// ([`NeighborCache::lookup`], or [`NeighborCache::mark_used`] for entries only the
+    /// fast path used); not INCOMPLETE or FAILED ones.
     pub fn confirmed(
         &self,
         now: Instant,
     ) -> impl Iterator<Item = (Ipv4Addr, EthernetAddress, Instant)> + '_ {
+        // A DELAY or PROBE deadline already due (the poll has not run yet): look again
+        // shortly rather than at once.
+        let soon = now + Duration::from_millis(10);
         self.table
             .slots
             .iter()
-            .filter(move |e| e.live && e.state == NeighborState::Reachable && now < e.deadline)
-            .map(|e| (e.ip, e.mac, e.deadline))
+            .filter(move |e| {
+                e.live
+                    && match e.state {
+                        NeighborState::Reachable => now < e.deadline,
+                        NeighborState::Delay | NeighborState::Probe => true,
+                        _ => false,
+                    }
+            })
+            .map(move |e| {
+                let until = match e.state {
+                    NeighborState::Reachable => e.deadline,
+                    _ => e.deadline.max(soon),
+                };
+                (e.ip, e.mac, until)
+            })
+    }
+
+    /// Marks `ip`'s entry used, as a frame forwarded to it would ([`NeighborCache::lookup`]):
+    /// a STALE entry, or a REACHABLE one whose `reachable_time` ran out, moves to DELAY
+    /// and is verified (RFC 1122 2.3.2.1: a neighbor in use is revalidated). For frames
+    /// the router did not see (an in-kernel fast path's). Returns whether it moved.
+    pub fn mark_used(&mut self, ip: Ipv4Addr, now: Instant) -> bool {
+        let due = match self.table.get_mut(ip) {
+            Some(e) => match e.state {
+                NeighborState::Reachable => now >= e.deadline,
+                NeighborState::Stale => true,
+                _ => false,
+            },
+            None => false,
+        };
+        due && self.lookup(ip, now).is_some()
     }
 
     /// Number of entries per state.

@@ -266,6 +266,11 @@ impl Router {
         self.neighbors.get(network.0 as usize)?.as_ref()
     }
 
+    /// The neighbor cache of a network, to change it.
+    pub(crate) fn neighbors_mut(&mut self, network: NetworkId) -> Option<&mut NeighborCache> {
+        self.neighbors.get_mut(network.0 as usize)?.as_mut()
+    }
+
     /// Add a network (a VLAN) with its uplink port.
     pub fn add_network(
         &mut self,

@@ -247,6 +247,7 @@ fn add_port(to: &mut PortCounters, c: &PortCounters) {
         gso_fallback,
         fast_path_rx,
         fast_path_tx,
+        fast_path_redirect_failed,
         drops,
     } = c;
     to.rx_packets += rx_packets;
@@ -263,6 +264,7 @@ fn add_port(to: &mut PortCounters, c: &PortCounters) {
     to.gso_fallback += gso_fallback;
     to.fast_path_rx += fast_path_rx;
     to.fast_path_tx += fast_path_tx;
+    to.fast_path_redirect_failed += fast_path_redirect_failed;
     for (reason, n) in drops {
         *to.drops.entry(reason.clone()).or_default() += n;
     }
