@@ -29,7 +29,7 @@ if [ "$(id -u)" = 0 ]; then
     HVR_TEST_WORKERS=2 cargo test --locked -p hvrouter \
         --test e2e --test control_e2e --test hostile --test hostile6 --test faults \
         --test dhcp --test ipv6 --test capture --test cutover --test gso --test migration \
-        --test multiqueue --test tap_lifecycle --test uplinks --test scale 2>&1 |
+        --test multiqueue --test tap_lifecycle --test uplinks --test umem_sharing --test scale 2>&1 |
         tee target/test-workers2.log
     awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "tests with two workers: %d passed, %d failed, %d ignored\n", p, f, i }' target/test-workers2.log
 fi
