@@ -42,6 +42,23 @@ gen_start() {
     lab_track "$gen_pid"
 }
 
+# dst_mac_of DIR: the destination MAC the sender of DIR (v2g: the gateway, g2v: the
+# guest) resolved for the other end (the forwarder's device when it has none).
+dst_mac_of() {
+    if [ "$1" = v2g ]; then
+        ip -n $NS_GW neigh show $G1_IP dev eth0 | awk '/lladdr/{print $3}' | grep . || lab_mac $NS_HV hvr-up0
+    else
+        ip -n $NS_G1 neigh show $GW_IP dev eth0 | awk '/lladdr/{print $3}' | grep . || lab_mac $NS_HV hvr-g1
+    fi
+}
+
+# profile_point_start: the generator on one 64-byte VLAN->guest flow for long enough to
+# profile 2 windows, past the warm-up (pid in gen_pid; the caller ends it).
+profile_point_start() {
+    gen_start $NS_GW "$(dst_mac_of v2g)" $FAR_IP $G1_IP 1 64 $((warmup + 2 * seconds + 3))
+    sleep "$warmup"
+}
+
 # pps SETUP DIR FLOWS SIZE: the generator in the sender namespace on CPU 0; after the
 # warm-up, $windows windows of $seconds each, counted at the receiver (rx_packets of its
 # eth0) and at the sender ("offered": what it pushed into the link, see tx_of).
@@ -50,13 +67,10 @@ pps() {
     local sns rns da src dst
     if [ "$dir" = v2g ]; then
         sns=$NS_GW rns=$NS_G1 src=$FAR_IP dst=$G1_IP
-        da="$(ip -n $NS_GW neigh show $G1_IP dev eth0 | awk '/lladdr/{print $3}')"
-        [ -n "$da" ] || da="$(lab_mac $NS_HV hvr-up0)"
     else
         sns=$NS_G1 rns=$NS_GW src=$G1_IP dst=$FAR_IP
-        da="$(ip -n $NS_G1 neigh show $GW_IP dev eth0 | awk '/lladdr/{print $3}')"
-        [ -n "$da" ] || da="$(lab_mac $NS_HV hvr-g1)"
     fi
+    da="$(dst_mac_of "$dir")"
     gen_start "$sns" "$da" "$src" "$dst" "$flows" "$size" $((warmup + windows * seconds + 2))
     sleep "$warmup"
     local w rx0 rx1 tx0 tx1 c0 c1 l0 l1 t0 t1 rates=() offered=() busy=() fills=()
@@ -93,12 +107,9 @@ pps() {
 # VLAN->guest point, summarised by scripts/bench/profile.py: where the forwarder's core
 # goes. Skipped without perf (BENCH_PROFILE=0 skips it too).
 profile() {
-    local setup="$1" da
+    local setup="$1"
     [ "$do_profile" = 1 ] || return 0
-    da="$(ip -n $NS_GW neigh show $G1_IP dev eth0 | awk '/lladdr/{print $3}')"
-    [ -n "$da" ] || da="$(lab_mac $NS_HV hvr-up0)"
-    gen_start $NS_GW "$da" $FAR_IP $G1_IP 1 64 $((warmup + 2 * seconds + 3))
-    sleep "$warmup"
+    profile_point_start
     if perf record -q -e cpu-clock -C 1 -g -o "$work/perf.data" -- sleep $((2 * seconds)) \
         >"$work/perf.out" 2>&1; then
         perf report -i "$work/perf.data" --children --sort sym --stdio -g none \
