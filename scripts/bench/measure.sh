@@ -12,9 +12,10 @@ cpu1_jiffies() { awk '/^cpu1 /{b = $2 + $3 + $4 + $7 + $8 + $9; print b, b + $5 
 # only when the forwarder cannot keep up. The kernel has no such count: "0 0".
 passes_of() {
     case "$1" in
-    hvrouter*)
-        lab_inns $NS_HV target/release/hvrouter --socket "$rundir/control.sock" show counters --json |
-            /usr/bin/python3 -c 'import json, sys; w = json.load(sys.stdin)["worker"]; print(w["rx"], w["passes"] - w["idle_passes"])'
+    hvrouter*) # "0 0" when the router does not answer in time (a starved worker)
+        lab_inns $NS_HV target/release/hvrouter --socket "$rundir/control.sock" show counters --json 2>/dev/null |
+            /usr/bin/python3 -c 'import json, sys; w = json.load(sys.stdin)["worker"]; print(w["rx"], w["passes"] - w["idle_passes"])' \
+                2>/dev/null || echo 0 0
         ;;
     raw*) awk '{ print $3, $4 }' "$work/fwd.stats" ;;
     *) echo 0 0 ;;
@@ -22,7 +23,7 @@ passes_of() {
 }
 
 # gen_start SNS DA SRC DST FLOWS SIZE SECONDS: the generator on CPU 0, in the background
-# (pid in gen_pid).
+# (pid in gen_pid). With gen_rate set (hvr-bench-gen only), paced at that many frames/s.
 gen_start() {
     local sns="$1" da="$2" src="$3" dst="$4" flows="$5" size="$6" secs="$7"
     if [ "$gen" = trafgen ]; then
@@ -36,7 +37,7 @@ gen_start() {
     else
         target/release/hvr-bench-gen --ns "$sns" --dev eth0 --cpu 0 --dst-mac "$da" \
             --src-ip "$src" --dst-ip "$dst" --flows "$flows" --size "$size" --seconds "$secs" \
-            >"$work/gen.out" 2>&1 &
+            ${gen_rate:+--rate "$gen_rate"} >"$work/gen.out" 2>&1 &
     fi
     gen_pid=$!
     lab_track "$gen_pid"
@@ -80,7 +81,7 @@ pps() {
         sleep "$seconds"
         t1="$(date +%s%N)" rx1="$(lab_rx "$rns" eth0)" tx1="$(lab_tx "$sns" eth0)" c1="$(cpu1_jiffies)"
         l1="$(passes_of "$setup")"
-        fills+=("$(echo "$l0 $l1" | awk '{ p = $4 - $2; printf "%.1f", (p > 0) ? ($3 - $1) / p : 0 }')")
+        fills+=("$(echo "$l0 $l1" | awk '{ p = $4 - $2; printf "%.1f", (p > 0 && $2 > 0) ? ($3 - $1) / p : 0 }')")
         # Per second of the window as timed (the counter reads take a few ms each).
         rates+=("$(((rx1 - rx0) * 1000000000 / (t1 - t0)))")
         offered+=("$(((tx1 - tx0) * 1000000000 / (t1 - t0)))")

@@ -13,12 +13,12 @@
 #                sent; every guest->VLAN frame is decided on worker 1 and handed to
 #                worker 0, which resolves the gateway and sends it.
 # UDP: scripts/bench.sh's topology, generator (CPU 0) and XDP sinks (scripts/bench/
-# setups.sh, measure.sh), 64-byte frames both ways, 1 and 1024 flows; then the same with
-# the receivers' own stacks (saturated). TCP: iperf3 through the lab of scripts/lab.sh
+# setups.sh, measure.sh), 64-byte frames both ways, 1 and 1024 flows, and one flow paced
+# at BENCH_PACED_RATE; then the same with the receivers' own stacks (saturated). TCP: iperf3 through the lab of scripts/lab.sh
 # (scripts/bench/tcp_lab.sh), gateway <-> veth guest, gateway <-> tap guest, veth ->
 # veth, tap -> veth, 1 and 4 streams. In the first round, for each router: where CPU 1
 # goes during a 64 B VLAN->guest point (perf, scripts/bench/profile.py), who runs on each
-# CPU (perf by command), and the router's counters after its UDP points (handoff_full,
+# CPU (perf by thread), and the router's counters after its points with the sinks (handoff_full,
 # the worker line). At the end, if it is built, hvr-bench-handoff (in-memory ports): the
 # cost of one handoff per frame against forwarding on one worker.
 #
@@ -28,6 +28,8 @@
 #
 # Environment: BENCH_ROUNDS (3), BENCH_SECONDS (1) per window, BENCH_WINDOWS (3) per point,
 # BENCH_WARMUP (1), BENCH_FLOWS ("1 1024"), BENCH_SATURATED (1: the saturated pass),
+# BENCH_PACED_RATE (200000: one flow each way with the sinks, the generator paced at that
+# many frames/s; empty skips),
 # BENCH_TCP (1), BENCH_TCP_STREAMS ("1 4"), BENCH_TCP_SECONDS (3), BENCH_TCP_PATHS (all
 # six), BENCH_PROFILE (1), BENCH_ROUTER_FRAMES (16384), BENCH_HANDOFF (the
 # hvr-bench-handoff binary; default target/release/hvr-bench-handoff if built, "" skips),
@@ -51,6 +53,7 @@ router_frames="${BENCH_ROUTER_FRAMES:-16384}"
 out_dir="${BENCH_OUT:-results}"
 handoff_bin="${BENCH_HANDOFF-target/release/hvr-bench-handoff}"
 handoff_runs="${BENCH_HANDOFF_RUNS:-3}"
+paced_rate="${BENCH_PACED_RATE-200000}"
 gen=hvr-bench-gen sink=xdp kernel_rps=1
 tcp_streams_list="${BENCH_TCP_STREAMS:-1 4}"
 tcp_seconds="${BENCH_TCP_SECONDS:-3}"
@@ -91,25 +94,34 @@ cleanup() { # after lab_on_exit ended every process this script started
 }
 lab_on_exit cleanup
 
-# cpu_users SETUP: who runs on each CPU (perf, all CPUs, by command) during a 64-byte
-# VLAN->guest point: `users` lines, the share of that CPU in percent.
+# cpu_users SETUP: who runs on each CPU (perf, all CPUs, by thread) during a 64-byte
+# VLAN->guest point: `users` lines, the share of that CPU in percent; this run's router,
+# generator and sinks are named as such, anything else (kernel threads, other tenants of
+# the machine) by its command.
 cpu_users() {
-    local setup="$1"
+    local setup="$1" p ours=""
     [ "$do_profile" = 1 ] || return 0
     profile_point_start
+    for p in ${router_pid:-} "$gen_pid" "${sink_pids[@]}"; do
+        ours="$ours $(ls "/proc/$p/task" 2>/dev/null | tr '\n' ' ')"
+    done
     if perf record -q -e cpu-clock -a -o "$work/users.data" -- sleep $((2 * seconds)) >"$work/users.out" 2>&1; then
-        perf report -q -i "$work/users.data" --no-children --sort cpu,comm --stdio -g none \
+        perf report -q -i "$work/users.data" --no-children --sort cpu,pid --stdio -g none \
             --percent-limit 1 2>/dev/null |
-            awk -v s="$setup" -v n="$(nproc)" 'NF >= 3 { sub("%", "", $1); c = $2 + 0; $1 = $1 * n; $2 = "";
-                comm = $0; sub(/^[0-9.]+ +/, "", comm); printf "users\t%s\t%d\t%s\t%.1f\n", s, c, comm, $1 }' |
-            tee -a "$data" | awk -F'\t' '{ printf "    CPU %s: %-18s %5.1f %%\n", $3, $4, $5 }'
+            awk -v s="$setup" -v n="$(nproc)" -v ours="$ours" -v gen="$gen_pid" '
+                BEGIN { k = split(ours, t, " "); for (i = 1; i <= k; i++) mine[t[i]] = 1 }
+                NF >= 3 { sub("%", "", $1); tid = $3; sub(/:.*/, "", tid); comm = $3; sub(/^[0-9]+:/, "", comm)
+                    who = (tid == gen) ? "generator" : (tid in mine) ? "this run: " comm : comm
+                    if (tid == 0) who = "idle"
+                    printf "users\t%s\t%d\t%s\t%.1f\n", s, $2, who, $1 * n }' |
+            tee -a "$data" | awk -F'\t' '{ printf "    CPU %s: %-26s %5.1f %%\n", $3, $4, $5 }'
     else
         echo "    warn: perf record failed: $(tail -n 1 "$work/users.out")"
     fi
     lab_kill_pid "$gen_pid"
 }
 
-# router_counters SETUP: after the router's UDP points, its worker line and the port
+# router_counters SETUP: after the router's points with the sinks, its worker line and the port
 # counters that tell where frames went (received, sent, handed over and dropped).
 router_counters() {
     local setup="$1"
@@ -145,7 +157,7 @@ udp_setup() { # udp_setup SETUP ROUND: the 64 B points with the sinks, then satu
     echo "== UDP, $setup, round $round (namespaces hvr-bw$$-*)"
     topo_up
     case "$setup" in
-    kernel) kernel_setup ;;
+    kernel) kernel_setup && router_pid="" ;;
     hvrouter) router_config "$work/router.toml" 0 0 auto 1 && router_start "$work/router.toml" ;;
     hvrouter-2w) router_config "$work/router.toml" 0 0 auto 2 && router_start "$work/router.toml" ;;
     esac
@@ -153,15 +165,15 @@ udp_setup() { # udp_setup SETUP ROUND: the 64 B points with the sinks, then satu
     sinks_start
     pps_matrix "$setup"
     if [ "$round" -eq 1 ]; then
+        [ "$setup" = kernel ] || router_counters "$setup"
         profile "$setup"
         cpu_users "$setup"
     fi
+    # Paced well below every setup's capacity: what arrives when nothing is saturated.
+    [ -z "$paced_rate" ] || gen_rate="$paced_rate" flows_list=1 pps_matrix "$setup-paced"
     sinks_stop
     [ -z "$saturated_sizes" ] || saturated_matrix "$setup"
-    if [ "$setup" != kernel ]; then
-        [ "$round" -ne 1 ] || router_counters "$setup"
-        router_stop
-    fi
+    [ "$setup" = kernel ] || router_stop
     topo_down
 }
 

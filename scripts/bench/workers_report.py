@@ -59,7 +59,7 @@ spread = lambda v: "" if len(v) < 2 else f" ({min(v):.3g}-{max(v):.3g})"
 
 # figure name, unit, {setup: values per round}
 figures = []
-for suffix, what in (("", "XDP sinks"), ("-stack", "saturated")):
+for suffix, what in (("", "XDP sinks"), ("-paced", "paced, XDP sinks"), ("-stack", "saturated")):
     for d in DIRS:
         for fl in ("1", "1024"):
             vals = {s: pps.get((s + suffix, d, fl), []) for s in SETUPS}
@@ -88,10 +88,12 @@ for name, unit, vals in figures:
 print("\n".join(table))
 
 lines = [f"# Two workers beside one worker and the kernel: {started} UTC", "",
-         f"Machine: {info}. Produced by `sudo scripts/bench/workers.sh`; {rounds} round(s), the",
-         "setups interleaved in each round (order rotating). Load average (1/5/15 min) at the",
-         f"start {load_start}, at the end {load_end}. UDP: each round's point is the median of its",
-         "windows; TCP: one iperf3 run of", f"{tcp_seconds} s per round. A shared 2-vCPU VM: compare rows of this run only.", "",
+         f"Machine: {info}.", "",
+         f"Produced by `sudo scripts/bench/workers.sh`; {rounds} round(s), the setups interleaved",
+         "in each round (order rotating). Load average (1/5/15 min) at the",
+         f"start {load_start}, at the end {load_end}. UDP: each round's point is the median of",
+         f"its windows; TCP: one iperf3 run of {tcp_seconds} s per round. A shared 2-vCPU VM: compare",
+         "rows of this run only.", "",
          "`2 workers`: `workers = 2`, `cpus = [1, 0]`, busy poll. Worker 0 (the uplink, hvr-g2)",
          "on CPU 1 as with one worker; worker 1 (hvr-g1, hvr-tap3) on CPU 0, which the generator,",
          "the iperf3 senders and the tap relay use too. UDP VLAN->guest: received and decided on",
@@ -113,13 +115,20 @@ if prof:
     lines.append("")
 if users:
     lines += ["## Who runs on each CPU (64 B VLAN->guest, sinks, first round)", "",
-              "perf, all CPUs, by command, share of each CPU (entries of 1 % of the machine or more).", "",
-              "| setup | CPU | command | share |", "|---|---:|---|---:|"]
-    for s, c, comm, pct in sorted(users, key=lambda u: (SETUPS.index(u[0]) if u[0] in SETUPS else 9, u[1], -u[3])):
-        lines.append(f"| {LABEL.get(s, s)} | {c} | {comm} | {pct:.0f} % |")
+              "perf, all CPUs, by thread, summed by name, share of each CPU; `this run:` this",
+              "benchmark's router, sinks and generator threads, the rest is the kernel's threads and",
+              "other work on the machine (names below 3 % of a CPU left out).", "",
+              "| setup | CPU | who | share |", "|---|---:|---|---:|"]
+    summed = collections.defaultdict(float)
+    for s, c, who, pct in users:
+        summed[(s, c, who)] += pct
+    order = lambda k: (SETUPS.index(k[0]) if k[0] in SETUPS else 9, k[1], -summed[k])
+    for k in sorted(summed, key=order):
+        if summed[k] >= 3:
+            lines.append(f"| {LABEL.get(k[0], k[0])} | {k[1]} | {k[2]} | {summed[k]:.0f} % |")
     lines.append("")
 if counters:
-    lines += ["## The routers' counters after their UDP points (first round)", "",
+    lines += ["## The routers' counters after their UDP points with the sinks (first round)", "",
               "| setup | port | counter | value |", "|---|---|---|---:|"]
     lines += [f"| {LABEL.get(c[0], c[0])} | {c[1]} | {c[2]} | {c[3]} |" for c in counters]
     lines.append("")
