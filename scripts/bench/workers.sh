@@ -33,7 +33,8 @@
 # BENCH_TCP (1), BENCH_TCP_STREAMS ("1 4"), BENCH_TCP_SECONDS (3), BENCH_TCP_PATHS (all
 # six), BENCH_PROFILE (1), BENCH_ROUTER_FRAMES (16384), BENCH_HANDOFF (the
 # hvr-bench-handoff binary; default target/release/hvr-bench-handoff if built, "" skips),
-# BENCH_HANDOFF_RUNS (3), BENCH_SETUPS (all three; a subset for a quick look), BENCH_OUT
+# BENCH_HANDOFF_RUNS (3), BENCH_HANDOFF_SOURCE (where that binary was built from, for the
+# report), BENCH_SETUPS (all three; a subset for a quick look), BENCH_OUT
 # (results). Figures only, no thresholds. Needs root.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -191,6 +192,7 @@ done
 
 if [ -n "$handoff_bin" ] && [ -x "$handoff_bin" ]; then
     echo "== handoff cost per frame ($handoff_bin, in-memory ports, $handoff_runs runs)"
+    printf 'note\thandoff\t%s\n' "${BENCH_HANDOFF_SOURCE:-$handoff_bin}" >>"$data"
     for ((i = 1; i <= handoff_runs; i++)); do
         "$handoff_bin" | tee "$work/handoff.out" | sed 's/^/    /'
         awk -v i="$i" '$2 == "local" || $2 == "stepped" || $2 == "threads" {
@@ -206,6 +208,7 @@ cp "$data" "$out_dir/workers-latest.tsv"
 touch "$tcp_work/profile.tsv"
 grep -h 'CPU [01] by command' "$tcp_work/profile.tsv" | sed 's/^/tcpusers\t/' >>"$out_dir/workers-latest.tsv" || true
 info="$(uname -r); $(nproc) vCPU; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+info="$info; hvrouter built from commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 /usr/bin/python3 scripts/bench/workers_report.py "$out_dir/workers-latest.tsv" "$out_dir/workers-latest.md" \
     "$info" "$rounds" "$started" "$load_start" "$(cut -d' ' -f1-3 /proc/loadavg)" "$tcp_seconds"
 echo "written: $out_dir/workers-latest.md, $out_dir/workers-latest.tsv"

@@ -11,6 +11,7 @@ DATA.tsv lines (scripts/bench/measure.sh, tcp_lab.sh, workers.sh):
   tcp SETUP PATH STREAMS ROUND MBIT/S                          one iperf3 run
   tcp tcpprof SETUP PATH CPU CATEGORY PERCENT                  TCP profile (tcp_profile.py)
   handoff RUN PATH MODE MPPS W0_NS W1_NS TOTAL_NS              hvr-bench-handoff
+  note handoff TEXT                                            where that binary comes from
 Prints the table (setup, figure, median, ratio to the kernel, ratio to one worker) and
 writes it with the rest to OUT.md.
 """
@@ -35,6 +36,7 @@ fill = collections.defaultdict(list)
 tcp = collections.defaultdict(list)   # (setup, path, streams) -> Gbit/s per round
 prof, users, counters, tcpprof = {}, [], [], {}
 handoff = collections.defaultdict(dict)  # (path, mode) -> {run: (w0, w1, total)}
+notes = {}
 for line in open(data):
     f = line.rstrip("\n").split("\t")
     if f[0] == "pps" and f[4] == "64":
@@ -50,6 +52,8 @@ for line in open(data):
         tcpprof[(f[2], f[3], f[4], f[5])] = float(f[6])
     elif f[0] == "tcp" and len(f) >= 6:
         tcp[(f[1], f[2], f[3])].append(int(f[5]) / 1e3)
+    elif f[0] == "note":
+        notes[f[1]] = f[2]
     elif f[0] == "handoff":
         handoff[(f[2], f[3])][f[1]] = tuple(float(x) if x != "-" else None for x in f[5:8])
 
@@ -149,7 +153,8 @@ if handoff:
               "on one worker; `stepped` two workers joined by the handoff rings, run in turn on one",
               "thread (the handoff's own work); `threads` the two on two threads (cache lines cross",
               "cores; on this shared 2-vCPU VM the two threads also wait for each other's CPU).",
-              "ns per frame of each worker's busy time, median over runs (range).", "",
+              "ns per frame of each worker's busy time, median over runs (range). Built from:",
+              f"{notes.get('handoff', 'unknown')}.", "",
               "| path | mode | worker 0 ns/frame | worker 1 ns/frame | total ns/frame | handoff cost (total - local) |",
               "|---|---|---:|---:|---:|---:|"]
     for path in ("vlan->guest", "guest->vlan"):
