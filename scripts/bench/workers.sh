@@ -192,7 +192,7 @@ done
 
 if [ -n "$handoff_bin" ] && [ -x "$handoff_bin" ]; then
     echo "== handoff cost per frame ($handoff_bin, in-memory ports, $handoff_runs runs)"
-    printf 'note\thandoff\t%s\n' "${BENCH_HANDOFF_SOURCE:-$handoff_bin}" >>"$data"
+    printf 'note\thandoff\t%s\n' "${BENCH_HANDOFF_SOURCE:-$handoff_bin of this tree}" >>"$data"
     for ((i = 1; i <= handoff_runs; i++)); do
         "$handoff_bin" | tee "$work/handoff.out" | sed 's/^/    /'
         awk -v i="$i" '$2 == "local" || $2 == "stepped" || $2 == "threads" {
