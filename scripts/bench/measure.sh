@@ -12,9 +12,10 @@ cpu1_jiffies() { awk '/^cpu1 /{b = $2 + $3 + $4 + $7 + $8 + $9; print b, b + $5 
 # only when the forwarder cannot keep up. The kernel has no such count: "0 0".
 passes_of() {
     case "$1" in
-    hvrouter*)
-        lab_inns $NS_HV target/release/hvrouter --socket "$rundir/control.sock" show counters --json |
-            /usr/bin/python3 -c 'import json, sys; w = json.load(sys.stdin)["worker"]; print(w["rx"], w["passes"] - w["idle_passes"])'
+    hvrouter*) # "0 0" when the router does not answer in time (a starved worker)
+        lab_inns $NS_HV target/release/hvrouter --socket "$rundir/control.sock" show counters --json 2>/dev/null |
+            /usr/bin/python3 -c 'import json, sys; w = json.load(sys.stdin)["worker"]; print(w["rx"], w["passes"] - w["idle_passes"])' \
+                2>/dev/null || echo 0 0
         ;;
     raw*) awk '{ print $3, $4 }' "$work/fwd.stats" ;;
     *) echo 0 0 ;;
@@ -22,7 +23,7 @@ passes_of() {
 }
 
 # gen_start SNS DA SRC DST FLOWS SIZE SECONDS: the generator on CPU 0, in the background
-# (pid in gen_pid).
+# (pid in gen_pid). With gen_rate set (hvr-bench-gen only), paced at that many frames/s.
 gen_start() {
     local sns="$1" da="$2" src="$3" dst="$4" flows="$5" size="$6" secs="$7"
     if [ "$gen" = trafgen ]; then
@@ -36,10 +37,27 @@ gen_start() {
     else
         target/release/hvr-bench-gen --ns "$sns" --dev eth0 --cpu 0 --dst-mac "$da" \
             --src-ip "$src" --dst-ip "$dst" --flows "$flows" --size "$size" --seconds "$secs" \
-            >"$work/gen.out" 2>&1 &
+            ${gen_rate:+--rate "$gen_rate"} >"$work/gen.out" 2>&1 &
     fi
     gen_pid=$!
     lab_track "$gen_pid"
+}
+
+# dst_mac_of DIR: the destination MAC the sender of DIR (v2g: the gateway, g2v: the
+# guest) resolved for the other end (the forwarder's device when it has none).
+dst_mac_of() {
+    if [ "$1" = v2g ]; then
+        ip -n $NS_GW neigh show $G1_IP dev eth0 | awk '/lladdr/{print $3}' | grep . || lab_mac $NS_HV hvr-up0
+    else
+        ip -n $NS_G1 neigh show $GW_IP dev eth0 | awk '/lladdr/{print $3}' | grep . || lab_mac $NS_HV hvr-g1
+    fi
+}
+
+# profile_point_start: the generator on one 64-byte VLAN->guest flow for long enough to
+# profile 2 windows, past the warm-up (pid in gen_pid; the caller ends it).
+profile_point_start() {
+    gen_start $NS_GW "$(dst_mac_of v2g)" $FAR_IP $G1_IP 1 64 $((warmup + 2 * seconds + 3))
+    sleep "$warmup"
 }
 
 # pps SETUP DIR FLOWS SIZE: the generator in the sender namespace on CPU 0; after the
@@ -50,13 +68,10 @@ pps() {
     local sns rns da src dst
     if [ "$dir" = v2g ]; then
         sns=$NS_GW rns=$NS_G1 src=$FAR_IP dst=$G1_IP
-        da="$(ip -n $NS_GW neigh show $G1_IP dev eth0 | awk '/lladdr/{print $3}')"
-        [ -n "$da" ] || da="$(lab_mac $NS_HV hvr-up0)"
     else
         sns=$NS_G1 rns=$NS_GW src=$G1_IP dst=$FAR_IP
-        da="$(ip -n $NS_G1 neigh show $GW_IP dev eth0 | awk '/lladdr/{print $3}')"
-        [ -n "$da" ] || da="$(lab_mac $NS_HV hvr-g1)"
     fi
+    da="$(dst_mac_of "$dir")"
     gen_start "$sns" "$da" "$src" "$dst" "$flows" "$size" $((warmup + windows * seconds + 2))
     sleep "$warmup"
     local w rx0 rx1 tx0 tx1 c0 c1 l0 l1 t0 t1 rates=() offered=() busy=() fills=()
@@ -66,7 +81,7 @@ pps() {
         sleep "$seconds"
         t1="$(date +%s%N)" rx1="$(lab_rx "$rns" eth0)" tx1="$(lab_tx "$sns" eth0)" c1="$(cpu1_jiffies)"
         l1="$(passes_of "$setup")"
-        fills+=("$(echo "$l0 $l1" | awk '{ p = $4 - $2; printf "%.1f", (p > 0) ? ($3 - $1) / p : 0 }')")
+        fills+=("$(echo "$l0 $l1" | awk '{ p = $4 - $2; printf "%.1f", (p > 0 && $2 > 0) ? ($3 - $1) / p : 0 }')")
         # Per second of the window as timed (the counter reads take a few ms each).
         rates+=("$(((rx1 - rx0) * 1000000000 / (t1 - t0)))")
         offered+=("$(((tx1 - tx0) * 1000000000 / (t1 - t0)))")
@@ -93,12 +108,9 @@ pps() {
 # VLAN->guest point, summarised by scripts/bench/profile.py: where the forwarder's core
 # goes. Skipped without perf (BENCH_PROFILE=0 skips it too).
 profile() {
-    local setup="$1" da
+    local setup="$1"
     [ "$do_profile" = 1 ] || return 0
-    da="$(ip -n $NS_GW neigh show $G1_IP dev eth0 | awk '/lladdr/{print $3}')"
-    [ -n "$da" ] || da="$(lab_mac $NS_HV hvr-up0)"
-    gen_start $NS_GW "$da" $FAR_IP $G1_IP 1 64 $((warmup + 2 * seconds + 3))
-    sleep "$warmup"
+    profile_point_start
     if perf record -q -e cpu-clock -C 1 -g -o "$work/perf.data" -- sleep $((2 * seconds)) \
         >"$work/perf.out" 2>&1; then
         perf report -i "$work/perf.data" --children --sort sym --stdio -g none \

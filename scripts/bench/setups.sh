@@ -34,11 +34,13 @@ kernel_setup() { # Ganeti/GRNET routed NIC mode, as the incident report shows it
     fi
 }
 
-# router_config FILE EXTRA_NETWORKS GUESTS_PER_EXTRA_NETWORK [UPLINK_XDP_MODE]: with
-# UPLINK_XDP_MODE (generic: a bond0.NN VLAN device has no native XDP), the uplink's
-# program runs in that mode and the guests' stays "auto".
+# router_config FILE EXTRA_NETWORKS GUESTS_PER_EXTRA_NETWORK [UPLINK_XDP_MODE [WORKERS]]:
+# with UPLINK_XDP_MODE (generic: a bond0.NN VLAN device has no native XDP), the uplink's
+# program runs in that mode and the guests' stays "auto". WORKERS (1) packet workers on
+# the CPUs of lab_worker_cpus: worker 0 on CPU 1, worker 1 on CPU 0. The guest hvr-g1 is
+# port 1: with two workers it is worker 1's, so every frame to or from it is handed over.
 router_config() {
-    local f="$1" nets="$2" per="$3" mode="${4:-auto}" guest_mode=""
+    local f="$1" nets="$2" per="$3" mode="${4:-auto}" workers="${5:-1}" guest_mode=""
     [ "$mode" = auto ] || guest_mode='guest_xdp_mode = "auto"'
     cat >"$f" <<CFG
 [router]
@@ -49,9 +51,9 @@ log_level = "warn"
 [dataplane]
 xdp_mode = "$mode"
 $guest_mode
-workers = 1
+workers = $workers
 poll = "busy"
-cpus = [1]
+cpus = [$(lab_worker_cpus "$workers")]
 burst = 64
 frame_size = 4096
 frames = ${router_frames}

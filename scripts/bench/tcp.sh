@@ -21,7 +21,9 @@
 # `hvrouter-genguests`, gso = "auto" with guest_xdp_mode = "generic" (a veth guest keeps
 # its TSO: its super-frames arrive whole); optional (TCP_SETUPS) `hvrouter-adaptive`,
 # gso = "auto" with poll = "adaptive" (the worker sleeps when idle, giving CPU 1 back to
-# the guests). Each path
+# the guests); `hvrouter-2w`, gso = "auto" with `workers = 2`, `cpus = [1, 0]` (the uplink
+# and hvr-g2 on worker 0, hvr-g1 and hvr-tap3 on worker 1; scripts/bench/workers.sh
+# measures it beside one worker and the kernel). Each path
 # is one iperf3 run of TCP_SECONDS with 1 and with 4 streams (-P); the figure is the
 # receiver's rate. The table gives the median over the rounds and each router's ratio to
 # the kernel.

@@ -42,9 +42,11 @@ tcp_kernel_setup() { # Ganeti/GRNET routed NIC mode on the lab's hypervisor name
 
 tcp_rundir() { echo "/run/hvrouter-$tcp_tag"; }
 
-# tcp_router_start GSO ("auto", "off", or "" to leave the key out) [GUEST_XDP_MODE [POLL [FAST_PATH]]]
+# tcp_router_start GSO ("auto", "off", or "" to leave the key out) [GUEST_XDP_MODE [POLL
+# [FAST_PATH [WORKERS]]]]: WORKERS (1) packet workers on lab_worker_cpus' CPUs (worker 0
+# on CPU 1).
 tcp_router_start() {
-    local gso="$1" guest_mode="${2:-}" poll="${3:-busy}" rundir extra=""
+    local gso="$1" guest_mode="${2:-}" poll="${3:-busy}" workers="${5:-1}" rundir extra=""
     rundir="$(tcp_rundir)"
     rm -rf "$rundir"
     mkdir -p "$rundir"
@@ -53,7 +55,9 @@ tcp_router_start() {
     [ -z "$guest_mode" ] || extra="$extra\\nguest_xdp_mode = \"$guest_mode\""
     [ -z "${4:-}" ] || extra="$extra\\nfast_path = \"$4\""
     sed -e "s|/run/hvrouter-demo|$rundir|" -e 's|^metrics_listen.*||' -e "s|^frames = .*|frames = $tcp_frames|" \
-        -e "s|^poll = .*|poll = \"$poll\"\\ncpus = [1]$extra|" configs/demo.toml >"$tcp_work/router.toml"
+        -e "s|^workers = .*|workers = $workers|" \
+        -e "s|^poll = .*|poll = \"$poll\"\\ncpus = [$(lab_worker_cpus "$workers")]$extra|" \
+        configs/demo.toml >"$tcp_work/router.toml"
     if lab_router_start "$(tcp_ns hv)" "$tcp_router_bin" "$tcp_work/router.toml" "$tcp_work"; then
         tcp_router_pid=$lab_last_pid
         return 0
@@ -165,6 +169,9 @@ tcp_run_setup() { # tcp_run_setup SETUP ROUND: build the lab, every path and str
     hvrouter-fast) # the in-kernel fast path; veths in native mode need GRO on their peers
         for n in gw g1 g2; do tcp_inns "$n" ethtool -K eth0 gro on >/dev/null; done
         tcp_router_start auto "" busy on ;;
+    # Two workers: the uplink and hvr-g2 (port 2) on worker 0 (CPU 1), hvr-g1 and
+    # hvr-tap3 (ports 1 and 3) on worker 1 (CPU 0).
+    hvrouter-2w) tcp_router_start auto "" busy "" 2 ;;
     hvrouter-before) # another build (tcp_router_before), same settings: before/after a change
         local bin="$tcp_router_bin"
         tcp_router_bin="$tcp_router_before"

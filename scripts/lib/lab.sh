@@ -4,7 +4,8 @@
 #
 #   namespaces and veths   lab_ns_add, lab_ns_del, lab_uplink, lab_veth_guest,
 #                          lab_guest_addrs, lab_veth_pairs
-#   router configuration   lab_config_networks (extra networks and guests)
+#   router configuration   lab_config_networks (extra networks and guests),
+#                          lab_worker_cpus (the benchmarks' CPU list for N workers)
 #   the kernel routed setup lab_kernel_routed (what hvrouter replaces)
 #   processes              lab_start, lab_wait_until, lab_router_start, lab_stop,
 #                          lab_kill_pid, lab_track, lab_on_exit (cleanup that runs even
@@ -121,6 +122,16 @@ lab_config_networks() {
                 "$guest" "$k" "$i" "$k" "$i" $((i + 2)) "$net" "$k"
         done
     done
+}
+
+# lab_worker_cpus N: the `[dataplane] cpus` list the benchmarks give N workers, on
+# stdout: worker 0 (the uplinks' worker) on CPU 1 as with one worker, worker 1 on CPU 0
+# (the generator's and the senders' CPU on these 2-vCPU machines), worker k >= 2 on CPU k.
+lab_worker_cpus() {
+    local n="$1" k list="1"
+    [ "$n" -lt 2 ] || list="1, 0"
+    for ((k = 2; k < n; k++)); do list="$list, $k"; done
+    echo "$list"
 }
 
 # lab_kernel_routed NS UPLINK SUBNET GATEWAY [DEV=IP[,PREFIX...]]...: the kernel routed
