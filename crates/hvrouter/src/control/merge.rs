@@ -65,18 +65,8 @@ pub fn metrics(all: Vec<(MetricsSnapshot, Vec<bool>)>) -> Option<MetricsSnapshot
     let mut ipv6_sent: Vec<(String, u64)> = Vec::new();
     for (mut snap, owned) in all {
         add_worker(&mut worker, &snap.worker);
-        for (d, t, n) in snap.dhcp.drain(..) {
-            match dhcp.iter_mut().find(|(a, b, _)| *a == d && *b == t) {
-                Some(e) => e.2 += n,
-                None => dhcp.push((d, t, n)),
-            }
-        }
-        for (k, n) in snap.ipv6_sent.drain(..) {
-            match ipv6_sent.iter_mut().find(|(a, _)| *a == k) {
-                Some(e) => e.1 += n,
-                None => ipv6_sent.push((k, n)),
-            }
-        }
+        add_pairs(&mut dhcp, snap.dhcp.drain(..));
+        add_counts(&mut ipv6_sent, snap.ipv6_sent.drain(..));
         rows.push((std::mem::take(&mut snap.ports), owned));
         first.get_or_insert(snap);
     }
@@ -135,26 +125,34 @@ pub fn dhcp(all: Vec<DhcpReport>) -> Option<DhcpReport> {
                 None => out.guests.push(g),
             }
         }
-        for (d, t, n) in r.totals.messages {
-            match out
-                .totals
-                .messages
-                .iter_mut()
-                .find(|(a, b, _)| *a == d && *b == t)
-            {
-                Some(e) => e.2 += n,
-                None => out.totals.messages.push((d, t, n)),
-            }
-        }
-        for (k, n) in r.totals.drops {
-            match out.totals.drops.iter_mut().find(|(a, _)| *a == k) {
-                Some(e) => e.1 += n,
-                None => out.totals.drops.push((k, n)),
-            }
-        }
+        add_pairs(&mut out.totals.messages, r.totals.messages);
+        add_counts(&mut out.totals.drops, r.totals.drops);
     }
     out.guests.sort_by(|a, b| a.tap.cmp(&b.tap));
     Some(out)
+}
+
+/// Add `(key, count)` rows into `to`, summing the counts of equal keys.
+fn add_counts(to: &mut Vec<(String, u64)>, rows: impl IntoIterator<Item = (String, u64)>) {
+    for (k, n) in rows {
+        match to.iter_mut().find(|(a, _)| *a == k) {
+            Some(e) => e.1 += n,
+            None => to.push((k, n)),
+        }
+    }
+}
+
+/// The same for rows keyed by two names (DHCP direction and message type).
+fn add_pairs(
+    to: &mut Vec<(String, String, u64)>,
+    rows: impl IntoIterator<Item = (String, String, u64)>,
+) {
+    for (a, b, n) in rows {
+        match to.iter_mut().find(|(x, y, _)| *x == a && *y == b) {
+            Some(e) => e.2 += n,
+            None => to.push((a, b, n)),
+        }
+    }
 }
 
 fn merge_dhcp_guest(to: &mut DhcpGuestInfo, g: DhcpGuestInfo) {
