@@ -41,10 +41,10 @@ impl Control {
                     .call_all(move |p, _| crate::ipv6::report(p.router(), network.as_deref()))?;
                 match merge::ipv6(all) {
                     Some(r) => Response::Ok(Payload::Ipv6(r)),
-                    None => self.workers.home().call(move |p, s| {
-                        s.query(p, &req, &[])
-                            .unwrap_or_else(|| Response::error("request not handled"))
-                    })?,
+                    None => self
+                        .workers
+                        .home()
+                        .call(move |p, s| s.answer(p, &req, &[]))?,
                 }
             }
             Request::ShowDhcp if self.workers.count() > 1 => {
@@ -75,16 +75,13 @@ impl Control {
             | Request::CaptureStop { .. }
                 if self.workers.count() > 1 =>
             {
-                let all = self.workers.call_all(move |p, s| {
-                    s.query(p, &req, &[])
-                        .unwrap_or_else(|| Response::error("request not handled"))
-                })?;
+                let all = self.workers.call_all(move |p, s| s.answer(p, &req, &[]))?;
                 merge::capture(all)
             }
-            other => self.workers.home().call(move |p, s| {
-                s.query(p, &other, &runtime)
-                    .unwrap_or_else(|| Response::error("request not handled"))
-            })?,
+            other => self
+                .workers
+                .home()
+                .call(move |p, s| s.answer(p, &other, &runtime))?,
         })
     }
 

@@ -90,6 +90,17 @@ impl WorkerSide {
         }
     }
 
+    /// [`Self::query`], with an error for a request that is not a query.
+    pub fn answer(
+        &mut self,
+        pipe: &mut Pipeline<XdpPort>,
+        req: &Request,
+        runtime: &[String],
+    ) -> Response {
+        self.query(pipe, req, runtime)
+            .unwrap_or_else(|| Response::error("request not handled"))
+    }
+
     /// Answer a request that only reads the worker's state (`None`: not such a
     /// request). `runtime`: the guests added at run time (the control thread's state).
     pub fn query(
