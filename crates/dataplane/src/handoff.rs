@@ -188,6 +188,9 @@ struct Incoming {
     taken: Arc<AtomicU64>,
     /// Frames the peer has sent in batches so far.
     sent: Arc<AtomicU64>,
+    /// A batch partly used, kept until its egress ports have room
+    /// ([`HandoffEnds::hold`]), and the index of its first frame not yet taken.
+    held: Option<(Batch, usize)>,
 }
 
 /// One worker's ends of the handoff rings: toward every other worker and from it.
@@ -239,6 +242,7 @@ pub fn mesh(workers: usize, capacity: usize) -> Vec<HandoffEnds> {
                 empties: empties_tx,
                 taken,
                 sent,
+                held: None,
             });
         }
     }
@@ -304,17 +308,38 @@ impl HandoffEnds {
         }
     }
 
-    /// The next batch worker `from` handed to this one, if any. Give it back with
-    /// [`HandoffEnds::give_back`] once its frames are used.
-    pub fn receive(&mut self, from: usize) -> Option<Batch> {
-        let Some(Some(inc)) = self.incoming.get(from) else {
+    /// The next batch worker `from` handed to this one, if any, and the index of its
+    /// first frame to take: a batch held back ([`HandoffEnds::hold`]) first, from where
+    /// it stopped, else a new one from 0. Give it back with [`HandoffEnds::give_back`]
+    /// once its frames are used, or hold it again.
+    pub fn receive(&mut self, from: usize) -> Option<(Batch, usize)> {
+        let Some(Some(inc)) = self.incoming.get_mut(from) else {
             return None;
         };
+        if let Some(held) = inc.held.take() {
+            return Some(held);
+        }
         let batch = inc.ring.try_recv().ok()?;
         if let Some(s) = self.stats.get_mut(from) {
             s.handed_in += batch.len() as u64;
         }
-        Some(batch)
+        Some((batch, 0))
+    }
+
+    /// Keep a batch received from `from` whose frames from index `next` on could not be
+    /// taken yet (their egress port's transmit ring is full): the next
+    /// [`HandoffEnds::receive`] returns it again. Its frames still count as in flight
+    /// for the peer, so while it is held the peer's ring fills and the peer's sends are
+    /// refused (`handoff_full` at the sender: back-pressure).
+    pub fn hold(&mut self, from: usize, batch: Batch, next: usize) {
+        if let Some(Some(inc)) = self.incoming.get_mut(from) {
+            inc.held = Some((batch, next));
+        }
+    }
+
+    /// Whether a batch is held back from any peer ([`HandoffEnds::hold`]).
+    pub fn holds(&self) -> bool {
+        self.incoming.iter().flatten().any(|inc| inc.held.is_some())
     }
 
     /// Give a batch received from `from` back to it, for reuse, and tell it how many
@@ -351,8 +376,9 @@ impl HandoffEnds {
     pub fn prepare_sleep(&self) -> bool {
         self.wake.asleep.store(true, Ordering::SeqCst);
         let waiting = self.incoming.iter().zip(&self.stats).any(|(inc, s)| {
-            inc.as_ref()
-                .is_some_and(|inc| inc.sent.load(Ordering::SeqCst) > s.handed_in)
+            inc.as_ref().is_some_and(|inc| {
+                inc.held.is_some() || inc.sent.load(Ordering::SeqCst) > s.handed_in
+            })
         });
         if waiting {
             self.wake.asleep.store(false, Ordering::SeqCst);
@@ -422,7 +448,7 @@ mod tests {
         assert!(b.receive(0).is_none(), "nothing before the flush");
         a.flush();
         assert!(b.receive(2).is_none());
-        let mut batch = b.receive(0).expect("batch");
+        let mut batch = b.receive(0).expect("batch").0;
         assert_eq!(batch.get_mut(0).map(|(k, _)| k), Some(T));
         assert_eq!(frames(&mut batch), vec![vec![1, 2, 3], vec![4]]);
         let ptr = batch.data.as_ptr();
@@ -431,7 +457,7 @@ mod tests {
         // The returned batch is reused for the next frames.
         assert!(a.send(1, T, &[5, 6]));
         a.flush();
-        let mut batch = b.receive(0).expect("batch");
+        let mut batch = b.receive(0).expect("batch").0;
         assert_eq!(batch.data.as_ptr(), ptr);
         assert_eq!(frames(&mut batch), vec![vec![5, 6]]);
         assert_eq!(a.stats().peers[1].handed_out, 3);
@@ -449,7 +475,7 @@ mod tests {
         let s = a.stats().total();
         assert_eq!((s.handed_out, s.dropped), (2, 1));
         // Taken, but not given back yet: still in flight.
-        let mut batch = ends[1].receive(0).expect("batch");
+        let mut batch = ends[1].receive(0).expect("batch").0;
         assert_eq!(frames(&mut batch), vec![vec![1], vec![2]]);
         assert!(!ends[0].send(1, T, &[4]));
         ends[1].give_back(0, batch);
@@ -470,7 +496,7 @@ mod tests {
         assert!(!readable(&ends[1]));
         // A batch is waiting: no sleep.
         assert!(!ends[1].prepare_sleep());
-        let b = ends[1].receive(0).expect("batch");
+        let b = ends[1].receive(0).expect("batch").0;
         ends[1].give_back(0, b);
         // Nothing waiting: asleep; a batch sent now rings.
         assert!(ends[1].prepare_sleep());
@@ -497,7 +523,7 @@ mod tests {
         }
         ends[0].flush();
         let mut batches = Vec::new();
-        while let Some(b) = ends[1].receive(0) {
+        while let Some((b, _)) = ends[1].receive(0) {
             assert!(b.data.len() < BATCH_MAX_BYTES + big.len());
             batches.push(b);
         }
@@ -519,10 +545,35 @@ mod tests {
         for i in 0..BATCH_FRAMES + 1 {
             assert!(ends[0].send(1, T, &[i as u8]));
         }
-        let batch = ends[1].receive(0).expect("a full batch");
+        let batch = ends[1].receive(0).expect("a full batch").0;
         assert_eq!(batch.len(), BATCH_FRAMES);
         assert!(ends[1].receive(0).is_none());
         ends[0].flush();
-        assert_eq!(ends[1].receive(0).map(|b| b.len()), Some(1));
+        assert_eq!(ends[1].receive(0).map(|(b, _)| b.len()), Some(1));
+    }
+
+    #[test]
+    fn a_held_batch_comes_back_first_keeps_its_frames_in_flight_and_keeps_the_worker_awake() {
+        let mut ends = mesh(2, 3);
+        for i in 1..=3u8 {
+            assert!(ends[0].send(1, T, &[i]));
+        }
+        ends[0].flush();
+        let (batch, next) = ends[1].receive(0).expect("batch");
+        assert_eq!((batch.len(), next), (3, 0));
+        // The first frame is taken; the other two wait for room.
+        ends[1].hold(0, batch, 1);
+        assert!(ends[1].holds());
+        assert!(!ends[1].prepare_sleep(), "held frames: no sleep");
+        ends[1].woke();
+        // Still in flight for the sender: its ring is full.
+        assert!(!ends[0].send(1, T, &[4]));
+        let (mut batch, next) = ends[1].receive(0).expect("the held batch");
+        assert_eq!(next, 1);
+        assert_eq!(frames(&mut batch)[next..], [vec![2], vec![3]]);
+        assert!(!ends[1].holds());
+        ends[1].give_back(0, batch);
+        assert!(ends[0].send(1, T, &[5]));
+        assert_eq!(ends[1].stats().peers[0].handed_in, 3, "counted once");
     }
 }

@@ -28,6 +28,9 @@ pub struct MemPort {
     gso: Option<bool>,
     /// Frames sent with `tx_gso`: virtio-net header and the frame's bytes.
     gso_sent: Vec<([u8; 10], Vec<u8>)>,
+    /// If set, a transmit ring of this many slots, emptied at each burst: a burst
+    /// sends at most this many frames and drops the rest ([`MemPort::with_tx_ring`]).
+    tx_ring: Option<usize>,
 }
 
 impl MemPort {
@@ -61,6 +64,14 @@ impl MemPort {
     /// fails (as with a full send buffer).
     pub fn with_gso(mut self, fail: bool) -> MemPort {
         self.gso = Some(fail);
+        self
+    }
+
+    /// This port, with a transmit ring of `slots` frames emptied at every burst (as a
+    /// kick empties an AF_XDP socket's): a burst of more frames drops the rest as
+    /// ring full, and [`Port::tx_room`] says `slots`.
+    pub fn with_tx_ring(mut self, slots: usize) -> MemPort {
+        self.tx_ring = Some(slots);
         self
     }
 
@@ -123,6 +134,14 @@ impl Port for MemPort {
     }
 
     fn tx_burst(&mut self, frames: &mut Vec<Vec<u8>>) -> TxResult {
+        let dropped = match self.tx_ring {
+            Some(slots) if frames.len() > slots => {
+                let excess = frames.len() - slots;
+                self.pool.borrow_mut().extend(frames.drain(slots..));
+                excess
+            }
+            _ => 0,
+        };
         let sent = frames.len();
         let bytes = frames.iter().map(Vec::len).sum();
         self.tx_count += sent as u64;
@@ -137,8 +156,12 @@ impl Port for MemPort {
         TxResult {
             sent,
             bytes,
-            dropped: 0,
+            dropped,
         }
+    }
+
+    fn tx_room(&mut self) -> usize {
+        self.tx_ring.unwrap_or(usize::MAX)
     }
 
     fn tx_copy(&mut self, data: &[u8]) -> bool {

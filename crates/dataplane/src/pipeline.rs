@@ -55,6 +55,9 @@ pub struct Pipeline<P: Port> {
     handoff: Option<HandoffEnds>,
     /// The worker that owns each port, by port index ([`Pipeline::set_port_owner`]).
     owners: Vec<Option<usize>>,
+    /// Since when each port's transmit ring has had no room for frames from other
+    /// workers, by port index (`None`: it had room last time).
+    tx_full_since: Vec<Option<Instant>>,
 }
 
 impl<P: Port> Pipeline<P> {
@@ -74,6 +77,7 @@ impl<P: Port> Pipeline<P> {
             fast: None,
             handoff: None,
             owners: Vec::new(),
+            tx_full_since: Vec::new(),
         }
     }
 

@@ -57,6 +57,13 @@ pub trait Port {
         None
     }
 
+    /// How many more frames a transmit burst could take now (free transmit ring
+    /// slots): frames from other workers are taken only while it has room
+    /// ([`crate::handoff`]). Default: no limit.
+    fn tx_room(&mut self) -> usize {
+        usize::MAX
+    }
+
     /// Give back a frame the pipeline consumed or dropped.
     fn recycle(&mut self, frame: Self::Frame);
 

@@ -564,6 +564,10 @@ impl Port for XdpPort {
         pool.alloc(data)
     }
 
+    fn tx_room(&mut self) -> usize {
+        self.socket.tx_room()
+    }
+
     fn recycle(&mut self, frame: UmemFrame) {
         // Dropping the handle returns its chunk (or heap buffer) to the pool.
         drop(frame);

@@ -15,6 +15,11 @@ use hvrouter_core::router::{Action, NextHopAddr};
 use hvrouter_core::{Instant, PortId};
 
 use super::Pipeline;
+
+/// How long a port's full transmit ring may hold back frames from other workers before
+/// they are dropped instead: a device that stopped sending (down, or a driver that
+/// stopped taking frames) must not hold up the frames for every other port behind it.
+const HOLD_MAX: std::time::Duration = std::time::Duration::from_millis(2);
 use crate::handoff::{HandoffEnds, HandoffKind, HandoffStats};
 use crate::port::{Frame, Port};
 
@@ -189,33 +194,69 @@ impl<P: Port> Pipeline<P> {
 
     /// Take what the other workers handed over: frames to send are queued on their
     /// port's transmit burst (or the outbox), follower frames for the uplink are
-    /// finished by the router. At most one ring's capacity per peer per pass. Returns
-    /// how many frames were taken.
+    /// finished by the router. At most one ring's capacity per peer per pass, and only
+    /// as many frames for a port as its transmit ring has room for: at the first frame
+    /// that does not fit, the rest of the peer's frames wait in its ring for the next
+    /// pass (the ring fills and the peer's sends are refused as `handoff_full`: the
+    /// frames are dropped before anyone copies them, not after). A port whose ring
+    /// stays full for [`HOLD_MAX`] no longer holds anything up: its frames are dropped
+    /// as `tx_ring_full` until it has room again. Returns how many frames were taken.
     pub(super) fn handoff_in(&mut self, now: Instant) -> usize {
         let Some(mut h) = self.handoff.take() else {
             return 0;
         };
         let mut taken = 0;
         let me = h.worker();
-        for peer in (0..h.workers()).filter(|&p| p != me) {
+        'peers: for peer in (0..h.workers()).filter(|&p| p != me) {
             // What the peer had handed over when this pass began: a peer working on
             // another core keeps adding, and this pass must end.
             for _ in 0..h.capacity() {
-                let Some(mut batch) = h.receive(peer) else {
+                let Some((mut batch, first)) = h.receive(peer) else {
                     break;
                 };
-                for i in 0..batch.len() {
+                for i in first..batch.len() {
                     let Some((kind, data)) = batch.get_mut(i) else {
                         continue;
                     };
+                    if !self.may_take(kind, now) {
+                        taken += i - first;
+                        h.hold(peer, batch, i);
+                        continue 'peers;
+                    }
                     self.take_handed(kind, data, now);
                 }
-                taken += batch.len();
+                taken += batch.len() - first;
                 h.give_back(peer, batch);
             }
         }
         self.handoff = Some(h);
         taken
+    }
+
+    /// Whether a handed frame of `kind` can be taken now: false if its egress port is
+    /// attached here and its transmit ring cannot take one more frame (counting those
+    /// already queued this pass), unless the ring has been full for [`HOLD_MAX`]
+    /// (then the frame is taken, and dropped as `tx_ring_full`).
+    fn may_take(&mut self, kind: HandoffKind, now: Instant) -> bool {
+        let port = match kind {
+            HandoffKind::Transmit { port, .. } | HandoffKind::Resolve { port, .. } => port,
+            // Few (replies, errors, timer frames), sent from the outbox.
+            HandoffKind::Originated { .. } => return true,
+        };
+        let idx = port.index();
+        let Some(Some(p)) = self.ports.get_mut(idx) else {
+            return true; // counted as egress_port_missing when taken
+        };
+        let queued = self.tx.get(idx).map_or(0, Vec::len);
+        if self.tx_full_since.len() <= idx {
+            self.tx_full_since.resize(idx + 1, None);
+        }
+        if p.tx_room() > queued {
+            self.tx_full_since[idx] = None;
+            return true;
+        }
+        let since = *self.tx_full_since[idx].get_or_insert(now);
+        now.saturating_duration_since(since) >= HOLD_MAX
     }
 
     /// One frame a peer handed over.

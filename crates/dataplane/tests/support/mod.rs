@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::new_without_default)]
 
+pub mod two_workers;
+
 use std::net::Ipv4Addr;
 
 use hvrouter_core::guests::GuestSpec;

@@ -226,6 +226,11 @@ impl FrameSocket {
         self.in_flight
     }
 
+    /// Free TX ring slots: how many frames [`Self::transmit`] could queue now.
+    pub fn tx_room(&mut self) -> usize {
+        self.free_tx_slots()
+    }
+
     /// Counters.
     pub fn stats(&self) -> FrameSocketStats {
         self.stats
