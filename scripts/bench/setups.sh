@@ -40,8 +40,16 @@ kernel_setup() { # Ganeti/GRNET routed NIC mode, as the incident report shows it
 # the CPUs of lab_worker_cpus: worker 0 on CPU 1, worker 1 on CPU 0. The guest hvr-g1 is
 # port 1: with two workers it is worker 1's, so every frame to or from it is handed over.
 router_config() {
-    local f="$1" nets="$2" per="$3" mode="${4:-auto}" workers="${5:-1}" guest_mode=""
+    local f="$1" nets="$2" per="$3" mode="${4:-auto}" workers="${5:-1}" guest_mode="" first=""
     [ "$mode" = auto ] || guest_mode='guest_xdp_mode = "auto"'
+    # ROUTER_PLACEHOLDER_GUEST=1: a guest whose tap never appears takes port 1, so that
+    # hvr-g1 is port 2 (with two workers, worker 0's: nothing is handed over).
+    [ "${ROUTER_PLACEHOLDER_GUEST:-0}" = 1 ] && first='
+[guests.hvr-g0]
+mac = "02:00:00:00:00:09"
+ips = ["192.0.2.9"]
+network = "public_90"
+'
     cat >"$f" <<CFG
 [router]
 control_socket = "$rundir/control.sock"
@@ -63,7 +71,7 @@ uplink = "hvr-up0"
 subnet = "192.0.2.0/24"
 gateway = "$GW_IP"
 arp_source = "192.0.2.254"
-
+$first
 [guests.hvr-g1]
 mac = "02:00:00:00:00:0a"
 ips = ["$G1_IP"]

@@ -12,6 +12,10 @@
 #                frame is received and decided on worker 0 and handed to worker 1 to be
 #                sent; every guest->VLAN frame is decided on worker 1 and handed to
 #                worker 0, which resolves the gateway and sends it.
+#   hvrouter-2w-local  the same two workers, but a guest whose tap never appears takes
+#                port 1, so hvr-g1 is port 2, worker 0's: nothing is handed over, worker 1
+#                busy-polls idle on CPU 0. UDP only. Against hvrouter-2w it separates the
+#                cost of the handoff from that of a second busy thread on the generator's CPU.
 # UDP: scripts/bench.sh's topology, generator (CPU 0) and XDP sinks (scripts/bench/
 # setups.sh, measure.sh), 64-byte frames both ways, 1 and 1024 flows, and one flow paced
 # at BENCH_PACED_RATE; then the same with the receivers' own stacks (saturated). TCP: iperf3 through the lab of scripts/lab.sh
@@ -34,7 +38,7 @@
 # six), BENCH_PROFILE (1), BENCH_ROUTER_FRAMES (16384), BENCH_HANDOFF (the
 # hvr-bench-handoff binary; default target/release/hvr-bench-handoff if built, "" skips),
 # BENCH_HANDOFF_RUNS (3), BENCH_HANDOFF_SOURCE (where that binary was built from, for the
-# report), BENCH_SETUPS (all three; a subset for a quick look), BENCH_OUT
+# report), BENCH_SETUPS (all four; a subset for a quick look), BENCH_OUT
 # (results). Figures only, no thresholds. Needs root.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -59,7 +63,7 @@ gen=hvr-bench-gen sink=xdp kernel_rps=1
 tcp_streams_list="${BENCH_TCP_STREAMS:-1 4}"
 tcp_seconds="${BENCH_TCP_SECONDS:-3}"
 tcp_paths="${BENCH_TCP_PATHS:-gw-g1 g1-gw gw-g3 g3-gw g1-g2 g3-g1}"
-setups="${BENCH_SETUPS:-kernel hvrouter hvrouter-2w}"
+setups="${BENCH_SETUPS:-kernel hvrouter hvrouter-2w hvrouter-2w-local}"
 
 [ "$(id -u)" -eq 0 ] || { echo "workers bench: needs root (namespaces, AF_XDP)" >&2; exit 1; }
 command -v iperf3 >/dev/null || scripts/install-deps.sh
@@ -161,6 +165,10 @@ udp_setup() { # udp_setup SETUP ROUND: the 64 B points with the sinks, then satu
     kernel) kernel_setup && router_pid="" ;;
     hvrouter) router_config "$work/router.toml" 0 0 auto 1 && router_start "$work/router.toml" ;;
     hvrouter-2w) router_config "$work/router.toml" 0 0 auto 2 && router_start "$work/router.toml" ;;
+    hvrouter-2w-local)
+        ROUTER_PLACEHOLDER_GUEST=1 router_config "$work/router.toml" 0 0 auto 2
+        router_start "$work/router.toml"
+        ;;
     esac
     warm
     sinks_start
@@ -184,6 +192,7 @@ for ((round = 1; round <= rounds; round++)); do
     for setup in $order; do udp_setup "$setup" "$round"; done
     if [ "$do_tcp" = 1 ]; then
         for setup in $order; do
+            [ "$setup" != hvrouter-2w-local ] || continue # UDP only
             echo "== TCP, $setup, round $round (lab of scripts/lab.sh, namespaces hvr-$tcp_tag-*)"
             tcp_run_setup "$setup" "$round"
         done
