@@ -1,4 +1,4 @@
-//! The binary's IPv6 wiring: the networks' and configured guests' IPv6 sides
+//! The node's IPv6 wiring: the networks' and configured guests' IPv6 sides
 //! from the configuration, and the uplink's IPv6 steering (its XDP program's IPv6 maps)
 //! kept in step with the router's IPv6 tables.
 //!
