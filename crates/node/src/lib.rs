@@ -21,6 +21,8 @@
 
 mod capture;
 mod control;
+#[cfg(test)]
+mod fixtures;
 mod guests;
 mod guests6;
 mod ipv6;
