@@ -531,3 +531,6 @@ impl Ports {
         self.request_open(id, pipe, Why::Reopen);
     }
 }
+
+#[cfg(test)]
+mod tests;

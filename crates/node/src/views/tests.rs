@@ -14,7 +14,11 @@ fn router() -> (Router, GuestSpec) {
     tap1.hostname = Some("web1".into());
     tap1.ipv6 = Some(v6(&["2001:db8:90::10"], true, &["2001:db8:1::/48"]));
     fixtures::add(&mut r, &tap1, 2);
-    fixtures::add(&mut r, &spec("tap3", "public_80", 0x0c, &["198.51.100.10"]), 3);
+    fixtures::add(
+        &mut r,
+        &spec("tap3", "public_80", 0x0c, &["198.51.100.10"]),
+        3,
+    );
     (r, tap1)
 }
 
@@ -85,7 +89,11 @@ fn routes_name_the_guest_they_lead_to_and_keep_to_the_network_asked() {
         ]
     );
     let all = rows(None);
-    assert_eq!(all.len(), n80.len() + 5, "public_90: default, subnet, 2 guest /32s, prefix");
+    assert_eq!(
+        all.len(),
+        n80.len() + 5,
+        "public_90: default, subnet, 2 guest /32s, prefix"
+    );
     assert!(all.contains(&(
         "public_90".into(),
         "203.0.113.0/28".into(),
@@ -123,7 +131,14 @@ fn explain_arp_answers_for_a_hosted_guest_only_while_it_is_up() {
     assert_eq!(e.len(), 2);
     let reasons: Vec<_> = e
         .iter()
-        .map(|x| (x.network.as_str(), x.owner.as_deref(), x.uplink.answer, x.uplink.reason.as_str()))
+        .map(|x| {
+            (
+                x.network.as_str(),
+                x.owner.as_deref(),
+                x.uplink.answer,
+                x.uplink.reason.as_str(),
+            )
+        })
         .collect();
     assert_eq!(
         reasons,

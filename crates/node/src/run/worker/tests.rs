@@ -48,7 +48,10 @@ fn each_network_gets_its_uplink_port_in_configuration_order() {
     }
     let n80 = router.tables().network_by_name("public_80").unwrap().id;
     assert_eq!(fixed, [n80], "only public_80's uplink MAC is configured");
-    assert!(!router.is_follower(), "worker 0 resolves the uplinks' neighbors");
+    assert!(
+        !router.is_follower(),
+        "worker 0 resolves the uplinks' neighbors"
+    );
 }
 
 #[test]
@@ -76,8 +79,17 @@ fn ipv6_sides_are_set_up_before_the_guests_are_added() {
     assert!(t6.network6(id("public_80")).is_none(), "no subnet6");
     // The configured guest's IPv6 side is recorded by name, for when it is added.
     let side = router.ipv6().guest6_override("tap1").unwrap();
-    assert_eq!(side.addrs, ["2001:db8:90::10".parse::<std::net::Ipv6Addr>().unwrap()]);
+    assert_eq!(
+        side.addrs,
+        ["2001:db8:90::10".parse::<std::net::Ipv6Addr>().unwrap()]
+    );
     assert!(!side.eui64);
-    assert!(router.tables().guests().iter().next().is_none(), "no guest yet");
-    assert!(router.is_follower(), "worker 1 follows worker 0 for the uplinks");
+    assert!(
+        router.tables().guests().iter().next().is_none(),
+        "no guest yet"
+    );
+    assert!(
+        router.is_follower(),
+        "worker 1 follows worker 0 for the uplinks"
+    );
 }
