@@ -3,10 +3,10 @@
 //! tap or on the uplink no longer sees them; the router copies them itself while a
 //! capture runs (see `hvrouter_dataplane::capture`).
 //!
-//! - [`session`]: the router's side, run by the control tick between bursts.
 //! - [`cli`]: the command, a client that reads the capture and writes pcapng.
 //! - [`pcapng`]: the file format.
+//!
+//! The router's side, run by the control tick between bursts, is `hvrouter_node`'s.
 
 pub mod cli;
 pub mod pcapng;
-pub mod session;

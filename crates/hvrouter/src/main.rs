@@ -3,20 +3,13 @@
 
 mod capture;
 mod cli;
-mod control;
 mod ganeti;
-mod guests;
-mod guests6;
-mod ipv6;
-mod log;
-mod ports;
-mod run;
-mod views;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use hvrouter_node::{log, run};
 
 #[derive(Parser, Debug)]
 #[command(name = "hvrouter", version, about)]

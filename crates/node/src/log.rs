@@ -67,7 +67,7 @@ fn max_severity(level: LogLevel) -> Severity {
 }
 
 /// Write only lines at least as severe as `level` from now on (`router.log_level`).
-pub fn set_level(level: LogLevel) {
+pub(crate) fn set_level(level: LogLevel) {
     MAX_SEVERITY.store(max_severity(level) as u8, Ordering::Relaxed);
 }
 
@@ -141,17 +141,17 @@ fn emit(severity: Severity, event: &str, fields: &[(&str, &dyn std::fmt::Display
 
 /// Detail for debugging the router (written only at `log_level = "debug"` or `"trace"`).
 #[allow(dead_code)]
-pub fn debug(event: &str, fields: &[(&str, &dyn std::fmt::Display)]) {
+pub(crate) fn debug(event: &str, fields: &[(&str, &dyn std::fmt::Display)]) {
     emit(Severity::Debug, event, fields);
 }
 
 /// Something an operator should know happened.
-pub fn info(event: &str, fields: &[(&str, &dyn std::fmt::Display)]) {
+pub(crate) fn info(event: &str, fields: &[(&str, &dyn std::fmt::Display)]) {
     emit(Severity::Info, event, fields);
 }
 
 /// Something went wrong but the router keeps running.
-pub fn warn(event: &str, fields: &[(&str, &dyn std::fmt::Display)]) {
+pub(crate) fn warn(event: &str, fields: &[(&str, &dyn std::fmt::Display)]) {
     emit(Severity::Warn, event, fields);
 }
 

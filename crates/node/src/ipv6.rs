@@ -1,4 +1,4 @@
-//! The binary's IPv6 wiring: the networks' and configured guests' IPv6 sides
+//! The node's IPv6 wiring: the networks' and configured guests' IPv6 sides
 //! from the configuration, and the uplink's IPv6 steering (its XDP program's IPv6 maps)
 //! kept in step with the router's IPv6 tables.
 //!
@@ -114,6 +114,19 @@ impl Steered6 {
         s
     }
 
+    /// What of these (steered for a guest that is gone) is no longer `wanted`: another
+    /// guest may still need an address's solicited-node group, or the same prefix.
+    pub fn unwanted(&self, wanted: &Steered6) -> Steered6 {
+        Steered6 {
+            addrs: (self.addrs.iter().copied())
+                .filter(|a| !wanted.addrs.contains(a))
+                .collect(),
+            prefixes: (self.prefixes.iter().copied())
+                .filter(|p| !wanted.prefixes.contains(p))
+                .collect(),
+        }
+    }
+
     /// What guest `tap` makes the uplink steer (call before removing it).
     pub fn of_guest(router: &Router, tap: &str) -> Steered6 {
         let Some(id) = router.tables().guest(tap).map(|g| g.id) else {
@@ -150,7 +163,8 @@ impl Ports {
         let Some(port) = pipe.port_mut(uplink) else {
             return; // detached: re-steered when it is attached again
         };
-        for a in gone.addrs.iter().filter(|a| !wanted.addrs.contains(a)) {
+        let unwanted = gone.unwanted(&wanted);
+        for a in &unwanted.addrs {
             if let Err(e) = port.steer_ip6(*a, false) {
                 log::warn("steering", &[("remove", a), ("error", &e)]);
             }
@@ -160,11 +174,7 @@ impl Ports {
                 log::warn("steering", &[("insert", a), ("error", &e)]);
             }
         }
-        for p in gone
-            .prefixes
-            .iter()
-            .filter(|p| !wanted.prefixes.contains(p))
-        {
+        for p in &unwanted.prefixes {
             if let Err(e) = port.steer_prefix6(p.network(), p.prefix_len(), false) {
                 log::warn("steering", &[("remove", p), ("error", &e)]);
             }
@@ -313,3 +323,6 @@ pub fn sent_metrics(router: &Router) -> Vec<(String, u64)> {
     .map(|(k, n)| (k.to_string(), n))
     .collect()
 }
+
+#[cfg(test)]
+mod tests;

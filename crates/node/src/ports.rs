@@ -21,16 +21,18 @@ use hvrouter_core::{NetworkId, PortId};
 use hvrouter_dataplane::xdp_port::{XdpPort, XdpPortConfig, XdpPortError};
 use hvrouter_dataplane::{GsoStatus, Pipeline};
 use ipnet::Ipv4Net;
-use sys::netlink::{LinkEvent, LinkEventKind};
+use sys::netlink::LinkEvent;
 use sys::{FramePool, Reclaim, UmemConfig, UmemError};
 
 use crate::log;
 use open::{Effects, OpenFailure, OpenRequest, OpenResult, Why};
+use table::LinkAction;
 
 pub mod frames;
 pub mod open;
 pub mod owners;
 pub mod queues;
+mod table;
 
 /// What a port is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -228,24 +230,12 @@ impl Ports {
 
     /// A port id for a new guest on `ifname`: a free slot, or a new one.
     pub fn slot_for(&mut self, ifname: &str) -> PortId {
-        if let Some(e) = self.entries.iter_mut().find(|e| e.kind == Kind::Unused) {
-            e.kind = Kind::Guest;
-            e.ifname = ifname.to_string();
-            e.ifindex = None;
-            e.link_up = false;
-            e.bound = None;
-            return e.id;
-        }
-        let id = PortId(self.entries.len() as u16);
-        self.entries.push(Entry {
-            id,
-            ifname: ifname.to_string(),
-            kind: Kind::Guest,
-            ifindex: None,
-            link_up: false,
-            bound: None,
-        });
-        id
+        table::take_slot(&mut self.entries, ifname)
+    }
+
+    /// Give back the slot of a removed guest, for the next guest added.
+    pub fn release_slot(&mut self, port: PortId) {
+        table::free_slot(&mut self.entries, port);
     }
 
     /// The uplink port of network `net`.
@@ -491,58 +481,31 @@ impl Ports {
     /// is reported ([`LinkOutcome::GuestGone`]) for the caller to remove; everything
     /// else is handled here.
     pub fn on_link_event(&mut self, ev: &LinkEvent, pipe: &mut Pipeline<XdpPort>) -> LinkOutcome {
-        let Some(id) = self
-            .entries
-            .iter()
-            .find(|e| e.kind != Kind::Unused && e.ifname == ev.link.name)
-            .map(|e| e.id)
-        else {
+        let Some(id) = table::by_name(&self.entries, &ev.link.name) else {
             return LinkOutcome::Handled;
         };
         let entry = &self.entries[id.index()];
-        if let Some(bound) = entry.bound {
-            let why = match ev.kind {
-                LinkEventKind::Del if ev.link.ifindex == bound => Some("device deleted"),
-                LinkEventKind::New if ev.link.ifindex != bound => {
-                    Some("name reused by another device")
-                }
-                _ => None,
-            };
-            if let Some(why) = why {
+        match table::link_action(entry, ev, self.owns(id)) {
+            LinkAction::Nothing => {}
+            LinkAction::GuestGone(why) => {
                 let tap = entry.ifname.clone();
                 self.close(id, pipe, why);
                 return LinkOutcome::GuestGone { tap, why };
             }
-        }
-        if !self.owns(id) {
-            return LinkOutcome::Handled; // its owner follows the device and tells
-        }
-        let attached = entry.ifindex;
-        let up = ev.link.admin_up && ev.link.oper_up;
-        match (ev.kind, attached) {
-            (LinkEventKind::Del, Some(old)) if old == ev.link.ifindex => {
-                self.close(id, pipe, "deleted");
-            }
-            (LinkEventKind::New, Some(old)) if old != ev.link.ifindex => {
-                // Deleted and recreated under the same name before we saw the deletion.
+            LinkAction::Close => self.close(id, pipe, "deleted"),
+            LinkAction::Recreated { reopen } => {
                 self.close(id, pipe, "recreated");
-                if up {
+                if reopen {
                     self.reopen(id, pipe);
                 }
             }
-            (LinkEventKind::New, Some(_)) => {
-                // Same device, down or up: the socket and program stay attached; a
-                // guest is answered for and forwarded to only while its link is up.
-                let entry = &mut self.entries[id.index()];
-                if entry.link_up != up {
-                    entry.link_up = up;
-                    self.port_up(id, up, pipe);
-                    let state = if up { "up" } else { "down" };
-                    log::info("port_link", &[("dev", &ev.link.name), ("state", &state)]);
-                }
+            LinkAction::Link(up) => {
+                self.entries[id.index()].link_up = up;
+                self.port_up(id, up, pipe);
+                let state = if up { "up" } else { "down" };
+                log::info("port_link", &[("dev", &ev.link.name), ("state", &state)]);
             }
-            (LinkEventKind::New, None) if up => self.reopen(id, pipe),
-            _ => {}
+            LinkAction::Open => self.reopen(id, pipe),
         }
         LinkOutcome::Handled
     }
@@ -556,35 +519,7 @@ impl Ports {
         pipe: &mut Pipeline<XdpPort>,
     ) -> Vec<(String, &'static str)> {
         let mut gone = Vec::new();
-        let names: Vec<(String, Option<u32>)> = self
-            .entries
-            .iter()
-            .filter(|e| e.kind != Kind::Unused)
-            .map(|e| (e.ifname.clone(), e.bound.or(e.ifindex)))
-            .collect();
-        for (name, known) in names {
-            let event = match links.iter().find(|l| l.name == name) {
-                Some(link) => LinkEvent {
-                    kind: LinkEventKind::New,
-                    link: link.clone(),
-                },
-                None => match known {
-                    Some(ifindex) => LinkEvent {
-                        kind: LinkEventKind::Del,
-                        link: sys::netlink::Link {
-                            ifindex,
-                            name: name.clone(),
-                            admin_up: false,
-                            oper_up: false,
-                            operstate: None,
-                            mtu: None,
-                            mac: None,
-                            flags: 0,
-                        },
-                    },
-                    None => continue,
-                },
-            };
+        for event in table::resync_events(&self.entries, links) {
             if let LinkOutcome::GuestGone { tap, why } = self.on_link_event(&event, pipe) {
                 gone.push((tap, why));
             }
@@ -596,3 +531,6 @@ impl Ports {
         self.request_open(id, pipe, Why::Reopen);
     }
 }
+
+#[cfg(test)]
+mod tests;

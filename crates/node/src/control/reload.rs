@@ -6,7 +6,7 @@
 use hvrouter_config::Config;
 use hvrouter_control::protocol::{GuestSpec, ReloadSummary};
 use hvrouter_runtime::jobs::WorkerGone;
-use hvrouter_runtime::plan::plan_reload;
+use hvrouter_runtime::plan::{plan_reload, ReloadPlan};
 
 use super::{config_specs, Control};
 use crate::log;
@@ -64,9 +64,7 @@ impl Control {
                 .collect()
         })?;
         // IPv6 sides alone are changed in place below.
-        let plan = plan_reload(&current, &desired, |a, b| {
-            without_ipv6(a).same_as(&without_ipv6(b))
-        });
+        let plan = plan(&current, &desired);
         summary.unchanged = plan.unchanged;
         let removing: Vec<String> = plan
             .remove
@@ -112,9 +110,21 @@ impl Control {
     }
 }
 
+/// What a reload does to the guests the router has (`current`) for those now wanted:
+/// guests are compared without their IPv6 sides, which change in place
+/// ([`crate::ipv6::reapply`]) instead of re-adding the guest.
+fn plan(current: &[GuestSpec], desired: &[GuestSpec]) -> ReloadPlan {
+    plan_reload(current, desired, |a, b| {
+        without_ipv6(a).same_as(&without_ipv6(b))
+    })
+}
+
 fn without_ipv6(g: &GuestSpec) -> GuestSpec {
     GuestSpec {
         ipv6: None,
         ..g.clone()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -93,82 +93,22 @@ mod tests {
     use std::net::Ipv6Addr;
 
     use super::*;
+    use crate::fixtures::{self, v6};
 
-    fn v6(addrs: &[&str], eui64: bool, prefixes: &[&str]) -> GuestIpv6 {
-        GuestIpv6 {
-            addrs: addrs.iter().map(|a| a.parse().unwrap()).collect(),
-            eui64,
-            routed_prefixes: prefixes.iter().map(|p| p.parse().unwrap()).collect(),
-        }
-    }
-
-    use hvrouter_core::guests::GuestSpec as CoreSpec;
-    use hvrouter_core::ipv6::{Network6Spec, RaSettings};
-    use hvrouter_core::network::NetworkSpec;
-    use hvrouter_core::router::RouterConfig;
-    use hvrouter_core::{Instant, PortId};
-    use wire::EthernetAddress;
-
-    /// public_90 with subnet6 2001:db8:90::/64 (source6 ::fe) and guest tap1 (its
-    /// EUI-64 address and 2001:db8:90::10, prefix 2001:db8:1::/48); public_80 without IPv6.
+    /// The fixture's networks, and guest tap1 on public_90 (its EUI-64 address and
+    /// 2001:db8:90::10, prefix 2001:db8:1::/48).
     fn router() -> (Router, NetworkId, NetworkId) {
-        let now = Instant::ZERO;
-        let mut r = Router::new(RouterConfig::default(), now);
-        let mut net = |name: &str, third: u8, uplink: u16| {
-            r.add_network(
-                NetworkSpec {
-                    name: name.into(),
-                    subnet: format!("192.0.{third}.0/24").parse().unwrap(),
-                    gateway: format!("192.0.{third}.1").parse().unwrap(),
-                    uplink: PortId(uplink),
-                    mtu: 1500,
-                    uplink_mac: EthernetAddress([2, 0, 0, 0, 0, third]),
-                    guest_mac: EthernetAddress([0xfe, 0xff, 0xff, 0xff, 0xff, 0xff]),
-                    arp_source: None,
-                },
-                now,
-            )
-            .unwrap()
-        };
-        let n90 = net("public_90", 2, 0);
-        let n80 = net("public_80", 3, 1);
-        let (t, r6) = r.ipv6_mut();
-        let spec = Network6Spec {
-            subnet6: "2001:db8:90::/64".parse().unwrap(),
-            gateway6: "2001:db8:90::1".parse().unwrap(),
-            ra: RaSettings::default(),
-            source6: Some("2001:db8:90::fe".parse().unwrap()),
-        };
-        r6.set_network6(t, n90, spec, now).unwrap();
-        r6.set_guest6_override(
-            "tap1",
-            Some(wanted(&v6(
-                &["2001:db8:90::10"],
-                true,
-                &["2001:db8:1::/48"],
-            ))),
-        );
-        r.add_guest(CoreSpec {
-            name: "tap1".into(),
-            port: PortId(2),
-            mac: EthernetAddress([2, 0, 0, 0, 0, 0x0a]),
-            ips: vec!["192.0.2.10".parse().unwrap()],
-            network: n90,
-            extra_prefixes: vec![],
-        })
-        .unwrap();
+        let (mut r, n90, n80) = fixtures::router();
+        let mut tap1 = fixtures::spec("tap1", "public_90", 0x0a, &["192.0.2.10"]);
+        tap1.ipv6 = Some(v6(&["2001:db8:90::10"], true, &["2001:db8:1::/48"]));
+        fixtures::add(&mut r, &tap1, 2);
         (r, n90, n80)
     }
 
     fn spec(network: &str, v6: Option<GuestIpv6>) -> GuestSpec {
         GuestSpec {
-            tap: "tap2".into(),
-            mac: EthernetAddress([2, 0, 0, 0, 0, 0x14]),
-            ips: vec![],
-            network: network.into(),
-            routed_prefixes: vec![],
-            hostname: None,
             ipv6: v6,
+            ..fixtures::spec("tap2", network, 0x14, &[])
         }
     }
 

@@ -384,3 +384,6 @@ pub fn metrics(pipe: &mut Pipeline<XdpPort>, p: &Ports, worker: WorkerCounters) 
         ipv6_sent: crate::ipv6::sent_metrics(router),
     }
 }
+
+#[cfg(test)]
+mod tests;

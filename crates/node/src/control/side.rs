@@ -14,7 +14,7 @@ use hvrouter_runtime::jobs::{WorkerGone, WorkerLink};
 
 use super::workers::Workers;
 
-use crate::capture::session::Captures;
+use crate::capture::Captures;
 use crate::ports::open::{self, Effects, OpenResult};
 use crate::ports::queues::{self, QueueResult};
 use crate::ports::{owners, Ports};

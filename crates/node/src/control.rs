@@ -20,11 +20,10 @@ use hvrouter_control::state::{RuntimeState, StateSaver};
 use hvrouter_dataplane::xdp_port::XdpPort;
 use hvrouter_dataplane::Pipeline;
 use hvrouter_runtime::jobs::WorkerGone;
-use hvrouter_runtime::plan::decide_add;
 use sys::netlink::LinkEvent;
 use sys::LinkMonitor;
 
-use crate::guests::{Added, MetDevice};
+use crate::guests::{self, Added, MetDevice};
 use crate::log;
 use crate::ports::LinkOutcome;
 
@@ -377,13 +376,7 @@ impl Control {
         let mut decided = Vec::new();
         for ((spec, bound), met) in guests.into_iter().zip(met) {
             let decision = met.and_then(|(met, devices)| {
-                let gone = |name: &str| {
-                    devices
-                        .iter()
-                        .find(|d| d.name == name)
-                        .is_none_or(MetDevice::is_gone)
-                };
-                decide_add(&spec.tap, &met, gone)
+                guests::decide(&spec.tap, &met, &devices, MetDevice::is_gone)
             });
             decided.push((spec, bound, decision));
         }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use hvrouter_config::{Config, PollMode as ConfigPoll};
 use hvrouter_control::protocol::{CountersReport, WorkerCounters};
 use hvrouter_core::router::Router;
-use hvrouter_core::PortId;
+use hvrouter_core::{Instant, NetworkId, PortId};
 use hvrouter_dataplane::xdp_port::{XdpPort, XdpPortConfig};
 use hvrouter_dataplane::{handoff, worker, MonotonicClock, Pipeline, PollMode, WorkerConfig};
 use hvrouter_dataplane::{FastPath, WorkerStats};
@@ -159,6 +159,40 @@ fn build(
         log::info("worker_pinned", &[("worker", &index), ("cpu", cpu)]);
     }
     let now = plan.clock.now();
+    let (router, entries, fixed_macs) = tables(config, index, count, now, |dev| {
+        sys::netdev::mac_address(dev).ok()
+    })?;
+    let mut pipe: Pipeline<XdpPort> = Pipeline::new(router, usize::from(config.dataplane.burst));
+    if let Some(maps) = plan.port_cfg.fast_path.clone() {
+        pipe.set_fast_path(Some(FastPath::new(maps, now)));
+    }
+    if let Some(ends) = ends {
+        pipe.set_handoff(ends);
+        // Idle in interrupt mode, the worker blocks in poll(2): the others ring this
+        // when they hand it frames.
+        pipe.enable_handoff_wakeup()
+            .map_err(|e| sys_err("create a worker's wake-up eventfd", e))?;
+    }
+    let mut ports = Ports::new(entries, plan.umem, plan.port_cfg.clone())?;
+    ports.set_worker(index, count);
+    for net in fixed_macs {
+        ports.fix_uplink_mac(net);
+    }
+    ports.sync_owners(&mut pipe);
+    Ok((pipe, ports))
+}
+
+/// Worker `index`'s (of `count`) router tables from the configuration: its networks
+/// (each uplink with its device's MAC, `mac_of`, or a placeholder while the device is
+/// missing) and their IPv6 sides, the IPv6 sides the configured guests ask for; the port
+/// table's entries for the uplinks; and the networks whose uplink MAC is configured.
+fn tables(
+    config: &Config,
+    index: usize,
+    count: usize,
+    now: Instant,
+    mac_of: impl Fn(&str) -> Option<[u8; 6]>,
+) -> Result<(Router, Vec<Entry>, Vec<NetworkId>), RunError> {
     let mut router = Router::new(config.router_config(), now);
     // RFC 1812 4.3.2.8's limit holds for the router as a whole: each worker sends its
     // share (a guest's errors come from the one worker that has its port).
@@ -169,7 +203,7 @@ fn build(
         let id = PortId(entries.len() as u16);
         // A missing uplink does not stop the other networks: its MAC is read again
         // when the device appears (see `Ports::open`); until then nothing is sent on it.
-        let mac = sys::netdev::mac_address(&net.uplink)
+        let mac = mac_of(&net.uplink)
             .map(EthernetAddress)
             .unwrap_or(PLACEHOLDER_UPLINK_MAC);
         let net_id = router.add_network(net.network_spec(id, mac), now)?;
@@ -190,24 +224,7 @@ fn build(
         // The uplinks are worker 0's: it alone resolves their neighbors.
         router.set_follower(true);
     }
-    let mut pipe: Pipeline<XdpPort> = Pipeline::new(router, usize::from(config.dataplane.burst));
-    if let Some(maps) = plan.port_cfg.fast_path.clone() {
-        pipe.set_fast_path(Some(FastPath::new(maps, now)));
-    }
-    if let Some(ends) = ends {
-        pipe.set_handoff(ends);
-        // Idle in interrupt mode, the worker blocks in poll(2): the others ring this
-        // when they hand it frames.
-        pipe.enable_handoff_wakeup()
-            .map_err(|e| sys_err("create a worker's wake-up eventfd", e))?;
-    }
-    let mut ports = Ports::new(entries, plan.umem, plan.port_cfg.clone())?;
-    ports.set_worker(index, count);
-    for net in fixed_macs {
-        ports.fix_uplink_mac(net);
-    }
-    ports.sync_owners(&mut pipe);
-    Ok((pipe, ports))
+    Ok((router, entries, fixed_macs))
 }
 
 /// Poll until the stop flag, running the control thread's jobs between bursts; then
@@ -291,3 +308,6 @@ fn with_handoff(w: &mut WorkerCounters, pipe: &Pipeline<XdpPort>) {
     w.handed_out = h.handed_out;
     w.handed_in = h.handed_in;
 }
+
+#[cfg(test)]
+mod tests;

@@ -18,7 +18,7 @@ use ipnet::Ipv4Net;
 
 use crate::log;
 use crate::ports::open::Why;
-use crate::ports::{steered_ips, steered_prefixes, Ports};
+use crate::ports::{steered_ips, steered_prefixes, Entry, Ports};
 
 /// What `guest add` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,70 +63,7 @@ impl Ports {
         router: &Router,
         spec: &GuestSpec,
     ) -> Result<(AddCandidates, Vec<MetDevice>), String> {
-        let Some(net) = router.tables().network_by_name(&spec.network).map(|n| n.id) else {
-            return Err(format!(
-                "guest {}: no such network {:?} (configured: {})",
-                spec.tap,
-                spec.network,
-                router
-                    .tables()
-                    .networks()
-                    .map(|n| n.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        };
-        // An IPv6 side asked for explicitly must fit its network, or the add is refused.
-        let g6 = crate::guests6::resolve(router, net, spec)?;
-        let mut met = AddCandidates::default();
-        let mut devices = Vec::new();
-        let device = |name: &str, port: PortId| {
-            let e = self.entries.get(port.index());
-            MetDevice {
-                name: name.to_string(),
-                ifname: e.map_or_else(String::new, |e| e.ifname.clone()),
-                bound: e.and_then(|e| e.bound),
-            }
-        };
-        if let Some(existing) = router.tables().guests().by_name(&spec.tap) {
-            let current = crate::views::guest_spec(router, existing);
-            met.same_name = Some(SameName {
-                same_data: current.same_as(spec),
-                describe: format!("{} {:?}", current.mac, current.ips),
-            });
-            devices.push(device(&existing.name, existing.port));
-        }
-        for g in router.tables().guests().iter() {
-            if g.name == spec.tap || g.network != net {
-                continue;
-            }
-            let clash = spec
-                .ips
-                .iter()
-                .find(|ip| g.ips.contains(ip))
-                .map(ToString::to_string)
-                .or_else(|| {
-                    spec.routed_prefixes
-                        .iter()
-                        .find(|p| {
-                            g.extra_prefixes
-                                .iter()
-                                .any(|q| q.contains(&p.network()) || p.contains(&q.network()))
-                        })
-                        .map(ToString::to_string)
-                })
-                .or_else(|| {
-                    let other = router.ipv6().tables6().guest6(g.id)?;
-                    crate::guests6::clash(g6.as_ref()?, other)
-                });
-            let Some(what) = clash else { continue };
-            met.clashes.push(Clash {
-                name: g.name.clone(),
-                what,
-            });
-            devices.push(device(&g.name, g.port));
-        }
-        Ok((met, devices))
+        candidates(&self.entries, router, spec)
     }
 
     /// Carry out a decided `guest add` (worker): `bound` is the device (ifindex) a
@@ -279,14 +216,6 @@ impl Ports {
         Ok(())
     }
 
-    fn release_slot(&mut self, port: PortId) {
-        if let Some(e) = self.entries.get_mut(port.index()) {
-            e.kind = crate::ports::Kind::Unused;
-            e.ifname.clear();
-            e.bound = None;
-        }
-    }
-
     /// Keep the uplink's steering map and prefix trie of `net` in step with the
     /// tables: insert `added` and `added_prefixes` (a guest just added), remove `gone`
     /// and `gone_prefixes` unless another guest still owns them. Only the changed
@@ -341,6 +270,92 @@ impl Ports {
     }
 }
 
+/// [`Ports::candidates`] from the port table's `entries` (where the met guests' devices
+/// are).
+fn candidates(
+    entries: &[Entry],
+    router: &Router,
+    spec: &GuestSpec,
+) -> Result<(AddCandidates, Vec<MetDevice>), String> {
+    let Some(net) = router.tables().network_by_name(&spec.network).map(|n| n.id) else {
+        return Err(format!(
+            "guest {}: no such network {:?} (configured: {})",
+            spec.tap,
+            spec.network,
+            router
+                .tables()
+                .networks()
+                .map(|n| n.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    };
+    // An IPv6 side asked for explicitly must fit its network, or the add is refused.
+    let g6 = crate::guests6::resolve(router, net, spec)?;
+    let mut met = AddCandidates::default();
+    let mut devices = Vec::new();
+    let device = |name: &str, port: PortId| {
+        let e = entries.get(port.index());
+        MetDevice {
+            name: name.to_string(),
+            ifname: e.map_or_else(String::new, |e| e.ifname.clone()),
+            bound: e.and_then(|e| e.bound),
+        }
+    };
+    if let Some(existing) = router.tables().guests().by_name(&spec.tap) {
+        let current = crate::views::guest_spec(router, existing);
+        met.same_name = Some(SameName {
+            same_data: current.same_as(spec),
+            describe: format!("{} {:?}", current.mac, current.ips),
+        });
+        devices.push(device(&existing.name, existing.port));
+    }
+    for g in router.tables().guests().iter() {
+        if g.name == spec.tap || g.network != net {
+            continue;
+        }
+        let clash = spec
+            .ips
+            .iter()
+            .find(|ip| g.ips.contains(ip))
+            .map(ToString::to_string)
+            .or_else(|| {
+                spec.routed_prefixes
+                    .iter()
+                    .find(|p| {
+                        g.extra_prefixes
+                            .iter()
+                            .any(|q| q.contains(&p.network()) || p.contains(&q.network()))
+                    })
+                    .map(ToString::to_string)
+            })
+            .or_else(|| {
+                let other = router.ipv6().tables6().guest6(g.id)?;
+                crate::guests6::clash(g6.as_ref()?, other)
+            });
+        let Some(what) = clash else { continue };
+        met.clashes.push(Clash {
+            name: g.name.clone(),
+            what,
+        });
+        devices.push(device(&g.name, g.port));
+    }
+    Ok((met, devices))
+}
+
+/// Decide a `guest add` of `tap` from what it meets ([`Ports::candidates`]): a guest it
+/// meets is gone when its device is (`is_gone`: [`MetDevice::is_gone`], looked up on the
+/// control thread) or when it has no device read with it.
+pub fn decide(
+    tap: &str,
+    met: &AddCandidates,
+    devices: &[MetDevice],
+    is_gone: impl Fn(&MetDevice) -> bool,
+) -> Result<AddDecision, String> {
+    let gone = |name: &str| devices.iter().find(|d| d.name == name).is_none_or(&is_gone);
+    hvrouter_runtime::plan::decide_add(tap, met, gone)
+}
+
 /// The host name DHCP gives the guest (validated with the request; a bad one is logged
 /// and none is sent).
 fn set_hostname(pipe: &mut Pipeline<XdpPort>, spec: &GuestSpec) {
@@ -351,3 +366,6 @@ fn set_hostname(pipe: &mut Pipeline<XdpPort>, spec: &GuestSpec) {
         log::warn("guest_hostname", &[("guest", &spec.tap), ("error", &e)]);
     }
 }
+
+#[cfg(test)]
+mod tests;
