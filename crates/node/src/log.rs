@@ -1,7 +1,7 @@
 //! Structured log lines on stderr: `ts=<unix seconds> level=<l> event=<e> key=value ...`.
 //! Control-plane events only: nothing here is called per packet.
 //!
-//! Lines less severe than `router.log_level` are not written ([`set_level`], at start and
+//! Lines less severe than `router.log_level` are not written (`set_level`, at start and
 //! on reload). When stderr is connected to the journal, each line starts with its syslog
 //! priority, `<3>` to `<7>`, which journald strips and keeps as the entry's priority
 //! (sd-daemon(3): "[...] prefixing each line with a string like `<3>`"). systemd tells a
