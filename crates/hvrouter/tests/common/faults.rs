@@ -2,6 +2,7 @@
 //! scripts/lab.sh), background commands.
 
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use super::Lab;
 
@@ -56,10 +57,23 @@ impl Lab {
     }
 
     /// Interrupt a background command from [`Lab::spawn`] (SIGINT: ping prints its
-    /// summary).
-    pub fn kill_spawned(&self, index: usize) {
-        let pid = self.servers[index].id().to_string();
-        let _ = Command::new("kill").args(["-INT", &pid]).status();
+    /// summary) and wait for it to end. A command that keeps running gets SIGTERM after
+    /// 5 s, then SIGKILL: a process started from a shell's background job inherits SIGINT
+    /// ignored, and one that sets no handler of its own (busybox udhcpc) never sees it.
+    pub fn kill_spawned(&mut self, index: usize) {
+        let child = &mut self.servers[index];
+        let pid = child.id().to_string();
+        for signal in ["-INT", "-TERM"] {
+            let _ = Command::new("kill").args([signal, &pid]).status();
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(5) {
+                if !matches!(child.try_wait(), Ok(None)) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let _ = child.kill();
     }
 
     /// Wait for a background command from [`Lab::spawn`] to end; its stdout.
