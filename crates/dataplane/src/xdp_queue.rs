@@ -54,15 +54,7 @@ impl ExtraQueue {
         bounds: FillBounds,
     ) -> Result<ExtraQueue, XskError> {
         let socket = FrameSocket::bind(pool, ifindex, queue, xsk)?;
-        let mut q = ExtraQueue {
-            queue,
-            socket,
-            fill: FillPolicy::new(bounds),
-            lent: 0,
-            rx_drops: RxDropAccount::default(),
-        };
-        q.refill();
-        Ok(q)
+        Ok(ExtraQueue::filled(queue, socket, bounds))
     }
 
     /// Adopts a socket bound on `pool`'s UMEM on another thread
@@ -75,6 +67,11 @@ impl ExtraQueue {
         bounds: FillBounds,
     ) -> Result<ExtraQueue, Box<BoundSocket>> {
         let socket = FrameSocket::adopt(pool, bound)?;
+        Ok(ExtraQueue::filled(queue, socket, bounds))
+    }
+
+    /// The queue around its bound `socket`, its fill ring topped up.
+    fn filled(queue: u32, socket: FrameSocket, bounds: FillBounds) -> ExtraQueue {
         let mut q = ExtraQueue {
             queue,
             socket,
@@ -83,7 +80,7 @@ impl ExtraQueue {
             rx_drops: RxDropAccount::default(),
         };
         q.refill();
-        Ok(q)
+        q
     }
 
     /// The device queue.

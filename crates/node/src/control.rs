@@ -258,14 +258,9 @@ impl Control {
             return Ok(()); // the client was already told "router busy"
         }
         if let Request::Trace { count } = cmd.request() {
-            if self.workers.count() > 1 {
-                // Every worker records; answered here (`query::poll_traces`).
-                let count = *count;
-                return self.start_trace(cmd, count);
-            }
-            // Answered by the worker when the frames have passed, or just before the
-            // deadline.
-            return self.workers.home().send(move |p, s| s.start_trace(p, cmd));
+            // Every worker records; answered here (`query::poll_traces`).
+            let count = *count;
+            return self.start_trace(cmd, count);
         }
         let (answer, changed) = self.handle(cmd.request().clone())?;
         if changed {

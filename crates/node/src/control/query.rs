@@ -85,7 +85,7 @@ impl Control {
         })
     }
 
-    /// `trace N` with several workers: every worker records the next N frames it
+    /// `trace N`: every worker records the next N frames it
     /// handles; the request is answered by [`Self::poll_traces`].
     pub(super) fn start_trace(&mut self, cmd: Command, count: u32) -> Result<(), WorkerGone> {
         if self.traces.is_empty() {

@@ -1,12 +1,9 @@
 //! The worker's side of the control plane: the state only the packet thread touches
-//! (ports and their pool, captures, waiting traces), the read-only queries it answers by
+//! (ports and their pool, captures), the read-only queries it answers by
 //! copying data out, and the settling of what opening and closing ports left for the
 //! control thread.
 
-use std::time::Duration;
-
-use hvrouter_control::protocol::{Payload, Request, Response, TraceRecord, WorkerCounters};
-use hvrouter_control::server::Command;
+use hvrouter_control::protocol::{Payload, Request, Response, WorkerCounters};
 use hvrouter_core::Instant;
 use hvrouter_dataplane::xdp_port::XdpPort;
 use hvrouter_dataplane::Pipeline;
@@ -27,8 +24,6 @@ pub struct WorkerSide {
     pub ports: Ports,
     /// The running `hvrouter capture`, if any.
     pub captures: Captures,
-    /// `trace` requests waiting for their frames.
-    pub tracing: Vec<Command>,
     /// The worker's clock at its last housekeeping.
     pub now: Instant,
     /// The worker's counters at its last housekeeping.
@@ -44,49 +39,8 @@ impl WorkerSide {
         WorkerSide {
             ports,
             captures: Captures::default(),
-            tracing: Vec::new(),
             now: Instant::ZERO,
             worker: WorkerCounters::default(),
-        }
-    }
-
-    /// Between bursts: start a trace asked for.
-    pub fn start_trace(&mut self, pipe: &mut Pipeline<XdpPort>, cmd: Command) {
-        if let Request::Trace { count } = cmd.request() {
-            if self.tracing.is_empty() {
-                pipe.router_mut().start_trace(*count);
-            }
-            self.tracing.push(cmd);
-        }
-    }
-
-    /// Between bursts: answer waiting `trace` requests once the trace is complete or a
-    /// client's deadline is near, with what was recorded.
-    pub fn finish_traces(&mut self, pipe: &mut Pipeline<XdpPort>) {
-        if self.tracing.is_empty() {
-            return;
-        }
-        let due = pipe.router().trace_remaining() == 0
-            || self
-                .tracing
-                .iter()
-                .any(|c| c.remaining() < Duration::from_millis(500));
-        if !due {
-            return;
-        }
-        let records: Vec<TraceRecord> = pipe
-            .router_mut()
-            .take_trace()
-            .into_iter()
-            .map(|r| TraceRecord {
-                port: self.ports.name(r.port).to_string(),
-                summary: r.summary,
-                steps: r.steps,
-                decision: r.decision,
-            })
-            .collect();
-        for cmd in self.tracing.drain(..) {
-            cmd.reply(Response::Ok(Payload::Trace(records.clone())));
         }
     }
 

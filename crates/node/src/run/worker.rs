@@ -254,7 +254,6 @@ fn serve(
             side.worker = views::worker_counters(worker);
             with_handoff(&mut side.worker, pipe);
             jobs.drain_for(pipe, &mut side, JOBS_PER_TICK, JOBS_BUDGET);
-            side.finish_traces(pipe);
             side.captures.tick(pipe, now);
             side.ports.tick_frames(pipe, now);
         },
